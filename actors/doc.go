@@ -1,0 +1,16 @@
+// Package actors holds Tollway's protoactor-go actors and the registry that
+// finds or spawns them by id.
+//
+// One account actor owns each account's state: it expires due holds, asks
+// the ledger to decide each command, applies the event in memory and hands
+// it to the write-ahead log, without waiting for the disk (it pipelines).
+// Replies leave only from the log's commit callback, after the fsync, so
+// nobody learns of an effect a crash could undo. Effects on the other
+// accounts of an event (payee, fees, chain) reach their actors only after
+// the event is durable, grouped per commit, so a hot payee receives one
+// message per commit rather than one per charge.
+//
+// Goroutines: protoactor's dispatcher runs the actors; this package starts
+// none of its own. A panic in an actor stops it (it is never restarted with
+// empty state) and reports the failure, which makes the engine fail closed.
+package actors

@@ -1,0 +1,347 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
+)
+
+// CreateAccount opens an account. The ledger's fee and chain accounts are
+// created with its first account. ErrAlreadyExists if the id is taken.
+func (e *Engine) CreateAccount(ctx context.Context, a Account) error {
+	return e.CreateAccounts(ctx, []Account{a})[0]
+}
+
+// CreateAccounts opens many accounts with one commit; the i-th error is the
+// i-th account's.
+func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account) []error {
+	errs := make([]error, len(accounts))
+	if err := e.enter(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	defer e.leave()
+	lasts, reserved := e.appendCreations(accounts, errs)
+	defer e.releaseReservations(reserved)
+	for i, op := range lasts {
+		if op == nil {
+			continue
+		}
+		if err := wait(ctx, op); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = op.Err
+	}
+	return errs
+}
+
+// appendCreations decides the creation events of each account under the
+// creation lock, reserves their ids and appends them, so concurrent
+// creations of one id (or of one ledger's system accounts) cannot both
+// happen, and the log orders a ledger's system accounts before its users.
+// lasts[i] is the op to wait on for accounts[i], nil when it failed (errs[i]
+// says why).
+func (e *Engine) appendCreations(accounts []Account, errs []error) (lasts []*actors.Op, reserved []ledger.AccountID) {
+	e.createMu.Lock()
+	defer e.createMu.Unlock()
+	view := reservingDirectory{e}
+	lasts = make([]*actors.Op, len(accounts))
+	var entries []*wal.Entry
+	now := e.now()
+	for i, a := range accounts {
+		events, err := ledger.OpenAccount(view, a.ID, a.Ledger, a.Kind, now)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		for _, event := range events {
+			op := actors.NewCreation(event)
+			entries = append(entries, actors.EntryOf(op))
+			e.creating[event.Account] = make(chan struct{})
+			reserved = append(reserved, event.Account)
+			lasts[i] = op
+		}
+	}
+	if len(entries) > 0 {
+		e.log.AppendBatch(entries)
+	}
+	return lasts, reserved
+}
+
+func (e *Engine) releaseReservations(ids []ledger.AccountID) {
+	e.createMu.Lock()
+	defer e.createMu.Unlock()
+	for _, id := range ids {
+		close(e.creating[id])
+		delete(e.creating, id)
+	}
+}
+
+// reservingDirectory sees existing accounts and those being created.
+// REQUIRES: e.createMu held.
+type reservingDirectory struct{ e *Engine }
+
+func (d reservingDirectory) Lookup(id ledger.AccountID) (ledger.LedgerID, ledger.Kind, bool) {
+	if ledgerID, kind, ok := d.e.registry.Lookup(id); ok {
+		return ledgerID, kind, true
+	}
+	if _, ok := d.e.creating[id]; ok {
+		return "", 0, true // being created: taken, ledger unknown until durable
+	}
+	return "", 0, false
+}
+
+// Credit funds account from outside the ledger (its chain account): a
+// deposit. id is the client id.
+func (e *Engine) Credit(ctx context.Context, id TransferID, account AccountID, amount Amount) (Transfer, error) {
+	return e.execute(ctx, ledger.Command{Type: ledger.CommandCredit, ID: id, To: account, Amount: amount})
+}
+
+// Charge applies a charge: see the Charge type.
+func (e *Engine) Charge(ctx context.Context, c Charge) (Transfer, error) {
+	return e.execute(ctx, e.chargeCommand(&c))
+}
+
+func (e *Engine) chargeCommand(c *Charge) ledger.Command {
+	return ledger.Command{Type: ledger.CommandCharge, ID: c.ID, From: c.From, To: c.To, Amount: c.Amount, FeeBps: e.options.FeeBps}
+}
+
+// Hold reserves funds: see the Hold type.
+func (e *Engine) Hold(ctx context.Context, h Hold) (Transfer, error) {
+	return e.execute(ctx, ledger.Command{
+		Type: ledger.CommandHold, ID: h.ID, From: h.From, To: h.To, Amount: h.Amount,
+		FeeBps: e.options.FeeBps, Timeout: int64(h.Timeout),
+	})
+}
+
+// Capture posts amount (at most the held amount) of an open hold to its
+// payee, less the fee locked when it was placed, and releases the rest.
+// Capturing again with the same amount returns the recorded result; any
+// other change of a closed hold is ErrInvalidState.
+func (e *Engine) Capture(ctx context.Context, hold TransferID, amount Amount) (Transfer, error) {
+	return e.execute(ctx, ledger.Command{Type: ledger.CommandCapture, ID: hold, Amount: amount})
+}
+
+// Void releases an open hold. Voiding a voided hold succeeds again; voiding
+// a captured or expired hold is ErrInvalidState.
+func (e *Engine) Void(ctx context.Context, hold TransferID) error {
+	_, err := e.execute(ctx, ledger.Command{Type: ledger.CommandVoid, ID: hold})
+	return err
+}
+
+// execute runs one command to its durable answer.
+func (e *Engine) execute(ctx context.Context, c ledger.Command) (Transfer, error) {
+	if err := e.enter(); err != nil {
+		return Transfer{}, err
+	}
+	defer e.leave()
+	op, replay, err := e.prepare(ctx, c)
+	if err != nil || op == nil {
+		return replay, err
+	}
+	e.registry.Send(op.Decider(), op)
+	if err := wait(ctx, op); err != nil {
+		return Transfer{}, err
+	}
+	return resultOf(op)
+}
+
+// prepare validates c, claims its client id and checks it against the
+// transfer index. It returns either an op ready to send to its decider (the
+// claim is released when the op completes), or a final answer: a replay or
+// an error.
+func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Transfer, error) {
+	if !ledger.ValidTransferID(c.ID) {
+		return nil, Transfer{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, ledger.TransferIDBytesMax)
+	}
+	if err := ledger.Resolve(e.registry, &c); err != nil {
+		return nil, Transfer{}, err
+	}
+	op := actors.NewOp(c)
+	if err := e.inflight.claim(ctx, op); err != nil {
+		return nil, Transfer{}, err
+	}
+	last, found, err := e.lookup(c.ID)
+	if err != nil {
+		e.inflight.release(op)
+		return nil, Transfer{}, err
+	}
+	if found {
+		outcome, err := ledger.Recall(&last, &c)
+		if err != nil || outcome == ledger.OutcomeReplay {
+			e.inflight.release(op)
+			t := transferOf(&last)
+			t.Replayed = true
+			return nil, t, err
+		}
+		op.Command.From = last.From // an open hold: its payer decides
+	} else if c.Type == ledger.CommandCapture || c.Type == ledger.CommandVoid {
+		e.inflight.release(op)
+		return nil, Transfer{}, fmt.Errorf("%w: hold %q", ErrNotFound, c.ID)
+	}
+	decider := e.registry.Entry(op.Command.Decider())
+	if decider == nil {
+		e.inflight.release(op)
+		return nil, Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, op.Command.Decider())
+	}
+	actors.Route(op, decider)
+	return op, Transfer{}, nil
+}
+
+// lookup returns the latest durable event of a client id.
+func (e *Engine) lookup(id TransferID) (ledger.Event, bool, error) {
+	record, err := e.log.Get([]byte(id))
+	if errors.Is(err, wal.ErrNotFound) {
+		return ledger.Event{}, false, nil
+	}
+	if err != nil {
+		e.fail(fmt.Errorf("read transfer index: %w", err))
+		return ledger.Event{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	event, err := ledger.DecodeEvent(record)
+	if err != nil {
+		return ledger.Event{}, false, fmt.Errorf("%w: transfer %q: %v", ErrUnavailable, id, err)
+	}
+	return event, true, nil
+}
+
+func resultOf(op *actors.Op) (Transfer, error) {
+	if op.Err != nil {
+		return Transfer{}, op.Err
+	}
+	t := transferOf(&op.Event)
+	t.Position = op.Position
+	t.Balance = Balance(op.Balance)
+	return t, nil
+}
+
+// ChargeBatch applies many charges, each on its own (one failing does not
+// stop the others), sharing commits and actor messages: the fast path for
+// callers that meter many calls at once. Results are in input order.
+func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
+	results := make([]Result, len(charges))
+	if err := e.enter(); err != nil {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	defer e.leave()
+	ops := make([]*actors.Op, len(charges))
+	batches := make(map[*actors.Entry]*actors.Batch)
+	var later []int // client ids claimed by another item of this batch
+	for i := range charges {
+		op, replay, err := e.prepareInBatch(ctx, e.chargeCommand(&charges[i]))
+		switch {
+		case errors.Is(err, errClaimedHere):
+			later = append(later, i)
+		case err != nil || op == nil:
+			results[i] = Result{Transfer: replay, Err: err}
+		default:
+			ops[i] = op
+			b := batches[op.Decider()]
+			if b == nil {
+				b = &actors.Batch{}
+				batches[op.Decider()] = b
+			}
+			b.Ops = append(b.Ops, op)
+		}
+	}
+	for decider, b := range batches {
+		e.registry.Send(decider, b)
+	}
+	for i, op := range ops {
+		if op == nil {
+			continue
+		}
+		if err := wait(ctx, op); err != nil {
+			results[i].Err = err
+			continue
+		}
+		results[i].Transfer, results[i].Err = resultOf(op)
+	}
+	for _, i := range later {
+		t, err := e.execute(ctx, e.chargeCommand(&charges[i]))
+		results[i] = Result{Transfer: t, Err: err}
+	}
+	return results
+}
+
+var errClaimedHere = errors.New("client id claimed by an earlier item of the batch")
+
+// prepareInBatch is prepare that does not wait on a claim held by another
+// op, which may be an earlier item of the same batch not yet sent.
+func (e *Engine) prepareInBatch(ctx context.Context, c ledger.Command) (*actors.Op, Transfer, error) {
+	if e.inflight.held(c.ID) {
+		return nil, Transfer{}, errClaimedHere
+	}
+	return e.prepare(ctx, c)
+}
+
+// Balance returns an account's balance, reflecting every acknowledged
+// operation and nothing that is not yet durable.
+func (e *Engine) Balance(ctx context.Context, account AccountID) (Balance, error) {
+	if err := e.enter(); err != nil {
+		return Balance{}, err
+	}
+	defer e.leave()
+	entry := e.registry.Entry(account)
+	if entry == nil {
+		return Balance{}, fmt.Errorf("%w: account %q", ErrNotFound, account)
+	}
+	op := actors.NewOp(ledger.Command{})
+	e.registry.Send(entry, &actors.Read{Op: op})
+	if err := wait(ctx, op); err != nil {
+		return Balance{}, err
+	}
+	if op.Err != nil {
+		return Balance{}, op.Err
+	}
+	return Balance(op.Balance), nil
+}
+
+// Transfer returns the transfer with this client id, as of the latest
+// durable event (a hold's state included).
+func (e *Engine) Transfer(ctx context.Context, id TransferID) (Transfer, error) {
+	if err := e.enter(); err != nil {
+		return Transfer{}, err
+	}
+	defer e.leave()
+	last, found, err := e.lookup(id)
+	if err != nil {
+		return Transfer{}, err
+	}
+	if !found || last.Type == ledger.EventAccountCreated {
+		return Transfer{}, fmt.Errorf("%w: transfer %q", ErrNotFound, id)
+	}
+	return transferOf(&last), nil
+}
+
+// AccountInfo describes an account.
+type AccountInfo struct {
+	ID     AccountID
+	Ledger LedgerID
+	Kind   Kind
+}
+
+// Account returns an account's ledger and kind; ErrNotFound if unknown.
+func (e *Engine) Account(id AccountID) (AccountInfo, error) {
+	ledgerID, kind, ok := e.registry.Lookup(id)
+	if !ok {
+		return AccountInfo{}, fmt.Errorf("%w: account %q", ErrNotFound, id)
+	}
+	return AccountInfo{ID: id, Ledger: ledgerID, Kind: kind}, nil
+}
+
+// FeesAccount returns the id of a ledger's fee account.
+func FeesAccount(ledgerID LedgerID) AccountID { return ledger.FeesAccountID(ledgerID) }
+
+// ChainAccount returns the id of a ledger's chain boundary account.
+func ChainAccount(ledgerID LedgerID) AccountID { return ledger.ChainAccountID(ledgerID) }

@@ -1,0 +1,257 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
+)
+
+// Defaults of Options.
+const (
+	SnapshotEveryDefault   = 1_000_000 // log entries between snapshots
+	QueueEntriesMaxDefault = 1 << 16
+	BatchEntriesMaxDefault = 4096
+)
+
+// Options configure an engine. Only Dir is required.
+type Options struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// FeeBps is the platform fee in basis points taken from every charge and
+	// capture into the ledger's fee account; 0 by default, at most 10000.
+	FeeBps uint32
+	// SnapshotEvery is how many log entries pass between snapshots of the
+	// whole state (after which the log behind them is truncated). 0 means
+	// SnapshotEveryDefault; a negative value disables snapshots.
+	SnapshotEvery int64
+	// QueueEntriesMax bounds the log's queue; BatchEntriesMax bounds one
+	// group commit. 0 means the defaults.
+	QueueEntriesMax int
+	BatchEntriesMax int
+	// Clock returns the time used to stamp events and expire holds;
+	// time.Now by default.
+	Clock func() time.Time
+	// Logger receives the engine's structured logs; slog.Default() if nil.
+	Logger *slog.Logger
+	// FS is the file system under Dir; vfs.Default if nil. Tests inject
+	// faults and crashes through it.
+	FS vfs.FS
+}
+
+// Engine is an open Tollway engine. All methods are safe for concurrent use.
+type Engine struct {
+	options  Options
+	logger   *slog.Logger
+	log      *wal.Log
+	registry *actors.Registry
+	inflight inflightTable
+
+	failure atomic.Pointer[error] // set once: the engine fails closed
+	closing atomic.Bool
+	calls   sync.WaitGroup // calls between their first check and their answer
+
+	createMu sync.Mutex
+	creating map[ledger.AccountID]chan struct{}
+
+	checkpointer *checkpointer
+	sweeper      *sweeper
+	recovered    Recovery
+}
+
+// Recovery describes what Open rebuilt.
+type Recovery struct {
+	SnapshotPosition uint64        // position of the snapshot loaded (0: none)
+	SnapshotAccounts int           // accounts it held
+	Replayed         int           // log entries replayed after it
+	Duration         time.Duration // time spent
+}
+
+// Open opens (creating if needed) the engine in options.Dir and recovers its
+// state: the latest snapshot, then every log entry after it.
+func Open(options Options) (*Engine, error) {
+	if options.Dir == "" {
+		return nil, fmt.Errorf("%w: Options.Dir is required", ErrInvalid)
+	}
+	if options.FeeBps > ledger.BasisPointsMax {
+		return nil, fmt.Errorf("%w: FeeBps %d above %d", ErrInvalid, options.FeeBps, ledger.BasisPointsMax)
+	}
+	if options.SnapshotEvery == 0 {
+		options.SnapshotEvery = SnapshotEveryDefault
+	}
+	if options.QueueEntriesMax == 0 {
+		options.QueueEntriesMax = QueueEntriesMaxDefault
+	}
+	if options.BatchEntriesMax == 0 {
+		options.BatchEntriesMax = BatchEntriesMaxDefault
+	}
+	if options.Clock == nil {
+		options.Clock = time.Now
+	}
+	if options.Logger == nil {
+		options.Logger = slog.Default()
+	}
+	e := &Engine{options: options, logger: options.Logger, creating: make(map[ledger.AccountID]chan struct{})}
+	e.inflight.init()
+	log, err := wal.Open(options.Dir, wal.Options{
+		FS:              options.FS,
+		QueueEntriesMax: options.QueueEntriesMax,
+		BatchEntriesMax: options.BatchEntriesMax,
+		Logger:          options.Logger,
+		OnDurable:       e.onDurable,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: open log: %w", err)
+	}
+	e.log = log
+	book, position, err := e.recover()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("engine: recover: %w", err), log.Close())
+	}
+	e.registry = actors.NewRegistry(actors.Config{
+		Log:      log,
+		Now:      e.now,
+		Complete: e.complete,
+		Failed:   e.actorFailed,
+		Logger:   options.Logger,
+	})
+	e.sweeper = newSweeper(e)
+	for _, a := range book.Accounts() {
+		e.registry.Insert(a)
+		for _, h := range a.Holds() {
+			e.sweeper.add(h.Deadline, a.ID)
+		}
+	}
+	e.checkpointer = newCheckpointer(e, book, position)
+	e.sweeper.start()
+	e.logger.Info("engine open", "dir", options.Dir, "accounts", book.Len(), "position", position,
+		"snapshot_position", e.recovered.SnapshotPosition, "replayed", e.recovered.Replayed,
+		"recovery", e.recovered.Duration)
+	return e, nil
+}
+
+// recover rebuilds the committed state: snapshot, then the log after it.
+func (e *Engine) recover() (*ledger.Book, uint64, error) {
+	started := time.Now()
+	book := ledger.NewBook(false)
+	snapshotPosition, err := e.log.LoadSnapshot(func(chunk []byte) error {
+		return decodeSnapshotChunk(chunk, book)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load snapshot: %w", err)
+	}
+	e.recovered.SnapshotPosition, e.recovered.SnapshotAccounts = snapshotPosition, book.Len()
+	position := snapshotPosition
+	err = e.log.Read(snapshotPosition+1, func(p uint64, record []byte) error {
+		event, err := ledger.DecodeEvent(record)
+		if err != nil {
+			return fmt.Errorf("position %d: %w", p, err)
+		}
+		if err := applyRecovered(book, &event); err != nil {
+			return fmt.Errorf("position %d: %w", p, err)
+		}
+		position = p
+		e.recovered.Replayed++
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("replay: %w", err)
+	}
+	e.recovered.Duration = time.Since(started)
+	return book, position, nil
+}
+
+// applyRecovered applies a replayed event after checking it names known
+// accounts, so a damaged log is an error rather than a panic.
+func applyRecovered(book *ledger.Book, event *ledger.Event) (err error) {
+	if event.Type == ledger.EventAccountCreated {
+		if book.Account(event.Account) != nil {
+			return fmt.Errorf("%w: account %q created twice", ledger.ErrCorrupt, event.Account)
+		}
+	} else {
+		for _, id := range [...]ledger.AccountID{event.From, event.To, event.Fees} {
+			if event.Involves(id) && book.Account(id) == nil {
+				return fmt.Errorf("%w: unknown account %q", ledger.ErrCorrupt, id)
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ledger.ErrCorrupt, r)
+		}
+	}()
+	book.Apply(event)
+	return nil
+}
+
+// Recovered reports what Open rebuilt.
+func (e *Engine) Recovered() Recovery { return e.recovered }
+
+// Position returns the log position of the latest durable event.
+func (e *Engine) Position() uint64 { return e.log.Durable() }
+
+// Close stops accepting calls, waits for those in flight, then stops the
+// actors, the checkpointer and the log, in that order.
+func (e *Engine) Close() error {
+	if e.closing.Swap(true) {
+		return nil
+	}
+	e.calls.Wait()
+	e.sweeper.stop()
+	e.registry.Shutdown()
+	e.checkpointer.stop()
+	logErr := e.log.Close()
+	if failure := e.failure.Load(); failure != nil {
+		return fmt.Errorf("engine had failed: %w", *failure)
+	}
+	return logErr
+}
+
+// enter admits a call, or says why the engine cannot take it. A call that
+// entered must leave.
+func (e *Engine) enter() error {
+	e.calls.Add(1)
+	if e.closing.Load() {
+		e.calls.Done()
+		return fmt.Errorf("%w: closed", ErrUnavailable)
+	}
+	if failure := e.failure.Load(); failure != nil {
+		e.calls.Done()
+		return fmt.Errorf("%w: %v", ErrUnavailable, *failure)
+	}
+	return nil
+}
+
+func (e *Engine) leave() { e.calls.Done() }
+
+// fail makes the engine fail closed; the first cause is kept.
+func (e *Engine) fail(cause error) {
+	if e.failure.CompareAndSwap(nil, &cause) {
+		e.logger.Error("engine failed closed: no further acknowledgements; reopen to recover", "error", cause)
+	}
+}
+
+func (e *Engine) actorFailed(account ledger.AccountID, reason any) {
+	e.fail(fmt.Errorf("account actor %q panicked: %v", account, reason))
+}
+
+func (e *Engine) now() int64 { return e.options.Clock().UnixNano() }
+
+// wait blocks until op is done or ctx ends.
+func wait(ctx context.Context, op *actors.Op) error {
+	select {
+	case <-op.Done():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("engine: gave up waiting (the operation may still apply; retry with the same id): %w", ctx.Err())
+	}
+}

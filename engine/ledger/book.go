@@ -1,0 +1,258 @@
+package ledger
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Directory answers what the engine knows of an account before any actor
+// is asked: its ledger and kind. Resolve and OpenAccount take one so that the
+// engine (sharded maps) and Book (one map) share the same rules.
+type Directory interface {
+	Lookup(id AccountID) (ledger LedgerID, kind Kind, ok bool)
+}
+
+// Resolve checks the accounts a command names and fills in its ledger and fee
+// account: From and To exist, are user accounts of one ledger, and differ.
+// Capture and void name only the hold, so they resolve through Recall.
+func Resolve(d Directory, c *Command) error {
+	switch c.Type {
+	case CommandCapture, CommandVoid:
+		return nil
+	case CommandCredit:
+		ledger, kind, ok := d.Lookup(c.To)
+		if !ok {
+			return fmt.Errorf("%w: account %q", ErrNotFound, c.To)
+		}
+		if kind.IsSystem() {
+			return fmt.Errorf("%w: cannot credit a system account", ErrInvalid)
+		}
+		c.Ledger, c.From = ledger, ChainAccountID(ledger)
+		return nil
+	}
+	fromLedger, fromKind, ok := d.Lookup(c.From)
+	if !ok {
+		return fmt.Errorf("%w: account %q", ErrNotFound, c.From)
+	}
+	toLedger, toKind, ok := d.Lookup(c.To)
+	if !ok {
+		return fmt.Errorf("%w: account %q", ErrNotFound, c.To)
+	}
+	switch {
+	case fromKind.IsSystem() || toKind.IsSystem():
+		return fmt.Errorf("%w: system accounts cannot pay or be paid directly", ErrInvalid)
+	case fromLedger != toLedger:
+		return ErrLedgerMismatch
+	case c.From == c.To:
+		return fmt.Errorf("%w: an account cannot pay itself", ErrInvalid)
+	}
+	c.Ledger, c.Fees = fromLedger, FeesAccountID(fromLedger)
+	return nil
+}
+
+// OpenAccount returns the events that open a user account: the ledger's fee
+// and chain accounts first if the ledger is new, then the account.
+func OpenAccount(d Directory, id AccountID, ledger LedgerID, kind Kind, now int64) ([]Event, error) {
+	switch {
+	case !ValidAccountID(id):
+		return nil, fmt.Errorf("%w: account id must be 1-%d printable bytes not starting with %q", ErrInvalid, AccountIDBytesMax, SystemPrefix)
+	case !ValidLedgerID(ledger):
+		return nil, fmt.Errorf("%w: ledger must be 1-%d printable bytes", ErrInvalid, LedgerIDBytesMax)
+	case kind != KindConsumer && kind != KindSupplier:
+		return nil, fmt.Errorf("%w: only consumer and supplier accounts can be opened", ErrInvalid)
+	}
+	if existing, _, ok := d.Lookup(id); ok {
+		if existing != ledger {
+			return nil, fmt.Errorf("%w: account %q in ledger %q", ErrAlreadyExists, id, existing)
+		}
+		return nil, fmt.Errorf("%w: account %q", ErrAlreadyExists, id)
+	}
+	var events []Event
+	for _, system := range []struct {
+		id   AccountID
+		kind Kind
+	}{{FeesAccountID(ledger), KindFees}, {ChainAccountID(ledger), KindChain}} {
+		if _, _, ok := d.Lookup(system.id); !ok {
+			events = append(events, Event{Type: EventAccountCreated, Ledger: ledger, Time: now, Account: system.id, Kind: system.kind})
+		}
+	}
+	return append(events, Event{Type: EventAccountCreated, Ledger: ledger, Time: now, Account: id, Kind: kind}), nil
+}
+
+// Book is the whole ledger in one place: every account and, when it tracks
+// them, the latest event of every client id. Replay rebuilds one from the
+// log; the engine keeps one as the state its snapshots are taken from; tests
+// use one as the reference model. Not safe for concurrent use.
+type Book struct {
+	accounts  map[AccountID]*Account
+	transfers map[TransferID]Event // nil unless tracking
+}
+
+// NewBook returns an empty book. With trackTransfers it also remembers the
+// latest event of each client id, so Execute enforces idempotency by itself.
+func NewBook(trackTransfers bool) *Book {
+	b := &Book{accounts: make(map[AccountID]*Account)}
+	if trackTransfers {
+		b.transfers = make(map[TransferID]Event)
+	}
+	return b
+}
+
+// Lookup implements Directory.
+func (b *Book) Lookup(id AccountID) (LedgerID, Kind, bool) {
+	a := b.accounts[id]
+	if a == nil {
+		return "", 0, false
+	}
+	return a.Ledger, a.Kind, true
+}
+
+// Account returns the account with this id, or nil.
+func (b *Book) Account(id AccountID) *Account { return b.accounts[id] }
+
+// Len returns the number of accounts.
+func (b *Book) Len() int { return len(b.accounts) }
+
+// Accounts returns every account, ordered by id.
+func (b *Book) Accounts() []*Account {
+	accounts := make([]*Account, 0, len(b.accounts))
+	for _, a := range b.accounts {
+		accounts = append(accounts, a)
+	}
+	slices.SortFunc(accounts, func(x, y *Account) int {
+		switch {
+		case x.ID < y.ID:
+			return -1
+		case x.ID > y.ID:
+			return 1
+		}
+		return 0
+	})
+	return accounts
+}
+
+// Transfer returns the latest event of a client id, when tracking.
+func (b *Book) Transfer(id TransferID) (Event, bool) {
+	e, ok := b.transfers[id]
+	return e, ok
+}
+
+// Insert adds an account restored from a snapshot.
+// REQUIRES: no account with its id exists.
+func (b *Book) Insert(a *Account) {
+	assert(b.accounts[a.ID] == nil, "account inserted twice")
+	b.accounts[a.ID] = a
+}
+
+// Apply changes the book by a decided event. It cannot fail.
+func (b *Book) Apply(e *Event) {
+	if e.Type == EventAccountCreated {
+		assert(b.accounts[e.Account] == nil, "account created twice")
+		b.accounts[e.Account] = &Account{ID: e.Account, Ledger: e.Ledger, Kind: e.Kind}
+		return
+	}
+	for _, id := range [...]AccountID{e.From, e.To, e.Fees} {
+		if id == "" || !e.Involves(id) {
+			continue
+		}
+		a := b.accounts[id]
+		assert(a != nil, "event names an unknown account")
+		a.Apply(e)
+	}
+	if b.transfers != nil {
+		b.transfers[e.ID] = *e
+	}
+}
+
+// Execute runs the whole rule pipeline for one command at time now: check
+// the client id, resolve accounts, expire the payer's due holds, decide,
+// apply. It returns every event applied (expiries first) and the command's
+// result event. Used by the reference model and the simulation.
+func (b *Book) Execute(c *Command, now int64) (applied []Event, result Event, err error) {
+	assert(b.transfers != nil, "Execute needs a book that tracks transfers")
+	if !ValidTransferID(c.ID) {
+		return nil, Event{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, TransferIDBytesMax)
+	}
+	if last, ok := b.transfers[c.ID]; ok {
+		outcome, err := Recall(&last, c)
+		if err != nil || outcome == OutcomeReplay {
+			return nil, last, err
+		}
+		c.From = last.From // proceed: an open hold, decided by its payer
+	} else if c.Type == CommandCapture || c.Type == CommandVoid {
+		return nil, Event{}, ErrNotFound
+	}
+	if err := Resolve(b, c); err != nil {
+		return nil, Event{}, err
+	}
+	decider := b.accounts[c.Decider()]
+	for _, e := range ExpireDue(decider, now) {
+		b.Apply(&e)
+		applied = append(applied, e)
+	}
+	e, err := Decide(decider, c, now)
+	if err != nil {
+		return applied, Event{}, err
+	}
+	b.Apply(&e)
+	return append(applied, e), e, nil
+}
+
+// ledgerTotals sums one ledger's debits and credits.
+type ledgerTotals struct {
+	debitsPosted, creditsPosted, debitsPending, creditsPending Amount
+}
+
+// Check verifies the invariants of the design: per ledger, Σ debits = Σ
+// credits for posted and pending alike; no account that may not overdraw
+// has debits above its credits; each open hold is reserved by its payer.
+func (b *Book) Check() error {
+	totals := make(map[LedgerID]*ledgerTotals)
+	for _, a := range b.Accounts() {
+		t := totals[a.Ledger]
+		if t == nil {
+			t = &ledgerTotals{}
+			totals[a.Ledger] = t
+		}
+		var ok [4]bool
+		t.debitsPosted, ok[0] = t.debitsPosted.Add(a.DebitsPosted)
+		t.creditsPosted, ok[1] = t.creditsPosted.Add(a.CreditsPosted)
+		t.debitsPending, ok[2] = t.debitsPending.Add(a.DebitsPending)
+		t.creditsPending, ok[3] = t.creditsPending.Add(a.CreditsPending)
+		if ok != [4]bool{true, true, true, true} {
+			return fmt.Errorf("ledger %q: totals overflow", a.Ledger)
+		}
+		if err := checkAccount(a); err != nil {
+			return err
+		}
+	}
+	for ledger, t := range totals {
+		if t.debitsPosted != t.creditsPosted {
+			return fmt.Errorf("ledger %q: posted debits %s != credits %s", ledger, t.debitsPosted, t.creditsPosted)
+		}
+		if t.debitsPending != t.creditsPending {
+			return fmt.Errorf("ledger %q: pending debits %s != credits %s", ledger, t.debitsPending, t.creditsPending)
+		}
+	}
+	return nil
+}
+
+func checkAccount(a *Account) error {
+	if !a.Kind.MayOverdraw() {
+		debits, ok := a.DebitsPosted.Add(a.DebitsPending)
+		if !ok || debits.Cmp(a.CreditsPosted) > 0 {
+			return fmt.Errorf("account %q overdrawn: debits %s+%s > credits %s", a.ID, a.DebitsPosted, a.DebitsPending, a.CreditsPosted)
+		}
+	}
+	var held Amount
+	for _, h := range a.holds {
+		var ok bool
+		if held, ok = held.Add(h.Amount); !ok {
+			return fmt.Errorf("account %q: held amounts overflow", a.ID)
+		}
+	}
+	if held != a.DebitsPending {
+		return fmt.Errorf("account %q: open holds %s != pending debits %s", a.ID, held, a.DebitsPending)
+	}
+	return nil
+}

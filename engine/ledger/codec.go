@@ -1,0 +1,266 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// The binary encodings of events (log records) and accounts (snapshot
+// records). Every field is written in a fixed order: uvarints, zig-zag
+// varints for times, length-prefixed strings, amounts as two uvarints (high,
+// low). A version byte leads, so the format can change without guessing.
+
+const codecVersion = 1
+
+// holdsPerAccountMax bounds the holds one snapshot record may carry, so a
+// corrupt length cannot allocate without limit.
+const holdsPerAccountMax = 1 << 20
+
+// ErrCorrupt reports bytes that are not a record this version wrote.
+var ErrCorrupt = errors.New("ledger: corrupt record")
+
+// AppendEvent appends the encoding of e to buf.
+func AppendEvent(buf []byte, e *Event) []byte {
+	buf = append(buf, codecVersion, byte(e.Type))
+	buf = appendString(buf, string(e.ID))
+	buf = appendString(buf, string(e.Ledger))
+	buf = binary.AppendVarint(buf, e.Time)
+	buf = appendString(buf, string(e.Account))
+	buf = append(buf, byte(e.Kind))
+	buf = appendString(buf, string(e.From))
+	buf = appendString(buf, string(e.To))
+	buf = appendString(buf, string(e.Fees))
+	buf = appendAmount(buf, e.Amount)
+	buf = appendAmount(buf, e.Fee)
+	buf = appendAmount(buf, e.Captured)
+	buf = binary.AppendUvarint(buf, uint64(e.FeeBps))
+	buf = binary.AppendVarint(buf, e.Timeout)
+	return binary.AppendVarint(buf, e.Deadline)
+}
+
+// DecodeEvent decodes one event written by AppendEvent. It never panics and
+// rejects anything malformed, including trailing bytes.
+func DecodeEvent(data []byte) (Event, error) {
+	d := decoder{data: data}
+	d.version()
+	e := Event{Type: EventType(d.byte())}
+	if e.Type == 0 || e.Type >= eventTypeEnd {
+		d.fail("event type")
+	}
+	e.ID = TransferID(d.string(TransferIDBytesMax))
+	e.Ledger = LedgerID(d.string(LedgerIDBytesMax))
+	e.Time = d.varint()
+	e.Account = AccountID(d.string(systemIDBytesMax))
+	e.Kind = d.kind()
+	e.From = AccountID(d.string(systemIDBytesMax))
+	e.To = AccountID(d.string(systemIDBytesMax))
+	e.Fees = AccountID(d.string(systemIDBytesMax))
+	e.Amount = d.amount()
+	e.Fee = d.amount()
+	e.Captured = d.amount()
+	e.FeeBps = d.feeBps()
+	e.Timeout = d.varint()
+	e.Deadline = d.varint()
+	if err := d.finish(); err != nil {
+		return Event{}, err
+	}
+	if err := validateEvent(&e); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// systemIDBytesMax bounds account ids in records: system ids embed a ledger id.
+const systemIDBytesMax = AccountIDBytesMax + LedgerIDBytesMax + 16
+
+// validateEvent rejects decoded events that Apply could not apply: replay
+// must never panic on bytes that passed DecodeEvent.
+func validateEvent(e *Event) error {
+	posted := e.Amount
+	if e.Type == EventCaptured {
+		if e.Captured.Cmp(e.Amount) > 0 {
+			return fmt.Errorf("%w: captured above held", ErrCorrupt)
+		}
+		posted = e.Captured
+	}
+	if e.Fee.Cmp(posted) > 0 {
+		return fmt.Errorf("%w: fee above amount", ErrCorrupt)
+	}
+	if e.Type == EventAccountCreated {
+		if e.Account == "" {
+			return fmt.Errorf("%w: account created without id", ErrCorrupt)
+		}
+		return nil
+	}
+	if e.From == "" || e.To == "" || e.From == e.To || e.ID == "" {
+		return fmt.Errorf("%w: transfer without distinct accounts", ErrCorrupt)
+	}
+	return nil
+}
+
+// AppendAccount appends the snapshot encoding of a, its open holds included.
+func AppendAccount(buf []byte, a *Account) []byte {
+	buf = append(buf, codecVersion)
+	buf = appendString(buf, string(a.ID))
+	buf = appendString(buf, string(a.Ledger))
+	buf = append(buf, byte(a.Kind))
+	buf = appendAmount(buf, a.DebitsPosted)
+	buf = appendAmount(buf, a.CreditsPosted)
+	buf = appendAmount(buf, a.DebitsPending)
+	buf = appendAmount(buf, a.CreditsPending)
+	buf = binary.AppendUvarint(buf, uint64(len(a.holds)))
+	for _, h := range a.Holds() {
+		buf = appendString(buf, string(h.ID))
+		buf = appendString(buf, string(h.To))
+		buf = appendString(buf, string(h.Fees))
+		buf = appendAmount(buf, h.Amount)
+		buf = binary.AppendUvarint(buf, uint64(h.FeeBps))
+		buf = binary.AppendVarint(buf, h.Created)
+		buf = binary.AppendVarint(buf, h.Timeout)
+		buf = binary.AppendVarint(buf, h.Deadline)
+	}
+	return buf
+}
+
+// DecodeAccount decodes one account written by AppendAccount.
+func DecodeAccount(data []byte) (*Account, error) {
+	d := decoder{data: data}
+	d.version()
+	a := &Account{
+		ID:     AccountID(d.string(systemIDBytesMax)),
+		Ledger: LedgerID(d.string(LedgerIDBytesMax)),
+		Kind:   d.kind(),
+	}
+	a.DebitsPosted, a.CreditsPosted = d.amount(), d.amount()
+	a.DebitsPending, a.CreditsPending = d.amount(), d.amount()
+	count := d.uvarint()
+	if count > holdsPerAccountMax {
+		d.fail("hold count")
+	}
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		h := &Hold{From: a.ID}
+		h.ID = TransferID(d.string(TransferIDBytesMax))
+		h.To = AccountID(d.string(systemIDBytesMax))
+		h.Fees = AccountID(d.string(systemIDBytesMax))
+		h.Amount = d.amount()
+		h.FeeBps = d.feeBps()
+		h.Created, h.Timeout, h.Deadline = d.varint(), d.varint(), d.varint()
+		if a.holds == nil {
+			a.holds = make(map[TransferID]*Hold)
+		}
+		if a.holds[h.ID] != nil {
+			d.fail("duplicate hold")
+		}
+		a.holds[h.ID] = h
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	if err := checkAccount(a); err != nil && a.ID != "" {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if a.ID == "" {
+		return nil, fmt.Errorf("%w: account without id", ErrCorrupt)
+	}
+	return a, nil
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+func appendAmount(buf []byte, a Amount) []byte {
+	buf = binary.AppendUvarint(buf, a.hi)
+	return binary.AppendUvarint(buf, a.lo)
+}
+
+// decoder reads fields in order and remembers the first error, so decoding
+// code reads as a list of fields.
+type decoder struct {
+	data []byte
+	err  error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", ErrCorrupt, what)
+	}
+	d.data = nil
+}
+
+func (d *decoder) version() {
+	if d.byte() != codecVersion {
+		d.fail("version")
+	}
+}
+
+func (d *decoder) byte() byte {
+	if len(d.data) == 0 {
+		d.fail("length")
+		return 0
+	}
+	b := d.data[0]
+	d.data = d.data[1:]
+	return b
+}
+
+func (d *decoder) kind() Kind {
+	k := Kind(d.byte())
+	if k >= kindCount {
+		d.fail("kind")
+	}
+	return k
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.data)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.data = d.data[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.data)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.data = d.data[n:]
+	return v
+}
+
+func (d *decoder) feeBps() uint32 {
+	v := d.uvarint()
+	if v > BasisPointsMax {
+		d.fail("fee basis points")
+	}
+	return uint32(v)
+}
+
+func (d *decoder) string(max int) string {
+	n := d.uvarint()
+	if n > uint64(max) || n > uint64(len(d.data)) {
+		d.fail("string length")
+		return ""
+	}
+	s := string(d.data[:n])
+	d.data = d.data[n:]
+	return s
+}
+
+func (d *decoder) amount() Amount {
+	hi := d.uvarint()
+	return Amount{hi: hi, lo: d.uvarint()}
+}
+
+func (d *decoder) finish() error {
+	if d.err == nil && len(d.data) != 0 {
+		d.fail("trailing bytes")
+	}
+	return d.err
+}

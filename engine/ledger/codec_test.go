@@ -1,0 +1,495 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// Fields of an event record, in the order the format writes them.
+const (
+	fieldVersion = iota
+	fieldType
+	fieldID
+	fieldLedger
+	fieldTime
+	fieldAccount
+	fieldKind
+	fieldFrom
+	fieldTo
+	fieldFees
+	fieldAmount
+	fieldFee
+	fieldCaptured
+	fieldFeeBps
+	fieldTimeout
+	fieldDeadline
+	eventFieldCount
+)
+
+// The format, written out by hand from its description in codec.go:
+// uvarints, zig-zag varints for times, uvarint-length-prefixed strings,
+// amounts as two uvarints (high, low). Each field is a separate piece so a
+// test can replace one with bad bytes.
+
+func uvarint(v uint64) []byte        { return binary.AppendUvarint(nil, v) }
+func varint(v int64) []byte          { return binary.AppendVarint(nil, v) }
+func lengthPrefixed(s string) []byte { return append(uvarint(uint64(len(s))), s...) }
+func amountPiece(a Amount) []byte {
+	hi, lo := a.Parts()
+	return append(uvarint(hi), uvarint(lo)...)
+}
+
+func eventPieces(e *Event) [][]byte {
+	return [][]byte{
+		fieldVersion: {1}, fieldType: {byte(e.Type)},
+		fieldID: lengthPrefixed(string(e.ID)), fieldLedger: lengthPrefixed(string(e.Ledger)), fieldTime: varint(e.Time),
+		fieldAccount: lengthPrefixed(string(e.Account)), fieldKind: {byte(e.Kind)},
+		fieldFrom: lengthPrefixed(string(e.From)), fieldTo: lengthPrefixed(string(e.To)), fieldFees: lengthPrefixed(string(e.Fees)),
+		fieldAmount: amountPiece(e.Amount), fieldFee: amountPiece(e.Fee), fieldCaptured: amountPiece(e.Captured),
+		fieldFeeBps: uvarint(uint64(e.FeeBps)), fieldTimeout: varint(e.Timeout), fieldDeadline: varint(e.Deadline),
+	}
+}
+
+// Fields of an account record before its holds, and of each hold.
+const (
+	accountVersion = iota
+	accountID
+	accountLedger
+	accountKind
+	accountDebitsPosted
+	accountCreditsPosted
+	accountDebitsPending
+	accountCreditsPending
+	accountHoldCount
+	accountFieldCount
+)
+
+// accountPieces returns the fields of a's record, then one piece per hold.
+func accountPieces(a *Account) [][]byte {
+	pieces := [][]byte{
+		accountVersion: {1}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
+		accountKind: {byte(a.Kind)}, accountDebitsPosted: amountPiece(a.DebitsPosted), accountCreditsPosted: amountPiece(a.CreditsPosted),
+		accountDebitsPending: amountPiece(a.DebitsPending), accountCreditsPending: amountPiece(a.CreditsPending),
+		accountHoldCount: uvarint(uint64(len(a.Holds()))),
+	}
+	for _, h := range a.Holds() {
+		pieces = append(pieces, holdPiece(h))
+	}
+	return pieces
+}
+
+func holdPiece(h *Hold) []byte {
+	return bytes.Join([][]byte{
+		lengthPrefixed(string(h.ID)), lengthPrefixed(string(h.To)), lengthPrefixed(string(h.Fees)), amountPiece(h.Amount),
+		uvarint(uint64(h.FeeBps)), varint(h.Created), varint(h.Timeout), varint(h.Deadline),
+	}, nil)
+}
+
+func join(pieces [][]byte) []byte { return bytes.Join(pieces, nil) }
+
+// replaced returns a copy of pieces with piece i replaced.
+func replaced(pieces [][]byte, i int, piece []byte) [][]byte {
+	c := append([][]byte(nil), pieces...)
+	c[i] = piece
+	return c
+}
+
+var (
+	longTransferID = TransferID(strings.Repeat("t", TransferIDBytesMax))
+	longLedger     = LedgerID(strings.Repeat("l", LedgerIDBytesMax))
+	longAccount    = AccountID(strings.Repeat("a", systemIDBytesMax))
+)
+
+// sampleEvents returns events of every type: ones the rules decide through
+// a Book, and ones with every field at its largest.
+func sampleEvents(t testing.TB) []Event {
+	t.Helper()
+	b := NewBook(true)
+	var events []Event
+	for _, open := range []AccountID{alice, bob} {
+		opened, err := OpenAccount(b, open, testLedger, KindConsumer, now0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range opened {
+			b.Apply(&opened[i])
+		}
+		events = append(events, opened...)
+	}
+	for i, c := range []Command{
+		{Type: CommandCredit, ID: "c", To: alice, Amount: NewAmount(1_000_000)},
+		{Type: CommandCharge, ID: "k", From: alice, To: bob, Amount: NewAmount(1500), FeeBps: 250},
+		{Type: CommandHold, ID: "h1", From: alice, To: bob, Amount: NewAmount(5000), FeeBps: 100, Timeout: 1e9},
+		{Type: CommandCapture, ID: "h1", Amount: NewAmount(4321)},
+		{Type: CommandHold, ID: "h2", From: alice, To: bob, Amount: NewAmount(7), Timeout: 60e9},
+		{Type: CommandVoid, ID: "h2"},
+		{Type: CommandHold, ID: "h3", From: alice, To: bob, Amount: NewAmount(9), Timeout: 1},
+		{Type: CommandCredit, ID: "tick", To: alice, Amount: NewAmount(1)}, // expires h3 first
+	} {
+		applied, _, err := b.Execute(&c, now0+int64(i)*1e6)
+		if err != nil {
+			t.Fatalf("%s(%+v) = %v, want success", commandName(c.Type), c, err)
+		}
+		events = append(events, applied...)
+	}
+	max := MaxAmount()
+	for _, typ := range []EventType{EventCredited, EventCharged, EventHeld, EventCaptured, EventVoided, EventExpired} {
+		events = append(events, Event{
+			Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MaxInt64, Account: longAccount, Kind: KindChain,
+			From: longAccount, To: longAccount[1:], Fees: longAccount[2:], Amount: max, Fee: max, Captured: max,
+			FeeBps: BasisPointsMax, Timeout: math.MaxInt64, Deadline: math.MinInt64,
+		})
+	}
+	events = append(events, Event{Type: EventAccountCreated, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain})
+	return events
+}
+
+// sampleAccounts returns accounts with and without holds, with counters
+// and ids at their largest.
+func sampleAccounts(t testing.TB) []*Account {
+	t.Helper()
+	plain := &Account{ID: alice, Ledger: testLedger, Kind: KindConsumer, CreditsPosted: NewAmount(1500), DebitsPosted: NewAmount(300)}
+	holding := &Account{ID: alice, Ledger: testLedger, Kind: KindConsumer, CreditsPosted: NewAmount(10_000), CreditsPending: NewAmount(3)}
+	for i, amount := range []uint64{600, 50, 7} {
+		c := Command{Type: CommandHold, ID: TransferID([]string{"h-b", "h-a", "h-c"}[i]), Ledger: testLedger, From: alice, To: bob, Fees: testFees,
+			Amount: NewAmount(amount), FeeBps: uint32(i * 100), Timeout: int64(10-i) * 1e9}
+		e, err := Decide(holding, &c, now0+int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		holding.Apply(&e)
+	}
+	// Every counter at 2^128-1; two holds of the largest ids add up to it.
+	full := &Account{ID: longAccount, Ledger: longLedger, Kind: KindSupplier,
+		CreditsPosted: MaxAmount(), CreditsPending: MaxAmount()} // the holds bring DebitsPending to 2^128-1
+	for i, amount := range []Amount{maxMinus(1), NewAmount(1)} {
+		id := longTransferID[:TransferIDBytesMax-1] + TransferID("01"[i:i+1])
+		full.Apply(&Event{Type: EventHeld, ID: id, From: longAccount, To: longAccount[1:], Fees: longAccount[2:],
+			Amount: amount, FeeBps: BasisPointsMax, Time: math.MinInt64, Timeout: math.MaxInt64, Deadline: math.MaxInt64 - int64(i)})
+	}
+	chain := &Account{ID: testChain, Ledger: testLedger, Kind: KindChain, DebitsPosted: MaxAmount()}
+	return []*Account{plain, holding, full, chain}
+}
+
+func TestEventEncodingFollowsTheDocumentedFormat(t *testing.T) {
+	for _, e := range sampleEvents(t) {
+		if got, want := AppendEvent(nil, &e), join(eventPieces(&e)); !bytes.Equal(got, want) {
+			t.Errorf("AppendEvent(%+v) = %x, want %x", e, got, want)
+		}
+	}
+	for _, a := range sampleAccounts(t) {
+		if got, want := AppendAccount(nil, a), join(accountPieces(a)); !bytes.Equal(got, want) {
+			t.Errorf("AppendAccount(%q) = %x, want %x", a.ID, got, want)
+		}
+	}
+}
+
+func TestEveryEventTypeRoundTripsThroughTheCodec(t *testing.T) {
+	seen := make(map[EventType]bool)
+	for _, e := range sampleEvents(t) {
+		seen[e.Type] = true
+		prefix := []byte("earlier records")
+		data := AppendEvent(append([]byte(nil), prefix...), &e)
+		if !bytes.HasPrefix(data, prefix) {
+			t.Fatalf("AppendEvent(%q, %+v) = %q, want it to keep the prefix", prefix, e, data)
+		}
+		got, err := DecodeEvent(data[len(prefix):])
+		if err != nil || got != e {
+			t.Errorf("DecodeEvent(AppendEvent(%+v)) = %+v, %v, want it back", e, got, err)
+		}
+	}
+	for typ := EventAccountCreated; typ < eventTypeEnd; typ++ {
+		if !seen[typ] {
+			t.Errorf("no sample event of type %v, want every type round-tripped", typ)
+		}
+	}
+}
+
+func TestAccountsWithHoldsRoundTripThroughTheCodec(t *testing.T) {
+	for _, a := range sampleAccounts(t) {
+		prefix := []byte{0xff}
+		data := AppendAccount(append([]byte(nil), prefix...), a)
+		got, err := DecodeAccount(data[len(prefix):])
+		if err != nil {
+			t.Errorf("DecodeAccount(AppendAccount(%q)) = %v, want success", a.ID, err)
+			continue
+		}
+		if !snapshotOf(got).equal(snapshotOf(a)) {
+			t.Errorf("DecodeAccount(AppendAccount(%q)) = %+v, want %+v", a.ID, snapshotOf(got), snapshotOf(a))
+		}
+		if len(a.Holds()) == 0 && got.holds != nil {
+			t.Errorf("DecodeAccount(%q) without holds made a map, want nil", a.ID)
+		}
+		// The decoded holds are live: they expire and close like the originals.
+		if gotDue, wantDue := ExpireDue(got, math.MaxInt64), ExpireDue(a, math.MaxInt64); len(gotDue) != len(wantDue) {
+			t.Errorf("ExpireDue(decoded %q) = %d events, want %d", a.ID, len(gotDue), len(wantDue))
+		}
+	}
+}
+
+func TestDecodeEventRejectsEveryTruncationAndTrailingBytes(t *testing.T) {
+	for _, e := range sampleEvents(t) {
+		data := AppendEvent(nil, &e)
+		for n := range len(data) {
+			if got, err := DecodeEvent(data[:n]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeEvent(%d of %d bytes of %v) = %+v, %v, want %v", n, len(data), e.Type, got, err, ErrCorrupt)
+			}
+		}
+		for _, trailing := range [][]byte{{0}, {1}, {0xff, 0xff}, data} {
+			if got, err := DecodeEvent(append(append([]byte(nil), data...), trailing...)); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeEvent(%v with %d trailing bytes) = %+v, %v, want %v", e.Type, len(trailing), got, err, ErrCorrupt)
+			}
+		}
+	}
+}
+
+func TestDecodeAccountRejectsEveryTruncationAndTrailingBytes(t *testing.T) {
+	for _, a := range sampleAccounts(t) {
+		data := AppendAccount(nil, a)
+		for n := range len(data) {
+			if got, err := DecodeAccount(data[:n]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeAccount(%d of %d bytes of %q) = %+v, %v, want %v", n, len(data), a.ID, got, err, ErrCorrupt)
+			}
+		}
+		if got, err := DecodeAccount(append(data, 0)); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("DecodeAccount(%q with a trailing byte) = %+v, %v, want %v", a.ID, got, err, ErrCorrupt)
+		}
+	}
+}
+
+func TestDecodeEventRejectsBadFields(t *testing.T) {
+	charged := Event{Type: EventCharged, ID: "k", Ledger: testLedger, Time: now0, From: alice, To: bob, Fees: testFees, Amount: NewAmount(100), Fee: NewAmount(2)}
+	captured := Event{Type: EventCaptured, ID: "h", Ledger: testLedger, Time: now0, From: alice, To: bob, Fees: testFees,
+		Amount: NewAmount(100), Captured: NewAmount(60), Fee: NewAmount(1), FeeBps: 250, Timeout: 1e9, Deadline: now0 + 1e9}
+	created := Event{Type: EventAccountCreated, Ledger: testLedger, Time: now0, Account: alice, Kind: KindConsumer}
+	with := func(e Event, change func(*Event)) [][]byte {
+		change(&e)
+		return eventPieces(&e)
+	}
+	good := eventPieces(&charged)
+	overlong := bytes.Repeat([]byte{0xff}, binary.MaxVarintLen64+1)
+	tests := []struct {
+		name   string
+		pieces [][]byte
+	}{
+		{"version 0", replaced(good, fieldVersion, []byte{0})},
+		{"version 2", replaced(good, fieldVersion, []byte{2})},
+		{"version 255", replaced(good, fieldVersion, []byte{255})},
+		{"type 0", replaced(good, fieldType, []byte{0})},
+		{"type past the last", replaced(good, fieldType, []byte{byte(eventTypeEnd)})},
+		{"type 255", replaced(good, fieldType, []byte{255})},
+		{"kind past the last", replaced(good, fieldKind, []byte{byte(kindCount)})},
+		{"kind 255", replaced(eventPieces(&created), fieldKind, []byte{255})},
+		{"client id above its limit", replaced(good, fieldID, lengthPrefixed(strings.Repeat("t", TransferIDBytesMax+1)))},
+		{"ledger above its limit", replaced(good, fieldLedger, lengthPrefixed(strings.Repeat("l", LedgerIDBytesMax+1)))},
+		{"account above its limit", replaced(eventPieces(&created), fieldAccount, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
+		{"payer above its limit", replaced(good, fieldFrom, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
+		{"payee above its limit", replaced(good, fieldTo, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
+		{"fees account above its limit", replaced(good, fieldFees, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
+		{"string length past the end of the record", replaced(good, fieldFees, uvarint(1<<20))},
+		{"string length of 2^63", replaced(good, fieldID, append(uvarint(1<<63), 'k'))},
+		{"string length of 2^64-1", replaced(good, fieldLedger, uvarint(math.MaxUint64))},
+		{"overlong uvarint in an amount", replaced(good, fieldAmount, overlong)},
+		{"overlong varint in a time", replaced(good, fieldTime, overlong)},
+		{"fee above 10000 basis points", replaced(eventPieces(&captured), fieldFeeBps, uvarint(BasisPointsMax+1))},
+		{"fee basis points of 2^32", replaced(eventPieces(&captured), fieldFeeBps, uvarint(1<<32))},
+		{"charge fee above its amount", with(charged, func(e *Event) { e.Fee = NewAmount(101) })},
+		{"charge fee above its amount in the high half", with(charged, func(e *Event) { e.Fee = AmountFromParts(1, 0) })},
+		{"capture above the held amount", with(captured, func(e *Event) { e.Captured = NewAmount(101) })},
+		{"capture fee above the captured amount", with(captured, func(e *Event) { e.Fee = NewAmount(61) })},
+		{"account created without an id", with(created, func(e *Event) { e.Account = "" })},
+		{"transfer without a payer", with(charged, func(e *Event) { e.From = "" })},
+		{"transfer without a payee", with(charged, func(e *Event) { e.To = "" })},
+		{"transfer to its payer", with(charged, func(e *Event) { e.To = e.From })},
+		{"transfer without a client id", with(charged, func(e *Event) { e.ID = "" })},
+		{"hold to its payer", with(captured, func(e *Event) { e.Type, e.To = EventHeld, e.From })},
+		{"empty record", [][]byte{}},
+	}
+	if _, err := DecodeEvent(join(good)); err != nil {
+		t.Fatalf("DecodeEvent(good) = %v, want success: the cases below change one thing each", err)
+	}
+	for _, tt := range tests {
+		data := join(tt.pieces)
+		if got, err := DecodeEvent(data); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: DecodeEvent(%x) = %+v, %v, want %v", tt.name, data, got, err, ErrCorrupt)
+		}
+	}
+}
+
+func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
+	holding := sampleAccounts(t)[1] // alice: 10000 credited, holds of 600, 50 and 7
+	good := accountPieces(holding)
+	hold := holding.Holds()[0]
+	tooMany := append(replaced(good[:accountFieldCount], accountHoldCount, uvarint(holdsPerAccountMax+1)), good[accountFieldCount:]...)
+	tests := []struct {
+		name   string
+		pieces [][]byte
+	}{
+		{"version 0", replaced(good, accountVersion, []byte{0})},
+		{"version 2", replaced(good, accountVersion, []byte{2})},
+		{"kind past the last", replaced(good, accountKind, []byte{byte(kindCount)})},
+		{"empty id", replaced(good, accountID, lengthPrefixed(""))},
+		{"id above its limit", replaced(good, accountID, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
+		{"ledger above its limit", replaced(good, accountLedger, lengthPrefixed(strings.Repeat("l", LedgerIDBytesMax+1)))},
+		{"string length past the end", replaced(good, accountLedger, uvarint(1<<30))},
+		{"hold count above its limit", tooMany},
+		{"hold count of 2^64-1", replaced(good, accountHoldCount, uvarint(math.MaxUint64))},
+		{"hold count above the holds written", replaced(good, accountHoldCount, uvarint(4))},
+		{"hold count below the holds written", replaced(good, accountHoldCount, uvarint(2))},
+		{"the same hold twice", append(replaced(good, accountHoldCount, uvarint(4)), holdPiece(hold))},
+		{"pending debits above the holds", replaced(good, accountDebitsPending, amountPiece(NewAmount(658)))},
+		{"pending debits below the holds", replaced(good, accountDebitsPending, amountPiece(NewAmount(656)))},
+		{"a consumer overdrawn", replaced(good, accountDebitsPosted, amountPiece(NewAmount(10_000-657+1)))},
+		{"a consumer with debits past 2^128-1", replaced(good, accountDebitsPosted, amountPiece(MaxAmount()))},
+		{"hold fee above 10000 basis points", replaced(good, accountFieldCount, holdPiece(&Hold{ID: hold.ID, To: hold.To, Fees: hold.Fees, Amount: hold.Amount, FeeBps: BasisPointsMax + 1}))},
+		{"hold id above its limit", replaced(good, accountFieldCount, holdPiece(&Hold{ID: TransferID(strings.Repeat("t", TransferIDBytesMax+1)), To: hold.To, Amount: hold.Amount}))},
+		{"empty record", [][]byte{}},
+	}
+	if got, err := DecodeAccount(join(good)); err != nil || !snapshotOf(got).equal(snapshotOf(holding)) {
+		t.Fatalf("DecodeAccount(good) = %v, want success: the cases below change one thing each", err)
+	}
+	for _, tt := range tests {
+		data := join(tt.pieces)
+		if got, err := DecodeAccount(data); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: DecodeAccount(%x) = %+v, %v, want %v", tt.name, data, got, err, ErrCorrupt)
+		}
+	}
+}
+
+// applyWithoutPanic applies e to b and turns a panic into a value.
+func applyWithoutPanic(b *Book, e *Event) (panicked any) {
+	defer func() { panicked = recover() }()
+	b.Apply(e)
+	return nil
+}
+
+// TestDecodeEventRejectsEventsThatReplayWouldMisapply: validateEvent exists
+// so that "replay must never panic on bytes that passed DecodeEvent", and
+// replay must not create or destroy money either. An event that passes it
+// must, applied to a book that has its accounts (and funds), neither panic
+// nor unbalance the ledger.
+func TestDecodeEventRejectsEventsThatReplayWouldMisapply(t *testing.T) {
+	held := Event{Type: EventHeld, ID: "forged", Ledger: testLedger, Time: now0, From: alice, To: bob, Fees: testFees,
+		Amount: NewAmount(100), Timeout: 1e9, Deadline: now0 + 1e9}
+	charged := Event{Type: EventCharged, ID: "forged", Ledger: testLedger, Time: now0, From: alice, To: bob, Fees: testFees,
+		Amount: NewAmount(100), Fee: NewAmount(10)}
+	credited := Event{Type: EventCredited, ID: "forged", Ledger: testLedger, Time: now0, From: testChain, To: alice, Amount: NewAmount(100)}
+	tests := []struct {
+		name   string
+		event  Event
+		change func(*Event)
+	}{
+		{"a hold whose fees account is its payer", held, func(e *Event) { e.Fees = e.From }},
+		{"a hold whose fees account is its payee", held, func(e *Event) { e.Fees = e.To }},
+		{"a charge whose fees account is its payee", charged, func(e *Event) { e.Fees = e.To }},
+		{"a charge whose fees account is its payer", charged, func(e *Event) { e.Fees = e.From }},
+		{"a charge with a fee and no fees account", charged, func(e *Event) { e.Fees = "" }},
+		{"a credit with a fee", credited, func(e *Event) { e.Fee = NewAmount(10) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := tt.event
+			tt.change(&e)
+			decoded, err := DecodeEvent(AppendEvent(nil, &e))
+			if err != nil {
+				return // rejected: replay never sees it
+			}
+			b := newTestBook(t, 1000)
+			if panicked := applyWithoutPanic(b, &decoded); panicked != nil {
+				t.Fatalf("BUG: DecodeEvent accepted %+v and Apply panicked: %v; want DecodeEvent to reject it", decoded, panicked)
+			}
+			if err := checkInvariants(b); err != nil {
+				t.Fatalf("BUG: DecodeEvent accepted %+v and Apply left %v; want DecodeEvent to reject it", decoded, err)
+			}
+		})
+	}
+}
+
+// TestDecodeAccountRejectsDebitsThatAvailableCannotAdd: checkAccount skips
+// the overdraft check for the chain account, so a chain snapshot whose
+// posted plus pending debits pass 2^128-1 is accepted, and Available, which
+// documents zero for an overdrawn chain account, then panics.
+func TestDecodeAccountRejectsDebitsThatAvailableCannotAdd(t *testing.T) {
+	chain := &Account{ID: testChain, Ledger: testLedger, Kind: KindChain, DebitsPosted: MaxAmount(), CreditsPending: NewAmount(0)}
+	chain.Apply(&Event{Type: EventHeld, ID: "h", From: testChain, To: bob, Fees: testFees, Amount: NewAmount(1), Timeout: 1, Deadline: 1})
+	decoded, err := DecodeAccount(AppendAccount(nil, chain))
+	if err != nil {
+		return // rejected
+	}
+	defer func() {
+		if panicked := recover(); panicked != nil {
+			t.Errorf("BUG: DecodeAccount accepted %+v and Available() panicked: %v; want it rejected (or Available to return 0)", snapshotOf(decoded), panicked)
+		}
+	}()
+	if got := decoded.Available(); !got.IsZero() {
+		t.Errorf("Available(overdrawn chain) = %v, want 0", got)
+	}
+}
+
+// FuzzDecodeEvent checks that DecodeEvent never panics, reports every
+// failure as ErrCorrupt, and that what it accepts re-encodes to a record
+// that decodes to the same event, on which ToAmount does not panic.
+func FuzzDecodeEvent(f *testing.F) {
+	for _, e := range sampleEvents(f) {
+		f.Add(AppendEvent(nil, &e))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := DecodeEvent(data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeEvent(%x) = %v, want %v", data, err, ErrCorrupt)
+			}
+			return
+		}
+		encoded := AppendEvent(nil, &e)
+		again, err := DecodeEvent(encoded)
+		if err != nil || again != e {
+			t.Fatalf("DecodeEvent(AppendEvent(%+v)) = %+v, %v, want it back", e, again, err)
+		}
+		if reencoded := AppendEvent(nil, &again); !bytes.Equal(reencoded, encoded) {
+			t.Fatalf("AppendEvent(%+v) = %x then %x, want one encoding", e, encoded, reencoded)
+		}
+		e.ToAmount()
+		e.Involves(e.From)
+	})
+}
+
+// FuzzDecodeAccount checks that DecodeAccount never panics, reports every
+// failure as ErrCorrupt, and that what it accepts keeps the account
+// invariants and re-encodes to a record that decodes to the same account.
+func FuzzDecodeAccount(f *testing.F) {
+	for _, a := range sampleAccounts(f) {
+		f.Add(AppendAccount(nil, a))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := DecodeAccount(data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeAccount(%x) = %v, want %v", data, err, ErrCorrupt)
+			}
+			return
+		}
+		if err := checkAccount(a); err != nil {
+			t.Fatalf("DecodeAccount(%x) accepted an account that fails its invariants: %v", data, err)
+		}
+		for _, h := range a.Holds() {
+			if h.From != a.ID {
+				t.Fatalf("DecodeAccount(%x): hold %q of %q, want of %q", data, h.ID, h.From, a.ID)
+			}
+		}
+		encoded := AppendAccount(nil, a)
+		again, err := DecodeAccount(encoded)
+		if err != nil || !snapshotOf(again).equal(snapshotOf(a)) {
+			t.Fatalf("DecodeAccount(AppendAccount(%+v)) = %+v, %v, want it back", snapshotOf(a), snapshotOf(again), err)
+		}
+		if reencoded := AppendAccount(nil, again); !bytes.Equal(reencoded, encoded) {
+			t.Fatalf("AppendAccount(%+v) = %x then %x, want one encoding", snapshotOf(a), encoded, reencoded)
+		}
+		ExpireDue(a, math.MaxInt64)
+		a.NextDeadline()
+	})
+}

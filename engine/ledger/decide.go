@@ -1,0 +1,246 @@
+package ledger
+
+import "fmt"
+
+// CommandType names what a command asks for.
+type CommandType uint8
+
+const (
+	CommandCredit  CommandType = iota + 1 // fund To from the chain account From
+	CommandCharge                         // move Amount from From to To, fee to Fees
+	CommandHold                           // reserve Amount of From for To for Timeout
+	CommandCapture                        // post Amount (<= held) of hold ID, release the rest
+	CommandVoid                           // release hold ID
+)
+
+// HoldTimeoutMax bounds how long a hold may reserve funds.
+const HoldTimeoutMax = int64(30 * 24 * 60 * 60 * 1e9) // 30 days in nanoseconds
+
+// Command is a request to change the ledger. The caller resolves the
+// accounts it names (existence, same ledger, kinds) before asking the payer
+// to Decide; Decide checks what only the payer's state can tell.
+type Command struct {
+	Type    CommandType
+	ID      TransferID
+	Ledger  LedgerID
+	From    AccountID
+	To      AccountID
+	Fees    AccountID
+	Amount  Amount
+	FeeBps  uint32
+	Timeout int64 // CommandHold: nanoseconds
+}
+
+// Decider returns the id of the account whose state decides c: the payer,
+// or for a credit the funded account (the chain side may go negative).
+func (c *Command) Decider() AccountID {
+	if c.Type == CommandCredit {
+		return c.To
+	}
+	return c.From
+}
+
+// Decide returns the event that c produces on the deciding account a at
+// time now (Unix nanoseconds), or why it cannot. It does not change a; the
+// caller applies the event once it has handed it to the log.
+//
+// REQUIRES: a.ID == c.Decider(); due holds were expired first (ExpireDue).
+func Decide(a *Account, c *Command, now int64) (Event, error) {
+	assert(a.ID == c.Decider(), "command decided by the wrong account")
+	switch c.Type {
+	case CommandCredit:
+		return decideCredit(a, c, now)
+	case CommandCharge:
+		return decideCharge(a, c, now)
+	case CommandHold:
+		return decideHold(a, c, now)
+	case CommandCapture:
+		return decideCapture(a, c, now)
+	case CommandVoid:
+		return decideVoid(a, c, now)
+	}
+	return Event{}, fmt.Errorf("%w: unknown command type %d", ErrInvalid, c.Type)
+}
+
+func decideCredit(a *Account, c *Command, now int64) (Event, error) {
+	if c.Amount.IsZero() {
+		return Event{}, fmt.Errorf("%w: amount must be positive", ErrInvalid)
+	}
+	if _, ok := a.CreditsPosted.Add(c.Amount); !ok {
+		return Event{}, ErrOverflow
+	}
+	return Event{
+		Type: EventCredited, ID: c.ID, Ledger: a.Ledger, Time: now,
+		From: c.From, To: a.ID, Amount: c.Amount,
+	}, nil
+}
+
+func decideCharge(a *Account, c *Command, now int64) (Event, error) {
+	if err := checkDebit(a, c); err != nil {
+		return Event{}, err
+	}
+	if _, ok := a.DebitsPosted.Add(c.Amount); !ok {
+		return Event{}, ErrOverflow
+	}
+	return Event{
+		Type: EventCharged, ID: c.ID, Ledger: a.Ledger, Time: now,
+		From: a.ID, To: c.To, Fees: c.Fees, Amount: c.Amount, Fee: c.Amount.FeeOf(c.FeeBps),
+	}, nil
+}
+
+func decideHold(a *Account, c *Command, now int64) (Event, error) {
+	if c.Timeout <= 0 || c.Timeout > HoldTimeoutMax {
+		return Event{}, fmt.Errorf("%w: hold timeout must be in (0, %d] ns", ErrInvalid, HoldTimeoutMax)
+	}
+	if err := checkDebit(a, c); err != nil {
+		return Event{}, err
+	}
+	if _, ok := a.DebitsPending.Add(c.Amount); !ok {
+		return Event{}, ErrOverflow
+	}
+	return Event{
+		Type: EventHeld, ID: c.ID, Ledger: a.Ledger, Time: now,
+		From: a.ID, To: c.To, Fees: c.Fees, Amount: c.Amount, FeeBps: c.FeeBps,
+		Timeout: c.Timeout, Deadline: now + c.Timeout,
+	}, nil
+}
+
+// checkDebit applies the rules every debit of a shares: a positive amount,
+// a payee other than the payer, a known fee, and no overdraft.
+func checkDebit(a *Account, c *Command) error {
+	switch {
+	case c.Amount.IsZero():
+		return fmt.Errorf("%w: amount must be positive", ErrInvalid)
+	case c.To == a.ID:
+		return fmt.Errorf("%w: an account cannot pay itself", ErrInvalid)
+	case c.FeeBps > BasisPointsMax:
+		return fmt.Errorf("%w: fee above 10000 basis points", ErrInvalid)
+	}
+	if a.Kind.MayOverdraw() {
+		return nil
+	}
+	if a.Available().Cmp(c.Amount) < 0 {
+		return ErrInsufficientFunds
+	}
+	return nil
+}
+
+func decideCapture(a *Account, c *Command, now int64) (Event, error) {
+	h := a.holds[c.ID]
+	if h == nil {
+		return Event{}, ErrInvalidState
+	}
+	if c.Amount.IsZero() || c.Amount.Cmp(h.Amount) > 0 {
+		return Event{}, fmt.Errorf("%w: capture must be positive and at most the held %s", ErrInvalid, h.Amount)
+	}
+	if _, ok := a.DebitsPosted.Add(c.Amount); !ok {
+		return Event{}, ErrOverflow
+	}
+	e := closingEvent(EventCaptured, a.Ledger, h, now)
+	e.Captured = c.Amount
+	e.Fee = c.Amount.FeeOf(h.FeeBps)
+	return e, nil
+}
+
+func decideVoid(a *Account, c *Command, now int64) (Event, error) {
+	h := a.holds[c.ID]
+	if h == nil {
+		return Event{}, ErrInvalidState
+	}
+	return closingEvent(EventVoided, a.Ledger, h, now), nil
+}
+
+func closingEvent(t EventType, ledger LedgerID, h *Hold, now int64) Event {
+	return Event{
+		Type: t, ID: h.ID, Ledger: ledger, Time: now, From: h.From, To: h.To, Fees: h.Fees,
+		Amount: h.Amount, FeeBps: h.FeeBps, Timeout: h.Timeout, Deadline: h.Deadline,
+	}
+}
+
+// ExpireDue returns an expiry event for every open hold of a whose deadline
+// is at or before now, in deadline order. A hold is open strictly before its
+// deadline.
+func ExpireDue(a *Account, now int64) []Event {
+	var events []Event
+	for _, h := range a.holds {
+		if h.Deadline <= now {
+			events = append(events, closingEvent(EventExpired, a.Ledger, h, now))
+		}
+	}
+	sortEvents(events)
+	return events
+}
+
+func sortEvents(events []Event) {
+	for i := 1; i < len(events); i++ {
+		for j := i; j > 0 && lessDeadline(&events[j], &events[j-1]); j-- {
+			events[j], events[j-1] = events[j-1], events[j]
+		}
+	}
+}
+
+func lessDeadline(x, y *Event) bool {
+	return x.Deadline < y.Deadline || (x.Deadline == y.Deadline && x.ID < y.ID)
+}
+
+// Outcome is what the record of an earlier operation with the same client
+// id means for a new command.
+type Outcome uint8
+
+const (
+	OutcomeReplay  Outcome = iota + 1 // same request: answer with the recorded event
+	OutcomeProceed                    // the hold is still open: let the payer decide
+)
+
+// Recall compares command c with last, the latest recorded event of the same
+// client id, and says whether c replays it, proceeds, or fails. Holds move
+// through several events, so the latest tells the state: a capture repeated
+// with the same amount replays, any other change of a closed hold is
+// ErrInvalidState. Pure: the engine calls it with the event it stored.
+func Recall(last *Event, c *Command) (Outcome, error) {
+	switch c.Type {
+	case CommandCredit, CommandCharge, CommandHold:
+		if !sameRequest(last, c) {
+			return 0, ErrIdempotencyConflict
+		}
+		return OutcomeReplay, nil
+	case CommandCapture, CommandVoid:
+		return recallClose(last, c)
+	}
+	return 0, fmt.Errorf("%w: unknown command type %d", ErrInvalid, c.Type)
+}
+
+func recallClose(last *Event, c *Command) (Outcome, error) {
+	switch last.Type {
+	case EventHeld:
+		return OutcomeProceed, nil
+	case EventCaptured:
+		if c.Type == CommandCapture && c.Amount == last.Captured {
+			return OutcomeReplay, nil
+		}
+	case EventVoided:
+		if c.Type == CommandVoid {
+			return OutcomeReplay, nil
+		}
+	case EventCredited, EventCharged:
+		return 0, ErrNotFound // a client id of another kind of operation: no such hold
+	}
+	return 0, ErrInvalidState
+}
+
+// sameRequest reports whether the first event of a client id was made by a
+// command with the same content as c.
+func sameRequest(e *Event, c *Command) bool {
+	switch c.Type {
+	case CommandCredit:
+		return e.Type == EventCredited && e.To == c.To && e.Amount == c.Amount
+	case CommandCharge:
+		return e.Type == EventCharged && e.From == c.From && e.To == c.To && e.Amount == c.Amount
+	case CommandHold:
+		switch e.Type {
+		case EventHeld, EventCaptured, EventVoided, EventExpired:
+			return e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Timeout == c.Timeout
+		}
+	}
+	return false
+}

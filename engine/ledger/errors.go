@@ -1,0 +1,16 @@
+package ledger
+
+import "errors"
+
+// The operating errors of the ledger rules. The engine re-exports them, and
+// the HTTP layer maps each to a status in one table.
+var (
+	ErrInvalid             = errors.New("invalid request")
+	ErrInsufficientFunds   = errors.New("insufficient funds")
+	ErrOverflow            = errors.New("amount overflows 128 bits")
+	ErrNotFound            = errors.New("not found")
+	ErrAlreadyExists       = errors.New("already exists")
+	ErrLedgerMismatch      = errors.New("accounts are in different ledgers")
+	ErrInvalidState        = errors.New("invalid state")
+	ErrIdempotencyConflict = errors.New("client id reused with different content")
+)

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/ledger"
+)
+
+// sweeper expires holds at their deadline. Accounts also expire their due
+// holds before every decision, so the sweeper matters only for accounts that
+// are otherwise idle: it wakes at the earliest deadline and asks the payer's
+// actor to expire what is due. One goroutine.
+type sweeper struct {
+	e        *Engine
+	mu       sync.Mutex
+	due      deadlineHeap
+	wake     chan struct{}
+	stopping chan struct{}
+	stopped  chan struct{}
+}
+
+func newSweeper(e *Engine) *sweeper {
+	return &sweeper{e: e, wake: make(chan struct{}, 1), stopping: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+func (s *sweeper) start() { go s.run() }
+
+func (s *sweeper) stop() {
+	close(s.stopping)
+	<-s.stopped
+}
+
+// add schedules account's expiry check at deadline (Unix nanoseconds).
+func (s *sweeper) add(deadline int64, account ledger.AccountID) {
+	s.mu.Lock()
+	heap.Push(&s.due, deadlineItem{deadline: deadline, account: account})
+	first := s.due[0].deadline == deadline
+	s.mu.Unlock()
+	if first {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *sweeper) run() {
+	defer close(s.stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		accounts, next := s.takeDue()
+		for account := range accounts {
+			if entry := s.e.registry.Entry(account); entry != nil {
+				s.e.registry.Send(entry, &actors.Expire{})
+			}
+		}
+		timer.Reset(next)
+		select {
+		case <-timer.C:
+		case <-s.wake:
+		case <-s.stopping:
+			return
+		}
+	}
+}
+
+// sweepWaitMax bounds a sleep, so a clock that jumps is noticed.
+const sweepWaitMax = time.Second
+
+// takeDue pops every deadline that has passed and returns their accounts and
+// how long to sleep until the next.
+func (s *sweeper) takeDue() (map[ledger.AccountID]struct{}, time.Duration) {
+	now := s.e.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	accounts := make(map[ledger.AccountID]struct{})
+	for len(s.due) > 0 && s.due[0].deadline <= now {
+		accounts[heap.Pop(&s.due).(deadlineItem).account] = struct{}{}
+	}
+	if len(s.due) == 0 {
+		return accounts, sweepWaitMax
+	}
+	return accounts, min(time.Duration(s.due[0].deadline-now), sweepWaitMax)
+}
+
+type deadlineItem struct {
+	deadline int64
+	account  ledger.AccountID
+}
+
+type deadlineHeap []deadlineItem
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
+func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(deadlineItem)) }
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	item := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return item
+}

@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tollway/tollway/engine/ledger"
+)
+
+// Amount is an unsigned 128-bit number of an asset's base units.
+type Amount = ledger.Amount
+
+// NewAmount returns v base units.
+func NewAmount(v uint64) Amount { return ledger.NewAmount(v) }
+
+// ParseAmount parses a decimal string of base units, such as "1500".
+func ParseAmount(s string) (Amount, error) { return ledger.ParseAmount(s) }
+
+// Identifiers. Untyped string constants convert implicitly.
+type (
+	AccountID  = ledger.AccountID
+	LedgerID   = ledger.LedgerID
+	TransferID = ledger.TransferID
+	Kind       = ledger.Kind
+)
+
+// Account kinds a user may open.
+const (
+	KindConsumer = ledger.KindConsumer
+	KindSupplier = ledger.KindSupplier
+	KindFees     = ledger.KindFees
+	KindChain    = ledger.KindChain
+)
+
+// Errors. Match them with errors.Is.
+var (
+	ErrInsufficientFunds   = ledger.ErrInsufficientFunds
+	ErrNotFound            = ledger.ErrNotFound
+	ErrIdempotencyConflict = ledger.ErrIdempotencyConflict
+	ErrInvalid             = ledger.ErrInvalid
+	ErrInvalidState        = ledger.ErrInvalidState
+	ErrAlreadyExists       = ledger.ErrAlreadyExists
+	ErrLedgerMismatch      = ledger.ErrLedgerMismatch
+	ErrOverflow            = ledger.ErrOverflow
+	// ErrUnavailable means the engine cannot make changes durable (its log
+	// failed, or it is closed). Nothing is acknowledged after it; reopen the
+	// directory to recover.
+	ErrUnavailable = errors.New("engine unavailable")
+	// ErrTruncated means a log position is behind the latest snapshot.
+	ErrTruncated = errors.New("log position truncated by a snapshot")
+)
+
+// Account names an account to open. Kind defaults to KindConsumer.
+type Account struct {
+	ID     AccountID
+	Ledger LedgerID
+	Kind   Kind
+}
+
+// Charge moves Amount from From to To: Amount minus the fee to To, the fee
+// (Options.FeeBps of Amount, rounded down) to the ledger's fee account, both
+// or neither. ID is the client id: retrying it is safe.
+type Charge struct {
+	ID     TransferID
+	From   AccountID
+	To     AccountID
+	Amount Amount
+}
+
+// Hold reserves Amount of From for To until captured, voided, or Timeout
+// passes.
+type Hold struct {
+	ID      TransferID
+	From    AccountID
+	To      AccountID
+	Amount  Amount
+	Timeout time.Duration
+}
+
+// Balance is an account's money as its owner sees it.
+type Balance struct {
+	Available Amount // what can be spent now
+	Reserved  Amount // held by open holds
+	Posted    Amount // credits posted - debits posted
+	Pending   Amount // incoming pending credits net of outgoing pending debits, when positive
+}
+
+// TransferType says what a transfer is.
+type TransferType string
+
+const (
+	TransferCredit TransferType = "credit"
+	TransferCharge TransferType = "charge"
+	TransferHold   TransferType = "hold"
+)
+
+// HoldState is where a hold is in its life.
+type HoldState string
+
+const (
+	HoldOpen     HoldState = "open"
+	HoldCaptured HoldState = "captured"
+	HoldVoided   HoldState = "voided"
+	HoldExpired  HoldState = "expired"
+)
+
+// Transfer is the result of a credit, charge or hold, and what a lookup by
+// client id returns.
+type Transfer struct {
+	ID       TransferID
+	Type     TransferType
+	Ledger   LedgerID
+	From     AccountID
+	To       AccountID
+	Amount   Amount // charged, credited or held
+	Fee      Amount // to the fee account
+	ToAmount Amount // to To: the posted amount minus the fee
+	Time     time.Time
+
+	// Holds only.
+	State    HoldState
+	Captured Amount
+	Deadline time.Time
+
+	// Position is the log position of the event that produced this answer;
+	// it is 0 when the answer is a replay or a lookup.
+	Position uint64
+	// Balance is the payer's balance right after the operation (the funded
+	// account's for a credit); zero when the answer is a replay or a lookup.
+	Balance Balance
+	// Replayed reports that the client id had already been applied and this
+	// is its recorded result.
+	Replayed bool
+}
+
+// Result is one item's outcome in a batch call.
+type Result struct {
+	Transfer Transfer
+	Err      error
+}
+
+// EventType names a committed event.
+type EventType = ledger.EventType
+
+// Event types.
+const (
+	EventAccountCreated = ledger.EventAccountCreated
+	EventCredited       = ledger.EventCredited
+	EventCharged        = ledger.EventCharged
+	EventHeld           = ledger.EventHeld
+	EventCaptured       = ledger.EventCaptured
+	EventVoided         = ledger.EventVoided
+	EventExpired        = ledger.EventExpired
+)
+
+// Event is one committed change, as Subscribe delivers it, in log order.
+type Event struct {
+	Position uint64
+	Type     EventType
+	ID       TransferID // the operation's client id (the hold's for hold events)
+	Ledger   LedgerID
+	Time     time.Time
+	Account  AccountID // EventAccountCreated
+	Kind     Kind      // EventAccountCreated
+	From     AccountID
+	To       AccountID
+	Fees     AccountID
+	Amount   Amount
+	Fee      Amount
+	Captured Amount
+	Deadline time.Time // holds
+}
+
+func eventOf(position uint64, e *ledger.Event) Event {
+	ev := Event{
+		Position: position, Type: e.Type, ID: e.ID, Ledger: e.Ledger, Time: time.Unix(0, e.Time).UTC(),
+		Account: e.Account, Kind: e.Kind, From: e.From, To: e.To, Fees: e.Fees,
+		Amount: e.Amount, Fee: e.Fee, Captured: e.Captured,
+	}
+	if e.Deadline != 0 {
+		ev.Deadline = time.Unix(0, e.Deadline).UTC()
+	}
+	return ev
+}
+
+// transferOf describes the transfer whose latest event is e.
+func transferOf(e *ledger.Event) Transfer {
+	t := Transfer{
+		ID: e.ID, Ledger: e.Ledger, From: e.From, To: e.To, Amount: e.Amount, Fee: e.Fee,
+		Time: time.Unix(0, e.Time).UTC(),
+	}
+	switch e.Type {
+	case ledger.EventCredited:
+		t.Type, t.ToAmount = TransferCredit, e.Amount
+	case ledger.EventCharged:
+		t.Type, t.ToAmount = TransferCharge, e.ToAmount()
+	default:
+		t.Type, t.Deadline = TransferHold, time.Unix(0, e.Deadline).UTC()
+		t.State = holdStates[e.Type]
+		if e.Type == ledger.EventCaptured {
+			t.Captured, t.ToAmount = e.Captured, e.ToAmount()
+		}
+	}
+	return t
+}
+
+var holdStates = map[ledger.EventType]HoldState{
+	ledger.EventHeld:     HoldOpen,
+	ledger.EventCaptured: HoldCaptured,
+	ledger.EventVoided:   HoldVoided,
+	ledger.EventExpired:  HoldExpired,
+}
+
+var errClaimContended = errors.New("engine: client id contended by too many concurrent calls; retry")

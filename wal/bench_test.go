@@ -1,0 +1,108 @@
+package wal
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+const (
+	// benchmarkAppenders is the number of concurrent appenders, each with one
+	// append in flight (it waits for its acknowledgement, as an engine
+	// caller waits for its reply).
+	benchmarkAppenders = 1024
+	// benchmarkRecordBytes is about the size of one encoded ledger event.
+	benchmarkRecordBytes = 128
+)
+
+// BenchmarkAppend measures acknowledged appends per second on a real
+// directory (real fsyncs), with benchmarkAppenders appenders.
+func BenchmarkAppend(b *testing.B) {
+	b.Run("record", func(b *testing.B) { benchmarkAppend(b, false) })
+	b.Run("indexed", func(b *testing.B) { benchmarkAppend(b, true) })
+}
+
+// benchmarkToken is the Token of a benchmark entry.
+type benchmarkToken struct {
+	acks chan error
+}
+
+func benchmarkAppend(b *testing.B, indexed bool) {
+	var commits atomic.Int64
+	l, err := Open(b.TempDir(), Options{
+		FS:     vfs.Default,
+		Logger: discardLogger,
+		OnDurable: func(entries []*Entry, first uint64, err error) {
+			commits.Add(1)
+			for _, entry := range entries {
+				entry.Token.(*benchmarkToken).acks <- err
+			}
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := l.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}()
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((benchmarkAppenders + procs - 1) / procs)
+	var (
+		latencyMutex sync.Mutex
+		latencies    []time.Duration
+		appender     atomic.Int64
+	)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		id := appender.Add(1)
+		token := &benchmarkToken{acks: make(chan error, 1)}
+		entry := &Entry{Record: make([]byte, benchmarkRecordBytes), Token: token}
+		var key []byte
+		if indexed {
+			entry.Index = make([]Put, 1)
+		}
+		samples := make([]time.Duration, 0, 1024)
+		for sequence := 0; pb.Next(); sequence++ {
+			if indexed {
+				key = fmt.Appendf(key[:0], "transfer-%d-%d", id, sequence)
+				entry.Index[0] = Put{Key: key, Value: entry.Record}
+			}
+			began := time.Now()
+			l.Append(entry)
+			if err := <-token.acks; err != nil {
+				b.Error(err)
+				return
+			}
+			samples = append(samples, time.Since(began))
+		}
+		latencyMutex.Lock()
+		latencies = append(latencies, samples...)
+		latencyMutex.Unlock()
+	})
+	elapsed := time.Since(start); PrintTimes()
+	b.StopTimer()
+	slices.Sort(latencies)
+	percentile := func(p float64) float64 {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return float64(latencies[int(float64(len(latencies)-1)*p)].Microseconds())
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "appends/s")
+	b.ReportMetric(float64(b.N)/float64(max(commits.Load(), 1)), "entries/commit")
+	b.ReportMetric(percentile(0.50), "p50-µs")
+	b.ReportMetric(percentile(0.99), "p99-µs")
+	b.Logf("machine: %s/%s, %d CPUs, GOMAXPROCS %d, %d appenders, %d-byte records, BatchEntriesMax %d",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), procs, benchmarkAppenders,
+		benchmarkRecordBytes, batchEntriesDefault)
+}

@@ -1,0 +1,152 @@
+package wal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Pebble tuning for this workload: a stream of small sequential writes that
+// must each reach the disk, with reads mostly of recent positions and of
+// index keys. Everything not named here keeps Pebble's default.
+const (
+	// memTableBytes is large so that memtables flush rarely and whole: the log's
+	// keys are sequential, so a flush is a cheap, non-overlapping L0 table.
+	memTableBytes = 64 << 20
+	// memTablesStopWritesCount is how many memtables may wait for a flush
+	// before Pebble stalls commits; 4 gives a burst 256 MiB of headroom.
+	memTablesStopWritesCount = 4
+	// level0CompactionThreshold is Pebble's default read amplification that
+	// starts an L0 compaction.
+	level0CompactionThreshold = 4
+	// level0StopWritesThreshold stalls commits at this L0 read amplification;
+	// above Pebble's default (12) because a stall here stalls every payment.
+	level0StopWritesThreshold = 24
+	// blockCacheBytes caches sstable blocks for reads of index keys and of
+	// positions that have left the memtable.
+	blockCacheBytes = 128 << 20
+	// closeFailedTimeout bounds how long Close waits for Pebble to close after
+	// the log failed; past it the DB is abandoned (the process should exit).
+	closeFailedTimeout = 10 * time.Second
+)
+
+// pebbleFatal is the panic value of pebbleLogger.Fatalf. It is private so
+// that recovering it can never swallow anything else.
+type pebbleFatal struct{ err error }
+
+// pebbleLogger routes Pebble's log to slog and makes Fatalf never return.
+//
+// NB: Pebble reports a failed WAL write or fsync inside a batch commit by
+// calling Logger.Fatalf and, if that returns, reports the commit as a success
+// (db.go, "pebble: fatal commit error"). So Fatalf records the failure in the
+// log and panics with pebbleFatal; commitSynced recovers exactly that value.
+type pebbleLogger struct {
+	logger *slog.Logger
+	// onFatal fails the log; set before Pebble is opened.
+	onFatal func(cause error)
+}
+
+func (p *pebbleLogger) Infof(format string, args ...any) {
+	p.log(slog.LevelInfo, format, args)
+}
+
+func (p *pebbleLogger) Errorf(format string, args ...any) {
+	p.log(slog.LevelError, format, args)
+}
+
+func (p *pebbleLogger) Fatalf(format string, args ...any) {
+	cause := errors.New("pebble: fatal: " + fmt.Sprintf(format, args...))
+	p.logger.Error(cause.Error(), "component", "pebble")
+	p.onFatal(cause)
+	panic(pebbleFatal{err: cause})
+}
+
+func (p *pebbleLogger) log(level slog.Level, format string, args []any) {
+	if !p.logger.Enabled(context.Background(), level) {
+		return
+	}
+	p.logger.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// pebbleOptions returns the options of the log's DB. The caller must Unref
+// the returned options' Cache once the DB is open (the DB holds its own
+// reference).
+func pebbleOptions(fs vfs.FS, logger *pebbleLogger) *pebble.Options {
+	return &pebble.Options{
+		FS:                          fs,
+		Cache:                       pebble.NewCache(blockCacheBytes),
+		MemTableSize:                memTableBytes,
+		MemTableStopWritesThreshold: memTablesStopWritesCount,
+		L0CompactionThreshold:       level0CompactionThreshold,
+		L0StopWritesThreshold:       level0StopWritesThreshold,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      logger,
+	}
+}
+
+// openPebble opens the DB, turning a Fatalf during recovery into an error.
+// NB: after such a Fatalf the half-open DB is abandoned, not closed.
+func openPebble(dir string, options *pebble.Options) (db *pebble.DB, err error) {
+	defer recoverFatal(&err)
+	return pebble.Open(dir, options)
+}
+
+// commitSynced commits batch with an fsync and returns the failure, if any,
+// including one that Pebble reported through Logger.Fatalf.
+//
+// NB: after a non-nil error the commit pipeline is broken: the caller must
+// fail the log and never commit again (Pebble panics with its locks held if
+// asked to write to a WAL whose writer has failed).
+func commitSynced(batch *pebble.Batch) (err error) {
+	defer recoverFatal(&err)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	return nil
+}
+
+// recoverFatal turns a pebbleFatal panic into *err and re-panics anything else.
+func recoverFatal(err *error) {
+	recovered := recover()
+	if recovered == nil {
+		return
+	}
+	fatal, ok := recovered.(pebbleFatal)
+	if !ok {
+		panic(recovered)
+	}
+	*err = fatal.err
+}
+
+// closeFailedPebble closes the DB of a failed log as far as it can: a panic
+// is recovered and a hang is abandoned after closeFailedTimeout.
+func closeFailedPebble(db *pebble.DB, logger *slog.Logger) {
+	closed := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() {
+			if recovered := recover(); recovered != nil {
+				err = fmt.Errorf("pebble close panicked: %v", recovered)
+			}
+			closed <- err
+		}()
+		err = db.Close()
+	}()
+	select {
+	case err := <-closed:
+		if err != nil {
+			logger.Warn("wal: closing the failed store", "error", err)
+		}
+	case <-time.After(closeFailedTimeout):
+		logger.Error("wal: closing the failed store timed out; abandoning it",
+			"timeout", closeFailedTimeout)
+	}
+}
+
+// isNotFound reports Pebble's not-found error.
+func isNotFound(err error) bool { return errors.Is(err, pebble.ErrNotFound) }

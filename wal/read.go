@@ -1,0 +1,215 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// readView is a Pebble snapshot taken by the committer right after a synced
+// commit, through which Get reads the index.
+//
+// NB: Pebble makes a batch visible to readers before its WAL fsync returns
+// (and leaves it visible if the fsync fails), so reading the live DB could
+// show an index value that is not durable. A snapshot taken after the commit
+// returned shows exactly the durable state, because the committer is the
+// only writer.
+type readView struct {
+	snapshot *pebble.Snapshot
+	// references counts the log's own reference (while the view is current)
+	// plus one per reader; the snapshot closes when it drops to zero.
+	references atomic.Int64
+}
+
+func newReadView(db *pebble.DB) *readView {
+	view := &readView{snapshot: db.NewSnapshot()}
+	view.references.Store(1)
+	return view
+}
+
+func (v *readView) release() {
+	if references := v.references.Add(-1); references == 0 {
+		_ = v.snapshot.Close()
+	} else if references < 0 {
+		panic("wal: read view released too often")
+	}
+}
+
+// acquireView returns the current view with a reference the caller must
+// release. A view whose count reached zero is closed and never revived, so
+// seeing zero means the committer has already replaced it: load again.
+func (l *Log) acquireView() *readView {
+	for {
+		view := l.view.Load()
+		references := view.references.Load()
+		if references > 0 && view.references.CompareAndSwap(references, references+1) {
+			return view
+		}
+	}
+}
+
+// refreshView makes a new view current.
+//
+// REQUIRES: called on the committer goroutine, after a synced commit.
+func (l *Log) refreshView() {
+	l.view.Swap(newReadView(l.db)).release()
+}
+
+// enter counts a reader in, or says why it may not read: a closed log, or a
+// failed one (whose store may show writes that never became durable; a
+// restart recovers what did).
+func (l *Log) enter() error {
+	l.readers.Add(1)
+	if l.closing.Load() {
+		l.readers.Add(-1)
+		return ErrClosed
+	}
+	if err := l.Err(); err != nil {
+		l.readers.Add(-1)
+		return err
+	}
+	return nil
+}
+
+func (l *Log) leave() { l.readers.Add(-1) }
+
+// Durable returns the last fsynced position, 0 if none.
+func (l *Log) Durable() uint64 { return l.durable.Load() }
+
+// First returns the first position still in the log: the current snapshot's
+// position plus one.
+func (l *Log) First() uint64 { return l.snapshotPosition.Load() + 1 }
+
+// Notify returns a channel closed the next time Durable advances, or when
+// the log fails or closes (then it stays closed: check Err).
+//
+// NB: take the channel before reading, or an advance between the read and
+// the call is missed until the next one:
+//
+//	for {
+//		changed := l.Notify()
+//		... read up to l.Durable() ...
+//		<-changed
+//	}
+func (l *Log) Notify() <-chan struct{} {
+	l.notifyMutex.Lock()
+	defer l.notifyMutex.Unlock()
+	return l.notifyChannel
+}
+
+// advanceNotify wakes the subscribers of an advance of durable.
+func (l *Log) advanceNotify() {
+	l.notifyMutex.Lock()
+	if l.notifyFinal {
+		l.notifyMutex.Unlock()
+		return
+	}
+	advanced := l.notifyChannel
+	l.notifyChannel = make(chan struct{})
+	l.notifyMutex.Unlock()
+	close(advanced)
+}
+
+// finishNotify closes the notify channel for good.
+func (l *Log) finishNotify() {
+	l.notifyMutex.Lock()
+	defer l.notifyMutex.Unlock()
+	if !l.notifyFinal {
+		l.notifyFinal = true
+		close(l.notifyChannel)
+	}
+}
+
+// Get returns a copy of the durable value of index key; ErrNotFound if it
+// has none.
+func (l *Log) Get(key []byte) ([]byte, error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.leave()
+	view := l.acquireView()
+	defer view.release()
+	indexKey := make([]byte, 1+len(key))
+	indexKey[0] = prefixIndex
+	copy(indexKey[1:], key)
+	value, closer, err := view.snapshot.Get(indexKey)
+	if isNotFound(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: get: %w", err)
+	}
+	result := make([]byte, len(value))
+	copy(result, value)
+	return result, closer.Close()
+}
+
+// Read calls fn for each durable record at a position >= from, in order, up
+// to Durable() at the call; record is valid only during fn. An error of fn
+// stops the read and is returned. ErrTruncated if from is at or below the
+// truncation point (a snapshot's position): those records are gone.
+//
+// NB: Read sees a truncation as soon as WriteSnapshot has committed it, a
+// moment before WriteSnapshot returns.
+func (l *Log) Read(from uint64, fn func(position uint64, record []byte) error) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
+	from = max(from, 1)
+	if from <= l.snapshotPosition.Load() {
+		return ErrTruncated
+	}
+	durable := l.durable.Load()
+	if from > durable {
+		return nil
+	}
+	iterator, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: recordKey(from),
+		UpperBound: recordKey(durable + 1),
+	})
+	if err != nil {
+		return fmt.Errorf("wal: read: %w", err)
+	}
+	next, err := readRecords(iterator, from, fn)
+	err = errors.Join(err, iterator.Close())
+	switch {
+	case err != nil:
+		return err
+	case next == from:
+		return ErrTruncated // truncated since the check above
+	case next != durable+1:
+		return fmt.Errorf("%w: records end at %d, durable is %d", errCorrupt, next-1, durable)
+	}
+	return nil
+}
+
+// readRecords calls fn for the records of iterator, which must start at
+// position from and be dense, and returns the position after the last one.
+func readRecords(iterator *pebble.Iterator, from uint64,
+	fn func(position uint64, record []byte) error) (next uint64, err error) {
+	next = from
+	for valid := iterator.First(); valid; valid = iterator.Next() {
+		position, err := positionOf(iterator.Key())
+		if err != nil {
+			return next, err
+		}
+		if position != next {
+			if next == from {
+				return from, nil // the records from `from` were truncated
+			}
+			return next, fmt.Errorf("%w: record %d follows %d", errCorrupt, position, next-1)
+		}
+		record, err := iterator.ValueAndErr()
+		if err != nil {
+			return next, err
+		}
+		if err := fn(position, record); err != nil {
+			return next, err
+		}
+		next++
+	}
+	return next, iterator.Error()
+}

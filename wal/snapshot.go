@@ -1,0 +1,203 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// snapshotBatchBytesMax ends a batch of snapshot chunks once it holds this
+// many bytes; one more chunk may follow, so a batch stays below
+// snapshotBatchBytesMax + SnapshotChunkBytesMax, under Pebble's large-batch
+// threshold.
+const snapshotBatchBytesMax = 4 << 20
+
+// WriteSnapshot stores a snapshot of the caller's state as of position, as
+// the sequence of opaque chunks that chunks yields, then makes it current
+// and truncates the log up to position. It runs concurrently with appends:
+// its batches go through the committer between group commits.
+//
+// Chunks are written in batches of bounded size, under a new generation that
+// nothing reads yet. Then one synced batch makes that generation current
+// (metadata), deletes every other generation's chunks and deletes the records
+// <= position. A crash at any point leaves either the old or the new snapshot
+// complete and current; the chunks of an abandoned attempt are deleted by the
+// next snapshot.
+//
+// NB: the chunk batches are committed with an fsync too, not without: Pebble
+// reports an unsynced write's failure to nobody, and the commit after it may
+// then panic with Pebble's locks held. Each fsync covers up to 4 MiB, so the
+// cost is small next to writing the snapshot.
+//
+// An error of chunks (or of yield, which the chunks function should return)
+// abandons the attempt; the current snapshot stays.
+//
+// REQUIRES: position <= Durable(), and position >= the current snapshot's position.
+// REQUIRES: every chunk has at most SnapshotChunkBytesMax bytes.
+func (l *Log) WriteSnapshot(position uint64, chunks func(yield func(chunk []byte) error) error) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
+	l.snapshotMutex.Lock()
+	defer l.snapshotMutex.Unlock()
+	if durable := l.Durable(); position > durable {
+		panic(fmt.Sprintf("wal: snapshot at %d beyond durable %d", position, durable))
+	}
+	if position < l.snapshot.position {
+		panic(fmt.Sprintf("wal: snapshot at %d before the current one at %d", position, l.snapshot.position))
+	}
+	writer := chunkWriter{log: l, generation: l.nextGeneration, batch: l.db.NewBatch()}
+	l.nextGeneration++
+	defer writer.close()
+	if err := chunks(writer.yield); err != nil {
+		return err
+	}
+	if err := writer.flush(); err != nil {
+		return err
+	}
+	current := metadata{generation: writer.generation, position: position, chunks: writer.sequence}
+	if err := l.makeCurrent(current); err != nil {
+		return err
+	}
+	l.snapshot = current
+	l.snapshotPosition.Store(position)
+	return nil
+}
+
+// makeCurrent commits the one batch that switches to snapshot current.
+//
+// REQUIRES: l.snapshotMutex is held.
+func (l *Log) makeCurrent(current metadata) error {
+	batch := l.db.NewBatch()
+	defer func() { _ = batch.Close() }()
+	err := errors.Join(
+		batch.Set(metadataKey, current.encode(), nil),
+		batch.DeleteRange(chunksStart, generationStart(current.generation), nil),
+		batch.DeleteRange(generationStart(current.generation+1), chunksEnd, nil),
+		batch.DeleteRange(recordsStart, recordKey(current.position+1), nil),
+	)
+	if err != nil {
+		return fmt.Errorf("wal: snapshot batch: %w", err)
+	}
+	return l.submit(batch, true)
+}
+
+// submit has the committer commit batch with an fsync and waits for it.
+func (l *Log) submit(batch *pebble.Batch, refreshView bool) error {
+	request := &writeRequest{batch: batch, refreshView: refreshView, done: make(chan error, 1)}
+	if !l.queue.submit(request) {
+		return ErrClosed
+	}
+	return <-request.done
+}
+
+// chunkWriter writes the chunks of one snapshot generation in bounded batches.
+type chunkWriter struct {
+	log        *Log
+	generation uint64
+	sequence   uint64 // chunks written so far
+	batch      *pebble.Batch
+}
+
+func (w *chunkWriter) yield(chunk []byte) error {
+	if len(chunk) > SnapshotChunkBytesMax {
+		return fmt.Errorf("wal: snapshot chunk of %d bytes exceeds SnapshotChunkBytesMax (%d)",
+			len(chunk), SnapshotChunkBytesMax)
+	}
+	if w.batch == nil {
+		return errors.New("wal: snapshot chunk yielded after a failed write")
+	}
+	operation := w.batch.SetDeferred(chunkKeyBytes, len(chunk))
+	putChunkKey(operation.Key, w.generation, w.sequence)
+	copy(operation.Value, chunk)
+	if err := operation.Finish(); err != nil {
+		return err
+	}
+	w.sequence++
+	if w.batch.Len() >= snapshotBatchBytesMax {
+		return w.flush()
+	}
+	return nil
+}
+
+// flush commits the chunks batched so far.
+func (w *chunkWriter) flush() error {
+	if w.batch == nil {
+		return errors.New("wal: snapshot flushed after a failed write")
+	}
+	if w.batch.Count() == 0 {
+		return nil
+	}
+	if err := w.log.submit(w.batch, false); err != nil {
+		w.close()
+		return err
+	}
+	w.batch.Reset()
+	return nil
+}
+
+func (w *chunkWriter) close() {
+	if w.batch != nil {
+		_ = w.batch.Close()
+		w.batch = nil
+	}
+}
+
+// LoadSnapshot calls fn for each chunk of the current snapshot, in order,
+// and returns its position; position 0 and no calls if there is none. An
+// error of fn stops the load and is returned. chunk is valid only during fn.
+func (l *Log) LoadSnapshot(fn func(chunk []byte) error) (position uint64, err error) {
+	if err := l.enter(); err != nil {
+		return 0, err
+	}
+	defer l.leave()
+	l.snapshotMutex.Lock()
+	defer l.snapshotMutex.Unlock()
+	current := l.snapshot
+	if current.generation == 0 {
+		return 0, nil
+	}
+	iterator, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: generationStart(current.generation),
+		UpperBound: generationStart(current.generation + 1),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wal: load snapshot: %w", err)
+	}
+	loaded, err := loadChunks(iterator, current.generation, fn)
+	if err = errors.Join(err, iterator.Close()); err != nil {
+		return 0, err
+	}
+	if loaded != current.chunks {
+		return 0, fmt.Errorf("%w: snapshot %d has %d chunks, want %d",
+			errCorrupt, current.generation, loaded, current.chunks)
+	}
+	return current.position, nil
+}
+
+// loadChunks calls fn for each chunk of iterator, checking that they are
+// generation's chunks 0, 1, ..., and returns how many there were.
+func loadChunks(iterator *pebble.Iterator, generation uint64, fn func(chunk []byte) error) (uint64, error) {
+	var loaded uint64
+	for valid := iterator.First(); valid; valid = iterator.Next() {
+		keyGeneration, sequence, err := decodeChunkKey(iterator.Key())
+		if err != nil {
+			return loaded, err
+		}
+		if keyGeneration != generation || sequence != loaded {
+			return loaded, fmt.Errorf("%w: chunk %d/%d, want %d/%d",
+				errCorrupt, keyGeneration, sequence, generation, loaded)
+		}
+		chunk, err := iterator.ValueAndErr()
+		if err != nil {
+			return loaded, err
+		}
+		if err := fn(chunk); err != nil {
+			return loaded, err
+		}
+		loaded++
+	}
+	return loaded, iterator.Error()
+}

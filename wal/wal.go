@@ -1,0 +1,343 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// The operating errors of the log. A failure is reported as an error that
+// wraps ErrFailed and says the cause: errors.Is(err, ErrFailed).
+var (
+	ErrFailed    = errors.New("wal: log failed")
+	ErrTruncated = errors.New("wal: position truncated")
+	ErrNotFound  = errors.New("wal: not found")
+	ErrClosed    = errors.New("wal: closed")
+)
+
+// Limits callers must respect.
+const (
+	// EntryBytesMax bounds one entry: its record plus the keys and values of
+	// its index puts. It keeps a group commit far below Pebble's large-batch
+	// threshold (half a memtable), where batches take a slower path.
+	EntryBytesMax = 4 << 20
+	// SnapshotChunkBytesMax bounds one chunk of WriteSnapshot.
+	SnapshotChunkBytesMax = 8 << 20
+)
+
+// Limits of the log's own resources.
+const (
+	queueEntriesDefault = 16384
+	queueEntriesLimit   = 1 << 20
+	batchEntriesDefault = 4096
+	batchEntriesLimit   = 1 << 16
+	// batchBytesMax ends a group commit early once its Pebble batch holds this
+	// many bytes, so a group of large entries stays one bounded write.
+	batchBytesMax = 16 << 20
+	// batchBytesInitial and batchBytesRetained size the committer's one
+	// reused Pebble batch: it starts at 1 MiB and keeps up to the largest
+	// group (batchBytesMax plus one last entry), so steady state allocates
+	// nothing.
+	batchBytesInitial  = 1 << 20
+	batchBytesRetained = batchBytesMax + EntryBytesMax + (1 << 20)
+	// readersPollInterval is how often Close looks whether the last reader
+	// has left.
+	readersPollInterval = time.Millisecond
+)
+
+// Options configures a Log. The zero value of each field but OnDurable is a
+// usable default.
+type Options struct {
+	// FS holds the store; nil means vfs.Default. Tests pass
+	// vfs.NewCrashableMem() or errorfs.Wrap(...).
+	FS vfs.FS
+	// QueueEntriesMax bounds the queue between Append and the committer;
+	// default 16384.
+	QueueEntriesMax int
+	// BatchEntriesMax bounds the entries of one group commit; default 4096.
+	BatchEntriesMax int
+	// Logger receives the log's and Pebble's messages; nil means slog.Default().
+	Logger *slog.Logger
+	// OnDurable is called on the committer goroutine once per group commit,
+	// after the batch is fsynced (err == nil) or failed (err wraps
+	// ErrFailed), with the entries in log order; entries[i] has position
+	// first+uint64(i). It must not block for long: it is the engine's reply
+	// path. After a failure every later Append also comes back here with
+	// ErrFailed; an Append after Close comes back with ErrClosed, on the
+	// appender's goroutine.
+	//
+	// NB: entries is only valid during the call. With err != nil, first is the
+	// position the entries were written at, or 0 if they never reached
+	// Pebble, and the outcome is unknown: a failed group may still be on disk
+	// after a restart (Pebble had it in its memtable), so a caller must treat
+	// ErrFailed as "maybe" (idempotency), never as "not applied".
+	OnDurable func(entries []*Entry, first uint64, err error)
+}
+
+// Entry is one record to append. Record and Index are owned by the log from
+// Append until OnDurable returns.
+type Entry struct {
+	Record []byte // stored at its position
+	// Index is written in the same Pebble batch as Record, atomically with
+	// it, into a separate key space read by Get (an index, e.g. transfer id
+	// to record). A nil Value deletes the key.
+	Index []Put
+	Token any // opaque to the log, for the caller's reply
+}
+
+// Put sets (or, with a nil Value, deletes) one index key.
+type Put struct{ Key, Value []byte }
+
+// Log is an open write-ahead log. All methods are safe for concurrent use.
+type Log struct {
+	options Options
+	logger  *slog.Logger
+	db      *pebble.DB
+	queue   queue
+	stopped chan struct{} // closed when the committer returns
+
+	// Owned by the committer goroutine.
+	batch *pebble.Batch // reused for every group
+	next  uint64        // position of the next appended record
+	taken []*Entry      // the group being committed
+
+	durable          atomic.Uint64 // last fsynced position
+	snapshotPosition atomic.Uint64 // records up to here are truncated
+	view             atomic.Pointer[readView]
+
+	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
+	failOnce sync.Once
+
+	notifyMutex   sync.Mutex
+	notifyChannel chan struct{} // closed at the next advance of durable
+	notifyFinal   bool          // notifyChannel is closed for good
+
+	// Readers (Get, Read, snapshots) count themselves in readers, so that
+	// Close can wait for them before closing Pebble. A counter rather than a
+	// sync.RWMutex, whose pending writer would deadlock a reader that reads
+	// again from inside its callback.
+	readers atomic.Int64
+	closing atomic.Bool
+
+	snapshotMutex  sync.Mutex // serializes WriteSnapshot and LoadSnapshot
+	snapshot       metadata   // the current snapshot; guarded by snapshotMutex
+	nextGeneration uint64     // guarded by snapshotMutex
+}
+
+// Open creates or recovers the log in dir and starts its committer.
+func Open(dir string, options Options) (*Log, error) {
+	if err := options.setDefaults(); err != nil {
+		return nil, err
+	}
+	l := &Log{
+		options:       options,
+		logger:        options.Logger,
+		stopped:       make(chan struct{}),
+		taken:         make([]*Entry, 0, options.BatchEntriesMax),
+		notifyChannel: make(chan struct{}),
+	}
+	l.queue.init(options.QueueEntriesMax)
+	pebbleOptions := pebbleOptions(options.FS, &pebbleLogger{logger: l.logger, onFatal: l.fail})
+	db, err := openPebble(dir, pebbleOptions)
+	pebbleOptions.Cache.Unref()
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	l.db = db
+	state, err := recoverState(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("wal: recover %s: %w", dir, err)
+	}
+	l.next = max(state.lastPosition, state.snapshot.position) + 1
+	l.durable.Store(l.next - 1)
+	l.snapshot = state.snapshot
+	l.snapshotPosition.Store(state.snapshot.position)
+	l.nextGeneration = max(state.snapshot.generation, state.lastGeneration) + 1
+	l.view.Store(newReadView(db))
+	l.batch = db.NewBatch(pebble.WithInitialSizeBytes(batchBytesInitial),
+		pebble.WithMaxRetainedSizeBytes(batchBytesRetained))
+	go l.run()
+	return l, nil
+}
+
+func (o *Options) setDefaults() error {
+	if o.OnDurable == nil {
+		return errors.New("wal: Options.OnDurable is required")
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.QueueEntriesMax == 0 {
+		o.QueueEntriesMax = queueEntriesDefault
+	}
+	if o.BatchEntriesMax == 0 {
+		o.BatchEntriesMax = batchEntriesDefault
+	}
+	if o.QueueEntriesMax < 1 || o.QueueEntriesMax > queueEntriesLimit {
+		return fmt.Errorf("wal: QueueEntriesMax %d outside [1, %d]", o.QueueEntriesMax, queueEntriesLimit)
+	}
+	if o.BatchEntriesMax < 1 || o.BatchEntriesMax > batchEntriesLimit {
+		return fmt.Errorf("wal: BatchEntriesMax %d outside [1, %d]", o.BatchEntriesMax, batchEntriesLimit)
+	}
+	return nil
+}
+
+// recovered is what Open learns from the store.
+type recovered struct {
+	snapshot       metadata
+	lastPosition   uint64 // the last record's position, 0 if none
+	lastGeneration uint64 // the highest generation with chunks, 0 if none
+}
+
+func recoverState(db *pebble.DB) (recovered, error) {
+	var state recovered
+	value, closer, err := db.Get(metadataKey)
+	switch {
+	case err == nil:
+		state.snapshot, err = decodeMetadata(value)
+		_ = closer.Close()
+		if err != nil {
+			return state, err
+		}
+	case !isNotFound(err):
+		return state, err
+	}
+	first, last, err := keyRange(db, recordsStart, recordsEnd)
+	if err != nil {
+		return state, err
+	}
+	if first != nil {
+		firstPosition, err := positionOf(first)
+		if err != nil {
+			return state, err
+		}
+		if firstPosition != state.snapshot.position+1 {
+			return state, fmt.Errorf("%w: first record %d after a snapshot at %d",
+				errCorrupt, firstPosition, state.snapshot.position)
+		}
+		if state.lastPosition, err = positionOf(last); err != nil {
+			return state, err
+		}
+	}
+	_, last, err = keyRange(db, chunksStart, chunksEnd)
+	if err != nil || last == nil {
+		return state, err
+	}
+	state.lastGeneration, _, err = decodeChunkKey(last)
+	return state, err
+}
+
+// keyRange returns copies of the first and last keys in [lower, upper), nil
+// if there are none.
+func keyRange(db *pebble.DB, lower, upper []byte) (first, last []byte, err error) {
+	iterator, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, nil, err
+	}
+	if iterator.First() {
+		first = append([]byte(nil), iterator.Key()...)
+	}
+	if iterator.Last() {
+		last = append([]byte(nil), iterator.Key()...)
+	}
+	return first, last, errors.Join(iterator.Error(), iterator.Close())
+}
+
+// Append queues e to be written at the next position. It blocks only while
+// the queue is full. e comes back exactly once through OnDurable; after
+// Close or a failure, with an error.
+//
+// REQUIRES: e != nil and its record plus index puts take at most EntryBytesMax.
+// NB: e must not be modified until OnDurable returns for it.
+func (l *Log) Append(e *Entry) {
+	assertEntry(e)
+	if !l.queue.pushOne(e) {
+		l.options.OnDurable([]*Entry{e}, 0, ErrClosed)
+	}
+}
+
+// AppendBatch is Append for many entries, which take consecutive queue
+// slots in order (entries of other appenders may come between them only
+// when the queue fills). It does not retain entries, the slice.
+//
+// REQUIRES: every entry satisfies Append's requirements.
+func (l *Log) AppendBatch(entries []*Entry) {
+	for _, e := range entries {
+		assertEntry(e)
+	}
+	if pushed := l.queue.push(entries); pushed < len(entries) {
+		l.options.OnDurable(entries[pushed:], 0, ErrClosed)
+	}
+}
+
+func assertEntry(e *Entry) {
+	if e == nil {
+		panic("wal: append of a nil entry")
+	}
+	size := len(e.Record)
+	for _, put := range e.Index {
+		size += len(put.Key) + len(put.Value)
+	}
+	if size > EntryBytesMax {
+		panic(fmt.Sprintf("wal: entry of %d bytes exceeds EntryBytesMax (%d)", size, EntryBytesMax))
+	}
+}
+
+// Err returns nil while the log works and the cause, wrapping ErrFailed,
+// once it failed.
+func (l *Log) Err() error {
+	if failure := l.failure.Load(); failure != nil {
+		return *failure
+	}
+	return nil
+}
+
+// fail makes the log fail closed with cause; the first cause wins. Safe on
+// any goroutine (Pebble's Fatalf calls it).
+func (l *Log) fail(cause error) {
+	l.failOnce.Do(func() {
+		err := fmt.Errorf("%w: %v", ErrFailed, cause)
+		l.failure.Store(&err)
+		l.logger.Error("wal: log failed closed; no further append will be acknowledged",
+			"cause", cause, "durable", l.durable.Load())
+		l.finishNotify()
+	})
+}
+
+// Close stops accepting appends, commits what is queued (OnDurable runs for
+// it), stops the committer, waits for readers and closes Pebble. On a failed
+// log it returns the failure. A second Close returns ErrClosed.
+//
+// NB: Close must not be called from OnDurable or from a Read or
+// LoadSnapshot callback: it waits for them.
+func (l *Log) Close() error {
+	if !l.closing.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	l.queue.close()
+	<-l.stopped
+	for l.readers.Load() != 0 {
+		time.Sleep(readersPollInterval)
+	}
+	l.finishNotify()
+	l.view.Load().release()
+	_ = l.batch.Close()
+	if err := l.Err(); err != nil {
+		closeFailedPebble(l.db, l.logger)
+		return err
+	}
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("wal: close: %w", err)
+	}
+	return nil
+}
