@@ -201,6 +201,7 @@ func (b *Book) Execute(c *Command, now int64) (applied []Event, result Event, er
 // ledgerTotals sums one ledger's debits and credits.
 type ledgerTotals struct {
 	debitsPosted, creditsPosted, debitsPending, creditsPending Amount
+	carries                                                    [4]uint64 // overflows of each sum
 }
 
 // Check verifies the invariants of the design: per ledger, Σ debits = Σ
@@ -219,18 +220,20 @@ func (b *Book) Check() error {
 		t.creditsPosted, ok[1] = t.creditsPosted.Add(a.CreditsPosted)
 		t.debitsPending, ok[2] = t.debitsPending.Add(a.DebitsPending)
 		t.creditsPending, ok[3] = t.creditsPending.Add(a.CreditsPending)
-		if ok != [4]bool{true, true, true, true} {
-			return fmt.Errorf("ledger %q: totals overflow", a.Ledger)
+		for i, fits := range ok {
+			if !fits {
+				t.carries[i]++
+			}
 		}
 		if err := checkAccount(a); err != nil {
 			return err
 		}
 	}
 	for ledger, t := range totals {
-		if t.debitsPosted != t.creditsPosted {
+		if t.debitsPosted != t.creditsPosted || t.carries[0] != t.carries[1] {
 			return fmt.Errorf("ledger %q: posted debits %s != credits %s", ledger, t.debitsPosted, t.creditsPosted)
 		}
-		if t.debitsPending != t.creditsPending {
+		if t.debitsPending != t.creditsPending || t.carries[2] != t.carries[3] {
 			return fmt.Errorf("ledger %q: pending debits %s != credits %s", ledger, t.debitsPending, t.creditsPending)
 		}
 	}
@@ -238,9 +241,12 @@ func (b *Book) Check() error {
 }
 
 func checkAccount(a *Account) error {
+	debits, ok := a.DebitsPosted.Add(a.DebitsPending)
+	if !ok {
+		return fmt.Errorf("account %q: debits %s+%s overflow", a.ID, a.DebitsPosted, a.DebitsPending)
+	}
 	if !a.Kind.MayOverdraw() {
-		debits, ok := a.DebitsPosted.Add(a.DebitsPending)
-		if !ok || debits.Cmp(a.CreditsPosted) > 0 {
+		if debits.Cmp(a.CreditsPosted) > 0 {
 			return fmt.Errorf("account %q overdrawn: debits %s+%s > credits %s", a.ID, a.DebitsPosted, a.DebitsPending, a.CreditsPosted)
 		}
 	}

@@ -93,8 +93,11 @@ func validateEvent(e *Event) error {
 		}
 		return nil
 	}
-	if e.From == "" || e.To == "" || e.From == e.To || e.ID == "" {
+	if e.From == "" || e.To == "" || e.From == e.To || e.ID == "" || e.Fees == e.From || e.Fees == e.To {
 		return fmt.Errorf("%w: transfer without distinct accounts", ErrCorrupt)
+	}
+	if !e.Fee.IsZero() && (e.Fees == "" || (e.Type != EventCharged && e.Type != EventCaptured)) {
+		return fmt.Errorf("%w: fee that no account receives", ErrCorrupt)
 	}
 	return nil
 }

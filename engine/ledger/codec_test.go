@@ -138,11 +138,18 @@ func sampleEvents(t testing.TB) []Event {
 	}
 	max := MaxAmount()
 	for _, typ := range []EventType{EventCredited, EventCharged, EventHeld, EventCaptured, EventVoided, EventExpired} {
-		events = append(events, Event{
+		e := Event{
 			Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MaxInt64, Account: longAccount, Kind: KindChain,
-			From: longAccount, To: longAccount[1:], Fees: longAccount[2:], Amount: max, Fee: max, Captured: max,
+			From: longAccount, To: longAccount[1:], Fees: longAccount[2:], Amount: max,
 			FeeBps: BasisPointsMax, Timeout: math.MaxInt64, Deadline: math.MinInt64,
-		})
+		}
+		switch typ {
+		case EventCharged:
+			e.Fee = max
+		case EventCaptured:
+			e.Fee, e.Captured = max, max
+		}
+		events = append(events, e)
 	}
 	events = append(events, Event{Type: EventAccountCreated, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain})
 	return events
@@ -414,7 +421,7 @@ func TestDecodeEventRejectsEventsThatReplayWouldMisapply(t *testing.T) {
 // posted plus pending debits pass 2^128-1 is accepted, and Available, which
 // documents zero for an overdrawn chain account, then panics.
 func TestDecodeAccountRejectsDebitsThatAvailableCannotAdd(t *testing.T) {
-	chain := &Account{ID: testChain, Ledger: testLedger, Kind: KindChain, DebitsPosted: MaxAmount(), CreditsPending: NewAmount(0)}
+	chain := &Account{ID: testChain, Ledger: testLedger, Kind: KindChain, DebitsPosted: MaxAmount()}
 	chain.Apply(&Event{Type: EventHeld, ID: "h", From: testChain, To: bob, Fees: testFees, Amount: NewAmount(1), Timeout: 1, Deadline: 1})
 	decoded, err := DecodeAccount(AppendAccount(nil, chain))
 	if err != nil {

@@ -13,6 +13,11 @@ const (
 	CommandVoid                           // release hold ID
 )
 
+// AmountPerOperationMax bounds the amount of one credit, charge or hold, so
+// that a 128-bit counter can only overflow after 2^64 operations: the
+// counterparts' counters, which Decide cannot see, then never overflow.
+var AmountPerOperationMax = AmountFromParts(0, ^uint64(0))
+
 // HoldTimeoutMax bounds how long a hold may reserve funds.
 const HoldTimeoutMax = int64(30 * 24 * 60 * 60 * 1e9) // 30 days in nanoseconds
 
@@ -63,8 +68,8 @@ func Decide(a *Account, c *Command, now int64) (Event, error) {
 }
 
 func decideCredit(a *Account, c *Command, now int64) (Event, error) {
-	if c.Amount.IsZero() {
-		return Event{}, fmt.Errorf("%w: amount must be positive", ErrInvalid)
+	if c.Amount.IsZero() || c.Amount.Cmp(AmountPerOperationMax) > 0 {
+		return Event{}, fmt.Errorf("%w: amount must be in [1, %s]", ErrInvalid, AmountPerOperationMax)
 	}
 	if _, ok := a.CreditsPosted.Add(c.Amount); !ok {
 		return Event{}, ErrOverflow
@@ -109,8 +114,8 @@ func decideHold(a *Account, c *Command, now int64) (Event, error) {
 // a payee other than the payer, a known fee, and no overdraft.
 func checkDebit(a *Account, c *Command) error {
 	switch {
-	case c.Amount.IsZero():
-		return fmt.Errorf("%w: amount must be positive", ErrInvalid)
+	case c.Amount.IsZero() || c.Amount.Cmp(AmountPerOperationMax) > 0:
+		return fmt.Errorf("%w: amount must be in [1, %s]", ErrInvalid, AmountPerOperationMax)
 	case c.To == a.ID:
 		return fmt.Errorf("%w: an account cannot pay itself", ErrInvalid)
 	case c.FeeBps > BasisPointsMax:

@@ -22,7 +22,8 @@ const (
 var (
 	testFees  = FeesAccountID(testLedger)
 	testChain = ChainAccountID(testLedger)
-	maxMinus  = func(n uint64) Amount { m, _ := MaxAmount().Sub(NewAmount(n)); return m }
+	// maxMinus returns 2^128-1-n. REQUIRES: n is small.
+	maxMinus = func(n uint64) Amount { return AmountFromParts(^uint64(0), ^uint64(0)-n) }
 )
 
 // commandName returns the domain verb of a command type, for failure text.
@@ -165,9 +166,9 @@ func TestDecideCreditNeedsAPositiveAmountThatFitsTheFundedAccount(t *testing.T) 
 			command: credit(NewAmount(2)), now: now0, wantErr: ErrOverflow,
 		},
 		{
-			name:    "credit of the maximum to a funded account overflows",
-			account: func(*testing.T) *Account { return funded(1, 0) },
-			command: credit(MaxAmount()), now: now0, wantErr: ErrOverflow,
+			name:    "credit of one unit to an account at 2^128-1 overflows",
+			account: func(*testing.T) *Account { return newAccount(alice, KindConsumer, MaxAmount(), Amount{}) },
+			command: credit(NewAmount(1)), now: now0, wantErr: ErrOverflow,
 		},
 	})
 }
