@@ -170,25 +170,25 @@ func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Tra
 	}
 	last, found, err := e.lookup(c.ID)
 	if err != nil {
-		e.inflight.release(op)
+		e.complete(op) // wakes any call waiting for this client id
 		return nil, Transfer{}, err
 	}
 	if found {
 		outcome, err := ledger.Recall(&last, &c)
 		if err != nil || outcome == ledger.OutcomeReplay {
-			e.inflight.release(op)
+			e.complete(op) // wakes any call waiting for this client id
 			t := transferOf(&last)
 			t.Replayed = true
 			return nil, t, err
 		}
 		op.Command.From = last.From // an open hold: its payer decides
 	} else if c.Type == ledger.CommandCapture || c.Type == ledger.CommandVoid {
-		e.inflight.release(op)
+		e.complete(op) // wakes any call waiting for this client id
 		return nil, Transfer{}, fmt.Errorf("%w: hold %q", ErrNotFound, c.ID)
 	}
 	decider := e.registry.Entry(op.Command.Decider())
 	if decider == nil {
-		e.inflight.release(op)
+		e.complete(op) // wakes any call waiting for this client id
 		return nil, Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, op.Command.Decider())
 	}
 	actors.Route(op, decider)

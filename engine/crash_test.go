@@ -97,6 +97,17 @@ func runCrashChild(dir, round string) {
 		fmt.Fprintf(os.Stdout, format, args...)
 		out.Unlock()
 	}
+	// Each round tops every account up, so charges keep succeeding.
+	for i := range crashAccounts {
+		op := crashOp{kind: "credit", id: engine.TransferID(fmt.Sprintf("fund-r%s-%d", round, i)),
+			from: engine.ChainAccount(testLedger), to: crashAccountID(i), amount: crashFunds / 4}
+		print("TRY %s\n", op)
+		if _, err := eng.Credit(ctx, op.id, op.to, engine.NewAmount(op.amount)); err != nil {
+			print("ERR %s %v\n", op.id, err)
+			continue
+		}
+		print("ACK %s\n", op)
+	}
 	var wg sync.WaitGroup
 	for w := range crashWorkers {
 		wg.Add(1)
@@ -201,6 +212,7 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 	}
 	tried, acked = make(map[engine.TransferID]crashOp), make(map[engine.TransferID]crashOp)
 	var problems []string
+	errorCounts := make(map[string]int)
 	parsed := make(chan struct{})
 	go func() {
 		defer close(parsed)
@@ -221,6 +233,10 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 				} else {
 					acked[op.id] = op
 				}
+			case "ERR":
+				if len(fields) > 2 {
+					errorCounts[strings.Join(fields[2:], " ")]++
+				}
 			case "DOUBLE", "FATAL":
 				problems = append(problems, scanner.Text())
 			}
@@ -234,6 +250,11 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 	<-parsed
 	if len(problems) > 0 {
 		t.Fatalf("child reported: %q", problems)
+	}
+	for message, count := range errorCounts {
+		if !strings.Contains(message, "insufficient funds") {
+			t.Fatalf("child got %d unexpected errors: %s", count, message)
+		}
 	}
 	return tried, acked
 }
@@ -276,6 +297,8 @@ func checkCrashedDirectory(t *testing.T, dir string, tried, acked map[engine.Tra
 		}
 		_, wasAcked := acked[id]
 		switch {
+		case tr.Type == engine.TransferCredit:
+			available[op.to] += amount
 		case tr.Type == engine.TransferCharge:
 			available[op.from] -= amount
 			available[op.to] += toAmount

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
@@ -64,7 +65,7 @@ func benchmarkAppend(b *testing.B, indexed bool) {
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
-		id := appender.Add(1)
+		random := rand.New(rand.NewPCG(uint64(appender.Add(1)), 0))
 		token := &benchmarkToken{acks: make(chan error, 1)}
 		entry := &Entry{Record: make([]byte, benchmarkRecordBytes), Token: token}
 		var key []byte
@@ -72,9 +73,10 @@ func benchmarkAppend(b *testing.B, indexed bool) {
 			entry.Index = make([]Put, 1)
 		}
 		samples := make([]time.Duration, 0, 1024)
-		for sequence := 0; pb.Next(); sequence++ {
+		for pb.Next() {
 			if indexed {
-				key = fmt.Appendf(key[:0], "transfer-%d-%d", id, sequence)
+				// A random transfer id, as clients send.
+				key = fmt.Appendf(key[:0], "%016x%016x", random.Uint64(), random.Uint64())
 				entry.Index[0] = Put{Key: key, Value: entry.Record}
 			}
 			began := time.Now()
@@ -89,7 +91,7 @@ func benchmarkAppend(b *testing.B, indexed bool) {
 		latencies = append(latencies, samples...)
 		latencyMutex.Unlock()
 	})
-	elapsed := time.Since(start); PrintTimes()
+	elapsed := time.Since(start)
 	b.StopTimer()
 	slices.Sort(latencies)
 	percentile := func(p float64) float64 {

@@ -10,13 +10,15 @@
 //   - Nothing is reported durable (OnDurable with a nil error, Durable, Read,
 //     Get) before the Pebble batch that holds it returned from a synced commit.
 //   - Positions are dense and assigned in queue order; each appender's entries
-//     keep their order. Durable only grows.
+//     keep their order. Durable only grows. A barrier (an entry with no
+//     record) takes no position and is reported after everything before it.
 //   - A record and its entry's index puts are written in the same batch, so a
 //     crash keeps both or neither.
 //   - A failed write or fsync fails the log closed: the failing group and
 //     every later append come back with ErrFailed, Durable never advances
 //     again, no Pebble write is attempted again, and the fsync is never
-//     retried. Recovery is a restart: Open replays what reached the disk.
+//     retried. A failed log also refuses reads (Pebble shows writes whose
+//     fsync failed). Recovery is a restart: Open replays what reached the disk.
 //   - A snapshot and the log truncation it allows are made current in one
 //     synced batch: after a crash either the old or the new snapshot is
 //     complete and current, and the records it covers are gone only if it is.

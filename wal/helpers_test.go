@@ -82,16 +82,26 @@ func (h *harness) onDurable(entries []*Entry, first uint64, err error) {
 	if err == nil {
 		h.commits.Add(1)
 		h.entries.Add(int64(len(entries)))
-		last := first + uint64(len(entries)) - 1
-		if l := h.log.Load(); l != nil && l.Durable() < last {
-			h.t.Errorf("OnDurable(first %d, %d entries) with Durable() = %d, want >= %d",
-				first, len(entries), l.Durable(), last)
+		// Records have positions first, first+1, ...; barriers have none.
+		next := first
+		for i, entry := range entries {
+			want := uint64(0)
+			if !entry.isBarrier() {
+				want = next
+				next++
+			}
+			if entry.Position != want {
+				h.t.Errorf("entries[%d].Position = %d, want %d (first %d)", i, entry.Position, want, first)
+			}
+		}
+		if l := h.log.Load(); l != nil && next > first && l.Durable() < next-1 {
+			h.t.Errorf("OnDurable(first %d, last %d) with Durable() = %d", first, next-1, l.Durable())
 		}
 	}
-	for i, entry := range entries {
+	for _, entry := range entries {
 		token := entry.Token.(*tracked)
 		select {
-		case token.acks <- ack{position: first + uint64(i), err: err}:
+		case token.acks <- ack{position: entry.Position, err: err}:
 		default:
 			h.t.Errorf("entry %d/%d acknowledged twice", token.appender, token.sequence)
 		}

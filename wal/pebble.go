@@ -15,11 +15,12 @@ import (
 // must each reach the disk, with reads mostly of recent positions and of
 // index keys. Everything not named here keeps Pebble's default.
 const (
-	// memTableBytes is large so that memtables flush rarely and whole: the log's
-	// keys are sequential, so a flush is a cheap, non-overlapping L0 table.
+	// memTableBytes is large so that memtables flush rarely, into few L0
+	// tables: the record keys are sequential, so their tables never overlap
+	// and move down the LSM without being rewritten.
 	memTableBytes = 64 << 20
 	// memTablesStopWritesCount is how many memtables may wait for a flush
-	// before Pebble stalls commits; 4 gives a burst 256 MiB of headroom.
+	// before Pebble stalls commits: 256 MiB of headroom for a burst.
 	memTablesStopWritesCount = 4
 	// level0CompactionThreshold is Pebble's default read amplification that
 	// starts an L0 compaction.
@@ -51,8 +52,10 @@ type pebbleLogger struct {
 	onFatal func(cause error)
 }
 
+// Infof logs at debug level: Pebble narrates every WAL replay, flush and
+// compaction, which is noise at a payment engine's info level.
 func (p *pebbleLogger) Infof(format string, args ...any) {
-	p.log(slog.LevelInfo, format, args)
+	p.log(slog.LevelDebug, format, args)
 }
 
 func (p *pebbleLogger) Errorf(format string, args ...any) {
@@ -60,7 +63,7 @@ func (p *pebbleLogger) Errorf(format string, args ...any) {
 }
 
 func (p *pebbleLogger) Fatalf(format string, args ...any) {
-	cause := errors.New("pebble: fatal: " + fmt.Sprintf(format, args...))
+	cause := errors.New("pebble Fatalf: " + fmt.Sprintf(format, args...))
 	p.logger.Error(cause.Error(), "component", "pebble")
 	p.onFatal(cause)
 	panic(pebbleFatal{err: cause})
@@ -104,10 +107,7 @@ func openPebble(dir string, options *pebble.Options) (db *pebble.DB, err error) 
 // asked to write to a WAL whose writer has failed).
 func commitSynced(batch *pebble.Batch) (err error) {
 	defer recoverFatal(&err)
-	if err := batch.Commit(pebble.Sync); err != nil {
-		return err
-	}
-	return nil
+	return batch.Commit(pebble.Sync)
 }
 
 // recoverFatal turns a pebbleFatal panic into *err and re-panics anything else.

@@ -34,7 +34,9 @@ const snapshotBatchBytesMax = 4 << 20
 // abandons the attempt; the current snapshot stays.
 //
 // REQUIRES: position <= Durable(), and position >= the current snapshot's position.
-// REQUIRES: every chunk has at most SnapshotChunkBytesMax bytes.
+// NB: chunks longer than SnapshotChunkBytesMax make yield return an error.
+// NB: not from OnDurable (WriteSnapshot waits for the committer), and not
+// from a LoadSnapshot callback.
 func (l *Log) WriteSnapshot(position uint64, chunks func(yield func(chunk []byte) error) error) error {
 	if err := l.enter(); err != nil {
 		return err
@@ -55,7 +57,7 @@ func (l *Log) WriteSnapshot(position uint64, chunks func(yield func(chunk []byte
 		return err
 	}
 	if err := writer.flush(); err != nil {
-		return err
+		return err // also an error of yield that chunks did not return
 	}
 	current := metadata{generation: writer.generation, position: position, chunks: writer.sequence}
 	if err := l.makeCurrent(current); err != nil {
@@ -99,20 +101,25 @@ type chunkWriter struct {
 	generation uint64
 	sequence   uint64 // chunks written so far
 	batch      *pebble.Batch
+	// err is the first error of yield: sticky, so that a chunks function
+	// that drops it cannot make a snapshot with a chunk missing.
+	err error
 }
 
 func (w *chunkWriter) yield(chunk []byte) error {
-	if len(chunk) > SnapshotChunkBytesMax {
-		return fmt.Errorf("wal: snapshot chunk of %d bytes exceeds SnapshotChunkBytesMax (%d)",
-			len(chunk), SnapshotChunkBytesMax)
+	if w.err != nil {
+		return w.err
 	}
-	if w.batch == nil {
-		return errors.New("wal: snapshot chunk yielded after a failed write")
+	if len(chunk) > SnapshotChunkBytesMax {
+		w.err = fmt.Errorf("wal: snapshot chunk of %d bytes exceeds SnapshotChunkBytesMax (%d)",
+			len(chunk), SnapshotChunkBytesMax)
+		return w.err
 	}
 	operation := w.batch.SetDeferred(chunkKeyBytes, len(chunk))
 	putChunkKey(operation.Key, w.generation, w.sequence)
 	copy(operation.Value, chunk)
 	if err := operation.Finish(); err != nil {
+		w.err = err
 		return err
 	}
 	w.sequence++
@@ -124,30 +131,27 @@ func (w *chunkWriter) yield(chunk []byte) error {
 
 // flush commits the chunks batched so far.
 func (w *chunkWriter) flush() error {
-	if w.batch == nil {
-		return errors.New("wal: snapshot flushed after a failed write")
+	if w.err != nil {
+		return w.err
 	}
 	if w.batch.Count() == 0 {
 		return nil
 	}
 	if err := w.log.submit(w.batch, false); err != nil {
-		w.close()
+		w.err = err
 		return err
 	}
 	w.batch.Reset()
 	return nil
 }
 
-func (w *chunkWriter) close() {
-	if w.batch != nil {
-		_ = w.batch.Close()
-		w.batch = nil
-	}
-}
+func (w *chunkWriter) close() { _ = w.batch.Close() }
 
 // LoadSnapshot calls fn for each chunk of the current snapshot, in order,
 // and returns its position; position 0 and no calls if there is none. An
 // error of fn stops the load and is returned. chunk is valid only during fn.
+//
+// NB: fn must not call WriteSnapshot (both hold the snapshot mutex).
 func (l *Log) LoadSnapshot(fn func(chunk []byte) error) (position uint64, err error) {
 	if err := l.enter(); err != nil {
 		return 0, err

@@ -67,8 +67,9 @@ type Options struct {
 	// OnDurable is called on the committer goroutine once per group commit,
 	// after the batch is fsynced (err == nil) or failed (err wraps
 	// ErrFailed), with the entries in log order; entries[i] has position
-	// first+uint64(i). It must not block for long: it is the engine's reply
-	// path. After a failure every later Append also comes back here with
+	// first+uint64(i) (entries[i].Position), counting only records when the
+	// group has barriers. It must not block for long: it is the engine's
+	// reply path. After a failure every later Append also comes back here with
 	// ErrFailed; an Append after Close comes back with ErrClosed, on the
 	// appender's goroutine.
 	//
@@ -80,8 +81,12 @@ type Options struct {
 	OnDurable func(entries []*Entry, first uint64, err error)
 }
 
-// Entry is one record to append. Record and Index are owned by the log from
-// Append until OnDurable returns.
+// Entry is one record to append. The entry is owned by the log from Append
+// until OnDurable returns.
+//
+// An entry with a nil Record and no Index is a barrier: it writes nothing and
+// takes no position, and OnDurable reports it, in order, once every entry
+// queued before it is durable. (An empty but non-nil Record is a record.)
 type Entry struct {
 	Record []byte // stored at its position
 	// Index is written in the same Pebble batch as Record, atomically with
@@ -89,7 +94,12 @@ type Entry struct {
 	// to record). A nil Value deletes the key.
 	Index []Put
 	Token any // opaque to the log, for the caller's reply
+	// Position is set by the log before OnDurable: the record's position if
+	// it is durable, 0 for a barrier or when OnDurable reports an error.
+	Position uint64
 }
+
+func (e *Entry) isBarrier() bool { return e.Record == nil && len(e.Index) == 0 }
 
 // Put sets (or, with a nil Value, deletes) one index key.
 type Put struct{ Key, Value []byte }
@@ -262,6 +272,7 @@ func keyRange(db *pebble.DB, lower, upper []byte) (first, last []byte, err error
 func (l *Log) Append(e *Entry) {
 	assertEntry(e)
 	if !l.queue.pushOne(e) {
+		e.Position = 0
 		l.options.OnDurable([]*Entry{e}, 0, ErrClosed)
 	}
 }
@@ -276,6 +287,7 @@ func (l *Log) AppendBatch(entries []*Entry) {
 		assertEntry(e)
 	}
 	if pushed := l.queue.push(entries); pushed < len(entries) {
+		clearPositions(entries[pushed:])
 		l.options.OnDurable(entries[pushed:], 0, ErrClosed)
 	}
 }

@@ -259,3 +259,33 @@ func TestReopenContinuesPositions(t *testing.T) {
 		t.Fatalf("records after reopen = %q, %q", records[1], records[2])
 	}
 }
+
+func TestBarriersTakeNoPositionAndFollowWhatPrecedesThem(t *testing.T) {
+	h := &harness{t: t}
+	l := h.open(vfs.NewMem())
+	defer closeLog(t, l)
+	random := rand.New(rand.NewPCG(15, 16))
+	barrier := func() *Entry { return &Entry{Token: &tracked{acks: make(chan ack, 1)}} }
+	entries := []*Entry{newEntry(random, 0, 0), barrier(), newEntry(random, 0, 1), barrier()}
+	l.AppendBatch(entries)
+	for i, want := range []uint64{1, 0, 2, 0} {
+		if a := wait(t, entries[i]); a.err != nil || a.position != want {
+			t.Fatalf("entries[%d] acknowledged at %d with %v, want %d", i, a.position, a.err, want)
+		}
+	}
+	commits := h.commits.Load()
+	alone := barrier()
+	l.Append(alone)
+	if a := wait(t, alone); a.err != nil || a.position != 0 {
+		t.Fatalf("barrier alone = %d, %v, want 0, nil", a.position, a.err)
+	}
+	if l.Durable() != 2 {
+		t.Fatalf("Durable() = %d after barriers, want 2", l.Durable())
+	}
+	if records := readAll(t, l, 1); len(records) != 2 {
+		t.Fatalf("Read returned %d records, want the 2 non-barriers", len(records))
+	}
+	if h.commits.Load() != commits+1 {
+		t.Fatalf("a group of barriers alone made %d OnDurable calls, want 1", h.commits.Load()-commits)
+	}
+}
