@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -32,23 +31,21 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// registryShardCount spreads the account map over independent locks, so
-// lookups on the hot path do not contend.
-const registryShardCount = 256
-
 // Registry knows every account and finds or spawns its actor. Accounts are
 // addressed by id, never by pointer, so a cluster could place them later.
+//
+// NB: the account map is a sync.Map (a concurrent hash trie): lookups, on
+// every call's hot path, take no lock, and accounts are added far less
+// often than they are looked up.
 type Registry struct {
-	config Config
-	system *actor.ActorSystem
-	root   *actor.RootContext
-	seed   maphash.Seed
-	shards [registryShardCount]registryShard
-}
-
-type registryShard struct {
-	mu       sync.RWMutex
-	accounts map[ledger.AccountID]*Entry
+	config   Config
+	system   *actor.ActorSystem
+	root     *actor.RootContext
+	accounts sync.Map // ledger.AccountID -> *Entry
+	count    atomic.Int64
+	spawnMu  sync.Mutex // serializes spawning, so an account gets one actor
+	stopped  atomic.Bool
+	actors   atomic.Int64
 }
 
 // Entry is one account's place in the registry: its state, owned by its
@@ -84,38 +81,27 @@ func NewRegistry(config Config) *Registry {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("component", "actors")
 	}))
-	r := &Registry{config: config, system: system, root: system.Root, seed: maphash.MakeSeed()}
-	for i := range r.shards {
-		r.shards[i].accounts = make(map[ledger.AccountID]*Entry)
-	}
-	return r
-}
-
-func (r *Registry) shard(id ledger.AccountID) *registryShard {
-	return &r.shards[maphash.String(r.seed, string(id))%registryShardCount]
+	return &Registry{config: config, system: system, root: system.Root}
 }
 
 // Insert adds an account, from recovery or once its creation is durable.
 // REQUIRES: no account with the same id exists.
 func (r *Registry) Insert(a *ledger.Account) {
-	s := r.shard(a.ID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.accounts[a.ID] != nil {
-		panic("actors: account inserted twice: " + string(a.ID))
-	}
 	e := &Entry{}
 	e.account = *a.Clone()
-	s.accounts[a.ID] = e
+	if _, loaded := r.accounts.LoadOrStore(a.ID, e); loaded {
+		panic("actors: account inserted twice: " + string(a.ID))
+	}
+	r.count.Add(1)
 }
 
 // Entry returns the account's entry, or nil if it does not exist.
 func (r *Registry) Entry(id ledger.AccountID) *Entry {
-	s := r.shard(id)
-	s.mu.RLock()
-	e := s.accounts[id]
-	s.mu.RUnlock()
-	return e
+	e, ok := r.accounts.Load(id)
+	if !ok {
+		return nil
+	}
+	return e.(*Entry)
 }
 
 // Lookup implements ledger.Directory.
@@ -128,31 +114,28 @@ func (r *Registry) Lookup(id ledger.AccountID) (ledger.LedgerID, ledger.Kind, bo
 }
 
 // Len returns the number of accounts.
-func (r *Registry) Len() int {
-	n := 0
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.RLock()
-		n += len(s.accounts)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (r *Registry) Len() int { return int(r.count.Load()) }
 
 // Send delivers msg to the account's actor, spawning it on first use.
+// After Shutdown it drops msg: the actors' state is no longer needed, since
+// everything they acknowledged is in the log.
 func (r *Registry) Send(e *Entry, msg any) {
+	if r.stopped.Load() {
+		return
+	}
 	pid := e.pid.Load()
 	if pid == nil {
-		pid = r.spawn(e)
+		if pid = r.spawn(e); pid == nil {
+			return // shut down meanwhile
+		}
 	}
 	r.root.Send(pid, msg)
 }
 
 func (r *Registry) spawn(e *Entry) *actor.PID {
-	s := r.shard(e.account.ID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if pid := e.pid.Load(); pid != nil {
+	r.spawnMu.Lock()
+	defer r.spawnMu.Unlock()
+	if pid := e.pid.Load(); pid != nil || r.stopped.Load() {
 		return pid
 	}
 	id := e.account.ID
@@ -165,37 +148,28 @@ func (r *Registry) spawn(e *Entry) *actor.PID {
 	)
 	pid := r.root.Spawn(props)
 	e.pid.Store(pid)
+	r.actors.Add(1)
 	return pid
 }
 
 // Actors returns how many account actors are alive.
-func (r *Registry) Actors() int {
-	n := 0
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.RLock()
-		for _, e := range s.accounts {
-			if e.pid.Load() != nil {
-				n++
-			}
-		}
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (r *Registry) Actors() int { return int(r.actors.Load()) }
 
-// Shutdown stops every actor. REQUIRES: no more sends.
+// Shutdown stops every actor, each after the messages already in its
+// mailbox; later sends are dropped.
 func (r *Registry) Shutdown() {
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.Lock()
-		for _, e := range s.accounts {
-			if pid := e.pid.Load(); pid != nil {
-				r.root.StopFuture(pid).Wait()
-				e.pid.Store(nil)
-			}
+	r.spawnMu.Lock()
+	r.stopped.Store(true)
+	r.spawnMu.Unlock()
+	var stopping []*actor.Future
+	r.accounts.Range(func(_, value any) bool {
+		if pid := value.(*Entry).pid.Load(); pid != nil {
+			stopping = append(stopping, r.root.PoisonFuture(pid))
 		}
-		s.mu.Unlock()
+		return true
+	})
+	for _, f := range stopping {
+		f.Wait()
 	}
 	r.system.Shutdown()
 }

@@ -191,12 +191,17 @@ func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Tra
 		e.complete(op) // wakes any call waiting for this client id
 		return nil, Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, op.Command.Decider())
 	}
+	e.ids.add(string(c.ID)) // before the op can be durable: the filter never says "no" to a used id
 	actors.Route(op, decider)
 	return op, Transfer{}, nil
 }
 
-// lookup returns the latest durable event of a client id.
+// lookup returns the latest durable event of a client id. An id the filter
+// has never seen is certainly new, so only a "maybe" reads the index.
 func (e *Engine) lookup(id TransferID) (ledger.Event, bool, error) {
+	if !e.ids.mayContain(string(id)) {
+		return ledger.Event{}, false, nil
+	}
 	record, err := e.log.Get([]byte(id))
 	if errors.Is(err, wal.ErrNotFound) {
 		return ledger.Event{}, false, nil

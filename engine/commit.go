@@ -25,6 +25,8 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 		}
 		return
 	}
+	e.stats.commits.Add(1)
+	e.stats.entries.Add(uint64(len(entries)))
 	effects := make(map[ledger.AccountID][]*ledger.Event)
 	events := make([]*ledger.Event, 0, len(entries))
 	var last uint64

@@ -55,6 +55,7 @@ type Engine struct {
 	log      *wal.Log
 	registry *actors.Registry
 	inflight inflightTable
+	ids      *idFilter // every client id in the index, and those being applied
 
 	failure atomic.Pointer[error] // set once: the engine fails closed
 	closing atomic.Bool
@@ -62,6 +63,8 @@ type Engine struct {
 
 	createMu sync.Mutex
 	creating map[ledger.AccountID]chan struct{}
+
+	stats stats
 
 	checkpointer *checkpointer
 	sweeper      *sweeper
@@ -73,6 +76,7 @@ type Recovery struct {
 	SnapshotPosition uint64        // position of the snapshot loaded (0: none)
 	SnapshotAccounts int           // accounts it held
 	Replayed         int           // log entries replayed after it
+	ClientIDs        int           // client ids loaded into the in-memory filter
 	Duration         time.Duration // time spent
 }
 
@@ -102,6 +106,7 @@ func Open(options Options) (*Engine, error) {
 	}
 	e := &Engine{options: options, logger: options.Logger, creating: make(map[ledger.AccountID]chan struct{})}
 	e.inflight.init()
+	e.ids = newIDFilter()
 	log, err := wal.Open(options.Dir, wal.Options{
 		FS:              options.FS,
 		QueueEntriesMax: options.QueueEntriesMax,
@@ -166,6 +171,14 @@ func (e *Engine) recover() (*ledger.Book, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("replay: %w", err)
 	}
+	err = e.log.ScanIndex(func(key []byte) error {
+		e.ids.add(string(key))
+		e.recovered.ClientIDs++
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("scan transfer index: %w", err)
+	}
 	e.recovered.Duration = time.Since(started)
 	return book, position, nil
 }
@@ -191,6 +204,28 @@ func applyRecovered(book *ledger.Book, event *ledger.Event) (err error) {
 	}()
 	book.Apply(event)
 	return nil
+}
+
+// stats are counters the committer keeps; read with Stats.
+type stats struct {
+	commits atomic.Uint64
+	entries atomic.Uint64
+}
+
+// Stats are cumulative counters of an engine since Open.
+type Stats struct {
+	Commits        uint64 // group commits (one fsync each)
+	CommitsEntries uint64 // log entries and barriers they carried
+	Accounts       int    // accounts known
+	Actors         int    // account actors alive
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Commits: e.stats.commits.Load(), CommitsEntries: e.stats.entries.Load(),
+		Accounts: e.registry.Len(), Actors: e.registry.Actors(),
+	}
 }
 
 // Recovered reports what Open rebuilt.

@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/tollway/tollway/engine"
+)
+
+// EmbeddedConfig describes one in-process charge run.
+type EmbeddedConfig struct {
+	Callers   int // concurrent goroutines, each waiting for its answer
+	Consumers int // paying accounts
+	Suppliers int // paid accounts; 1 makes every charge credit one hot supplier
+	Charges   int // total charges to apply
+	BatchSize int // charges per ChargeBatch call; 0 or 1 means single Charge calls
+	FeeBps    uint32
+}
+
+// Result is what a run measured.
+type Result struct {
+	Operations      int64
+	Errors          int64
+	Elapsed         time.Duration
+	PerSecond       float64
+	LatencyP50      time.Duration
+	LatencyP99      time.Duration
+	LatencyP999     time.Duration
+	LatencyMax      time.Duration
+	GOMAXPROCS      int
+	CPUs            int
+	CommitBatchMean float64
+}
+
+// String formats the result on one line.
+func (r Result) String() string {
+	return fmt.Sprintf("%d ops in %v: %.0f/s, p50 %v p99 %v p99.9 %v max %v, errors %d, %.0f entries per commit (GOMAXPROCS %d)",
+		r.Operations, r.Elapsed.Round(time.Millisecond), r.PerSecond, r.LatencyP50, r.LatencyP99, r.LatencyP999,
+		r.LatencyMax, r.Errors, r.CommitBatchMean, r.GOMAXPROCS)
+}
+
+// latencyMax bounds the histograms; anything slower is recorded as this.
+const latencyMax = 10 * time.Second
+
+// PrepareEmbedded creates and funds the accounts of cfg in eng.
+func PrepareEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig) error {
+	const ledger = "bench:USDC"
+	accounts := make([]engine.Account, 0, cfg.Consumers+cfg.Suppliers)
+	for i := range cfg.Consumers {
+		accounts = append(accounts, engine.Account{ID: consumerID(i), Ledger: ledger})
+	}
+	for i := range cfg.Suppliers {
+		accounts = append(accounts, engine.Account{ID: supplierID(i), Ledger: ledger, Kind: engine.KindSupplier})
+	}
+	const chunk = 10_000
+	for start := 0; start < len(accounts); start += chunk {
+		for _, err := range eng.CreateAccounts(ctx, accounts[start:min(start+chunk, len(accounts))]) {
+			if err != nil {
+				return fmt.Errorf("create accounts: %w", err)
+			}
+		}
+	}
+	perConsumer := uint64(cfg.Charges/max(cfg.Consumers, 1)+1) * 1000
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.Consumers)
+	work := make(chan int)
+	for range 256 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if _, err := eng.Credit(ctx, engine.TransferID(fmt.Sprintf("fund-%d", i)), consumerID(i), engine.NewAmount(perConsumer)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := range cfg.Consumers {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("fund: %w", err)
+	}
+	return nil
+}
+
+func consumerID(i int) engine.AccountID { return engine.AccountID(fmt.Sprintf("consumer-%d", i)) }
+func supplierID(i int) engine.AccountID { return engine.AccountID(fmt.Sprintf("supplier-%d", i)) }
+
+// RunEmbedded applies cfg.Charges charges from cfg.Callers goroutines in a
+// closed loop (each caller sends its next charge when the previous one is
+// acknowledged) and measures each acknowledgement's latency. Client ids are
+// unique per run through prefix.
+func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, prefix string) Result {
+	batch := max(cfg.BatchSize, 1)
+	var next atomic.Int64
+	var errors atomic.Int64
+	histograms := make([]*hdrhistogram.Histogram, cfg.Callers)
+	var wg sync.WaitGroup
+	started := time.Now()
+	before := eng.Stats()
+	for c := range cfg.Callers {
+		histograms[c] = hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			charges := make([]engine.Charge, batch)
+			for {
+				first := next.Add(int64(batch)) - int64(batch)
+				if first >= int64(cfg.Charges) {
+					return
+				}
+				count := min(int64(batch), int64(cfg.Charges)-first)
+				for i := range count {
+					n := first + i
+					charges[i] = engine.Charge{
+						ID:     engine.TransferID(fmt.Sprintf("%s-%d", prefix, n)),
+						From:   consumerID(int(n) % cfg.Consumers),
+						To:     supplierID(int(n) % cfg.Suppliers),
+						Amount: engine.NewAmount(1000),
+					}
+				}
+				begin := time.Now()
+				if batch == 1 {
+					if _, err := eng.Charge(ctx, charges[0]); err != nil {
+						errors.Add(1)
+					}
+				} else {
+					for _, r := range eng.ChargeBatch(ctx, charges[:count]) {
+						if r.Err != nil {
+							errors.Add(1)
+						}
+					}
+				}
+				histograms[c].RecordValue(min(time.Since(begin), latencyMax).Microseconds())
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(started)
+	after := eng.Stats()
+	commitBatchMean := 0.0
+	if commits := after.Commits - before.Commits; commits > 0 {
+		commitBatchMean = float64(after.CommitsEntries-before.CommitsEntries) / float64(commits)
+	}
+	merged := hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
+	for _, h := range histograms {
+		merged.Merge(h)
+	}
+	us := func(q float64) time.Duration { return time.Duration(merged.ValueAtQuantile(q)) * time.Microsecond }
+	return Result{
+		Operations: int64(cfg.Charges), Errors: errors.Load(), Elapsed: elapsed,
+		PerSecond:  float64(cfg.Charges) / elapsed.Seconds(),
+		LatencyP50: us(50), LatencyP99: us(99), LatencyP999: us(99.9),
+		LatencyMax: time.Duration(merged.Max()) * time.Microsecond,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(), CommitBatchMean: commitBatchMean,
+	}
+}
