@@ -9,8 +9,10 @@ import (
 	"github.com/tollway/tollway/engine"
 )
 
+var quietLogger = slog.New(slog.DiscardHandler)
+
 func openBench(b *testing.B) *engine.Engine {
-	eng, err := engine.Open(engine.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	eng, err := engine.Open(engine.Options{Dir: b.TempDir(), Logger: quietLogger})
 	if err != nil {
 		b.Fatal(err)
 	}

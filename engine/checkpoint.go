@@ -225,7 +225,7 @@ func encodeSnapshot(book *ledger.Book) [][]byte {
 	var chunks [][]byte
 	chunk := make([]byte, 0, snapshotChunkBytes)
 	var record []byte
-	for _, a := range book.Accounts() {
+	book.Range(func(a *ledger.Account) bool {
 		record = ledger.AppendAccount(record[:0], a)
 		if len(chunk) > 0 && len(chunk)+len(record)+binary.MaxVarintLen64 > snapshotChunkBytes {
 			chunks = append(chunks, chunk)
@@ -233,7 +233,8 @@ func encodeSnapshot(book *ledger.Book) [][]byte {
 		}
 		chunk = binary.AppendUvarint(chunk, uint64(len(record)))
 		chunk = append(chunk, record...)
-	}
+		return true
+	})
 	if len(chunk) > 0 {
 		chunks = append(chunks, chunk)
 	}

@@ -130,12 +130,13 @@ func Open(options Options) (*Engine, error) {
 		Logger:   options.Logger,
 	})
 	e.sweeper = newSweeper(e)
-	for _, a := range book.Accounts() {
+	book.Range(func(a *ledger.Account) bool {
 		e.registry.Insert(a)
 		for _, h := range a.Holds() {
 			e.sweeper.add(h.Deadline, a.ID)
 		}
-	}
+		return true
+	})
 	e.checkpointer = newCheckpointer(e, book, position)
 	e.sweeper.start()
 	e.logger.Info("engine open", "dir", options.Dir, "accounts", book.Len(), "position", position,
@@ -155,33 +156,110 @@ func (e *Engine) recover() (*ledger.Book, uint64, error) {
 		return nil, 0, fmt.Errorf("load snapshot: %w", err)
 	}
 	e.recovered.SnapshotPosition, e.recovered.SnapshotAccounts = snapshotPosition, book.Len()
-	position := snapshotPosition
-	err = e.log.Read(snapshotPosition+1, func(p uint64, record []byte) error {
-		event, err := ledger.DecodeEvent(record)
-		if err != nil {
-			return fmt.Errorf("position %d: %w", p, err)
-		}
-		if err := applyRecovered(book, &event); err != nil {
-			return fmt.Errorf("position %d: %w", p, err)
-		}
-		position = p
-		e.recovered.Replayed++
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("replay: %w", err)
-	}
-	err = e.log.ScanIndex(func(key []byte) error {
-		e.ids.add(string(key))
-		e.recovered.ClientIDs++
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("scan transfer index: %w", err)
+	// The client id filter is rebuilt from the index while the log replays:
+	// the two are independent and each takes a core.
+	scanned := make(chan error, 1)
+	go func() {
+		scanned <- e.log.ScanIndex(func(key []byte) error {
+			e.ids.addBytes(key)
+			e.recovered.ClientIDs++
+			return nil
+		})
+	}()
+	position, replayErr := e.replay(book, snapshotPosition)
+	if err := errors.Join(replayErr, <-scanned); err != nil {
+		return nil, 0, err
 	}
 	e.recovered.Duration = time.Since(started)
 	return book, position, nil
 }
+
+// replayChunkRecords is how many records the log reader hands the applier
+// at a time; replayChunksQueued bounds the chunks between them.
+const (
+	replayChunkRecords = 4096
+	replayChunksQueued = 4
+)
+
+// replayChunk holds consecutive records in one buffer: record i is
+// data[ends[i-1]:ends[i]], so a chunk costs two allocations, not one per record.
+type replayChunk struct {
+	first uint64
+	data  []byte
+	ends  []int
+}
+
+func (c *replayChunk) record(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.data[start:c.ends[i]]
+}
+
+// replay applies every log record after position from to book, in order,
+// and returns the last position applied. Reading Pebble and decoding run on
+// two goroutines, pipelined by chunks of records.
+func (e *Engine) replay(book *ledger.Book, from uint64) (uint64, error) {
+	chunks := make(chan replayChunk, replayChunksQueued)
+	stop := make(chan struct{})
+	defer close(stop)
+	read := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		chunk := replayChunk{}
+		send := func() bool {
+			select {
+			case chunks <- chunk:
+				chunk = replayChunk{}
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		err := e.log.Read(from+1, func(p uint64, record []byte) error {
+			if len(chunk.ends) == 0 {
+				chunk.first = p
+				chunk.data = make([]byte, 0, replayChunkRecords*recordBytesTypical)
+				chunk.ends = make([]int, 0, replayChunkRecords)
+			}
+			chunk.data = append(chunk.data, record...)
+			chunk.ends = append(chunk.ends, len(chunk.data))
+			if len(chunk.ends) == replayChunkRecords && !send() {
+				return errReplayStopped
+			}
+			return nil
+		})
+		if err == nil && len(chunk.ends) > 0 {
+			send()
+		}
+		read <- err
+	}()
+	position := from
+	for chunk := range chunks {
+		for i := range chunk.ends {
+			p := chunk.first + uint64(i)
+			event, err := ledger.DecodeEvent(chunk.record(i))
+			if err == nil {
+				err = applyRecovered(book, &event)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("replay position %d: %w", p, err)
+			}
+			position = p
+			e.recovered.Replayed++
+		}
+	}
+	if err := <-read; err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
+	return position, nil
+}
+
+var errReplayStopped = errors.New("replay stopped")
+
+// recordBytesTypical sizes replay buffers: a charge's record is about 80 bytes.
+const recordBytesTypical = 96
 
 // applyRecovered applies a replayed event after checking it names known
 // accounts, so a damaged log is an error rather than a panic.

@@ -49,8 +49,12 @@ func newBloom(capacity int64) *bloom {
 }
 
 // add records id as used.
-func (f *idFilter) add(id string) {
-	h := maphash.String(f.seed, id)
+func (f *idFilter) add(id string) { f.addHash(maphash.String(f.seed, id)) }
+
+// addBytes is add for an id in a byte slice (maphash hashes both alike).
+func (f *idFilter) addBytes(id []byte) { f.addHash(maphash.Bytes(f.seed, id)) }
+
+func (f *idFilter) addHash(h uint64) {
 	filters := *f.filters.Load()
 	current := filters[len(filters)-1]
 	current.set(h)
