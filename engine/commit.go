@@ -8,7 +8,7 @@ import (
 	"github.com/tollway/tollway/wal"
 )
 
-// onDurable is the log's commit callback: it runs on the committer goroutine
+// onDurable is the log's commit callback: it runs on the log's syncer goroutine
 // once per group commit, in log order. It is the only place a logged op is
 // answered, so every answer follows its fsync.
 //

@@ -2,13 +2,71 @@ package wal
 
 import (
 	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
-// run is the committer goroutine: it takes groups from the queue, commits
-// each with one fsync and reports it, until the queue is closed and drained.
+// pipelineDepth is how many group commits may be in the pipeline at once:
+// applied to Pebble by the committer and not yet reported by the syncer,
+// counting the one the committer is filling. Two overlap everything that
+// used to run in series: while the syncer waits for one group's fsync and
+// then runs OnDurable for it, the committer encodes and writes the next
+// group, and Pebble's LogWriter starts that group's fsync as soon as the
+// previous one returns.
+//
+// NB: not more than two. After a failed WAL write or fsync, Pebble's
+// LogWriter keeps accepting records until one of them fills a block; the
+// record after that makes Pebble panic inside its commit pipeline with the
+// commit mutex held (commitWrite: "panic(err)"), which no recover undoes.
+// A failed write or fsync is the failure of a group applied before it, and
+// that group keeps its slot until the syncer has failed the log. With two
+// slots the committer can therefore write at most one group between the
+// failure and seeing Err() != nil: never the second record that would make
+// Pebble panic. (The benchmarks are no faster with three or four.)
+const pipelineDepth = 2
+
+// flight is one group commit on its way through the pipeline: encoded and
+// applied by the committer, then synced and reported by the syncer. The
+// pipelineDepth flights are made by Open and cycle between the committer
+// (through Log.free) and the syncer (through Log.applied, in position
+// order), so that a Pebble batch is reused only after its SyncWait and
+// steady state allocates nothing.
+type flight struct {
+	batch   *pebble.Batch // nil after Pebble failed it: it may not be reused
+	entries []*Entry      // the group, in log order
+	first   uint64        // position of the first record (of the next one, for barriers only)
+	records int           // entries that are records; 0 for barriers only or a refused group
+	applied bool          // batch went into Pebble: the syncer must SyncWait it
+	// view is a read view taken right after the apply, before any later
+	// write, when the group has index puts: it becomes current once the
+	// group is durable.
+	view *readView
+	// err is a failure that reached the group before the syncer: the log had
+	// failed already, or the apply failed.
+	err error
+}
+
+func (f *flight) reset() {
+	clear(f.entries)
+	f.entries = f.entries[:0]
+	f.first, f.records, f.applied, f.view, f.err = 0, 0, false, nil, nil
+}
+
+// run is the committer goroutine: it takes groups from the queue, encodes
+// each into a Pebble batch and applies it without waiting for the fsync,
+// then hands it to the syncer, until the queue is closed and drained. It
+// owns every Pebble write; a WriteSnapshot batch is committed between
+// groups, once the groups before it are reported.
 func (l *Log) run() {
 	defer close(l.stopped)
+	defer func() {
+		close(l.applied)
+		<-l.syncerStopped
+	}()
 	for {
+		// Hold a slot before taking, so that the group takes everything that
+		// arrived while the pipeline was full.
+		l.hold()
 		taken, request, closed := l.queue.take(l.taken[:0], l.options.BatchEntriesMax)
 		if request != nil {
 			l.write(request)
@@ -24,50 +82,143 @@ func (l *Log) run() {
 	}
 }
 
-// commit writes a prefix of entries (bounded by batchBytesMax) as one Pebble
-// batch with one fsync, reports it through OnDurable and returns its length.
+// hold returns the flight the committer fills next, waiting while every
+// flight is in the pipeline.
+func (l *Log) hold() *flight {
+	if l.held == nil {
+		l.held = <-l.free
+	}
+	return l.held
+}
+
+// dispatch hands the held flight to the syncer. It never blocks: l.applied
+// has room for every flight.
+func (l *Log) dispatch() {
+	l.applied <- l.held
+	l.held = nil
+}
+
+// drain waits until the syncer has reported every flight in the pipeline.
+func (l *Log) drain() {
+	var flights [pipelineDepth]*flight
+	start := 0
+	if l.held != nil {
+		start = 1
+	}
+	for i := start; i < pipelineDepth; i++ {
+		flights[i] = <-l.free
+	}
+	for i := start; i < pipelineDepth; i++ {
+		l.free <- flights[i]
+	}
+}
+
+// commit encodes a prefix of entries (bounded by batchBytesMax) into one
+// Pebble batch, applies it with pebble.Sync but without waiting for the
+// fsync, hands it to the syncer and returns the prefix's length. A group of
+// barriers only, and a group refused because the log failed, go to the
+// syncer too: it reports every group in order.
 func (l *Log) commit(entries []*Entry) int {
+	f := l.hold()
 	if err := l.Err(); err != nil {
-		clearPositions(entries)
-		l.options.OnDurable(entries, 0, err)
+		f.entries = append(f.entries, entries...)
+		f.err = err
+		l.dispatch()
 		return len(entries)
 	}
-	first := l.next
-	count, records, indexed := l.encode(entries)
-	group := entries[:count]
+	if f.batch == nil {
+		f.batch = l.newBatch()
+	}
+	count, records, indexed := encode(f.batch, entries, l.next)
+	f.entries = append(f.entries, entries[:count]...)
+	f.first, f.records = l.next, records
 	if records == 0 {
-		// Only barriers: whatever was queued before them is durable already.
-		clearPositions(group)
-		l.options.OnDurable(group, first, nil)
+		l.dispatch()
 		return count
 	}
-	if err := commitSynced(l.batch); err != nil {
+	if err := applyNoSyncWait(l.db, f.batch); err != nil {
 		l.fail(err)
-		clearPositions(group)
-		l.options.OnDurable(group, first, l.Err())
+		// NB: not SyncWait: a batch that failed before its WAL write is
+		// never finished. Pebble dropped it (b.db = nil) and may still hold
+		// it, so it is not reused either.
+		f.batch = nil
+		f.err = l.Err()
+		l.dispatch()
 		return count
 	}
-	l.batch.Reset()
+	f.applied = true
 	l.next += uint64(records)
-	last := l.next - 1
-	if last <= l.durable.Load() {
-		panic(fmt.Sprintf("wal: durable would move from %d to %d", l.durable.Load(), last))
-	}
 	if indexed {
-		l.refreshView()
+		// The committer is the only writer, so this view shows exactly the
+		// groups up to this one.
+		f.view = newReadView(l.db)
 	}
-	setPositions(group, first)
-	l.durable.Store(last)
-	l.advanceNotify()
-	l.options.OnDurable(group, first, nil)
+	l.dispatch()
 	return count
 }
 
-// encode writes a prefix of entries into l.batch, records at positions
-// l.next, l.next+1, ... (barriers take none), and returns the prefix's
-// length, how many records it has and whether any entry had index puts. The
-// prefix ends at the first entry that finds the prefix at batchBytesMax bytes
-// or more, so it is never empty.
+// syncLoop is the syncer goroutine: it receives the flights in position
+// order, waits for each one's fsync and reports it, until the committer
+// closes l.applied.
+func (l *Log) syncLoop() {
+	defer close(l.syncerStopped)
+	for f := range l.applied {
+		l.report(f)
+		f.reset()
+		l.free <- f
+	}
+}
+
+// report waits for the fsync of flight f and reports its group through
+// OnDurable. A group is durable only if its own fsync succeeded and the log
+// had not failed: a failure fails every group behind it, in order, whether
+// or not its fsync succeeded.
+func (l *Log) report(f *flight) {
+	err := f.err
+	if f.applied {
+		if syncErr := f.batch.SyncWait(); syncErr != nil {
+			l.fail(syncErr)
+			f.batch = nil // Pebble dropped it (Batch.SyncWait)
+		} else {
+			f.batch.Reset()
+		}
+	}
+	if err == nil {
+		err = l.Err() // this group's failed fsync, or an earlier failure
+	}
+	if err != nil {
+		if f.view != nil {
+			f.view.release()
+		}
+		written := f.first
+		if f.records == 0 {
+			written = 0 // nothing of it reached Pebble
+		}
+		clearPositions(f.entries)
+		l.options.OnDurable(f.entries, written, err)
+		return
+	}
+	if f.records > 0 {
+		if durable := l.durable.Load(); f.first != durable+1 {
+			panic(fmt.Sprintf("wal: group at %d reported after durable %d", f.first, durable))
+		}
+		if f.view != nil {
+			l.view.Swap(f.view).release()
+		}
+		setPositions(f.entries, f.first)
+		l.durable.Store(f.first + uint64(f.records) - 1)
+		l.advanceNotify()
+	} else {
+		clearPositions(f.entries)
+	}
+	l.options.OnDurable(f.entries, f.first, nil)
+}
+
+// encode writes a prefix of entries into batch, records at positions next,
+// next+1, ... (barriers take none), and returns the prefix's length, how
+// many records it has and whether any entry had index puts. The prefix ends
+// at the first entry that finds the prefix at batchBytesMax bytes or more,
+// so it is never empty.
 //
 // Records go first, then the index puts: Pebble's memtable inserter reuses
 // the position of its previous insert, so the sequential record keys insert
@@ -76,14 +227,14 @@ func (l *Log) commit(entries []*Entry) int {
 //
 // NB: keys and values are encoded in place in the batch (SetDeferred), so
 // encoding allocates nothing.
-func (l *Log) encode(entries []*Entry) (count, records int, indexed bool) {
-	position := l.next
+func encode(batch *pebble.Batch, entries []*Entry, next uint64) (count, records int, indexed bool) {
+	position := next
 	for size := 0; count < len(entries) && (count == 0 || size < batchBytesMax); count++ {
 		entry := entries[count]
 		if entry.isBarrier() {
 			continue
 		}
-		operation := l.batch.SetDeferred(recordKeyBytes, len(entry.Record))
+		operation := batch.SetDeferred(recordKeyBytes, len(entry.Record))
 		putRecordKey(operation.Key, position)
 		copy(operation.Value, entry.Record)
 		if err := operation.Finish(); err != nil {
@@ -98,7 +249,7 @@ func (l *Log) encode(entries []*Entry) (count, records int, indexed bool) {
 	}
 	for _, entry := range entries[:count] {
 		for _, put := range entry.Index {
-			l.encodePut(put)
+			encodePut(batch, put)
 			indexed = true
 		}
 	}
@@ -125,9 +276,9 @@ func clearPositions(group []*Entry) {
 	}
 }
 
-func (l *Log) encodePut(put Put) {
+func encodePut(batch *pebble.Batch, put Put) {
 	if put.Value == nil {
-		operation := l.batch.DeleteDeferred(1 + len(put.Key))
+		operation := batch.DeleteDeferred(1 + len(put.Key))
 		operation.Key[0] = prefixIndex
 		copy(operation.Key[1:], put.Key)
 		if err := operation.Finish(); err != nil {
@@ -135,7 +286,7 @@ func (l *Log) encodePut(put Put) {
 		}
 		return
 	}
-	operation := l.batch.SetDeferred(1+len(put.Key), len(put.Value))
+	operation := batch.SetDeferred(1+len(put.Key), len(put.Value))
 	operation.Key[0] = prefixIndex
 	copy(operation.Key[1:], put.Key)
 	copy(operation.Value, put.Value)
@@ -144,8 +295,11 @@ func (l *Log) encodePut(put Put) {
 	}
 }
 
-// write commits a batch of WriteSnapshot with an fsync.
+// write commits a batch of WriteSnapshot with an fsync, once every group
+// before it is reported: it is then ordered after them on disk, and a
+// failure among them is known before Pebble is asked to write again.
 func (l *Log) write(request *writeRequest) {
+	l.drain()
 	if err := l.Err(); err != nil {
 		request.done <- err
 		return

@@ -3,20 +3,28 @@
 // Records have dense positions 1, 2, 3, ... Appends from many goroutines meet
 // in one bounded queue; one committer goroutine drains it, writes up to
 // Options.BatchEntriesMax entries (and each entry's index puts) into one
-// Pebble batch, commits it with pebble.Sync (one fsync for the whole group),
-// and only then reports the entries through Options.OnDurable.
+// Pebble batch and applies it with pebble.Sync without waiting for the fsync
+// (DB.ApplyNoSyncWait). One syncer goroutine receives the applied groups in
+// order, waits for each one's fsync (Batch.SyncWait) and only then reports
+// its entries through Options.OnDurable. The two form a pipeline of at most
+// two groups, so the next group is written while the previous one's fsync
+// and report run, and Pebble's WAL writer syncs what arrived meanwhile in
+// its next fsync.
 //
 // Invariants:
 //   - Nothing is reported durable (OnDurable with a nil error, Durable, Read,
-//     Get) before the Pebble batch that holds it returned from a synced commit.
+//     Get) before the fsync of the Pebble batch that holds it returned nil.
+//     Groups are reported strictly in position order, one OnDurable call at
+//     a time, never a group before every earlier one.
 //   - Positions are dense and assigned in queue order; each appender's entries
 //     keep their order. Durable only grows. A barrier (an entry with no
 //     record) takes no position and is reported after everything before it.
 //   - A record and its entry's index puts are written in the same batch, so a
 //     crash keeps both or neither.
-//   - A failed write or fsync fails the log closed: the failing group and
-//     every later append come back with ErrFailed, Durable never advances
-//     again, no Pebble write is attempted again, and the fsync is never
+//   - A failed write or fsync fails the log closed: the failing group, the
+//     group in the pipeline behind it and every later append come back with
+//     ErrFailed, in order; Durable never advances again, no Pebble write is
+//     attempted again once the failure is known, and the fsync is never
 //     retried. A failed log also refuses reads (Pebble shows writes whose
 //     fsync failed). Recovery is a restart: Open replays what reached the disk.
 //   - A snapshot and the log truncation it allows are made current in one
@@ -24,7 +32,7 @@
 //     complete and current, and the records it covers are gone only if it is.
 //
 // Pebble's Logger.Fatalf is made to panic with a private sentinel; the
-// committer recovers exactly that sentinel around its own commits and fails
+// committer recovers exactly that sentinel around its own writes and fails
 // the log closed. A Fatalf on one of Pebble's background goroutines
 // (MANIFEST write, corruption found by a compaction) is not recovered: it
 // crashes the process, as Pebble's default logger (os.Exit) would. So do the
@@ -32,7 +40,8 @@
 // failed WAL rotation); crashing is failing closed.
 //
 // Goroutines: Open starts the committer, which owns every Pebble write
-// (appends and the batches of WriteSnapshot) and runs OnDurable; Close stops
-// it after it has committed what was queued. Pebble runs its own flush,
-// compaction and WAL goroutines.
+// (appends and, between groups once the pipeline is drained, the batches of
+// WriteSnapshot), and the syncer, which waits for the fsyncs and runs
+// OnDurable; Close stops both after they have committed and reported what
+// was queued. Pebble runs its own flush, compaction and WAL goroutines.
 package wal

@@ -61,7 +61,7 @@ func (q *queue) push(entries []*Entry) int {
 		if q.closed {
 			break
 		}
-		tail := (q.head + q.count) % len(q.ring)
+		tail := q.tail()
 		n := min(len(entries)-pushed, len(q.ring)-q.count, len(q.ring)-tail)
 		copy(q.ring[tail:tail+n], entries[pushed:pushed+n])
 		q.count += n
@@ -83,11 +83,29 @@ func (q *queue) pushOne(entry *Entry) bool {
 		q.mutex.Unlock()
 		return false
 	}
-	q.ring[(q.head+q.count)%len(q.ring)] = entry
+	q.ring[q.tail()] = entry
 	q.count++
-	q.wakeCommitter()
+	wake := q.committerWaiting
+	q.committerWaiting = false
 	q.mutex.Unlock()
+	// Outside the lock, so that the appenders behind this one need not wait
+	// for the wakeup: Signal needs no lock, and the committer registered as
+	// a waiter before it released the mutex, so it cannot miss this.
+	if wake {
+		q.notEmpty.Signal()
+	}
 	return true
+}
+
+// tail returns the ring index of the next entry to push.
+//
+// REQUIRES: q.mutex is held.
+func (q *queue) tail() int {
+	tail := q.head + q.count
+	if tail >= len(q.ring) {
+		tail -= len(q.ring) // not %: a division on every append
+	}
+	return tail
 }
 
 // submit hands request to the committer; false if the queue is closed.

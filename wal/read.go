@@ -8,14 +8,17 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// readView is a Pebble snapshot taken by the committer right after a synced
-// commit, through which Get reads the index.
+// readView is a Pebble snapshot through which Get and ScanIndex read the
+// index. The committer takes one right after it applied a group with index
+// puts, and the syncer makes it current once that group is durable.
 //
 // NB: Pebble makes a batch visible to readers before its WAL fsync returns
 // (and leaves it visible if the fsync fails), so reading the live DB could
-// show an index value that is not durable. A snapshot taken after the commit
-// returned shows exactly the durable state, because the committer is the
-// only writer.
+// show an index value that is not durable, and so could a snapshot taken
+// when the fsync returns, since the committer may have applied later groups
+// by then. A snapshot taken right after the apply, before the committer's
+// next write, shows exactly the groups up to this one, because the committer
+// is the only writer.
 type readView struct {
 	snapshot *pebble.Snapshot
 	// references counts the log's own reference (while the view is current)
@@ -52,7 +55,8 @@ func (l *Log) acquireView() *readView {
 
 // refreshView makes a new view current.
 //
-// REQUIRES: called on the committer goroutine, after a synced commit.
+// REQUIRES: called on the committer goroutine, after a synced commit, with
+// the pipeline drained (nothing applied that is not durable).
 func (l *Log) refreshView() {
 	l.view.Swap(newReadView(l.db)).release()
 }
@@ -212,4 +216,28 @@ func readRecords(iterator *pebble.Iterator, from uint64,
 		next++
 	}
 	return next, iterator.Error()
+}
+
+// ScanIndex calls fn with every durable index key, in key order; key is
+// valid only during fn. An error of fn stops the scan and is returned.
+func (l *Log) ScanIndex(fn func(key []byte) error) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
+	view := l.acquireView()
+	defer view.release()
+	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixIndex},
+		UpperBound: []byte{prefixIndex + 1},
+	})
+	if err != nil {
+		return fmt.Errorf("wal: scan index: %w", err)
+	}
+	for valid := iterator.First(); valid; valid = iterator.Next() {
+		if err := fn(iterator.Key()[1:]); err != nil {
+			return errors.Join(err, iterator.Close())
+		}
+	}
+	return errors.Join(iterator.Error(), iterator.Close())
 }

@@ -40,10 +40,11 @@ const (
 	// batchBytesMax ends a group commit early once its Pebble batch holds this
 	// many bytes, so a group of large entries stays one bounded write.
 	batchBytesMax = 16 << 20
-	// batchBytesInitial and batchBytesRetained size the committer's one
-	// reused Pebble batch: it starts at 1 MiB and keeps up to the largest
-	// group (batchBytesMax plus one last entry), so steady state allocates
-	// nothing.
+	// batchBytesInitial and batchBytesRetained size the pipelineDepth
+	// reused Pebble batches of the committer: each starts at 1 MiB and keeps
+	// up to the largest group (batchBytesMax plus one last entry), so steady
+	// state allocates nothing. At most pipelineDepth times batchBytesRetained
+	// stays allocated.
 	batchBytesInitial  = 1 << 20
 	batchBytesRetained = batchBytesMax + EntryBytesMax + (1 << 20)
 	// readersPollInterval is how often Close looks whether the last reader
@@ -64,14 +65,15 @@ type Options struct {
 	BatchEntriesMax int
 	// Logger receives the log's and Pebble's messages; nil means slog.Default().
 	Logger *slog.Logger
-	// OnDurable is called on the committer goroutine once per group commit,
+	// OnDurable is called on the log's syncer goroutine once per group commit,
 	// after the batch is fsynced (err == nil) or failed (err wraps
 	// ErrFailed), with the entries in log order; entries[i] has position
 	// first+uint64(i) (entries[i].Position), counting only records when the
-	// group has barriers. It must not block for long: it is the engine's
-	// reply path. After a failure every later Append also comes back here with
-	// ErrFailed; an Append after Close comes back with ErrClosed, on the
-	// appender's goroutine.
+	// group has barriers. Calls never overlap and come in position order. It
+	// must not block for long: it is the engine's reply path, and the next
+	// group's report waits for it. After a failure every later Append also
+	// comes back here with ErrFailed; an Append after Close comes back with
+	// ErrClosed, on the appender's goroutine.
 	//
 	// NB: entries is only valid during the call. With err != nil, first is the
 	// position the entries were written at, or 0 if they never reached
@@ -110,12 +112,18 @@ type Log struct {
 	logger  *slog.Logger
 	db      *pebble.DB
 	queue   queue
-	stopped chan struct{} // closed when the committer returns
+	stopped chan struct{} // closed when the committer and the syncer returned
 
 	// Owned by the committer goroutine.
-	batch *pebble.Batch // reused for every group
-	next  uint64        // position of the next appended record
-	taken []*Entry      // the group being committed
+	next  uint64   // position of the next appended record
+	taken []*Entry // the entries taken from the queue, one group or more
+	held  *flight  // the flight the committer fills next, nil if none
+
+	// The pipeline from the committer to the syncer (committer.go).
+	flights       []*flight    // all pipelineDepth of them, for Close
+	free          chan *flight // flights the committer may fill
+	applied       chan *flight // flights for the syncer, in position order
+	syncerStopped chan struct{}
 
 	durable          atomic.Uint64 // last fsynced position
 	snapshotPosition atomic.Uint64 // records up to here are truncated
@@ -140,7 +148,7 @@ type Log struct {
 	nextGeneration uint64     // guarded by snapshotMutex
 }
 
-// Open creates or recovers the log in dir and starts its committer.
+// Open creates or recovers the log in dir and starts its committer and syncer.
 func Open(dir string, options Options) (*Log, error) {
 	if err := options.setDefaults(); err != nil {
 		return nil, err
@@ -150,6 +158,9 @@ func Open(dir string, options Options) (*Log, error) {
 		logger:        options.Logger,
 		stopped:       make(chan struct{}),
 		taken:         make([]*Entry, 0, options.BatchEntriesMax),
+		free:          make(chan *flight, pipelineDepth),
+		applied:       make(chan *flight, pipelineDepth),
+		syncerStopped: make(chan struct{}),
 		notifyChannel: make(chan struct{}),
 	}
 	l.queue.init(options.QueueEntriesMax)
@@ -171,10 +182,20 @@ func Open(dir string, options Options) (*Log, error) {
 	l.snapshotPosition.Store(state.snapshot.position)
 	l.nextGeneration = max(state.snapshot.generation, state.lastGeneration) + 1
 	l.view.Store(newReadView(db))
-	l.batch = db.NewBatch(pebble.WithInitialSizeBytes(batchBytesInitial),
-		pebble.WithMaxRetainedSizeBytes(batchBytesRetained))
+	for range pipelineDepth {
+		f := &flight{batch: l.newBatch(), entries: make([]*Entry, 0, options.BatchEntriesMax)}
+		l.flights = append(l.flights, f)
+		l.free <- f
+	}
 	go l.run()
+	go l.syncLoop()
 	return l, nil
+}
+
+// newBatch returns a batch for a flight of the pipeline.
+func (l *Log) newBatch() *pebble.Batch {
+	return l.db.NewBatch(pebble.WithInitialSizeBytes(batchBytesInitial),
+		pebble.WithMaxRetainedSizeBytes(batchBytesRetained))
 }
 
 func (o *Options) setDefaults() error {
@@ -327,8 +348,9 @@ func (l *Log) fail(cause error) {
 }
 
 // Close stops accepting appends, commits what is queued (OnDurable runs for
-// it), stops the committer, waits for readers and closes Pebble. On a failed
-// log it returns the failure. A second Close returns ErrClosed.
+// it), stops the committer and the syncer, waits for readers and closes
+// Pebble. On a failed log it returns the failure. A second Close returns
+// ErrClosed.
 //
 // NB: Close must not be called from OnDurable or from a Read or
 // LoadSnapshot callback: it waits for them.
@@ -343,7 +365,11 @@ func (l *Log) Close() error {
 	}
 	l.finishNotify()
 	l.view.Load().release()
-	_ = l.batch.Close()
+	for _, f := range l.flights {
+		if f.batch != nil {
+			_ = f.batch.Close() // every flight is back and waited for
+		}
+	}
 	if err := l.Err(); err != nil {
 		closeFailedPebble(l.db, l.logger)
 		return err
