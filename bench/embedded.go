@@ -104,12 +104,14 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 	batch := max(cfg.BatchSize, 1)
 	var next atomic.Int64
 	var errors atomic.Int64
-	histograms := make([]*hdrhistogram.Histogram, cfg.Callers)
+	// Each caller records into its own slice, merged into one HDR histogram
+	// at the end: a histogram per caller would thrash the caches.
+	latencies := make([][]int64, cfg.Callers)
 	var wg sync.WaitGroup
 	started := time.Now()
 	before := eng.Stats()
 	for c := range cfg.Callers {
-		histograms[c] = hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
+		latencies[c] = make([]int64, 0, cfg.Charges/cfg.Callers/batch+1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -141,7 +143,7 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 						}
 					}
 				}
-				histograms[c].RecordValue(min(time.Since(begin), latencyMax).Microseconds())
+				latencies[c] = append(latencies[c], min(time.Since(begin), latencyMax).Microseconds())
 			}
 		}()
 	}
@@ -153,8 +155,10 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 		commitBatchMean = float64(after.CommitsEntries-before.CommitsEntries) / float64(commits)
 	}
 	merged := hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
-	for _, h := range histograms {
-		merged.Merge(h)
+	for _, list := range latencies {
+		for _, latency := range list {
+			merged.RecordValue(latency)
+		}
 	}
 	us := func(q float64) time.Duration { return time.Duration(merged.ValueAtQuantile(q)) * time.Microsecond }
 	return Result{

@@ -158,14 +158,22 @@ func (e *Engine) execute(ctx context.Context, c ledger.Command) (Transfer, error
 // claim is released when the op completes), or a final answer: a replay or
 // an error.
 func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Transfer, error) {
+	return e.prepareClaiming(c, func(op *actors.Op) error { return e.inflight.claim(ctx, op) })
+}
+
+// prepareClaiming is prepare with the way to claim the client id: waiting
+// for another holder (single calls), or refusing (batches, whose unsent ops
+// must never wait on each other).
+func (e *Engine) prepareClaiming(c ledger.Command, claim func(*actors.Op) error) (*actors.Op, Transfer, error) {
 	if !ledger.ValidTransferID(c.ID) {
 		return nil, Transfer{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, ledger.TransferIDBytesMax)
 	}
-	if err := ledger.Resolve(e.registry, &c); err != nil {
+	accounts := e.accountsOf(&c)
+	if err := ledger.Resolve(accounts, &c); err != nil {
 		return nil, Transfer{}, err
 	}
 	op := actors.NewOp(c)
-	if err := e.inflight.claim(ctx, op); err != nil {
+	if err := claim(op); err != nil {
 		return nil, Transfer{}, err
 	}
 	last, found, err := e.lookup(c.ID)
@@ -186,7 +194,10 @@ func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Tra
 		e.complete(op) // wakes any call waiting for this client id
 		return nil, Transfer{}, fmt.Errorf("%w: hold %q", ErrNotFound, c.ID)
 	}
-	decider := e.registry.Entry(op.Command.Decider())
+	decider := accounts.entry(op.Command.Decider())
+	if decider == nil {
+		decider = e.registry.Entry(op.Command.Decider()) // a hold's payer, learned from its record
+	}
 	if decider == nil {
 		e.complete(op) // wakes any call waiting for this client id
 		return nil, Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, op.Command.Decider())
@@ -194,6 +205,43 @@ func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Tra
 	e.ids.add(string(c.ID)) // before the op can be durable: the filter never says "no" to a used id
 	actors.Route(op, decider)
 	return op, Transfer{}, nil
+}
+
+// commandAccounts holds the registry entries of the accounts a command
+// names, looked up once: Resolve reads them, and the payer's is where the
+// command is sent.
+type commandAccounts struct {
+	from, to *actors.Entry
+}
+
+func (e *Engine) accountsOf(c *ledger.Command) commandAccounts {
+	var accounts commandAccounts
+	if c.From != "" {
+		accounts.from = e.registry.Entry(c.From)
+	}
+	if c.To != "" {
+		accounts.to = e.registry.Entry(c.To)
+	}
+	return accounts
+}
+
+func (a commandAccounts) entry(id ledger.AccountID) *actors.Entry {
+	switch {
+	case a.from != nil && a.from.ID() == id:
+		return a.from
+	case a.to != nil && a.to.ID() == id:
+		return a.to
+	}
+	return nil
+}
+
+// Lookup implements ledger.Directory over the command's accounts.
+func (a commandAccounts) Lookup(id ledger.AccountID) (ledger.LedgerID, ledger.Kind, bool) {
+	entry := a.entry(id)
+	if entry == nil {
+		return "", 0, false
+	}
+	return entry.Ledger(), entry.Kind(), true
 }
 
 // lookup returns the latest durable event of a client id. An id the filter
@@ -243,7 +291,7 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 	batches := make(map[*actors.Entry]*actors.Batch)
 	var later []int // client ids claimed by another item of this batch
 	for i := range charges {
-		op, replay, err := e.prepareInBatch(ctx, e.chargeCommand(&charges[i]))
+		op, replay, err := e.prepareInBatch(e.chargeCommand(&charges[i]))
 		switch {
 		case errors.Is(err, errClaimedHere):
 			later = append(later, i)
@@ -279,15 +327,18 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 	return results
 }
 
-var errClaimedHere = errors.New("client id claimed by an earlier item of the batch")
+var errClaimedHere = errors.New("client id claimed by an operation in flight")
 
-// prepareInBatch is prepare that does not wait on a claim held by another
-// op, which may be an earlier item of the same batch not yet sent.
-func (e *Engine) prepareInBatch(ctx context.Context, c ledger.Command) (*actors.Op, Transfer, error) {
-	if e.inflight.held(c.ID) {
-		return nil, Transfer{}, errClaimedHere
-	}
-	return e.prepare(ctx, c)
+// prepareInBatch is prepare that never waits for a claim: the holder may be
+// an earlier item of this batch, or of another batch, not sent yet. Such
+// items are retried one by one once the batch's own ops are answered.
+func (e *Engine) prepareInBatch(c ledger.Command) (*actors.Op, Transfer, error) {
+	return e.prepareClaiming(c, func(op *actors.Op) error {
+		if !e.inflight.tryClaim(op) {
+			return errClaimedHere
+		}
+		return nil
+	})
 }
 
 // Balance returns an account's balance, reflecting every acknowledged

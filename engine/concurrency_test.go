@@ -152,3 +152,42 @@ func TestConcurrentBatchesToHotSupplier(t *testing.T) {
 		t.Fatalf("Verify = %v", err)
 	}
 }
+
+// TestBatchesSharingClientIDsNeverDeadlock runs batches that claim the same
+// client ids in opposite orders: each id must apply exactly once, and no
+// batch may wait on another's unsent operation.
+func TestBatchesSharingClientIDsNeverDeadlock(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	eng := openTest(t, engine.Options{})
+	mustCreate(t, eng, "alice", "bob")
+	mustCredit(t, eng, "dep-1", "alice", 1_000_000)
+	const ids = 200
+	forward := make([]engine.Charge, ids)
+	for i := range forward {
+		forward[i] = engine.Charge{ID: engine.TransferID(fmt.Sprintf("shared-%d", i)), From: "alice", To: "bob", Amount: engine.NewAmount(1)}
+	}
+	backward := make([]engine.Charge, ids)
+	for i := range backward {
+		backward[i] = forward[ids-1-i]
+	}
+	var wg sync.WaitGroup
+	for round := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := forward
+			if round%2 == 1 {
+				batch = backward
+			}
+			for i, r := range eng.ChargeBatch(ctx, batch) {
+				if r.Err != nil {
+					t.Errorf("item %d = %v", i, r.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wantBalance(t, eng, "alice", 1_000_000-ids, 0)
+	wantBalance(t, eng, "bob", ids, 0)
+}

@@ -61,12 +61,16 @@ func (t *inflightTable) claim(ctx context.Context, op *actors.Op) error {
 	return errClaimContended
 }
 
-// held reports whether some op holds id.
-func (t *inflightTable) held(id ledger.TransferID) bool {
-	s := t.shard(id)
+// tryClaim makes op the holder of its client id if nobody holds it.
+func (t *inflightTable) tryClaim(op *actors.Op) bool {
+	s := t.shard(op.Command.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ops[id] != nil
+	if s.ops[op.Command.ID] != nil {
+		return false
+	}
+	s.ops[op.Command.ID] = op
+	return true
 }
 
 // release gives up op's claim, if it holds one.
