@@ -18,10 +18,12 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 
-# Benchmarks of the engine and the log (see BENCHMARKS.md for the figures).
+# Benchmarks of the engine and the log; BENCHMARKS.md records their figures.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./wal/ ./engine/
-	$(GO) run ./cmd/tollway bench --scenario embedded-charge
+	$(GO) test -run '^$$' -bench 'EmbeddedCharge/callers=1$$' -benchtime 20000x -v ./bench/
+	$(GO) test -run '^$$' -bench 'EmbeddedCharge/(callers=64|callers=1024|hot|batch)' -benchtime 600000x -v ./bench/
+	$(GO) test -run '^$$' -bench 'RecoveryReplay|OpenAfterSnapshot' -benchtime 1x -v ./bench/
+	$(GO) test -run '^$$' -bench Append -benchtime 3s ./wal/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

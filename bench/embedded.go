@@ -66,7 +66,9 @@ func PrepareEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig
 			}
 		}
 	}
-	perConsumer := uint64(cfg.Charges/max(cfg.Consumers, 1)+1) * 1000
+	// Enough for every consumer's share, and for a whole batch more: batches
+	// are paid by one consumer each, so shares are uneven by up to a batch.
+	perConsumer := uint64(cfg.Charges/max(cfg.Consumers, 1)+2*max(cfg.BatchSize, 1)) * 1000
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.Consumers)
 	work := make(chan int)
@@ -124,9 +126,13 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 				count := min(int64(batch), int64(cfg.Charges)-first)
 				for i := range count {
 					n := first + i
+					payer := n // single charges spread over the consumers
+					if batch > 1 {
+						payer = first / int64(batch) // a batch is one payer's calls, as over HTTP
+					}
 					charges[i] = engine.Charge{
 						ID:     engine.TransferID(fmt.Sprintf("%s-%d", prefix, n)),
-						From:   consumerID(int(n) % cfg.Consumers),
+						From:   consumerID(int(payer) % cfg.Consumers),
 						To:     supplierID(int(n) % cfg.Suppliers),
 						Amount: engine.NewAmount(1000),
 					}
