@@ -1,0 +1,91 @@
+package actors_test
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
+)
+
+// TestPanickingAccountStopsAndReportsInsteadOfRestarting checks that an
+// actor whose state can no longer be trusted (a broken invariant panics in
+// Apply) is stopped and reported, never restarted with empty state, and
+// that later messages to it are not processed.
+func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
+	completed := make(chan *actors.Op, 4)
+	log, err := wal.Open(t.TempDir(), wal.Options{
+		Logger: slog.New(slog.DiscardHandler),
+		OnDurable: func(entries []*wal.Entry, _ uint64, _ error) {
+			for _, e := range entries {
+				completed <- actors.OpOf(e)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	failures := make(chan ledger.AccountID, 1)
+	registry := actors.NewRegistry(actors.Config{
+		Log:      log,
+		Now:      func() int64 { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() },
+		Complete: func(op *actors.Op) { completed <- op },
+		Failed:   func(id ledger.AccountID, _ any) { failures <- id },
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	defer registry.Shutdown()
+	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100)})
+	alice := registry.Entry("alice")
+
+	// Capturing a hold alice does not have breaks an invariant in Apply.
+	bogus := &ledger.Event{Type: ledger.EventCaptured, ID: "h-x", From: "alice", To: "bob", Amount: ledger.NewAmount(5), Captured: ledger.NewAmount(5)}
+	registry.Send(alice, &actors.Effects{Events: []*ledger.Event{bogus}})
+	select {
+	case id := <-failures:
+		if id != "alice" {
+			t.Fatalf("Failed(%q), want alice", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a panicking actor was not reported")
+	}
+	// The stopped actor must not answer: a restarted one would, from empty state.
+	read := actors.NewOp(ledger.Command{})
+	registry.Send(alice, &actors.Read{Op: read})
+	select {
+	case op := <-completed:
+		t.Fatalf("stopped actor answered %+v", op.Balance)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestReadAnswersWithTheAccountsBalance checks the plain path: a read is
+// answered at once when nothing of the account waits for the disk.
+func TestReadAnswersWithTheAccountsBalance(t *testing.T) {
+	log, err := wal.Open(t.TempDir(), wal.Options{Logger: slog.New(slog.DiscardHandler), OnDurable: func([]*wal.Entry, uint64, error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	completed := make(chan *actors.Op, 1)
+	registry := actors.NewRegistry(actors.Config{
+		Log: log, Now: func() int64 { return 0 }, Complete: func(op *actors.Op) { completed <- op },
+		Failed: func(ledger.AccountID, any) {}, Logger: slog.New(slog.DiscardHandler),
+	})
+	defer registry.Shutdown()
+	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100), DebitsPosted: ledger.NewAmount(30)})
+	registry.Send(registry.Entry("alice"), &actors.Read{Op: actors.NewOp(ledger.Command{})})
+	select {
+	case op := <-completed:
+		if op.Balance.Available != ledger.NewAmount(70) || op.Balance.Posted != ledger.NewAmount(70) {
+			t.Fatalf("Read = %+v, want available 70", op.Balance)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to a read")
+	}
+	if registry.Actors() != 1 || registry.Len() != 1 {
+		t.Fatalf("Actors() = %d, Len() = %d, want 1, 1", registry.Actors(), registry.Len())
+	}
+}
