@@ -16,14 +16,15 @@ func TestRunEmbeddedAppliesEveryChargeExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	cfg := EmbeddedConfig{Callers: 16, Consumers: 50, Suppliers: 3, Charges: 900}
-	if err := PrepareEmbedded(ctx, eng, cfg); err != nil {
+	cfg := EmbeddedConfig{Callers: 16, Consumers: 50, Suppliers: 3, Charges: 900, BatchSize: 30}
+	if err := PrepareEmbedded(ctx, eng, cfg); err != nil { // funds enough for both runs
 		t.Fatal(err)
 	}
-	if r := RunEmbedded(ctx, eng, cfg, "single"); r.Errors != 0 || r.Operations != 900 || r.LatencyP50 <= 0 {
+	single := cfg
+	single.BatchSize = 0
+	if r := RunEmbedded(ctx, eng, single, "single"); r.Errors != 0 || r.Operations != 900 || r.LatencyP50 <= 0 {
 		t.Fatalf("RunEmbedded(single) = %v", r)
 	}
-	cfg.BatchSize = 30
 	if r := RunEmbedded(ctx, eng, cfg, "batch"); r.Errors != 0 || r.Operations != 900 {
 		t.Fatalf("RunEmbedded(batch) = %v", r)
 	}
