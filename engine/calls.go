@@ -176,35 +176,47 @@ func (e *Engine) prepareClaiming(c ledger.Command, claim func(*actors.Op) error)
 	if err := claim(op); err != nil {
 		return nil, Transfer{}, err
 	}
-	last, found, err := e.lookup(c.ID)
-	if err != nil {
-		e.complete(op) // wakes any call waiting for this client id
-		return nil, Transfer{}, err
+	replay, err := e.route(op, accounts)
+	if err != nil || op.Decider() == nil {
+		e.complete(op) // releases the claim, waking any call waiting for this client id
+		return nil, replay, err
 	}
-	if found {
-		outcome, err := ledger.Recall(&last, &c)
-		if err != nil || outcome == ledger.OutcomeReplay {
-			e.complete(op) // wakes any call waiting for this client id
+	return op, Transfer{}, nil
+}
+
+// route checks a claimed op against the latest durable event of its client
+// id, and either names the account that will decide it (op.Decider()) or
+// returns the final answer: a replay or an error.
+func (e *Engine) route(op *actors.Op, accounts commandAccounts) (Transfer, error) {
+	c := &op.Command
+	last, found, err := e.lookup(c.ID)
+	switch {
+	case err != nil:
+		return Transfer{}, err
+	case found:
+		outcome, err := ledger.Recall(&last, c)
+		if err != nil {
+			return Transfer{}, err
+		}
+		if outcome == ledger.OutcomeReplay {
 			t := transferOf(&last)
 			t.Replayed = true
-			return nil, t, err
+			return t, nil
 		}
-		op.Command.From = last.From // an open hold: its payer decides
-	} else if c.Type == ledger.CommandCapture || c.Type == ledger.CommandVoid {
-		e.complete(op) // wakes any call waiting for this client id
-		return nil, Transfer{}, fmt.Errorf("%w: hold %q", ErrNotFound, c.ID)
+		c.From = last.From // an open hold: its payer decides
+	case c.Type == ledger.CommandCapture || c.Type == ledger.CommandVoid:
+		return Transfer{}, fmt.Errorf("%w: hold %q", ErrNotFound, c.ID)
 	}
-	decider := accounts.entry(op.Command.Decider())
+	decider := accounts.entry(c.Decider())
 	if decider == nil {
-		decider = e.registry.Entry(op.Command.Decider()) // a hold's payer, learned from its record
+		decider = e.registry.Entry(c.Decider()) // a hold's payer, learned from its record
 	}
 	if decider == nil {
-		e.complete(op) // wakes any call waiting for this client id
-		return nil, Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, op.Command.Decider())
+		return Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, c.Decider())
 	}
 	e.ids.add(string(c.ID)) // before the op can be durable: the filter never says "no" to a used id
 	actors.Route(op, decider)
-	return op, Transfer{}, nil
+	return Transfer{}, nil
 }
 
 // commandAccounts holds the registry entries of the accounts a command

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"sync"
 
@@ -15,6 +16,8 @@ const inflightShardCount = 256
 // claimAttemptsMax bounds how often one call waits for another holder of its
 // client id before giving up; each wait ends when that holder's op is durable.
 const claimAttemptsMax = 64
+
+var errClaimContended = errors.New("engine: client id contended by too many concurrent calls; retry")
 
 // inflightTable holds the client ids of operations between their index
 // lookup and their durable answer. Owning the claim on an id is what makes

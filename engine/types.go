@@ -210,5 +210,3 @@ var holdStates = map[ledger.EventType]HoldState{
 	ledger.EventVoided:   HoldVoided,
 	ledger.EventExpired:  HoldExpired,
 }
-
-var errClaimContended = errors.New("engine: client id contended by too many concurrent calls; retry")
