@@ -8,7 +8,8 @@ build:
 	$(GO) build ./...
 
 run:
-	$(GO) run ./cmd/tollway serve --data $(DATA)
+	$(GO) build -o bin/tollway ./cmd/tollway
+	./bin/tollway serve --data $(DATA)
 
 # Everything CI runs: vet, then every test under the race detector.
 test: vet

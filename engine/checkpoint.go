@@ -34,7 +34,7 @@ type checkpointer struct {
 	stopping     chan struct{}
 	stopped      chan struct{}
 	writing      sync.WaitGroup
-	writeErr     chan error // nil or the result of the write in progress
+	inProgress   chan error // the result of the snapshot write in progress, nil when none
 }
 
 type checkpointBatch struct {
@@ -71,7 +71,7 @@ func (c *checkpointer) run() {
 		select {
 		case b := <-c.batches:
 			c.apply(b)
-			if every := c.e.options.SnapshotEvery; every > 0 && c.position-c.lastSnapshot >= uint64(every) && c.writeErr == nil {
+			if every := c.e.options.SnapshotEvery; every > 0 && c.position-c.lastSnapshot >= uint64(every) && c.inProgress == nil {
 				c.startSnapshot()
 			}
 		case reply := <-c.requests:
@@ -110,19 +110,19 @@ func (c *checkpointer) apply(b checkpointBatch) {
 	c.position = b.last
 }
 
-func (c *checkpointer) writeDone() chan error { return c.writeErr }
+func (c *checkpointer) writeDone() chan error { return c.inProgress }
 
 // startSnapshot encodes the copy into chunks and starts writing them, unless
 // a write is already in progress or nothing changed since the last one.
 func (c *checkpointer) startSnapshot() {
-	if c.writeErr != nil || c.position == c.lastSnapshot {
+	if c.inProgress != nil || c.position == c.lastSnapshot {
 		return
 	}
 	started := time.Now()
 	chunks := encodeSnapshot(c.book)
 	position := c.position
 	done := make(chan error, 1)
-	c.writeErr = done
+	c.inProgress = done
 	c.writing.Add(1)
 	go func() {
 		defer c.writing.Done()
@@ -145,16 +145,16 @@ func (c *checkpointer) startSnapshot() {
 
 // finishSnapshot waits for the write in progress, if any, and returns its error.
 func (c *checkpointer) finishSnapshot() error {
-	if c.writeErr == nil {
+	if c.inProgress == nil {
 		return nil
 	}
-	err := <-c.writeErr
+	err := <-c.inProgress
 	c.report(err)
 	return err
 }
 
 func (c *checkpointer) report(err error) {
-	c.writeErr = nil
+	c.inProgress = nil
 	if err != nil {
 		// The log refuses writes once it failed; the engine fails with it.
 		c.e.fail(fmt.Errorf("write snapshot: %w", err))

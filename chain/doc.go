@@ -1,0 +1,6 @@
+// Package chain will hold the settlement contracts, their Go bindings, the
+// embedded simulated chain, the deposit watcher and the relayer's client. It
+// is built by the chain settlement issue; the engine already keeps the seam
+// it needs (each ledger's chain boundary account, and Subscribe for the
+// relayer to follow committed events in log order).
+package chain
