@@ -81,7 +81,7 @@ func (c *checkpointer) run() {
 		case inspect := <-c.inspections:
 			c.drain()
 			inspect(c.book)
-		case err := <-c.writeDone():
+		case err := <-c.inProgress: // never ready while nil
 			c.report(err)
 		case <-c.stopping:
 			c.finishSnapshot()
@@ -109,8 +109,6 @@ func (c *checkpointer) apply(b checkpointBatch) {
 	}
 	c.position = b.last
 }
-
-func (c *checkpointer) writeDone() chan error { return c.inProgress }
 
 // startSnapshot encodes the copy into chunks and starts writing them, unless
 // a write is already in progress or nothing changed since the last one.
