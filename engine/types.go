@@ -44,7 +44,9 @@ var (
 	ErrOverflow            = ledger.ErrOverflow
 	// ErrUnavailable means the engine cannot make changes durable (its log
 	// failed, or it is closed). Nothing is acknowledged after it; reopen the
-	// directory to recover.
+	// directory to recover. An operation answered with it may or may not
+	// have been applied (its write may have reached the disk before the
+	// failure): retry it with the same client id after reopening to learn.
 	ErrUnavailable = errors.New("engine unavailable")
 	// ErrTruncated means a log position is behind the latest snapshot.
 	ErrTruncated = errors.New("log position truncated by a snapshot")
