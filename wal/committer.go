@@ -7,36 +7,29 @@ import (
 )
 
 // pipelineDepth is how many group commits may be in the pipeline at once:
-// applied to Pebble by the committer and not yet reported by the syncer,
-// counting the one the committer is filling. Two overlap everything that
-// used to run in series: while the syncer waits for one group's fsync and
-// then runs OnDurable for it, the committer encodes and writes the next
-// group, and Pebble's LogWriter starts that group's fsync as soon as the
-// previous one returns.
+// committed by the committer and not yet reported by the syncer, counting
+// the one the committer is filling. Two overlap the report of one group
+// (OnDurable: the engine's replies) with the commit of the next.
 //
-// NB: not more than two. After a failed WAL write or fsync, Pebble's
-// LogWriter keeps accepting records until one of them fills a block; the
-// record after that makes Pebble panic inside its commit pipeline with the
-// commit mutex held (commitWrite: "panic(err)"), which no recover undoes.
-// A failed write or fsync is the failure of a group applied before it, and
-// that group keeps its slot until the syncer has failed the log. With two
-// slots the committer can therefore write at most one group between the
-// failure and seeing Err() != nil: never the second record that would make
-// Pebble panic. (The benchmarks are no faster with three or four.)
+// NB: the committer commits each group with its fsync before writing the
+// next (Batch.Commit with pebble.Sync), so Pebble never receives a write
+// while an fsync is unconfirmed. After a failed WAL write or fsync, a later
+// write makes Pebble panic with its mutexes held (a WAL rotation closes the
+// failed writer; a full block is written to it), which no recover undoes.
 const pipelineDepth = 2
 
 // flight is one group commit on its way through the pipeline: encoded and
-// applied by the committer, then synced and reported by the syncer. The
+// committed (fsync included) by the committer, then reported by the syncer. The
 // pipelineDepth flights are made by Open and cycle between the committer
 // (through Log.free) and the syncer (through Log.applied, in position
-// order), so that a Pebble batch is reused only after its SyncWait and
+// order), so that a Pebble batch is reused only after its report and
 // steady state allocates nothing.
 type flight struct {
 	batch   *pebble.Batch // nil after Pebble failed it: it may not be reused
 	entries []*Entry      // the group, in log order
 	first   uint64        // position of the first record (of the next one, for barriers only)
 	records int           // entries that are records; 0 for barriers only or a refused group
-	applied bool          // batch went into Pebble: the syncer must SyncWait it
+	synced  bool          // batch was committed with its fsync: reset it for reuse
 	// view is a read view taken right after the apply, before any later
 	// write, when the group has index puts: it becomes current once the
 	// group is durable.
@@ -49,7 +42,7 @@ type flight struct {
 func (f *flight) reset() {
 	clear(f.entries)
 	f.entries = f.entries[:0]
-	f.first, f.records, f.applied, f.view, f.err = 0, 0, false, nil, nil
+	f.first, f.records, f.synced, f.view, f.err = 0, 0, false, nil, nil
 }
 
 // run is the committer goroutine: it takes groups from the queue, encodes
@@ -136,17 +129,21 @@ func (l *Log) commit(entries []*Entry) int {
 		l.dispatch()
 		return count
 	}
-	if err := applyNoSyncWait(l.db, f.batch); err != nil {
+	// NB: Commit waits for the fsync, so no group is ever written while
+	// another's fsync is unconfirmed. Writing the next group early
+	// (ApplyNoSyncWait) overlapped more, but a group written after a failed
+	// fsync makes Pebble panic with its mutexes held if it needs a WAL
+	// rotation (rotateWAL: the old writer's Close returns the sticky error),
+	// which no recover undoes: the process would crash instead of failing
+	// closed. The pipeline still overlaps OnDurable with the next commit.
+	if err := commitSynced(f.batch); err != nil {
 		l.fail(err)
-		// NB: not SyncWait: a batch that failed before its WAL write is
-		// never finished. Pebble dropped it (b.db = nil) and may still hold
-		// it, so it is not reused either.
-		f.batch = nil
+		f.batch = nil // Pebble may still hold a failed batch: never reuse it
 		f.err = l.Err()
 		l.dispatch()
 		return count
 	}
-	f.applied = true
+	f.synced = true
 	l.next += uint64(records)
 	if indexed {
 		// The committer is the only writer, so this view shows exactly the
@@ -169,22 +166,20 @@ func (l *Log) syncLoop() {
 	}
 }
 
-// report waits for the fsync of flight f and reports its group through
-// OnDurable. A group is durable only if its own fsync succeeded and the log
-// had not failed: a failure fails every group behind it, in order, whether
-// or not its fsync succeeded.
+// report reports flight f's group through OnDurable, in position order. A
+// group is durable if its own commit (fsync included) succeeded; a failure
+// fails the group it happened to, every group behind it (none of which is
+// written), and barrier-only groups that would vouch for it.
 func (l *Log) report(f *flight) {
 	err := f.err
-	if f.applied {
-		if syncErr := f.batch.SyncWait(); syncErr != nil {
-			l.fail(syncErr)
-			f.batch = nil // Pebble dropped it (Batch.SyncWait)
-		} else {
-			f.batch.Reset()
-		}
+	if f.synced {
+		f.batch.Reset()
 	}
-	if err == nil {
-		err = l.Err() // this group's failed fsync, or an earlier failure
+	if err == nil && !f.synced {
+		// A barrier-only group vouches for the groups before it: it fails
+		// with them. A group whose own commit succeeded is durable, whatever
+		// failed after it.
+		err = l.Err()
 	}
 	if err != nil {
 		if f.view != nil {

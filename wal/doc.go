@@ -3,13 +3,10 @@
 // Records have dense positions 1, 2, 3, ... Appends from many goroutines meet
 // in one bounded queue; one committer goroutine drains it, writes up to
 // Options.BatchEntriesMax entries (and each entry's index puts) into one
-// Pebble batch and applies it with pebble.Sync without waiting for the fsync
-// (DB.ApplyNoSyncWait). One syncer goroutine receives the applied groups in
-// order, waits for each one's fsync (Batch.SyncWait) and only then reports
-// its entries through Options.OnDurable. The two form a pipeline of at most
-// two groups, so the next group is written while the previous one's fsync
-// and report run, and Pebble's WAL writer syncs what arrived meanwhile in
-// its next fsync.
+// Pebble batch and commits it with pebble.Sync (one fsync). One syncer
+// goroutine receives the committed groups in order and reports their entries
+// through Options.OnDurable, so the next group is committed while the
+// previous one's report runs.
 //
 // Invariants:
 //   - Nothing is reported durable (OnDurable with a nil error, Durable, Read,

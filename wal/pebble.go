@@ -43,12 +43,10 @@ type pebbleFatal struct{ err error }
 // pebbleLogger routes Pebble's log to slog and makes Fatalf never return.
 //
 // NB: Pebble reports a failed WAL write or fsync inside a synchronous batch
-// commit, and any failure of the write path of an ApplyNoSyncWait (a memtable
-// or WAL rotation), by calling Logger.Fatalf and, if that returns, reports the
-// commit as a success (db.go, "pebble: fatal commit error"). So Fatalf
-// records the failure in the log and panics with pebbleFatal; commitSynced
-// and applyNoSyncWait recover exactly that value. (The WAL write or fsync of
-// an ApplyNoSyncWait fails through Batch.SyncWait's error instead.)
+// commit by calling Logger.Fatalf and, if that returns, reports the commit
+// as a success (db.go, "pebble: fatal commit error"). So Fatalf records the
+// failure in the log and panics with pebbleFatal; commitSynced recovers
+// exactly that value.
 type pebbleLogger struct {
 	logger *slog.Logger
 	// onFatal fails the log; set before Pebble is opened.
@@ -111,19 +109,6 @@ func openPebble(dir string, options *pebble.Options) (db *pebble.DB, err error) 
 func commitSynced(batch *pebble.Batch) (err error) {
 	defer recoverFatal(&err)
 	return batch.Commit(pebble.Sync)
-}
-
-// applyNoSyncWait writes batch to Pebble's WAL and memtable with
-// pebble.Sync but returns without waiting for the fsync, whose outcome
-// batch.SyncWait returns. The error is a failure of the write itself,
-// including one that Pebble reported through Logger.Fatalf.
-//
-// NB: as after commitSynced, after a non-nil error the caller must fail the
-// log and never write again. It must not SyncWait the batch either (a batch
-// that failed before its WAL write is never finished), nor reuse it.
-func applyNoSyncWait(db *pebble.DB, batch *pebble.Batch) (err error) {
-	defer recoverFatal(&err)
-	return db.ApplyNoSyncWait(batch, pebble.Sync)
 }
 
 // recoverFatal turns a pebbleFatal panic into *err and re-panics anything else.

@@ -9,16 +9,14 @@ import (
 )
 
 // readView is a Pebble snapshot through which Get and ScanIndex read the
-// index. The committer takes one right after it applied a group with index
-// puts, and the syncer makes it current once that group is durable.
+// index. The committer takes one right after it committed a group with
+// index puts, and the syncer makes it current once it reports that group.
 //
 // NB: Pebble makes a batch visible to readers before its WAL fsync returns
 // (and leaves it visible if the fsync fails), so reading the live DB could
-// show an index value that is not durable, and so could a snapshot taken
-// when the fsync returns, since the committer may have applied later groups
-// by then. A snapshot taken right after the apply, before the committer's
-// next write, shows exactly the groups up to this one, because the committer
-// is the only writer.
+// show an index value that is not durable. A snapshot taken right after the
+// commit, before the committer's next write, shows exactly the groups up to
+// this one, because the committer is the only writer.
 type readView struct {
 	snapshot *pebble.Snapshot
 	// references counts the log's own reference (while the view is current)
