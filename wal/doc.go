@@ -18,11 +18,11 @@
 //     record) takes no position and is reported after everything before it.
 //   - A record and its entry's index puts are written in the same batch, so a
 //     crash keeps both or neither.
-//   - A failed write or fsync fails the log closed: the failing group, the
-//     group in the pipeline behind it and every later append come back with
-//     ErrFailed, in order; Durable never advances again, no Pebble write is
-//     attempted again once the failure is known, and the fsync is never
-//     retried. A failed log also refuses reads (Pebble shows writes whose
+//   - A failed write or fsync fails the log closed: the failing group and
+//     every later append come back with ErrFailed, in order; Durable never
+//     advances again, no Pebble write is attempted after the failing one (a
+//     group is written only once the previous group's fsync succeeded), and
+//     the fsync is never retried. A failed log also refuses reads (Pebble shows writes whose
 //     fsync failed). Recovery is a restart: Open replays what reached the disk.
 //   - A snapshot and the log truncation it allows are made current in one
 //     synced batch: after a crash either the old or the new snapshot is
@@ -32,13 +32,13 @@
 // committer recovers exactly that sentinel around its own writes and fails
 // the log closed. A Fatalf on one of Pebble's background goroutines
 // (MANIFEST write, corruption found by a compaction) is not recovered: it
-// crashes the process, as Pebble's default logger (os.Exit) would. So do the
-// few raw panics Pebble raises with its internal locks held (for example a
-// failed WAL rotation); crashing is failing closed.
+// crashes the process, as Pebble's default logger (os.Exit) would. Pebble
+// also raises raw panics with its internal locks held when written to after
+// a WAL failure (a WAL rotation closing the failed writer): the committer
+// never writes after a failure, so they cannot happen here.
 //
 // Goroutines: Open starts the committer, which owns every Pebble write
 // (appends and, between groups once the pipeline is drained, the batches of
-// WriteSnapshot), and the syncer, which waits for the fsyncs and runs
-// OnDurable; Close stops both after they have committed and reported what
+// WriteSnapshot), and the syncer, which runs OnDurable in order; Close stops both after they have committed and reported what
 // was queued. Pebble runs its own flush, compaction and WAL goroutines.
 package wal
