@@ -189,7 +189,8 @@ func (e *Engine) prepareClaiming(c ledger.Command, claim func(*actors.Op) error)
 // returns the final answer: a replay or an error.
 func (e *Engine) route(op *actors.Op, accounts commandAccounts) (Transfer, error) {
 	c := &op.Command
-	last, found, err := e.lookup(c.ID)
+	idHash := e.ids.hash(string(c.ID))
+	last, found, err := e.lookupHashed(c.ID, idHash)
 	switch {
 	case err != nil:
 		return Transfer{}, err
@@ -214,7 +215,7 @@ func (e *Engine) route(op *actors.Op, accounts commandAccounts) (Transfer, error
 	if decider == nil {
 		return Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, c.Decider())
 	}
-	e.ids.add(string(c.ID)) // before the op can be durable: the filter never says "no" to a used id
+	e.ids.addHash(idHash) // before the op can be durable: the filter never says "no" to a used id
 	actors.Route(op, decider)
 	return Transfer{}, nil
 }
@@ -259,7 +260,12 @@ func (a commandAccounts) Lookup(id ledger.AccountID) (ledger.LedgerID, ledger.Ki
 // lookup returns the latest durable event of a client id. An id the filter
 // has never seen is certainly new, so only a "maybe" reads the index.
 func (e *Engine) lookup(id TransferID) (ledger.Event, bool, error) {
-	if !e.ids.mayContain(string(id)) {
+	return e.lookupHashed(id, e.ids.hash(string(id)))
+}
+
+// lookupHashed is lookup with the id's filter hash already computed.
+func (e *Engine) lookupHashed(id TransferID, idHash uint64) (ledger.Event, bool, error) {
+	if !e.ids.mayContain(idHash) {
 		return ledger.Event{}, false, nil
 	}
 	record, err := e.log.Get([]byte(id))

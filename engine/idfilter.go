@@ -48,12 +48,14 @@ func newBloom(capacity int64) *bloom {
 	return &bloom{blocks: make([]uint64, blockCount*blockWords), capacity: capacity}
 }
 
-// add records id as used.
-func (f *idFilter) add(id string) { f.addHash(maphash.String(f.seed, id)) }
+// hash returns the filter's hash of id, so a caller that tests and then
+// adds an id hashes it once.
+func (f *idFilter) hash(id string) uint64 { return maphash.String(f.seed, id) }
 
 // addBytes is add for an id in a byte slice (maphash hashes both alike).
 func (f *idFilter) addBytes(id []byte) { f.addHash(maphash.Bytes(f.seed, id)) }
 
+// addHash records the id of hash h as used.
 func (f *idFilter) addHash(h uint64) {
 	filters := *f.filters.Load()
 	current := filters[len(filters)-1]
@@ -74,9 +76,9 @@ func (f *idFilter) grow(full *bloom) {
 	f.filters.Store(&grown)
 }
 
-// mayContain reports whether id may have been added; false is certain.
-func (f *idFilter) mayContain(id string) bool {
-	h := maphash.String(f.seed, id)
+// mayContain reports whether the id of hash h may have been added; false
+// is certain.
+func (f *idFilter) mayContain(h uint64) bool {
 	for _, b := range *f.filters.Load() {
 		if b.test(h) {
 			return true
