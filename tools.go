@@ -1,12 +1,18 @@
 //go:build tools
 
-// This file pins the libraries of the design that later parts (the HTTP API,
-// tokens, the chain relayer) build on, so go.mod names them from the start.
+// This file pins the libraries that later parts (the chain relayer, the
+// benchmark) build on, so go.mod names them before their code uses them.
 package tollway
 
 import (
+	_ "github.com/ethereum/go-ethereum/accounts"
 	_ "github.com/ethereum/go-ethereum/common"
+	_ "github.com/ethereum/go-ethereum/crypto"
 	_ "github.com/fasthttp/router"
 	_ "github.com/golang-jwt/jwt/v5"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
 	_ "github.com/valyala/fasthttp"
+	_ "github.com/valyala/fastjson"
+	_ "golang.org/x/crypto/bcrypt"
 )
