@@ -19,6 +19,11 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 	if err != nil {
 		e.fail(err)
 		for _, entry := range entries {
+			if w, ok := entry.Token.(*rowsWrite); ok {
+				w.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+				close(w.done)
+				continue
+			}
 			op := actors.OpOf(entry)
 			op.Err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 			e.complete(op)
@@ -31,8 +36,8 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 	events := make([]*ledger.Event, 0, len(entries))
 	var last uint64
 	for _, entry := range entries {
-		op := actors.OpOf(entry)
-		if !op.Logged() {
+		op, ok := entry.Token.(*actors.Op)
+		if !ok || !op.Logged() {
 			continue // a barrier: an answer waiting for the entries before it
 		}
 		op.Position, last = entry.Position, entry.Position
@@ -64,6 +69,10 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 		e.checkpointer.feed(events, last)
 	}
 	for _, entry := range entries {
+		if w, ok := entry.Token.(*rowsWrite); ok {
+			close(w.done)
+			continue
+		}
 		e.complete(actors.OpOf(entry))
 	}
 }

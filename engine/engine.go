@@ -239,6 +239,10 @@ func (e *Engine) replay(book *ledger.Book, from uint64) (uint64, error) {
 	for chunk := range chunks {
 		for i := range chunk.ends {
 			p := chunk.first + uint64(i)
+			position = p
+			if isRowsRecord(chunk.record(i)) {
+				continue // its rows are in the table
+			}
 			event, err := ledger.DecodeEvent(chunk.record(i))
 			if err == nil {
 				err = applyRecovered(book, &event)
@@ -246,7 +250,6 @@ func (e *Engine) replay(book *ledger.Book, from uint64) (uint64, error) {
 			if err != nil {
 				return 0, fmt.Errorf("replay position %d: %w", p, err)
 			}
-			position = p
 			e.recovered.Replayed++
 		}
 	}

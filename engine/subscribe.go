@@ -61,6 +61,10 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 		notify := e.log.Notify()
 		read := 0
 		err := e.log.Read(next, func(position uint64, record []byte) error {
+			if isRowsRecord(record) {
+				next = position + 1
+				return nil
+			}
 			event, err := ledger.DecodeEvent(record)
 			if err != nil {
 				return fmt.Errorf("position %d: %w", position, err)

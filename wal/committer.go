@@ -241,10 +241,17 @@ func encode(batch *pebble.Batch, entries []*Entry, next uint64) (count, records 
 		for _, put := range entry.Index {
 			size += len(put.Key) + len(put.Value)
 		}
+		for _, put := range entry.Table {
+			size += len(put.Key) + len(put.Value)
+		}
 	}
 	for _, entry := range entries[:count] {
 		for _, put := range entry.Index {
-			encodePut(batch, put)
+			encodePut(batch, prefixIndex, put)
+			indexed = true
+		}
+		for _, put := range entry.Table {
+			encodePut(batch, prefixTable, put)
 			indexed = true
 		}
 	}
@@ -271,10 +278,10 @@ func clearPositions(group []*Entry) {
 	}
 }
 
-func encodePut(batch *pebble.Batch, put Put) {
+func encodePut(batch *pebble.Batch, prefix byte, put Put) {
 	if put.Value == nil {
 		operation := batch.DeleteDeferred(1 + len(put.Key))
-		operation.Key[0] = prefixIndex
+		operation.Key[0] = prefix
 		copy(operation.Key[1:], put.Key)
 		if err := operation.Finish(); err != nil {
 			panic(err)
@@ -282,7 +289,7 @@ func encodePut(batch *pebble.Batch, put Put) {
 		return
 	}
 	operation := batch.SetDeferred(1+len(put.Key), len(put.Value))
-	operation.Key[0] = prefixIndex
+	operation.Key[0] = prefix
 	copy(operation.Key[1:], put.Key)
 	copy(operation.Value, put.Value)
 	if err := operation.Finish(); err != nil {

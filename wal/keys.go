@@ -14,6 +14,7 @@ const (
 	prefixMetadata = 'M' // 'M' -> metadata of the current snapshot
 	prefixChunk    = 'S' // 'S' + be64(generation) + be64(sequence) -> snapshot chunk
 	prefixIndex    = 'X' // 'X' + caller key -> caller value
+	prefixTable    = 'T' // 'T' + caller key -> caller value, outliving snapshots
 )
 
 const (

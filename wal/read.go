@@ -239,3 +239,46 @@ func (l *Log) ScanIndex(fn func(key []byte) error) error {
 	}
 	return errors.Join(iterator.Error(), iterator.Close())
 }
+
+// ScanTable calls fn with every durable table row whose key starts with
+// prefix, in key order; key and value are valid only during fn. An error of
+// fn stops the scan and is returned.
+func (l *Log) ScanTable(prefix []byte, fn func(key, value []byte) error) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
+	view := l.acquireView()
+	defer view.release()
+	lower := append([]byte{prefixTable}, prefix...)
+	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{
+		LowerBound: lower,
+		UpperBound: prefixEnd(lower),
+	})
+	if err != nil {
+		return fmt.Errorf("wal: scan table: %w", err)
+	}
+	for valid := iterator.First(); valid; valid = iterator.Next() {
+		value, err := iterator.ValueAndErr()
+		if err == nil {
+			err = fn(iterator.Key()[1:], value)
+		}
+		if err != nil {
+			return errors.Join(err, iterator.Close())
+		}
+	}
+	return errors.Join(iterator.Error(), iterator.Close())
+}
+
+// prefixEnd returns the smallest key greater than every key starting with
+// prefix. REQUIRES: prefix[0] < 0xff, true of every key space prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	panic("wal: prefix of only 0xff bytes")
+}

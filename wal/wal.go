@@ -95,13 +95,18 @@ type Entry struct {
 	// it, into a separate key space read by Get (an index, e.g. transfer id
 	// to record). A nil Value deletes the key.
 	Index []Put
+	// Table is written like Index, into a key space of its own read by
+	// ScanTable: rows whose latest value is the state of something that is
+	// not rebuilt from the records (a snapshot truncates the records behind
+	// it, never the table).
+	Table []Put
 	Token any // opaque to the log, for the caller's reply
 	// Position is set by the log before OnDurable: the record's position if
 	// it is durable, 0 for a barrier or when OnDurable reports an error.
 	Position uint64
 }
 
-func (e *Entry) isBarrier() bool { return e.Record == nil && len(e.Index) == 0 }
+func (e *Entry) isBarrier() bool { return e.Record == nil && len(e.Index) == 0 && len(e.Table) == 0 }
 
 // Put sets (or, with a nil Value, deletes) one index key.
 type Put struct{ Key, Value []byte }
@@ -288,7 +293,8 @@ func keyRange(db *pebble.DB, lower, upper []byte) (first, last []byte, err error
 // the queue is full. e comes back exactly once through OnDurable; after
 // Close or a failure, with an error.
 //
-// REQUIRES: e != nil and its record plus index puts take at most EntryBytesMax.
+// REQUIRES: e != nil and its record plus index and table puts take at most
+// EntryBytesMax.
 // NB: e must not be modified until OnDurable returns for it.
 func (l *Log) Append(e *Entry) {
 	assertEntry(e)
@@ -319,6 +325,9 @@ func assertEntry(e *Entry) {
 	}
 	size := len(e.Record)
 	for _, put := range e.Index {
+		size += len(put.Key) + len(put.Value)
+	}
+	for _, put := range e.Table {
 		size += len(put.Key) + len(put.Value)
 	}
 	if size > EntryBytesMax {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -287,5 +288,41 @@ func TestBarriersTakeNoPositionAndFollowWhatPrecedesThem(t *testing.T) {
 	}
 	if h.commits.Load() != commits+1 {
 		t.Fatalf("a group of barriers alone made %d OnDurable calls, want 1", h.commits.Load()-commits)
+	}
+}
+
+func TestTableRowsOutliveSnapshotsAndStayApartFromTheIndex(t *testing.T) {
+	h := &harness{t: t}
+	fs := vfs.NewMem()
+	l := h.open(fs)
+	rows := []*Entry{
+		{Record: []byte("r1"), Table: []Put{{Key: []byte("u/1"), Value: []byte("alice")}, {Key: []byte("k/1"), Value: []byte("key")}}},
+		{Record: []byte("r2"), Table: []Put{{Key: []byte("u/2"), Value: []byte("bob")}}, Index: []Put{{Key: []byte("u/3"), Value: []byte("index")}}},
+		{Record: []byte("r3"), Table: []Put{{Key: []byte("u/1")}}}, // deletes alice
+	}
+	for _, entry := range rows {
+		entry.Token = &tracked{acks: make(chan ack, 1)}
+		l.Append(entry)
+		wait(t, entry)
+	}
+	if err := l.WriteSnapshot(3, func(yield func([]byte) error) error { return yield([]byte("state")) }); err != nil {
+		t.Fatalf("WriteSnapshot: %v", err)
+	}
+	closeLog(t, l)
+	l = h.open(fs)
+	defer closeLog(t, l)
+	var got []string
+	err := l.ScanTable([]byte("u/"), func(key, value []byte) error {
+		got = append(got, string(key)+"="+string(value))
+		return nil
+	})
+	if want := []string{"u/2=bob"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("ScanTable(u/) = %q, %v, want %q", got, err, want)
+	}
+	if _, err := l.Get([]byte("u/2")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(u/2) from the index = %v, want ErrNotFound: a table row is not an index key", err)
+	}
+	if first := l.First(); first != 4 {
+		t.Fatalf("First() = %d after a snapshot at 3, want 4", first)
 	}
 }
