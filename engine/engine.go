@@ -349,6 +349,18 @@ func (e *Engine) enter() error {
 
 func (e *Engine) leave() { e.calls.Done() }
 
+// Err returns nil while the engine takes calls, or why it does not: it is
+// closed, or it failed closed (every later call returns ErrUnavailable).
+func (e *Engine) Err() error {
+	if e.closing.Load() {
+		return fmt.Errorf("%w: closed", ErrUnavailable)
+	}
+	if failure := e.failure.Load(); failure != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, *failure)
+	}
+	return nil
+}
+
 // fail makes the engine fail closed; the first cause is kept.
 func (e *Engine) fail(cause error) {
 	if e.failure.CompareAndSwap(nil, &cause) {
