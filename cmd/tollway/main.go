@@ -1,9 +1,10 @@
-// Command tollway runs the Tollway settlement engine.
+// Command tollway runs the Tollway settlement engine and its HTTP API.
 //
-//	tollway serve [--data DIR] [--fee-bps N]
+//	tollway serve [--listen ADDR] [--data DIR] [--admin-token T] [--jwt-secret S]
+//	              [--fee-bps N] [--rate-limit N/D] [--log-level L]
 //
 // cmd/ owns configuration: flags, environment variables and signals are read
-// here and nowhere else.
+// here and nowhere else. Every flag has a TOLLWAY_* variable; flags win.
 package main
 
 import (
@@ -12,13 +13,23 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/httpapi"
 )
+
+// version is set by the build (-ldflags "-X main.version=…").
+var version = "dev"
+
+// drainTimeout bounds how long shutdown waits for requests in flight.
+const drainTimeout = 15 * time.Second
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -46,29 +57,91 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-func serve(args []string) error {
+type serveConfig struct {
+	listen, data, adminToken, jwtSecret string
+	feeBps                              uint32
+	rateLimit                           access.RateLimit
+	logLevel                            slog.Level
+}
+
+func parseServe(args []string) (serveConfig, error) {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := flags.String("listen", envOr("TOLLWAY_LISTEN", "127.0.0.1:8080"), "address to listen on (TOLLWAY_LISTEN)")
 	data := flags.String("data", envOr("TOLLWAY_DATA", "./data"), "data directory (TOLLWAY_DATA)")
+	adminToken := flags.String("admin-token", envOr("TOLLWAY_ADMIN_TOKEN", ""), "admin token; generated on first start when empty (TOLLWAY_ADMIN_TOKEN)")
+	jwtSecret := flags.String("jwt-secret", envOr("TOLLWAY_JWT_SECRET", ""), "secret signing access tokens, 32+ bytes; generated on first start when empty (TOLLWAY_JWT_SECRET)")
 	feeBps := flags.String("fee-bps", envOr("TOLLWAY_FEE_BPS", "0"), "platform fee in basis points (TOLLWAY_FEE_BPS)")
+	rateLimit := flags.String("rate-limit", envOr("TOLLWAY_RATE_LIMIT", "1000/1s"), "default token bucket per API key, requests/duration (TOLLWAY_RATE_LIMIT)")
+	logLevel := flags.String("log-level", envOr("TOLLWAY_LOG_LEVEL", "info"), "debug, info, warn or error (TOLLWAY_LOG_LEVEL)")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return serveConfig{}, err
 	}
+	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret}
 	fee, err := strconv.ParseUint(*feeBps, 10, 32)
-	if err != nil {
-		return fmt.Errorf("--fee-bps: %w", err)
+	if err != nil || fee > 10_000 {
+		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	eng, err := engine.Open(engine.Options{Dir: *data, FeeBps: uint32(fee), Logger: logger})
+	c.feeBps = uint32(fee)
+	if c.rateLimit, err = access.ParseRateLimit(*rateLimit); err != nil {
+		return c, fmt.Errorf("--rate-limit: %w", err)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return c, fmt.Errorf("--log-level: %w", err)
+	}
+	return c, nil
+}
+
+func serve(args []string) error {
+	c, err := parseServe(args)
 	if err != nil {
 		return err
 	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	eng, err := engine.Open(engine.Options{Dir: c.data, FeeBps: c.feeBps, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
 	rec := eng.Recovered()
-	logger.Info("tollway engine ready", "data", *data, "position", eng.Position(),
-		"replayed", rec.Replayed, "recovery", rec.Duration)
-	logger.Info("the HTTP API is not built yet (issue 4); the engine is embeddable now: see README")
+	logger.Info("engine ready", "data", c.data, "position", eng.Position(), "replayed", rec.Replayed, "recovery", rec.Duration)
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
-	logger.Info("shutting down")
-	return eng.Close()
+	secrets, generated, err := httpapi.LoadSecrets(ctx, eng, c.adminToken, c.jwtSecret)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	server, err := httpapi.New(httpapi.Config{
+		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
+		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// These lines go to stdout, for people and for scripts (tests read them).
+	fmt.Printf("tollway listening on http://%s\n", ln.Addr())
+	if generated != "" {
+		fmt.Printf("admin token (shown once; only its hash is stored): %s\n", generated)
+	}
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		logger.Info("shutting down: draining requests, then closing the engine")
+		drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		err = server.Shutdown(drain)
+		cancel()
+	}
+	// Stop order: no new connections, requests drained, key actors
+	// stopped (Shutdown), then the engine's actors and log (deferred Close).
+	if closeErr := eng.Close(); closeErr != nil && err == nil {
+		err = closeErr
+	}
+	return err
 }

@@ -1,0 +1,189 @@
+package httpapi
+
+import (
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// accountNameBytesMax bounds an account's name.
+const accountNameBytesMax = 100
+
+type balanceJSON struct {
+	Available string `json:"available"`
+	Reserved  string `json:"reserved"`
+	Posted    string `json:"posted"`
+	Pending   string `json:"pending"`
+}
+
+func balanceOf(b engine.Balance) balanceJSON {
+	return balanceJSON{Available: b.Available.String(), Reserved: b.Reserved.String(), Posted: b.Posted.String(), Pending: b.Pending.String()}
+}
+
+type accountJSON struct {
+	ID            string      `json:"id"`
+	Name          string      `json:"name"`
+	Environment   string      `json:"environment"`
+	Asset         string      `json:"asset"`
+	WalletAddress *string     `json:"walletAddress"`
+	CreatedAt     string      `json:"createdAt"`
+	Balance       balanceJSON `json:"balance"`
+}
+
+func accountOf(p *access.Profile, b engine.Balance) accountJSON {
+	j := accountJSON{ID: p.ID, Name: p.Name, Environment: string(p.Environment), Asset: access.Asset,
+		CreatedAt: timeJSON(p.CreatedAt), Balance: balanceOf(b)}
+	if p.WalletAddress != "" {
+		j.WalletAddress = &p.WalletAddress
+	}
+	return j
+}
+
+func (s *Server) createAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	u, apiErr := s.authenticateUser(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	r, release, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	name, okName := r.string("name", true, accountNameBytesMax)
+	if okName && name == "" {
+		r.fail("name", "must be 1-100 bytes")
+	}
+	environment, okEnvironment := r.string("environment", true, 8)
+	env, err := access.ParseEnvironment(environment)
+	if okEnvironment && err != nil {
+		r.fail("environment", `must be "test" or "live"`)
+	}
+	wallet, okWallet := r.string("walletAddress", false, 42)
+	if okWallet && (!common.IsHexAddress(wallet) || len(wallet) != 42) {
+		r.fail("walletAddress", "must be a 0x-prefixed 20-byte hex address")
+	}
+	apiErr = r.finish()
+	release()
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, apiErr := s.idempotent(ctx, c, u.ID); done || apiErr != nil {
+		return apiErr
+	}
+	p := access.Profile{ID: newID(prefixAccount), Owner: u.ID, Name: name, Environment: env, CreatedAt: s.now().UTC()}
+	if okWallet {
+		p.WalletAddress = common.HexToAddress(wallet).Hex()
+	}
+	// The ledger account first: a crash before the profile leaves an
+	// account nobody can reach, never a profile without an account.
+	if err := s.engine.CreateAccount(ctxOf(ctx), engine.Account{ID: engine.AccountID(p.ID), Ledger: engine.LedgerID(env.Ledger())}); err != nil {
+		return errorOf(err, "account")
+	}
+	if err := s.directory.createProfile(ctxOf(ctx), p); err != nil {
+		return errorOf(err, "account")
+	}
+	s.writeJSON(ctx, fasthttp.StatusCreated, accountOf(&p, engine.Balance{}))
+	return nil
+}
+
+func (s *Server) listAccounts(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	u, apiErr := s.authenticateUser(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	profiles := s.directory.profilesOf(u.ID)
+	data := make([]accountJSON, len(profiles))
+	for i := range profiles {
+		balance, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(profiles[i].ID))
+		if err != nil {
+			return errorOf(err, "account")
+		}
+		data[i] = accountOf(&profiles[i], balance)
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{"data": data})
+	return nil
+}
+
+// ownedAccount authenticates the user and finds the path's account among
+// theirs.
+func (s *Server) ownedAccount(ctx *fasthttp.RequestCtx) (access.User, access.Profile, *apiError) {
+	u, apiErr := s.authenticateUser(ctx)
+	if apiErr != nil {
+		return u, access.Profile{}, apiErr
+	}
+	p, ok := s.directory.profile(pathID(ctx), u.ID)
+	if !ok {
+		return u, p, notFound("account")
+	}
+	return u, p, nil
+}
+
+func (s *Server) getAccount(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	_, p, apiErr := s.ownedAccount(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	balance, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(p.ID))
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, accountOf(&p, balance))
+	return nil
+}
+
+type creditJSON struct {
+	ID        string      `json:"id"`
+	AccountID string      `json:"accountId"`
+	Amount    string      `json:"amount"`
+	Balance   balanceJSON `json:"balance"`
+	Position  uint64      `json:"position"`
+	CreatedAt string      `json:"createdAt"`
+	Replayed  bool        `json:"replayed,omitempty"`
+}
+
+// credit funds an account from its ledger's chain account (admin only):
+// test funding and benchmarks. With an Idempotency-Key it is exactly once,
+// across restarts, like a charge.
+func (s *Server) credit(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	if apiErr := s.authenticateAdmin(ctx); apiErr != nil {
+		return apiErr
+	}
+	r, release, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	amount, _ := r.amount("amount", true)
+	apiErr = r.finish()
+	release()
+	if apiErr != nil {
+		return apiErr
+	}
+	account := pathID(ctx)
+	if _, ok := s.directory.anyProfile(account); !ok {
+		return notFound("account")
+	}
+	key, apiErr := idempotencyKeyOf(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, apiErr := s.idempotent(ctx, c, "admin"); done || apiErr != nil {
+		return apiErr
+	}
+	id := newID(prefixCredit)
+	if key != "" {
+		id = derivedID(prefixCredit, account, key)
+	}
+	t, err := s.engine.Credit(ctxOf(ctx), engine.TransferID(id), engine.AccountID(account), amount)
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	if t.Replayed {
+		if t.Balance, err = s.engine.Balance(ctxOf(ctx), engine.AccountID(account)); err != nil {
+			return errorOf(err, "account")
+		}
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, creditJSON{ID: id, AccountID: account, Amount: t.Amount.String(),
+		Balance: balanceOf(t.Balance), Position: t.Position, CreatedAt: timeJSON(t.Time), Replayed: t.Replayed})
+	return nil
+}

@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// Token settings.
+const (
+	jwtIssuer       = "tollway"
+	jwtAudience     = "tollway-api"
+	refreshTokenTTL = 30 * 24 * time.Hour
+	// keySecretChars is the length of an API key's random part (API.md).
+	keySecretChars = 40
+	// refreshSecretChars is the length of a refresh token's random part.
+	refreshSecretChars = 40
+	// PasswordBytesMax is bcrypt's limit: longer passwords would be cut.
+	PasswordBytesMax = 72
+	PasswordBytesMin = 8
+	// authorizeTimeout bounds the wait for a key actor's answer.
+	authorizeTimeout = 5 * time.Second
+)
+
+// secretHasher hashes API keys and refresh tokens with HMAC-SHA256 under a
+// server secret (a pepper): the store holds only these hashes, and without
+// the pepper they cannot even be checked against guesses.
+type secretHasher struct{ pepper []byte }
+
+func (h secretHasher) hash(secret []byte) []byte {
+	mac := hmac.New(sha256.New, h.pepper)
+	mac.Write(secret)
+	return mac.Sum(nil)
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(ctx *fasthttp.RequestCtx) ([]byte, bool) {
+	header := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	const scheme = "Bearer "
+	if len(header) <= len(scheme) || !strings.EqualFold(string(header[:len(scheme)]), scheme) {
+		return nil, false
+	}
+	return bytes.TrimSpace(header[len(scheme):]), true
+}
+
+// ---- access JWTs
+
+type accessClaims struct {
+	jwt.RegisteredClaims
+}
+
+func (s *Server) issueAccessToken(user string, now time.Time) (string, error) {
+	claims := accessClaims{jwt.RegisteredClaims{
+		Issuer:    jwtIssuer,
+		Audience:  jwt.ClaimStrings{jwtAudience},
+		Subject:   user,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(s.config.AccessTokenTTL)),
+		ID:        randomBase62(16),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.config.JWTSecret)
+}
+
+// authenticateUser checks the request's access JWT and returns its user.
+// The algorithm is pinned to HS256: "none" and every other alg are refused
+// before any key is used.
+func (s *Server) authenticateUser(ctx *fasthttp.RequestCtx) (access.User, *apiError) {
+	token, ok := bearer(ctx)
+	if !ok {
+		return access.User{}, errMissingCredentials
+	}
+	now := s.now()
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(jwtIssuer), jwt.WithAudience(jwtAudience),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	var claims accessClaims
+	_, err := parser.ParseWithClaims(string(token), &claims, func(*jwt.Token) (any, error) { return s.config.JWTSecret, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return access.User{}, errTokenExpired
+	case err != nil || claims.IssuedAt == nil:
+		return access.User{}, errInvalidCredentials
+	}
+	user, ok := s.directory.user(claims.Subject)
+	if !ok {
+		return access.User{}, errInvalidCredentials
+	}
+	// NB: iat has one-second resolution; a token from the same second as a
+	// sign-out everywhere is refused too.
+	if !user.SignedOutAt.IsZero() && !claims.IssuedAt.After(user.SignedOutAt.Truncate(time.Second)) {
+		return access.User{}, errInvalidCredentials
+	}
+	return user, nil
+}
+
+// ---- refresh tokens: "rt_" + family id + secret
+
+func (s *Server) newRefreshToken() (family, token string) {
+	family = randomBase62(idChars)
+	return family, prefixFamily + family + randomBase62(refreshSecretChars)
+}
+
+// parseRefreshToken returns the family a refresh token names.
+func parseRefreshToken(token string) (family string, ok bool) {
+	if len(token) != len(prefixFamily)+idChars+refreshSecretChars || !strings.HasPrefix(token, prefixFamily) {
+		return "", false
+	}
+	return token[len(prefixFamily) : len(prefixFamily)+idChars], true
+}
+
+// ---- passwords
+
+// dummyPasswordHash is compared against when an email is unknown, so a
+// login takes as long whether or not the email exists.
+var dummyPasswordHash, _ = bcrypt.GenerateFromPassword([]byte("tollway-dummy-password"), bcrypt.MinCost)
+
+func (s *Server) hashPassword(password string) ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(password), s.config.PasswordCost)
+}
+
+// ---- admin token
+
+func (s *Server) authenticateAdmin(ctx *fasthttp.RequestCtx) *apiError {
+	token, ok := bearer(ctx)
+	if !ok {
+		return errMissingCredentials
+	}
+	sum := sha256.Sum256(token)
+	if subtle.ConstantTimeCompare(sum[:], s.config.AdminTokenHash) != 1 {
+		return errInvalidCredentials
+	}
+	return nil
+}
+
+// ---- API keys
+
+// keyGrant is an authorized API key request: the key, its account, and the
+// bucket state for the RateLimit-* headers.
+type keyGrant struct {
+	key     *keyRecord
+	account string
+	env     access.Environment
+}
+
+// authenticateKey finds the request's API key by the hash of its bearer
+// token and asks the key's actor to authorize scope. It sets the rate limit
+// headers whenever a key was found.
+func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (keyGrant, *apiError) {
+	token, ok := bearer(ctx)
+	if !ok {
+		return keyGrant{}, errMissingCredentials
+	}
+	if !looksLikeKey(token) {
+		return keyGrant{}, errInvalidCredentials
+	}
+	hash := s.hasher.hash(token)
+	record := s.directory.keyByHash(hash)
+	if record == nil || subtle.ConstantTimeCompare(record.hash, hash) != 1 {
+		return keyGrant{}, errInvalidCredentials
+	}
+	reply := authorizationReplies.Get().(chan actors.Authorization)
+	if !s.keyActors.Send(record.ref, &actors.Authorize{Scope: scope, Now: s.now().UnixNano(), Reply: reply}) {
+		return keyGrant{}, errUnavailable
+	}
+	var answer actors.Authorization
+	timer := time.NewTimer(authorizeTimeout)
+	select {
+	case answer = <-reply:
+		timer.Stop()
+		authorizationReplies.Put(reply)
+	case <-timer.C:
+		return keyGrant{}, errUnavailable // the late answer lands in the abandoned channel
+	}
+	if answer.Rate.Limit > 0 {
+		setRateHeaders(ctx, answer.Rate)
+	}
+	if answer.Err != nil {
+		if errors.Is(answer.Err, access.ErrRateLimited) {
+			return keyGrant{}, &apiError{status: fasthttp.StatusTooManyRequests, kind: typeRateLimit, code: "rate_limited",
+				message: "the API key's rate limit is exhausted", retryAfter: answer.Rate.RetryAfterSeconds}
+		}
+		return keyGrant{}, errorOf(answer.Err, "key")
+	}
+	return keyGrant{key: record, account: answer.Account, env: answer.Environment}, nil
+}
+
+// looksLikeKey checks the shape of an API key before hashing it: sk_ or pk_,
+// test or live, then keySecretChars base62 characters.
+func looksLikeKey(token []byte) bool {
+	const stem = len("sk_test_")
+	if len(token) != stem+keySecretChars {
+		return false
+	}
+	kind, env := string(token[:3]), string(token[3:8])
+	if (kind != "sk_" && kind != "pk_") || (env != "test_" && env != "live_") {
+		return false
+	}
+	for _, c := range token[stem:] {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func setRateHeaders(ctx *fasthttp.RequestCtx, rate access.RateStatus) {
+	h := &ctx.Response.Header
+	h.Set("RateLimit-Limit", uitoa(rate.Limit))
+	h.Set("RateLimit-Remaining", uitoa(rate.Remaining))
+	h.Set("RateLimit-Reset", uitoa(rate.ResetSeconds))
+}
+
+// ctxOf returns a context for engine calls of a request: fasthttp's
+// RequestCtx is a context.Context whose Done closes at server shutdown.
+func ctxOf(ctx *fasthttp.RequestCtx) context.Context { return ctx }
+
+func subtleEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

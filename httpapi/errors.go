@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// apiError is every error a client sees: a status, a type and a code from
+// API.md's table, a message safe to show, and for validation errors the
+// failing fields. Internal error texts never reach it.
+type apiError struct {
+	status  int
+	kind    string // the "type" field
+	code    string
+	message string
+	fields  map[string]string
+	// retryAfter is the Retry-After header of a 429, in seconds.
+	retryAfter uint32
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// Error types of API.md.
+const (
+	typeInvalidRequest = "invalid_request_error"
+	typeAuthentication = "authentication_error"
+	typePayment        = "payment_required"
+	typePermission     = "permission_error"
+	typeNotFound       = "not_found_error"
+	typeConflict       = "conflict_error"
+	typeRateLimit      = "rate_limit_error"
+	typeAPI            = "api_error"
+)
+
+func invalid(code, message string) *apiError {
+	return &apiError{status: http.StatusBadRequest, kind: typeInvalidRequest, code: code, message: message}
+}
+
+// validation reports failing fields, each with what it must be.
+func validation(fields map[string]string) *apiError {
+	return &apiError{status: http.StatusBadRequest, kind: typeInvalidRequest, code: "validation_failed",
+		message: "the request has invalid fields", fields: fields}
+}
+
+func unauthenticated(code, message string) *apiError {
+	return &apiError{status: http.StatusUnauthorized, kind: typeAuthentication, code: code, message: message}
+}
+
+func forbidden(code, message string) *apiError {
+	return &apiError{status: http.StatusForbidden, kind: typePermission, code: code, message: message}
+}
+
+func notFound(what string) *apiError {
+	return &apiError{status: http.StatusNotFound, kind: typeNotFound, code: "not_found", message: what + " not found"}
+}
+
+func conflict(code, message string) *apiError {
+	return &apiError{status: http.StatusConflict, kind: typeConflict, code: code, message: message}
+}
+
+var (
+	errMissingCredentials = unauthenticated("missing_credentials", "send Authorization: Bearer <token>")
+	errInvalidCredentials = unauthenticated("invalid_credentials", "the credentials are not valid")
+	errTokenExpired       = unauthenticated("token_expired", "the access token has expired; refresh it")
+	errKeyRevoked         = unauthenticated("key_revoked", "the API key has been revoked")
+	errKeyExpired         = unauthenticated("key_expired", "the API key has expired")
+	errInternal           = &apiError{status: http.StatusInternalServerError, kind: typeAPI, code: "internal", message: "internal error"}
+	errUnavailable        = &apiError{status: http.StatusServiceUnavailable, kind: typeAPI, code: "unavailable",
+		message: "the server cannot make changes durable right now; retry with the same Idempotency-Key"}
+	errIdempotencyReused = conflict("idempotency_key_reused", "the Idempotency-Key was used with a different request")
+	errIdempotencyInUse  = conflict("idempotency_key_in_use", "a request with this Idempotency-Key is in progress")
+	errMethodNotAllowed  = &apiError{status: http.StatusMethodNotAllowed, kind: typeInvalidRequest, code: "method_not_allowed", message: "method not allowed"}
+	errRouteNotFound     = &apiError{status: http.StatusNotFound, kind: typeNotFound, code: "not_found", message: "no such route"}
+)
+
+// errorOf maps an engine or access error to what the client sees, in one
+// place. what names the object for not-found errors. An error it does not
+// know is internal: logged by the caller, shown as a bare 500.
+func errorOf(err error, what string) *apiError {
+	var api *apiError
+	switch {
+	case errors.As(err, &api):
+		return api
+	case errors.Is(err, engine.ErrInsufficientFunds):
+		return &apiError{status: http.StatusPaymentRequired, kind: typePayment, code: "insufficient_funds",
+			message: "the account's available balance does not cover the amount"}
+	case errors.Is(err, engine.ErrNotFound):
+		return notFound(what)
+	case errors.Is(err, engine.ErrLedgerMismatch):
+		return forbidden("environment_mismatch", "the accounts are in different environments")
+	case errors.Is(err, engine.ErrIdempotencyConflict):
+		return errIdempotencyReused
+	case errors.Is(err, engine.ErrInvalidState):
+		return conflict("invalid_state", "the object is not in a state that allows this")
+	case errors.Is(err, engine.ErrAlreadyExists):
+		return conflict("already_exists", what+" already exists")
+	case errors.Is(err, engine.ErrOverflow):
+		return validation(map[string]string{"amount": "too large for the account"})
+	case errors.Is(err, engine.ErrUnavailable):
+		return errUnavailable
+	case errors.Is(err, engine.ErrInvalid):
+		return invalid("validation_failed", "the request is not valid")
+	case errors.Is(err, access.ErrKeyRevoked):
+		return errKeyRevoked
+	case errors.Is(err, access.ErrKeyExpired):
+		return errKeyExpired
+	case errors.Is(err, access.ErrMissingScope):
+		return forbidden("missing_scope", "the API key lacks the scope this route needs")
+	}
+	return errInternal
+}

@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine/access"
+)
+
+// keyLabelBytesMax bounds a key's label.
+const keyLabelBytesMax = 100
+
+type keyJSON struct {
+	ID          string           `json:"id"`
+	Key         string           `json:"key,omitempty"` // the plaintext: in the creating response only
+	AccountID   string           `json:"accountId"`
+	Label       string           `json:"label"`
+	Kind        string           `json:"kind"`
+	Prefix      string           `json:"prefix"`
+	Last4       string           `json:"last4"`
+	Scopes      []string         `json:"scopes"`
+	Environment string           `json:"environment"`
+	CreatedAt   string           `json:"createdAt"`
+	ExpiresAt   *string          `json:"expiresAt"`
+	RevokedAt   *string          `json:"revokedAt"`
+	RateLimit   access.RateLimit `json:"rateLimit"`
+}
+
+func keyOf(k *access.Key, plaintext string) keyJSON {
+	j := keyJSON{ID: k.ID, Key: plaintext, AccountID: k.Account, Label: k.Label, Kind: string(k.Kind),
+		Prefix: k.Prefix, Last4: k.Last4, Scopes: k.Scopes.Names(), Environment: string(k.Environment),
+		CreatedAt: timeJSON(k.CreatedAt), RateLimit: k.RateLimit}
+	if !k.ExpiresAt.IsZero() {
+		t := timeJSON(k.ExpiresAt)
+		j.ExpiresAt = &t
+	}
+	if !k.RevokedAt.IsZero() {
+		t := timeJSON(k.RevokedAt)
+		j.RevokedAt = &t
+	}
+	return j
+}
+
+// mintKey makes a new key's plaintext and its stored form from template
+// (account, owner, label, kind, environment, scopes, limits).
+func (s *Server) mintKey(template access.Key, now time.Time) (access.Key, string) {
+	kind := "sk_"
+	if template.Kind == access.KeyPublishable {
+		kind = "pk_"
+	}
+	secret := randomBase62(keySecretChars)
+	plaintext := kind + string(template.Environment) + "_" + secret
+	k := template
+	k.ID = newID(prefixKey)
+	k.Hash = s.hasher.hash([]byte(plaintext))
+	k.Prefix = plaintext[:len(plaintext)-keySecretChars+4]
+	k.Last4 = secret[len(secret)-4:]
+	k.CreatedAt = now.UTC()
+	k.RevokedAt, k.ReplacedBy = time.Time{}, ""
+	return k, plaintext
+}
+
+func (s *Server) createKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	u, p, apiErr := s.ownedAccount(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	now := s.now()
+	template, apiErr := s.readKeyRequest(ctx.PostBody(), now)
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, apiErr := s.idempotent(ctx, c, u.ID); done || apiErr != nil {
+		return apiErr
+	}
+	template.Account, template.Owner, template.Environment = p.ID, u.ID, p.Environment
+	k, plaintext := s.mintKey(template, now)
+	if err := s.directory.createKey(ctxOf(ctx), k); err != nil {
+		return errorOf(err, "key")
+	}
+	s.writeJSON(ctx, fasthttp.StatusCreated, keyOf(&k, plaintext))
+	return nil
+}
+
+// readKeyRequest reads {"label","kind","scopes","expiresAt"?,"rateLimit"?}.
+func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiError) {
+	r, release, apiErr := parseObject(body)
+	if apiErr != nil {
+		return access.Key{}, apiErr
+	}
+	defer release()
+	k := access.Key{RateLimit: s.config.RateLimit}
+	k.Label, _ = r.string("label", false, keyLabelBytesMax)
+	kind, okKind := r.string("kind", true, 16)
+	k.Kind = access.KeyKind(kind)
+	if okKind && k.Kind != access.KeySecret && k.Kind != access.KeyPublishable {
+		r.fail("kind", `must be "secret" or "publishable"`)
+	}
+	if names, ok := r.strings("scopes", true, access.ScopesMax, 32); ok {
+		scopes, err := access.ParseScopes(names)
+		switch {
+		case err != nil:
+			r.fail("scopes", "must name known scopes: charges:write, holds:write, sessions:write, sessions:read, balance:read, usage:read, settlements:read or *")
+		case k.Kind == access.KeyPublishable && !access.ScopesRead.Has(scopes):
+			r.fail("scopes", "a publishable key may hold only read scopes")
+		}
+		k.Scopes = scopes
+	}
+	if expires, ok := r.string("expiresAt", false, 64); ok {
+		t, err := time.Parse(time.RFC3339, expires)
+		if err != nil || !t.After(now) {
+			r.fail("expiresAt", "must be an RFC 3339 time in the future")
+		}
+		k.ExpiresAt = t.UTC()
+	}
+	if limit := r.nested("rateLimit", false); limit != nil {
+		requests, okRequests := limit.integer("requests", true, 1, access.RateRequestsMax)
+		per, okPer := limit.integer("perSeconds", true, 1, access.RatePerSecondsMax)
+		if okRequests && okPer {
+			k.RateLimit = access.RateLimit{Requests: uint32(requests), PerSeconds: uint32(per)}
+		}
+	}
+	return k, r.finish()
+}
+
+func (s *Server) listKeys(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	_, p, apiErr := s.ownedAccount(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	keys := s.directory.keysOf(p.ID)
+	data := make([]keyJSON, len(keys))
+	for i := range keys {
+		data[i] = keyOf(&keys[i], "")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{"data": data})
+	return nil
+}
+
+// ownedKey authenticates the user and finds the path's key among theirs.
+func (s *Server) ownedKey(ctx *fasthttp.RequestCtx) (access.User, *keyRecord, *apiError) {
+	u, apiErr := s.authenticateUser(ctx)
+	if apiErr != nil {
+		return u, nil, apiErr
+	}
+	r := s.directory.keyOwned(pathID(ctx), u.ID)
+	if r == nil {
+		return u, nil, notFound("key")
+	}
+	return u, r, nil
+}
+
+func (s *Server) getKey(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	_, r, apiErr := s.ownedKey(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	r.mu.Lock()
+	k := r.key
+	r.mu.Unlock()
+	s.writeJSON(ctx, fasthttp.StatusOK, keyOf(&k, ""))
+	return nil
+}
+
+func (s *Server) rotateKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	u, r, apiErr := s.ownedKey(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	if apiErr := readEmpty(ctx.PostBody()); apiErr != nil {
+		return apiErr
+	}
+	if done, apiErr := s.idempotent(ctx, c, u.ID); done || apiErr != nil {
+		return apiErr
+	}
+	now := s.now()
+	r.mu.Lock()
+	template := r.key
+	r.mu.Unlock()
+	successor, plaintext := s.mintKey(template, now)
+	if _, err := s.directory.revokeKey(ctxOf(ctx), r, now.UTC(), &successor); err != nil {
+		return errorOf(err, "key")
+	}
+	s.writeJSON(ctx, fasthttp.StatusCreated, keyOf(&successor, plaintext))
+	return nil
+}
+
+func (s *Server) revokeKey(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	_, r, apiErr := s.ownedKey(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	k, err := s.directory.revokeKey(ctxOf(ctx), r, s.now().UTC(), nil)
+	if err != nil {
+		return errorOf(err, "key")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, keyOf(&k, ""))
+	return nil
+}

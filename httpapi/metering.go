@@ -1,0 +1,252 @@
+package httpapi
+
+import (
+	"strings"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// BatchChargesMax bounds the charges of one batch request (API.md).
+const BatchChargesMax = 1000
+
+type chargeJSON struct {
+	ID        string       `json:"id"`
+	From      string       `json:"from"`
+	To        string       `json:"to"`
+	Amount    string       `json:"amount"`
+	Fee       string       `json:"fee"`
+	ToAmount  string       `json:"toAmount"`
+	CreatedAt string       `json:"createdAt"`
+	Balance   *balanceJSON `json:"balance,omitempty"`
+	Position  uint64       `json:"position,omitempty"`
+	Replayed  bool         `json:"replayed,omitempty"`
+}
+
+// chargeOf describes a charge; the payer's balance and the log position
+// only when the answer is the charge's first (not a replay or a lookup).
+func chargeOf(t *engine.Transfer, withBalance bool) chargeJSON {
+	j := chargeJSON{ID: string(t.ID), From: string(t.From), To: string(t.To), Amount: t.Amount.String(),
+		Fee: t.Fee.String(), ToAmount: t.ToAmount.String(), CreatedAt: timeJSON(t.Time), Replayed: t.Replayed}
+	if withBalance && !t.Replayed {
+		b := balanceOf(t.Balance)
+		j.Balance, j.Position = &b, t.Position
+	}
+	return j
+}
+
+func (s *Server) balance(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, access.ScopeBalanceRead)
+	if apiErr != nil {
+		return apiErr
+	}
+	b, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(grant.account))
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]string{
+		"accountId": grant.account, "available": b.Available.String(), "reserved": b.Reserved.String(),
+		"posted": b.Posted.String(), "pending": b.Pending.String(),
+	})
+	return nil
+}
+
+// chargeRequest is one decoded charge.
+type chargeRequest struct {
+	to             string
+	amount         engine.Amount
+	idempotencyKey string // batch items only
+}
+
+// readCharge reads the fields of one charge from r.
+func readCharge(r *reader, payer string, batchItem bool) chargeRequest {
+	var c chargeRequest
+	to, ok := r.string("to", true, 64)
+	switch {
+	case ok && to == payer:
+		r.fail("to", "must differ from the paying account")
+	case ok && !strings.HasPrefix(to, prefixAccount):
+		r.fail("to", "must be an account id (acct_…)")
+	}
+	c.to = to
+	c.amount, _ = r.amount("amount", true)
+	readMetadata(r)
+	if batchItem {
+		key, ok := r.string("idempotencyKey", false, IdempotencyKeyBytesMax)
+		if ok && !printableASCII(key) {
+			r.fail("idempotencyKey", "must be 1-255 printable ASCII characters")
+		}
+		c.idempotencyKey = key
+	}
+	return c
+}
+
+// Metadata limits, as Stripe's.
+const (
+	metadataKeysMax       = 20
+	metadataKeyBytesMax   = 40
+	metadataValueBytesMax = 500
+)
+
+// readMetadata checks a metadata object: up to 20 keys of 1-40 bytes with
+// string values of at most 500 bytes.
+func readMetadata(parent *reader) {
+	r := parent.nested("metadata", false)
+	if r == nil {
+		return
+	}
+	tooMany := r.object.Len() > metadataKeysMax
+	if tooMany {
+		parent.fail("metadata", "must have at most 20 keys")
+	}
+	r.object.Visit(func(key []byte, _ *fastjson.Value) {
+		name := string(key)
+		switch {
+		case tooMany:
+			r.seen[name] = true
+		case len(name) == 0 || len(name) > metadataKeyBytesMax:
+			r.fail(name, "metadata keys must be 1-40 bytes")
+			r.seen[name] = true
+		default:
+			r.string(name, true, metadataValueBytesMax)
+		}
+	})
+}
+
+func printableASCII(s string) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// chargeID is the durable client id of a charge: derived from the payer and
+// the Idempotency-Key, so a retry names the same charge even after a
+// restart, or random when there is no key.
+func chargeID(payer, key string) engine.TransferID {
+	if key == "" {
+		return engine.TransferID(newID(prefixCharge))
+	}
+	return engine.TransferID(derivedID(prefixCharge, payer, key))
+}
+
+func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, access.ScopeChargesWrite)
+	if apiErr != nil {
+		return apiErr
+	}
+	r, release, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	request := readCharge(r, grant.account, false)
+	apiErr = r.finish()
+	release()
+	if apiErr != nil {
+		return apiErr
+	}
+	key, apiErr := idempotencyKeyOf(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, apiErr := s.idempotent(ctx, c, grant.account); done || apiErr != nil {
+		return apiErr
+	}
+	t, err := s.engine.Charge(ctxOf(ctx), engine.Charge{
+		ID: chargeID(grant.account, key), From: engine.AccountID(grant.account),
+		To: engine.AccountID(request.to), Amount: request.amount,
+	})
+	if err != nil {
+		return errorOf(err, "account "+request.to)
+	}
+	s.writeJSON(ctx, fasthttp.StatusCreated, chargeOf(&t, true))
+	return nil
+}
+
+type batchResultJSON struct {
+	*chargeJSON
+	Error *errorBody `json:"error,omitempty"`
+}
+
+func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, access.ScopeChargesWrite)
+	if apiErr != nil {
+		return apiErr
+	}
+	r, release, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	items := r.array("charges", true, BatchChargesMax)
+	requests := make([]chargeRequest, 0, len(items))
+	for i, item := range items {
+		if ir := r.item("charges", i, item); ir != nil {
+			requests = append(requests, readCharge(ir, grant.account, true))
+		}
+	}
+	apiErr = r.finish()
+	release()
+	if apiErr != nil {
+		return apiErr
+	}
+	key, apiErr := idempotencyKeyOf(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, apiErr := s.idempotent(ctx, c, grant.account); done || apiErr != nil {
+		return apiErr
+	}
+	charges := make([]engine.Charge, len(requests))
+	for i, request := range requests {
+		id := chargeID(grant.account, request.idempotencyKey)
+		if request.idempotencyKey == "" && key != "" {
+			id = engine.TransferID(derivedID(prefixCharge, grant.account, key, uitoa(i)))
+		}
+		charges[i] = engine.Charge{ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(request.to), Amount: request.amount}
+	}
+	results := s.engine.ChargeBatch(ctxOf(ctx), charges)
+	out := make([]batchResultJSON, len(results))
+	for i := range results {
+		if err := results[i].Err; err != nil {
+			e := errorOf(err, "account "+requests[i].to)
+			if e == errUnavailable {
+				return e // nothing after a failure of the log is trustworthy
+			}
+			out[i].Error = &errorBody{Type: e.kind, Code: e.code, Message: e.message}
+			continue
+		}
+		charge := chargeOf(&results[i].Transfer, true)
+		out[i].chargeJSON = &charge
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{"results": out})
+	return nil
+}
+
+func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, 0)
+	if apiErr != nil {
+		return apiErr
+	}
+	id := pathID(ctx)
+	if !strings.HasPrefix(id, prefixCharge) {
+		return notFound("charge")
+	}
+	t, err := s.engine.Transfer(ctxOf(ctx), engine.TransferID(id))
+	if err != nil {
+		return errorOf(err, "charge")
+	}
+	// Another account's charge does not exist, as far as this key knows.
+	if t.Type != engine.TransferCharge || (string(t.From) != grant.account && string(t.To) != grant.account) {
+		return notFound("charge")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, chargeOf(&t, false))
+	return nil
+}

@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/tollway/tollway/actors"
+)
+
+// authorizationReplies recycles the channels key actors answer on.
+var authorizationReplies = sync.Pool{New: func() any { return make(chan actors.Authorization, 1) }}
+
+// metrics are the server's Prometheus metrics, in a registry of its own so
+// several servers (tests) can live in one process.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	handler  fasthttp.RequestHandler
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{registry: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollway_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "tollway_http_request_duration_seconds", Help: "HTTP request latency by route, from routing to the written response.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs to 3.3 s
+	}, []string{"route"})
+	stats := func(pick func(s statsView) float64) func() float64 {
+		return func() float64 { return pick(s.statsView()) }
+	}
+	m.registry.MustRegister(
+		m.requests, m.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_log_commits_total", Help: "Group commits of the log, one fsync each."},
+			stats(func(v statsView) float64 { return float64(v.commits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_log_entries_total", Help: "Log entries and barriers carried by the group commits."},
+			stats(func(v statsView) float64 { return float64(v.entries) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_log_position", Help: "The durable log position."},
+			stats(func(v statsView) float64 { return float64(v.position) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_accounts", Help: "Ledger accounts."},
+			stats(func(v statsView) float64 { return float64(v.accounts) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_account_actors", Help: "Account actors alive."},
+			stats(func(v statsView) float64 { return float64(v.actors) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_key_actors", Help: "API key actors alive."},
+			func() float64 { return float64(s.keyActors.Alive()) }),
+	)
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	return m
+}
+
+// route returns the observer of one route's requests. Counters are looked
+// up once per status and cached, off the label-hashing path.
+func (m *metrics) route(route string) func(status int, elapsed time.Duration) {
+	latency := m.latency.WithLabelValues(route)
+	var counters sync.Map // status -> prometheus.Counter
+	return func(status int, elapsed time.Duration) {
+		latency.Observe(elapsed.Seconds())
+		counter, ok := counters.Load(status)
+		if !ok {
+			counter, _ = counters.LoadOrStore(status, m.requests.WithLabelValues(route, strconv.Itoa(status)))
+		}
+		counter.(prometheus.Counter).Inc()
+	}
+}
+
+type statsView struct {
+	commits, entries, position uint64
+	accounts, actors           int
+}
+
+func (s *Server) statsView() statsView {
+	st := s.engine.Stats()
+	return statsView{commits: st.Commits, entries: st.CommitsEntries, position: s.engine.Position(),
+		accounts: st.Accounts, actors: st.Actors}
+}

@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	_ "embed"
+)
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// routes builds the router: every route of API.md this server implements,
+// each wrapped by handle under its pattern as the metrics label.
+func (s *Server) routes() *router.Router {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	add := func(method, path string, h handler) { r.Handle(method, path, s.handle(path, h)) }
+
+	add("GET", "/healthz", s.healthz)
+	add("GET", "/readyz", s.readyz)
+	add("GET", "/v1/status", s.status)
+	add("GET", "/v1/config", s.configuration)
+	add("GET", "/metrics", s.metricsPage)
+	add("GET", "/openapi.json", s.openAPI)
+
+	add("POST", "/v1/auth/signup", s.signup)
+	add("POST", "/v1/auth/login", s.login)
+	add("POST", "/v1/auth/refresh", s.refresh)
+	add("POST", "/v1/auth/logout", s.logout)
+	add("POST", "/v1/auth/logout-all", s.logoutAll)
+	add("GET", "/v1/auth/me", s.me)
+	add("POST", "/v1/auth/siwe/challenge", s.siweChallenge)
+	add("POST", "/v1/auth/siwe/login", s.siweLogin)
+
+	add("POST", "/v1/accounts", s.createAccount)
+	add("GET", "/v1/accounts", s.listAccounts)
+	add("GET", "/v1/accounts/{id}", s.getAccount)
+	add("POST", "/v1/admin/accounts/{id}/credit", s.credit)
+
+	add("POST", "/v1/accounts/{id}/keys", s.createKey)
+	add("GET", "/v1/accounts/{id}/keys", s.listKeys)
+	add("GET", "/v1/keys/{id}", s.getKey)
+	add("POST", "/v1/keys/{id}/rotate", s.rotateKey)
+	add("DELETE", "/v1/keys/{id}", s.revokeKey)
+
+	add("GET", "/v1/balance", s.balance)
+	add("POST", "/v1/charges", s.charge)
+	add("POST", "/v1/charges/batch", s.chargeBatch)
+	add("GET", "/v1/charges/{id}", s.getCharge)
+
+	r.NotFound = s.handle("not_found", func(*fasthttp.RequestCtx, *call) *apiError { return errRouteNotFound })
+	r.MethodNotAllowed = s.handle("method_not_allowed", func(*fasthttp.RequestCtx, *call) *apiError { return errMethodNotAllowed })
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, reason any) {
+		s.logger.Error("router panicked", "panic", reason)
+		writeBody(ctx, fasthttp.StatusInternalServerError, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`))
+	}
+	return r
+}
+
+// pathID returns the {id} path parameter.
+func pathID(ctx *fasthttp.RequestCtx) string {
+	id, _ := ctx.UserValue("id").(string)
+	return id
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	writeBody(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
+	return nil
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	if !s.ready.Load() || s.engine.Err() != nil {
+		return &apiError{status: fasthttp.StatusServiceUnavailable, kind: typeAPI, code: "unavailable", message: "not ready"}
+	}
+	writeBody(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
+	return nil
+}
+
+func (s *Server) status(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{
+		"version":       s.config.Version,
+		"uptimeSeconds": int64(s.now().Sub(s.started).Seconds()),
+		"position":      s.engine.Position(),
+		"ready":         s.ready.Load() && s.engine.Err() == nil,
+		"chain":         nil,
+	})
+	return nil
+}
+
+func (s *Server) configuration(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{
+		"chainId":           nil,
+		"assets":            []map[string]any{{"symbol": "USDC", "address": nil, "decimals": 6}},
+		"settlementAddress": nil,
+		"feeBps":            s.config.FeeBps,
+	})
+	return nil
+}
+
+func (s *Server) metricsPage(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	s.metrics.handler(ctx)
+	return nil
+}
+
+func (s *Server) openAPI(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	writeBody(ctx, fasthttp.StatusOK, openAPIDocument)
+	return nil
+}
+

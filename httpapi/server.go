@@ -1,0 +1,268 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// Server limits and timeouts, set explicitly rather than left to defaults.
+const (
+	readTimeout  = 10 * time.Second
+	writeTimeout = 10 * time.Second
+	idleTimeout  = 60 * time.Second
+	// AccessTokenTTLDefault is how long an access JWT lives.
+	AccessTokenTTLDefault = 15 * time.Minute
+	// ChainIDDefault is the chain id of Sign-In with Ethereum messages until
+	// a chain is configured: the in-process chain's.
+	ChainIDDefault = 1337
+)
+
+// Config wires a Server. cmd/tollway fills it from flags and environment.
+type Config struct {
+	Engine *engine.Engine
+	Logger *slog.Logger
+	// AdminTokenHash is the SHA-256 of the admin token; JWTSecret signs
+	// access tokens; Pepper keys the hashes of API keys and refresh tokens.
+	// LoadSecrets provides all three.
+	AdminTokenHash []byte
+	JWTSecret      []byte
+	Pepper         []byte
+	FeeBps         uint32
+	// RateLimit is the bucket of keys created without their own.
+	RateLimit access.RateLimit
+	// Domain and ChainID are what Sign-In with Ethereum messages must name.
+	Domain  string
+	ChainID uint64
+	// AccessTokenTTL defaults to AccessTokenTTLDefault.
+	AccessTokenTTL time.Duration
+	// PasswordCost is bcrypt's cost, bcrypt.DefaultCost unless set (tests
+	// lower it).
+	PasswordCost int
+	// Clock defaults to time.Now.
+	Clock   func() time.Time
+	Version string
+}
+
+// Server is Tollway's HTTP API: fasthttp and a router in front of the
+// engine, with the access layer (users, keys, tokens) in a directory.
+type Server struct {
+	config      Config
+	logger      *slog.Logger
+	engine      *engine.Engine
+	directory   *directory
+	keyActors   *actors.Keys
+	hasher      secretHasher
+	idempotency *idempotencyStore
+	requestIDs  *requestIDs
+	metrics     *metrics
+	router      *router.Router
+	http        *fasthttp.Server
+	started     time.Time
+	ready       atomic.Bool
+	shutdown    sync.Once
+}
+
+// New builds a server over an open engine, loading the access directory
+// from the engine's table.
+func New(config Config) (*Server, error) {
+	if config.Engine == nil || len(config.AdminTokenHash) != sha256.Size || len(config.JWTSecret) < 32 || len(config.Pepper) < 32 {
+		return nil, errors.New("httpapi: config needs an engine, an admin token hash, a JWT secret and a pepper of 32+ bytes")
+	}
+	if err := config.RateLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: default rate limit: %w", err)
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	if config.AccessTokenTTL == 0 {
+		config.AccessTokenTTL = AccessTokenTTLDefault
+	}
+	if config.PasswordCost == 0 {
+		config.PasswordCost = bcrypt.DefaultCost
+	}
+	if config.Clock == nil {
+		config.Clock = time.Now
+	}
+	if config.ChainID == 0 {
+		config.ChainID = ChainIDDefault
+	}
+	s := &Server{
+		config: config, logger: config.Logger, engine: config.Engine,
+		keyActors:   actors.NewKeys(config.Logger),
+		hasher:      secretHasher{pepper: config.Pepper},
+		idempotency: newIdempotencyStore(),
+		requestIDs:  newRequestIDs(),
+		started:     config.Clock(),
+	}
+	s.directory = newDirectory(config.Engine, s.keyActors)
+	if err := s.directory.load(); err != nil {
+		s.keyActors.Shutdown()
+		return nil, err
+	}
+	s.metrics = newMetrics(s)
+	s.router = s.routes()
+	s.http = &fasthttp.Server{
+		Handler:            s.router.Handler,
+		Name:               "tollway",
+		ReadTimeout:        readTimeout,
+		WriteTimeout:       writeTimeout,
+		IdleTimeout:        idleTimeout,
+		MaxRequestBodySize: BodyBytesMax,
+		ErrorHandler:       s.transportError,
+		Logger:             fasthttpLogger{s.logger},
+		CloseOnShutdown:    true,
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Handler returns the server's request handler, for embedding it in
+// another fasthttp server.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
+
+// Shutdown stops accepting connections, waits for requests in flight (until
+// ctx ends) and stops the key actors. The engine stays open: its owner
+// closes it after, so every answered write is durable and every accepted
+// one is finished first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdown.Do(func() {
+		s.ready.Store(false)
+		err = s.http.ShutdownWithContext(ctx)
+		s.keyActors.Shutdown()
+	})
+	return err
+}
+
+func (s *Server) now() time.Time { return s.config.Clock() }
+
+// call is one request's state, passed from the wrapper to its handler.
+type call struct {
+	route     string
+	requestID []byte
+	// idempotencyKey is set by a handler that began an idempotent request:
+	// the wrapper stores a 2xx response under it, or releases it.
+	idempotencyKey string
+}
+
+type handler func(ctx *fasthttp.RequestCtx, c *call) *apiError
+
+// handle wraps a handler: request id, panic recovery, error writing,
+// idempotent response storing, metrics and logs.
+func (s *Server) handle(route string, h handler) fasthttp.RequestHandler {
+	observe := s.metrics.route(route)
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		c := call{route: route}
+		var buf [40]byte
+		c.requestID = s.requestIDs.next(buf[:0])
+		ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.logger.Error("handler panicked", "request_id", string(c.requestID), "route", route, "panic", fmt.Sprint(r))
+					s.writeError(ctx, &c, errInternal)
+				}
+			}()
+			if err := h(ctx, &c); err != nil {
+				s.writeError(ctx, &c, err)
+			}
+		}()
+		status := ctx.Response.StatusCode()
+		if c.idempotencyKey != "" {
+			s.idempotency.finish(c.idempotencyKey, status, ctx.Response.Body(), contentTypeOf(ctx))
+		}
+		elapsed := time.Since(start)
+		observe(status, elapsed)
+		if s.logger.Enabled(ctx, slog.LevelDebug) {
+			s.logger.Debug("request", "request_id", string(c.requestID), "method", string(ctx.Method()),
+				"route", route, "status", status, "duration", elapsed)
+		}
+	}
+}
+
+func contentTypeOf(ctx *fasthttp.RequestCtx) []byte { return ctx.Response.Header.ContentType() }
+
+// writeError writes err in the error shape of API.md.
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, c *call, err *apiError) {
+	if err.status >= 500 {
+		s.logger.Error("request failed", "request_id", string(c.requestID), "route", c.route, "code", err.code)
+	}
+	if err.retryAfter > 0 {
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, uitoa(err.retryAfter))
+	}
+	body := struct {
+		Error errorBody `json:"error"`
+	}{errorBody{Type: err.kind, Code: err.code, Message: err.message, RequestID: string(c.requestID), Fields: err.fields}}
+	s.writeJSON(ctx, err.status, &body)
+}
+
+type errorBody struct {
+	Type      string            `json:"type"`
+	Code      string            `json:"code"`
+	Message   string            `json:"message"`
+	RequestID string            `json:"request_id,omitempty"`
+	Fields    map[string]string `json:"fields,omitempty"`
+}
+
+// writeJSON writes v as the response body with status.
+func (s *Server) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.logger.Error("encode response", "error", err)
+		status, body = fasthttp.StatusInternalServerError, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`)
+	}
+	writeBody(ctx, status, body)
+}
+
+func writeBody(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}
+
+// transportError answers requests fasthttp could not read (too large, bad
+// framing, timeouts) in the error shape.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	c := call{route: "transport"}
+	var buf [40]byte
+	c.requestID = s.requestIDs.next(buf[:0])
+	ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
+	apiErr := invalid("malformed_request", "the HTTP request could not be read")
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		apiErr = invalid("body_too_large", fmt.Sprintf("the body exceeds %d bytes", BodyBytesMax))
+	}
+	s.writeError(ctx, &c, apiErr)
+}
+
+type fasthttpLogger struct{ logger *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.logger.Debug("fasthttp", "message", fmt.Sprintf(format, args...))
+}
+
+func uitoa[T uint32 | uint64 | int](v T) string { return strconv.FormatUint(uint64(v), 10) }
+
+// prometheusRegistry exists so tests can read metrics without a scrape.
+func (s *Server) prometheusRegistry() *prometheus.Registry { return s.metrics.registry }

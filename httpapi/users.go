@@ -1,0 +1,335 @@
+package httpapi
+
+import (
+	"errors"
+	"net/mail"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/httpapi/siwe"
+)
+
+const (
+	// emailBytesMax is RFC 5321's limit on an address.
+	emailBytesMax = 254
+	// challengeTTL is how long a Sign-In with Ethereum challenge is valid.
+	challengeTTL = 5 * time.Minute
+	// siweMessageBytesMax matches the siwe package's input limit.
+	siweMessageBytesMax = 4096
+)
+
+type userJSON struct {
+	ID        string  `json:"id"`
+	Email     *string `json:"email"`
+	Address   *string `json:"address"`
+	CreatedAt string  `json:"createdAt"`
+}
+
+func userOf(u *access.User) userJSON {
+	j := userJSON{ID: u.ID, CreatedAt: timeJSON(u.CreatedAt)}
+	if u.Email != "" {
+		j.Email = &u.Email
+	}
+	if u.Address != "" {
+		j.Address = &u.Address
+	}
+	return j
+}
+
+func timeJSON(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+type tokenPairJSON struct {
+	AccessToken  string   `json:"accessToken"`
+	RefreshToken string   `json:"refreshToken"`
+	TokenType    string   `json:"tokenType"`
+	ExpiresIn    int64    `json:"expiresIn"`
+	User         userJSON `json:"user"`
+}
+
+// credentials reads {"email","password"}.
+func credentials(body []byte, signup bool) (email, password string, err *apiError) {
+	r, release, err := parseObject(body)
+	if err != nil {
+		return "", "", err
+	}
+	defer release()
+	email, okEmail := r.string("email", true, emailBytesMax)
+	password, okPassword := r.string("password", true, PasswordBytesMax)
+	if okEmail {
+		email = normalizeEmail(email)
+		if parsed, perr := mail.ParseAddress(email); perr != nil || parsed.Address != email || parsed.Name != "" {
+			r.fail("email", "must be an email address")
+		}
+	}
+	if okPassword && signup && len(password) < PasswordBytesMin {
+		r.fail("password", "must be 8 to 72 bytes")
+	}
+	if err := r.finish(); err != nil {
+		return "", "", err
+	}
+	return email, password, nil
+}
+
+func (s *Server) signup(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
+		return err
+	}
+	email, password, apiErr := credentials(ctx.PostBody(), true)
+	if apiErr != nil {
+		return apiErr
+	}
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return errInternal
+	}
+	u := access.User{ID: newID(prefixUser), Email: email, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	if err := s.directory.createUser(ctxOf(ctx), u); err != nil {
+		return errorOf(err, "a user with this email")
+	}
+	s.writeJSON(ctx, fasthttp.StatusCreated, map[string]any{"user": userOf(&u)})
+	return nil
+}
+
+func (s *Server) login(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	email, password, apiErr := credentials(ctx.PostBody(), false)
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
+		return err
+	}
+	u, found := s.directory.userNamed(email, "")
+	hash := dummyPasswordHash
+	if found && len(u.PasswordHash) > 0 {
+		hash = u.PasswordHash
+	}
+	// NB: bcrypt compares in constant time, and an unknown email costs a
+	// comparison too, so timing does not tell which emails exist.
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !found {
+		return errInvalidCredentials
+	}
+	return s.signIn(ctx, &u)
+}
+
+// signIn starts a refresh family for u and answers with a token pair.
+func (s *Server) signIn(ctx *fasthttp.RequestCtx, u *access.User) *apiError {
+	now := s.now()
+	familyID, refreshToken := s.newRefreshToken()
+	family := access.Family{ID: familyID, User: u.ID, Hash: s.hasher.hash([]byte(refreshToken)),
+		CreatedAt: now.UTC(), ExpiresAt: now.Add(refreshTokenTTL).UTC()}
+	if err := s.directory.startFamily(ctxOf(ctx), family, now); err != nil {
+		return errorOf(err, "session")
+	}
+	return s.writeTokenPair(ctx, u, refreshToken, now)
+}
+
+func (s *Server) writeTokenPair(ctx *fasthttp.RequestCtx, u *access.User, refreshToken string, now time.Time) *apiError {
+	accessToken, err := s.issueAccessToken(u.ID, now)
+	if err != nil {
+		return errInternal
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, tokenPairJSON{
+		AccessToken: accessToken, RefreshToken: refreshToken, TokenType: "Bearer",
+		ExpiresIn: int64(s.config.AccessTokenTTL / time.Second), User: userOf(u),
+	})
+	return nil
+}
+
+// readRefreshToken reads {"refreshToken"}.
+func readRefreshToken(body []byte) (string, *apiError) {
+	r, release, err := parseObject(body)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	token, _ := r.string("refreshToken", true, 256)
+	return token, r.finish()
+}
+
+func (s *Server) refresh(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	token, apiErr := readRefreshToken(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
+		return err
+	}
+	familyID, ok := parseRefreshToken(token)
+	if !ok {
+		return errInvalidCredentials
+	}
+	record := s.directory.family(familyID)
+	if record == nil {
+		return errInvalidCredentials
+	}
+	now := s.now()
+	record.mu.Lock()
+	defer record.mu.Unlock()
+	f := record.family
+	if f.Revoked || !now.Before(f.ExpiresAt) {
+		return errInvalidCredentials
+	}
+	u, found := s.directory.user(f.User)
+	if !found {
+		return errInvalidCredentials
+	}
+	if !hmacEqual(f.Hash, s.hasher.hash([]byte(token))) {
+		// An earlier token of the family: it leaked, or was replayed. End
+		// the whole family, so whoever holds the latest token is out too.
+		f.Revoked = true
+		if err := s.directory.write(ctxOf(ctx), deleteRow(access.PrefixFamily, f.ID)); err != nil {
+			return errorOf(err, "session")
+		}
+		record.family = f
+		s.directory.dropFamilies(f.User, []string{f.ID})
+		s.logger.Warn("refresh token reused; its family is revoked", "user", f.User, "family", f.ID)
+		return errInvalidCredentials
+	}
+	next := prefixFamily + f.ID + randomBase62(refreshSecretChars)
+	f.Hash = s.hasher.hash([]byte(next))
+	f.Rotations++
+	f.ExpiresAt = now.Add(refreshTokenTTL).UTC()
+	if err := s.directory.write(ctxOf(ctx), row(&f)); err != nil {
+		return errorOf(err, "session")
+	}
+	record.family = f
+	return s.writeTokenPair(ctx, &u, next, now)
+}
+
+func (s *Server) logout(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	token, apiErr := readRefreshToken(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	familyID, ok := parseRefreshToken(token)
+	record := s.directory.family(familyID)
+	if !ok || record == nil {
+		return errInvalidCredentials
+	}
+	record.mu.Lock()
+	defer record.mu.Unlock()
+	if record.family.Revoked || !hmacEqual(record.family.Hash, s.hasher.hash([]byte(token))) {
+		return errInvalidCredentials
+	}
+	if err := s.directory.write(ctxOf(ctx), deleteRow(access.PrefixFamily, familyID)); err != nil {
+		return errorOf(err, "session")
+	}
+	record.family.Revoked = true
+	s.directory.dropFamilies(record.family.User, []string{familyID})
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func (s *Server) logoutAll(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	u, apiErr := s.authenticateUser(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	if apiErr := readEmpty(ctx.PostBody()); apiErr != nil {
+		return apiErr
+	}
+	if err := s.directory.signOutEverywhere(ctxOf(ctx), u.ID, s.now().UTC()); err != nil {
+		return errorOf(err, "user")
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func (s *Server) me(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	u, apiErr := s.authenticateUser(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, userOf(&u))
+	return nil
+}
+
+// ---- Sign-In with Ethereum
+
+func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	r, release, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	address, ok := r.string("address", true, 42)
+	if ok && !common.IsHexAddress(address) || ok && len(address) != 42 {
+		r.fail("address", "must be a 0x-prefixed 20-byte hex address")
+	}
+	apiErr = r.finish()
+	release()
+	if apiErr != nil {
+		return apiErr
+	}
+	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
+		return err
+	}
+	nonce, err := siwe.NewNonce()
+	if err != nil {
+		return errInternal
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	message := siwe.Message{
+		Domain: s.config.Domain, Address: common.HexToAddress(address),
+		Statement: "Sign in to Tollway.", URI: "http://" + s.config.Domain, Version: "1",
+		ChainID: s.config.ChainID, Nonce: nonce, IssuedAt: now, ExpirationTime: now.Add(challengeTTL),
+	}
+	n := access.Nonce{Value: nonce, Address: message.Address.Hex(), ExpiresAt: message.ExpirationTime}
+	if err := s.directory.addNonce(ctxOf(ctx), n, now); err != nil {
+		return errorOf(err, "challenge")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, map[string]string{
+		"nonce": nonce, "message": message.String(), "expiresAt": timeJSON(message.ExpirationTime),
+	})
+	return nil
+}
+
+func (s *Server) siweLogin(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	r, release, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	text, _ := r.string("message", true, siweMessageBytesMax)
+	signature, _ := r.string("signature", true, 200)
+	apiErr = r.finish()
+	release()
+	if apiErr != nil {
+		return apiErr
+	}
+	now := s.now()
+	message, err := siwe.Verify(text, signature, siwe.Expect{Domain: s.config.Domain, ChainID: s.config.ChainID, Now: now})
+	switch {
+	case errors.Is(err, siwe.ErrMalformed):
+		return validation(map[string]string{"message": "must be an EIP-4361 message signed with personal_sign"})
+	case err != nil:
+		return unauthenticated("invalid_credentials", "the message or its signature is not valid")
+	}
+	// The nonce is consumed before anything else: a replay finds it gone.
+	nonce, found, err := s.directory.takeNonce(ctxOf(ctx), message.Nonce)
+	if err != nil {
+		return errorOf(err, "challenge")
+	}
+	if !found || nonce.Address != message.Address.Hex() || !now.Before(nonce.ExpiresAt) {
+		return unauthenticated("invalid_credentials", "the challenge is unknown, used or expired")
+	}
+	address := message.Address.Hex()
+	u, exists := s.directory.userNamed("", address)
+	if !exists {
+		u = access.User{ID: newID(prefixUser), Address: address, CreatedAt: now.UTC()}
+		if err := s.directory.createUser(ctxOf(ctx), u); errors.Is(err, engine.ErrAlreadyExists) {
+			u, exists = s.directory.userNamed("", address) // created concurrently
+			if !exists {
+				return errUnavailable
+			}
+		} else if err != nil {
+			return errorOf(err, "user")
+		}
+	}
+	return s.signIn(ctx, &u)
+}
+
+func hmacEqual(a, b []byte) bool { return len(a) == len(b) && subtleEqual(a, b) }
