@@ -32,8 +32,8 @@ var parsers fastjson.ParserPool
 // are collected per field (with its path, such as "rateLimit.requests") so
 // one 400 names them all.
 type reader struct {
-	object *fastjson.Object
-	path   string
+	object   *fastjson.Object
+	path     string
 	seen     map[string]bool
 	errors   map[string]string // shared by nested readers
 	children []*reader

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
@@ -110,4 +109,3 @@ func (s *Server) openAPI(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	writeBody(ctx, fasthttp.StatusOK, openAPIDocument)
 	return nil
 }
-
