@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestEveryRouteIsInTheOpenAPIDocumentAndViceVersa(t *testing.T) {
+	ts := startServer(t)
+	documented := openAPIOperations(t)
+	routed := ts.server.router.List()
+	for method, paths := range routed {
+		for _, path := range paths {
+			if !slices.Contains(documented[path], method) {
+				t.Errorf("route %s %s is not in openapi.json", method, path)
+			}
+		}
+	}
+	for path, methods := range documented {
+		for _, method := range methods {
+			if !slices.Contains(routed[method], path) {
+				t.Errorf("openapi.json documents %s %s, which is not routed", method, path)
+			}
+		}
+	}
+	served := ts.do("GET", "/openapi.json", "", nil)
+	if served.status != 200 || !strings.Contains(string(served.body), `"openapi": "3.1.0"`) && !strings.Contains(string(served.body), `"openapi":"3.1.0"`) {
+		t.Fatalf("GET /openapi.json = %d", served.status)
+	}
+}
+
+func TestHealthStatusConfigAndMetrics(t *testing.T) {
+	ts := startServer(t)
+	if v := expect(t, ts.do("GET", "/healthz", "", nil), 200, "", ""); v["status"] != "ok" {
+		t.Fatalf("healthz = %v", v)
+	}
+	expect(t, ts.do("GET", "/readyz", "", nil), 200, "", "")
+	m := ts.market("50")
+	status := expect(t, ts.do("GET", "/v1/status", "", nil), 200, "", "")
+	if status["version"] != "test" || status["ready"] != true || status["position"].(float64) < 1 {
+		t.Fatalf("status = %v", status)
+	}
+	config := expect(t, ts.do("GET", "/v1/config", "", nil), 200, "", "")
+	assets := config["assets"].([]any)
+	if config["chainId"] != nil || config["settlementAddress"] != nil || config["feeBps"].(float64) != 100 ||
+		len(assets) != 1 || assets[0].(map[string]any)["symbol"] != "USDC" || assets[0].(map[string]any)["decimals"].(float64) != 6 {
+		t.Fatalf("config = %v", config)
+	}
+	expect(t, ts.do("GET", "/v1/balance", m.key, nil), 200, "", "")
+	metrics := ts.do("GET", "/metrics", "", nil)
+	for _, want := range []string{
+		`tollway_http_requests_total{route="/v1/balance",status="200"} 1`,
+		`tollway_http_request_duration_seconds_bucket{route="/v1/balance"`,
+		"tollway_log_commits_total", "tollway_account_actors", "tollway_key_actors 1",
+	} {
+		if !strings.Contains(string(metrics.body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	ts.server.ready.Store(false)
+	expect(t, ts.do("GET", "/readyz", "", nil), 503, "api_error", "unavailable")
+}
+
+func TestAccountsBelongToTheirOwner(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.signup("alice@example.com"), ts.signup("bob@example.com")
+	wallet := "0x52908400098527886E0F7030069857D2E4169EE7"
+	v := expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "main", "environment": "live", "walletAddress": strings.ToLower(wallet)}), 201, "", "")
+	if v["environment"] != "live" || v["asset"] != "USDC" || v["walletAddress"] != wallet || v["balance"].(map[string]any)["available"] != "0" {
+		t.Fatalf("account = %v", v)
+	}
+	id := v["id"].(string)
+	ts.credit(id, "25")
+	got := expect(t, ts.do("GET", "/v1/accounts/"+id, alice.access, nil), 200, "", "")
+	if got["balance"].(map[string]any)["available"] != "25" {
+		t.Fatalf("account = %v", got)
+	}
+	expect(t, ts.do("GET", "/v1/accounts/"+id, bob.access, nil), 404, "not_found_error", "not_found")
+	if list := expect(t, ts.do("GET", "/v1/accounts", bob.access, nil), 200, "", ""); len(list["data"].([]any)) != 0 {
+		t.Fatalf("bob lists %v", list)
+	}
+	if list := expect(t, ts.do("GET", "/v1/accounts", alice.access, nil), 200, "", ""); len(list["data"].([]any)) != 1 {
+		t.Fatalf("alice lists %v", list)
+	}
+	for _, body := range []map[string]string{
+		{"name": "x", "environment": "prod"}, {"name": "", "environment": "test"}, {"environment": "test"},
+		{"name": "x", "environment": "test", "walletAddress": "0x12"},
+	} {
+		expect(t, ts.do("POST", "/v1/accounts", alice.access, body), 400, "invalid_request_error", "validation_failed")
+	}
+	expect(t, ts.do("POST", "/v1/accounts", "", map[string]string{"name": "x", "environment": "test"}), 401, "authentication_error", "missing_credentials")
+	expect(t, ts.do("POST", "/v1/admin/accounts/"+id+"/credit", alice.access, map[string]string{"amount": "1"}), 401, "authentication_error", "invalid_credentials")
+	expect(t, ts.do("POST", "/v1/admin/accounts/acct_none/credit", testAdminToken, map[string]string{"amount": "1"}), 404, "not_found_error", "not_found")
+	// An idempotent credit applies once, across restarts.
+	expect(t, ts.do("POST", "/v1/admin/accounts/"+id+"/credit", testAdminToken, map[string]string{"amount": "5"}, "Idempotency-Key", "deposit-1"), 200, "", "")
+	ts.restart()
+	expect(t, ts.do("POST", "/v1/admin/accounts/"+id+"/credit", testAdminToken, map[string]string{"amount": "5"}, "Idempotency-Key", "deposit-1"), 200, "", "")
+	expect(t, ts.do("POST", "/v1/admin/accounts/"+id+"/credit", testAdminToken, map[string]string{"amount": "6"}, "Idempotency-Key", "deposit-1"), 409, "conflict_error", "idempotency_key_reused")
+	got = expect(t, ts.do("GET", "/v1/accounts/"+id, alice.access, nil), 200, "", "")
+	if got["balance"].(map[string]any)["available"] != "30" {
+		t.Fatalf("balance after an idempotent credit twice = %v, want 30", got["balance"])
+	}
+	// Same key, same body: the stored response replays, status and body.
+	body := map[string]string{"name": "second", "environment": "test"}
+	first := ts.do("POST", "/v1/accounts", alice.access, body, "Idempotency-Key", "make-second")
+	again := ts.do("POST", "/v1/accounts", alice.access, body, "Idempotency-Key", "make-second")
+	if first.status != 201 || again.status != 201 || string(first.body) != string(again.body) {
+		t.Fatalf("replay = %d %s, want %d %s", again.status, again.body, first.status, first.body)
+	}
+	expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "third", "environment": "test"}, "Idempotency-Key", "make-second"),
+		409, "conflict_error", "idempotency_key_reused")
+}
