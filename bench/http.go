@@ -1,0 +1,214 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/valyala/fasthttp"
+)
+
+// HTTPConfig describes one closed-loop run against a Tollway server.
+type HTTPConfig struct {
+	Target      string // base URL, e.g. http://127.0.0.1:8080
+	AdminToken  string
+	Connections int // concurrent connections, each with one request in flight
+	Consumers   int // paying accounts, one API key each
+	Suppliers   int
+	Duration    time.Duration
+	BatchSize   int // charges per /v1/charges/batch request; 0 means POST /v1/charges
+}
+
+// HTTPFixture is what PrepareHTTP made through the public API.
+type HTTPFixture struct {
+	Keys      []string // one secret key per consumer account
+	Suppliers []string // supplier account ids
+}
+
+// setupConnections bounds the concurrency of fixture setup.
+const setupConnections = 64
+
+// PrepareHTTP creates, through the public API, one user owning Consumers
+// funded accounts with a key each and Suppliers accounts: what any client
+// would do, admin credit included.
+func PrepareHTTP(ctx context.Context, cfg HTTPConfig) (*HTTPFixture, error) {
+	c := &fasthttp.Client{MaxConnsPerHost: setupConnections}
+	email := fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano())
+	password := "bench password"
+	if _, err := call(c, cfg.Target+"/v1/auth/signup", "", map[string]string{"email": email, "password": password}, 201); err != nil {
+		return nil, err
+	}
+	pair, err := call(c, cfg.Target+"/v1/auth/login", "", map[string]string{"email": email, "password": password}, 200)
+	if err != nil {
+		return nil, err
+	}
+	access, _ := pair["accessToken"].(string)
+	fixture := &HTTPFixture{Keys: make([]string, cfg.Consumers), Suppliers: make([]string, cfg.Suppliers)}
+	for i := range cfg.Suppliers {
+		v, err := call(c, cfg.Target+"/v1/accounts", access, map[string]string{"name": "supplier", "environment": "test"}, 201)
+		if err != nil {
+			return nil, err
+		}
+		fixture.Suppliers[i], _ = v["id"].(string)
+	}
+	var failure atomic.Pointer[error]
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range setupConnections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < cfg.Consumers && failure.Load() == nil; i = int(next.Add(1)) - 1 {
+				if err := prepareConsumer(c, cfg, access, fixture, i); err != nil {
+					failure.Store(&err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := failure.Load(); err != nil {
+		return nil, *err
+	}
+	return fixture, nil
+}
+
+func prepareConsumer(c *fasthttp.Client, cfg HTTPConfig, access string, fixture *HTTPFixture, i int) error {
+	v, err := call(c, cfg.Target+"/v1/accounts", access, map[string]string{"name": "consumer", "environment": "test"}, 201)
+	if err != nil {
+		return err
+	}
+	account, _ := v["id"].(string)
+	if _, err := call(c, cfg.Target+"/v1/admin/accounts/"+account+"/credit", cfg.AdminToken, map[string]string{"amount": "1000000000000"}, 200); err != nil {
+		return err
+	}
+	key, err := call(c, cfg.Target+"/v1/accounts/"+account+"/keys", access, map[string]any{
+		"label": "bench", "kind": "secret", "scopes": []string{"charges:write"},
+		"rateLimit": map[string]int{"requests": 1_000_000, "perSeconds": 1},
+	}, 201)
+	if err != nil {
+		return err
+	}
+	fixture.Keys[i], _ = key["key"].(string)
+	return nil
+}
+
+// call POSTs body as JSON and decodes the answer, which must have status want.
+func call(c *fasthttp.Client, url, token string, body any, want int) (map[string]any, error) {
+	request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(request)
+	defer fasthttp.ReleaseResponse(response)
+	request.SetRequestURI(url)
+	request.Header.SetMethod("POST")
+	request.Header.SetContentType("application/json")
+	if token != "" {
+		request.Header.Set("Authorization", "Bearer "+token)
+	}
+	encoded, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	request.SetBody(encoded)
+	if err := c.DoTimeout(request, response, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", url, err)
+	}
+	if response.StatusCode() != want {
+		return nil, fmt.Errorf("POST %s: %d %s", url, response.StatusCode(), response.Body())
+	}
+	var v map[string]any
+	if err := json.Unmarshal(response.Body(), &v); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", url, err)
+	}
+	return v, nil
+}
+
+// RunHTTP drives cfg.Connections closed loops of charges for cfg.Duration.
+// Each connection walks the consumers from its own offset, so every key and
+// account is busy, and counts charges (a batch counts its items).
+func RunHTTP(ctx context.Context, cfg HTTPConfig, fixture *HTTPFixture) Result {
+	client := &fasthttp.HostClient{Addr: hostOf(cfg.Target), MaxConns: cfg.Connections, ReadTimeout: latencyMax, WriteTimeout: latencyMax}
+	histograms := make([]*hdrhistogram.Histogram, cfg.Connections)
+	var operations, errors atomic.Int64
+	deadline := time.Now().Add(cfg.Duration)
+	path, perRequest := "/v1/charges", 1
+	if cfg.BatchSize > 0 {
+		path, perRequest = "/v1/charges/batch", cfg.BatchSize
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for conn := range cfg.Connections {
+		histograms[conn] = hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(request)
+			defer fasthttp.ReleaseResponse(response)
+			request.SetRequestURI(cfg.Target + path)
+			request.Header.SetMethod("POST")
+			request.Header.SetContentType("application/json")
+			var body []byte
+			for i := conn; time.Now().Before(deadline) && ctx.Err() == nil; i += cfg.Connections {
+				consumer := i % len(fixture.Keys)
+				request.Header.Set("Authorization", "Bearer "+fixture.Keys[consumer])
+				body = chargeBody(body[:0], fixture.Suppliers[i%len(fixture.Suppliers)], perRequest)
+				request.SetBody(body)
+				began := time.Now()
+				err := client.Do(request, response)
+				histograms[conn].RecordValue(int64(time.Since(began) / time.Microsecond))
+				if err != nil || response.StatusCode() >= 300 {
+					errors.Add(1)
+					continue
+				}
+				operations.Add(int64(perRequest))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	merged := hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
+	for _, h := range histograms {
+		merged.Merge(h)
+	}
+	at := func(q float64) time.Duration { return time.Duration(merged.ValueAtQuantile(q)) * time.Microsecond }
+	return Result{
+		Operations: operations.Load(), Errors: errors.Load(), Elapsed: elapsed,
+		PerSecond:  float64(operations.Load()) / elapsed.Seconds(),
+		LatencyP50: at(50), LatencyP99: at(99), LatencyP999: at(99.9), LatencyMax: time.Duration(merged.Max()) * time.Microsecond,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(),
+	}
+}
+
+// chargeBody appends the JSON of one charge, or of a batch of n.
+func chargeBody(buf []byte, to string, n int) []byte {
+	one := func(buf []byte) []byte {
+		buf = append(buf, `{"to":"`...)
+		buf = append(buf, to...)
+		return append(buf, `","amount":"1"}`...)
+	}
+	if n == 1 {
+		return one(buf)
+	}
+	buf = append(buf, `{"charges":[`...)
+	for i := range n {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = one(buf)
+	}
+	return append(buf, "]}"...)
+}
+
+func hostOf(url string) string {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(url) > len(scheme) && url[:len(scheme)] == scheme {
+			return url[len(scheme):]
+		}
+	}
+	return url
+}
+
