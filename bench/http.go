@@ -33,21 +33,29 @@ type HTTPFixture struct {
 // setupConnections bounds the concurrency of fixture setup.
 const setupConnections = 64
 
+// consumersPerUser is how many consumer accounts one fixture user owns.
+const consumersPerUser = 500
+
 // PrepareHTTP creates, through the public API, one user owning Consumers
 // funded accounts with a key each and Suppliers accounts: what any client
 // would do, admin credit included.
 func PrepareHTTP(ctx context.Context, cfg HTTPConfig) (*HTTPFixture, error) {
 	c := &fasthttp.Client{MaxConnsPerHost: setupConnections}
-	email := fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano())
-	password := "bench password"
-	if _, err := call(c, cfg.Target+"/v1/auth/signup", "", map[string]string{"email": email, "password": password}, 201); err != nil {
-		return nil, err
+	// A user owns at most 1000 accounts: sign up one per consumersPerUser.
+	tokens := make([]string, cfg.Consumers/consumersPerUser+1)
+	for i := range tokens {
+		email := fmt.Sprintf("bench-%d-%d@example.com", time.Now().UnixNano(), i)
+		password := "bench password"
+		if _, err := call(c, cfg.Target+"/v1/auth/signup", "", map[string]string{"email": email, "password": password}, 201); err != nil {
+			return nil, err
+		}
+		pair, err := call(c, cfg.Target+"/v1/auth/login", "", map[string]string{"email": email, "password": password}, 200)
+		if err != nil {
+			return nil, err
+		}
+		tokens[i], _ = pair["accessToken"].(string)
 	}
-	pair, err := call(c, cfg.Target+"/v1/auth/login", "", map[string]string{"email": email, "password": password}, 200)
-	if err != nil {
-		return nil, err
-	}
-	access, _ := pair["accessToken"].(string)
+	access := tokens[len(tokens)-1]
 	fixture := &HTTPFixture{Keys: make([]string, cfg.Consumers), Suppliers: make([]string, cfg.Suppliers)}
 	for i := range cfg.Suppliers {
 		v, err := call(c, cfg.Target+"/v1/accounts", access, map[string]string{"name": "supplier", "environment": "test"}, 201)
@@ -64,7 +72,7 @@ func PrepareHTTP(ctx context.Context, cfg HTTPConfig) (*HTTPFixture, error) {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < cfg.Consumers && failure.Load() == nil; i = int(next.Add(1)) - 1 {
-				if err := prepareConsumer(c, cfg, access, fixture, i); err != nil {
+				if err := prepareConsumer(c, cfg, tokens[i/consumersPerUser], fixture, i); err != nil {
 					failure.Store(&err)
 				}
 			}
