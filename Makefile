@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test bench fmt vet build crash
+.PHONY: run test bench bench-http fmt vet build crash
 
 build:
 	$(GO) build ./...
@@ -25,6 +25,11 @@ bench:
 	$(GO) test -run '^$$' -bench 'EmbeddedCharge/(callers=64|callers=1024|hot|batch)' -benchtime 600000x -v ./bench/
 	$(GO) test -run '^$$' -bench 'RecoveryReplay|OpenAfterSnapshot' -benchtime 1x -v ./bench/
 	$(GO) test -run '^$$' -bench Append -benchtime 3s ./wal/
+
+# The HTTP API under load: an in-process server on 127.0.0.1 and a Go
+# fasthttp client, 10,000 consumer keys, 64 and 256 connections, batches.
+bench-http:
+	$(GO) test ./bench/ -run '^$$' -bench HTTPCharge -benchtime 1x -http-duration 5s -v
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
