@@ -1,5 +1,21 @@
-// Package httpapi will serve Tollway's HTTP API (../shared/API.md) on
-// fasthttp and fasthttp/router: decode, call the engine, encode, with errors
-// mapped to statuses in one table. It is built by the HTTP API issue; until
-// then it holds no code, so nothing here pretends to serve.
+// Package httpapi serves Tollway's HTTP API (../shared/API.md) on fasthttp
+// and fasthttp/router: decode strictly, authenticate, call the engine,
+// encode, with errors mapped to statuses in one table (errors.go).
+//
+// Guarantees:
+//   - A 2xx on a write is sent only after the write is durable: ledger
+//     changes through the engine, access records (users, profiles, keys,
+//     refresh families, nonces) through engine.WriteRows, both fsynced by
+//     the engine's group commit.
+//   - Every error has API.md's shape with a request id; internal error
+//     texts and panics are logged, never shown.
+//   - Secrets are stored as hashes only (API keys and refresh tokens as
+//     HMAC-SHA256 under a server pepper, passwords with bcrypt, the admin
+//     token as SHA-256), compared in constant time, and never logged.
+//   - A charge's client id is derived from its payer and Idempotency-Key, so
+//     it applies at most once across restarts.
+//
+// Goroutines: fasthttp's, one per connection; one protoactor actor per API
+// key (actors.Keys), spawned on first use, which checks revocation, expiry,
+// its token bucket and the scope, so keys never share a lock.
 package httpapi
