@@ -219,4 +219,3 @@ func hostOf(url string) string {
 	}
 	return url
 }
-
