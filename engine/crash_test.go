@@ -91,6 +91,7 @@ func runCrashChild(dir, round string) {
 			os.Exit(3)
 		}
 	}
+	fmt.Println("READY") // the parent's kill timer starts now: the initial funding is durable
 	var out sync.Mutex
 	print := func(format string, args ...any) {
 		out.Lock()
@@ -213,7 +214,7 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 	tried, acked = make(map[engine.TransferID]crashOp), make(map[engine.TransferID]crashOp)
 	var problems []string
 	errorCounts := make(map[string]int)
-	parsed := make(chan struct{})
+	parsed, ready := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(parsed)
 		scanner := bufio.NewScanner(stdout)
@@ -223,6 +224,8 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 				continue
 			}
 			switch fields[0] {
+			case "READY":
+				close(ready)
 			case "TRY", "ACK":
 				op, err := parseCrashOp(fields[1:])
 				if err != nil {
@@ -242,7 +245,16 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 			}
 		}
 	}()
-	time.Sleep(runFor)
+	// NB: the kill lands runFor after the child's accounts are created and
+	// funded (which the checks assume), however slowly a loaded machine
+	// started it.
+	select {
+	case <-ready:
+		time.Sleep(runFor)
+	case <-parsed: // the child exited early; its FATAL line says why
+	case <-time.After(time.Minute):
+		t.Error("the child did not get ready within a minute")
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
