@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine"
 )
 
 // authorizationReplies recycles the channels key actors answer on.
@@ -46,6 +47,7 @@ func newMetrics(s *Server) *metrics {
 			stats(func(v statsView) float64 { return float64(v.commits) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_log_entries_total", Help: "Log entries and barriers carried by the group commits."},
 			stats(func(v statsView) float64 { return float64(v.entries) })),
+		newCommitHistograms(s.statsView),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_log_position", Help: "The durable log position."},
 			stats(func(v statsView) float64 { return float64(v.position) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_accounts", Help: "Ledger accounts."},
@@ -74,13 +76,53 @@ func (m *metrics) route(route string) func(status int, elapsed time.Duration) {
 	}
 }
 
+// commitHistograms exports the log's group-commit histograms. The log keeps
+// them itself, lock-free on its committer's path, so a prometheus.Histogram
+// here would count everything twice: each scrape copies the log's snapshot
+// into constant histograms instead.
+type commitHistograms struct {
+	view              func() statsView
+	duration, records *prometheus.Desc
+}
+
+func newCommitHistograms(view func() statsView) *commitHistograms {
+	return &commitHistograms{
+		view: view,
+		duration: prometheus.NewDesc("tollway_log_commit_duration_seconds",
+			"Latency of the log's group commits, from the start of a group's Pebble commit to its fsync confirmed.", nil, nil),
+		records: prometheus.NewDesc("tollway_log_commit_entries",
+			"Log records per group commit (one Pebble batch, one fsync); barriers, which write nothing, are not counted.", nil, nil),
+	}
+}
+
+func (c *commitHistograms) Describe(descriptions chan<- *prometheus.Desc) {
+	descriptions <- c.duration
+	descriptions <- c.records
+}
+
+func (c *commitHistograms) Collect(metrics chan<- prometheus.Metric) {
+	v := c.view()
+	metrics <- constHistogram(c.duration, v.commitDuration)
+	metrics <- constHistogram(c.records, v.commitRecords)
+}
+
+func constHistogram(description *prometheus.Desc, histogram engine.Histogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(histogram.UpperBounds))
+	for i, bound := range histogram.UpperBounds {
+		buckets[bound] = histogram.Cumulative[i]
+	}
+	return prometheus.MustNewConstHistogram(description, histogram.Count, histogram.Sum, buckets)
+}
+
 type statsView struct {
-	commits, entries, position uint64
-	accounts, actors           int
+	commits, entries, position    uint64
+	accounts, actors              int
+	commitDuration, commitRecords engine.Histogram
 }
 
 func (s *Server) statsView() statsView {
 	st := s.engine.Stats()
 	return statsView{commits: st.Commits, entries: st.CommitsEntries, position: s.engine.Position(),
-		accounts: st.Accounts, actors: st.Actors}
+		accounts: st.Accounts, actors: st.Actors,
+		commitDuration: st.CommitDurationSeconds, commitRecords: st.CommitRecords}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,48 @@ func TestHealthStatusConfigAndMetrics(t *testing.T) {
 	}
 	ts.server.ready.Store(false)
 	expect(t, ts.do("GET", "/readyz", "", nil), 503, "api_error", "unavailable")
+}
+
+func TestMetricsHaveTheLogCommitHistogramsAfterCharges(t *testing.T) {
+	const charges = 3
+	ts := startServer(t)
+	m := ts.market("100")
+	for range charges {
+		expect(t, ts.do("POST", "/v1/charges", m.key, map[string]string{"to": m.payee, "amount": "1"}), 201, "", "")
+	}
+	body := string(ts.do("GET", "/metrics", "", nil).body)
+	for _, name := range []string{"tollway_log_commit_duration_seconds", "tollway_log_commit_entries"} {
+		if !strings.Contains(body, "# TYPE "+name+" histogram\n") {
+			t.Errorf("/metrics lacks the histogram %s", name)
+		}
+		count, sum, infinite := metricValue(body, name+"_count"), metricValue(body, name+"_sum"), metricValue(body, name+`_bucket{le="+Inf"}`)
+		if count < 1 || sum <= 0 || infinite != count {
+			t.Errorf("%s: count %v, sum %v, +Inf bucket %v; want a count of at least 1 equal to the +Inf bucket and a positive sum",
+				name, count, sum, infinite)
+		}
+	}
+	// Each charge writes one record; the market's setup wrote more.
+	if records := metricValue(body, "tollway_log_commit_entries_sum"); records < charges {
+		t.Errorf("tollway_log_commit_entries_sum = %v, want at least %d", records, charges)
+	}
+	if commits := metricValue(body, "tollway_log_commits_total"); commits < metricValue(body, "tollway_log_commit_entries_count") {
+		t.Errorf("tollway_log_commits_total = %v, below the commits the histograms count", commits)
+	}
+}
+
+// metricValue returns the value of the sample named series (with its
+// labels, as exposed) in a Prometheus text page, -1 if there is none.
+func metricValue(page, series string) float64 {
+	for line := range strings.Lines(page) {
+		if value, ok := strings.CutPrefix(line, series+" "); ok {
+			parsed, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil {
+				return -1
+			}
+			return parsed
+		}
+	}
+	return -1
 }
 
 func TestAccountsBelongToTheirOwner(t *testing.T) {

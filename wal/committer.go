@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -17,6 +18,58 @@ import (
 // write makes Pebble panic with its mutexes held (a WAL rotation closes the
 // failed writer; a full block is written to it), which no recover undoes.
 const pipelineDepth = 2
+
+// The bounds of the group-commit histograms (commitHistograms).
+const (
+	// commitDurationBoundFirst is the first bound of the commit latency
+	// histogram; its commitDurationBounds bounds double up to 5.24 s, which
+	// spans an fsync from a fast NVMe drive to a stalled disk.
+	commitDurationBoundFirst = 10 * time.Microsecond
+	commitDurationBounds     = 20
+	// commitRecordsBounds is the number of bounds of the batch size
+	// histogram: 1, 2, 4, ..., 1<<16 = batchEntriesLimit, so no group
+	// overflows the last bound.
+	commitRecordsBounds = 17
+)
+
+// commitHistograms measure the group commits, to watch the disk and tune
+// BatchEntriesMax: how long each one's commit took, fsync included, and
+// how many records it wrote. The committer records each group once its
+// commit succeeded, before the syncer reports it, so a group is in the
+// histograms by the time OnDurable is called for it. A group of barriers
+// only is not measured: it writes nothing and has no fsync.
+type commitHistograms struct {
+	duration *histogram // nanoseconds
+	records  *histogram
+}
+
+func newCommitHistograms() commitHistograms {
+	return commitHistograms{
+		duration: newHistogram(uint64(commitDurationBoundFirst), 2, commitDurationBounds),
+		records:  newHistogram(1, 2, commitRecordsBounds),
+	}
+}
+
+// CommitHistograms are snapshots of the log's histograms of group commits
+// since Open. Only groups that wrote records are counted (a group of
+// barriers only has no commit); each was one Pebble batch and one fsync.
+type CommitHistograms struct {
+	// DurationSeconds is the time from the start of a group's Pebble commit
+	// to its fsync confirmed. Encoding the group is not included, nor the
+	// wait to report it.
+	DurationSeconds HistogramSnapshot
+	// Records is the records (entries that are not barriers) per group.
+	Records HistogramSnapshot
+}
+
+// CommitHistograms returns snapshots of the group-commit histograms. It
+// takes no lock and may be called at any time, also after Close.
+func (l *Log) CommitHistograms() CommitHistograms {
+	return CommitHistograms{
+		DurationSeconds: l.commitHistograms.duration.snapshot(float64(time.Second)),
+		Records:         l.commitHistograms.records.snapshot(1),
+	}
+}
 
 // flight is one group commit on its way through the pipeline: encoded and
 // committed (fsync included) by the committer, then reported by the syncer. The
@@ -136,6 +189,9 @@ func (l *Log) commit(entries []*Entry) int {
 	// rotation (rotateWAL: the old writer's Close returns the sticky error),
 	// which no recover undoes: the process would crash instead of failing
 	// closed. The pipeline still overlaps OnDurable with the next commit.
+	// So the fsync is confirmed when commitSynced returns: that is the end
+	// of the commit's latency, not the syncer's report.
+	started := time.Now()
 	if err := commitSynced(f.batch); err != nil {
 		l.fail(err)
 		f.batch = nil // Pebble may still hold a failed batch: never reuse it
@@ -143,6 +199,8 @@ func (l *Log) commit(entries []*Entry) int {
 		l.dispatch()
 		return count
 	}
+	l.commitHistograms.duration.observe(uint64(time.Since(started)))
+	l.commitHistograms.records.observe(uint64(records))
 	f.synced = true
 	l.next += uint64(records)
 	if indexed {

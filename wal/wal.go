@@ -133,6 +133,7 @@ type Log struct {
 	durable          atomic.Uint64 // last fsynced position
 	snapshotPosition atomic.Uint64 // records up to here are truncated
 	view             atomic.Pointer[readView]
+	commitHistograms commitHistograms // written by the committer (committer.go)
 
 	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
 	failOnce sync.Once
@@ -168,6 +169,7 @@ func Open(dir string, options Options) (*Log, error) {
 		syncerStopped: make(chan struct{}),
 		notifyChannel: make(chan struct{}),
 	}
+	l.commitHistograms = newCommitHistograms()
 	l.queue.init(options.QueueEntriesMax)
 	pebbleOptions := pebbleOptions(options.FS, &pebbleLogger{logger: l.logger, onFatal: l.fail})
 	db, err := openPebble(dir, pebbleOptions)
