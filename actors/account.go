@@ -14,8 +14,9 @@ type (
 	// Effects carries durable events in which the account is a counterparty
 	// (payee, fee or chain account), in log order.
 	Effects struct{ Events []*ledger.Event }
-	// Read asks for the account's balance, answered through Complete once
-	// every event of the account it reflects is durable.
+	// Read asks for the account's balance, and the spend of the spender its
+	// op's command budgets if any, answered through Complete once every
+	// event of the account it reflects is durable.
 	Read struct{ Op *Op }
 	// Expire asks the account to expire its due holds.
 	Expire struct{}
@@ -45,8 +46,12 @@ func (a *accountActor) Receive(ctx actor.Context) {
 			a.entry.account.Apply(e)
 		}
 	case *Read:
-		a.expireDue(a.config.Now())
+		now := a.config.Now()
+		a.expireDue(now)
 		m.Op.Balance = balanceOf(&a.entry.account)
+		if spender := m.Op.Command.Budget.Spender; spender != "" {
+			m.Op.Spend = a.entry.account.Spent(spender, now)
+		}
 		a.replyWhenDurable(m.Op)
 	case *Expire:
 		a.expireDue(a.config.Now())

@@ -16,8 +16,9 @@ type Op struct {
 
 	// Results, valid after Done is closed.
 	Event    ledger.Event
-	Balance  Balance // the decider's balance right after the event
-	Position uint64  // the event's log position (0 for reads and rejections)
+	Balance  Balance      // the decider's balance right after the event
+	Spend    ledger.Spend // reads of a spender: what it has spent
+	Position uint64       // the event's log position (0 for reads and rejections)
 	Err      error
 
 	decider *Entry

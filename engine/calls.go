@@ -110,14 +110,17 @@ func (e *Engine) Charge(ctx context.Context, c Charge) (Transfer, error) {
 }
 
 func (e *Engine) chargeCommand(c *Charge) ledger.Command {
-	return ledger.Command{Type: ledger.CommandCharge, ID: c.ID, From: c.From, To: c.To, Amount: c.Amount, FeeBps: e.options.FeeBps}
+	return ledger.Command{
+		Type: ledger.CommandCharge, ID: c.ID, From: c.From, To: c.To, Amount: c.Amount, FeeBps: e.options.FeeBps,
+		Memo: c.Memo, Budget: c.Budget,
+	}
 }
 
 // Hold reserves funds: see the Hold type.
 func (e *Engine) Hold(ctx context.Context, h Hold) (Transfer, error) {
 	return e.execute(ctx, ledger.Command{
 		Type: ledger.CommandHold, ID: h.ID, From: h.From, To: h.To, Amount: h.Amount,
-		FeeBps: e.options.FeeBps, Timeout: int64(h.Timeout),
+		FeeBps: e.options.FeeBps, Timeout: int64(h.Timeout), Memo: h.Memo, Budget: h.Budget,
 	})
 }
 
@@ -379,6 +382,28 @@ func (e *Engine) Balance(ctx context.Context, account AccountID) (Balance, error
 		return Balance{}, op.Err
 	}
 	return Balance(op.Balance), nil
+}
+
+// Spent returns what spender has debited from account under its budgets,
+// open holds included, as of every acknowledged operation.
+func (e *Engine) Spent(ctx context.Context, account AccountID, spender SpenderID) (Spend, error) {
+	if err := e.enter(); err != nil {
+		return Spend{}, err
+	}
+	defer e.leave()
+	entry := e.registry.Entry(account)
+	if entry == nil {
+		return Spend{}, fmt.Errorf("%w: account %q", ErrNotFound, account)
+	}
+	op := actors.NewOp(ledger.Command{Budget: ledger.Budget{Spender: spender}})
+	e.registry.Send(entry, &actors.Read{Op: op})
+	if err := wait(ctx, op); err != nil {
+		return Spend{}, err
+	}
+	if op.Err != nil {
+		return Spend{}, op.Err
+	}
+	return op.Spend, nil
 }
 
 // Transfer returns the transfer with this client id, as of the latest

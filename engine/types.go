@@ -22,7 +22,20 @@ type (
 	LedgerID   = ledger.LedgerID
 	TransferID = ledger.TransferID
 	Kind       = ledger.Kind
+	SpenderID  = ledger.SpenderID
 )
+
+// Budget caps what one spender (an API key) may debit from the account it
+// spends from: each charge or hold, each UTC day, and in all. Zero caps are
+// no caps; an empty Spender budgets nothing.
+type Budget = ledger.Budget
+
+// Spend is what a spender has debited, open holds included: in all, and on
+// the UTC day Day (days since the Unix epoch).
+type Spend = ledger.Spend
+
+// MemoBytesMax bounds the memo of a charge or hold.
+const MemoBytesMax = ledger.MemoBytesMax
 
 // Account kinds a user may open.
 const (
@@ -42,6 +55,7 @@ var (
 	ErrAlreadyExists       = ledger.ErrAlreadyExists
 	ErrLedgerMismatch      = ledger.ErrLedgerMismatch
 	ErrOverflow            = ledger.ErrOverflow
+	ErrBudgetExceeded      = ledger.ErrBudgetExceeded
 	// ErrUnavailable means the engine cannot make changes durable (its log
 	// failed, or it is closed). Nothing is acknowledged after it; reopen the
 	// directory to recover. An operation answered with it may or may not
@@ -61,12 +75,16 @@ type Account struct {
 
 // Charge moves Amount from From to To: Amount minus the fee to To, the fee
 // (Options.FeeBps of Amount, rounded down) to the ledger's fee account, both
-// or neither. ID is the client id: retrying it is safe.
+// or neither. ID is the client id: retrying it is safe; a retry with
+// another Memo is ErrIdempotencyConflict. Budget, when it names a spender,
+// caps the charge (ErrBudgetExceeded).
 type Charge struct {
 	ID     TransferID
 	From   AccountID
 	To     AccountID
 	Amount Amount
+	Memo   string // an opaque note kept with the charge, at most MemoBytesMax bytes
+	Budget Budget
 }
 
 // Hold reserves Amount of From for To until captured, voided, or Timeout
@@ -77,6 +95,8 @@ type Hold struct {
 	To      AccountID
 	Amount  Amount
 	Timeout time.Duration
+	Memo    string // an opaque note kept with the hold
+	Budget  Budget // the hold counts against it until released
 }
 
 // Balance is an account's money as its owner sees it.
@@ -118,6 +138,8 @@ type Transfer struct {
 	Fee      Amount // to the fee account
 	ToAmount Amount // to To: the posted amount minus the fee
 	Time     time.Time
+	Memo     string    // charges and holds: the note given with them
+	Spender  SpenderID // charges and holds: whose budget the debit counted against
 
 	// Holds only.
 	State    HoldState
@@ -171,13 +193,15 @@ type Event struct {
 	Fee      Amount
 	Captured Amount
 	Deadline time.Time // holds
+	Spender  SpenderID // charges and holds
+	Memo     string    // charges and holds
 }
 
 func eventOf(position uint64, e *ledger.Event) Event {
 	ev := Event{
 		Position: position, Type: e.Type, ID: e.ID, Ledger: e.Ledger, Time: time.Unix(0, e.Time).UTC(),
 		Account: e.Account, Kind: e.Kind, From: e.From, To: e.To, Fees: e.Fees,
-		Amount: e.Amount, Fee: e.Fee, Captured: e.Captured,
+		Amount: e.Amount, Fee: e.Fee, Captured: e.Captured, Spender: e.Spender, Memo: e.Memo,
 	}
 	if e.Deadline != 0 {
 		ev.Deadline = time.Unix(0, e.Deadline).UTC()
@@ -189,7 +213,7 @@ func eventOf(position uint64, e *ledger.Event) Event {
 func transferOf(e *ledger.Event) Transfer {
 	t := Transfer{
 		ID: e.ID, Ledger: e.Ledger, From: e.From, To: e.To, Amount: e.Amount, Fee: e.Fee,
-		Time: time.Unix(0, e.Time).UTC(),
+		Time: time.Unix(0, e.Time).UTC(), Memo: e.Memo, Spender: e.Spender,
 	}
 	switch e.Type {
 	case ledger.EventCredited:

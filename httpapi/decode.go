@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -48,6 +50,9 @@ func parseObject(body []byte) (*reader, func(), *apiError) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, nil, invalid("malformed_json", "the body is not valid JSON")
 	}
+	if message := checkText(body); message != "" {
+		return nil, nil, invalid("malformed_json", message)
+	}
 	parser := parsers.Get()
 	release := func() { parsers.Put(parser) }
 	value, err := parser.ParseBytes(body)
@@ -63,6 +68,137 @@ func parseObject(body []byte) (*reader, func(), *apiError) {
 	r := &reader{object: object, errors: map[string]string{}}
 	r.checkDuplicates()
 	return r, release, nil
+}
+
+// checkText finds, in one pass over a body fastjson has validated, what
+// fastjson's validator lets through but a strict reader must refuse:
+//   - bytes that are not UTF-8: RFC 8259 (section 8.1) requires UTF-8, and
+//     fastjson passes the bytes on where encoding/json makes each a U+FFFD;
+//   - a raw control character (U+0000 to U+001F) in a string that holds an
+//     escape: RFC 8259 (section 7) requires it escaped, and encoding/json
+//     refuses it, but fastjson's validator (v1.6.10) checks such a string
+//     only after its last escape (a string without escapes it checks whole);
+//   - a \u escape of half a UTF-16 surrogate pair without its other half
+//     ("\ud800", "\udc00", "\ud800\u0041"): fastjson keeps a lone one as its
+//     six characters and swallows the escape after a high one, where
+//     encoding/json makes each a U+FFFD, so one body would mean two things.
+//     I-JSON (RFC 7493, section 2.1) forbids them.
+//
+// It returns the message of the error, or "" if body passes.
+//
+// NB: each is malformed_json, never a validation_failed naming a field: it
+// is a fault of the text, found before any field is read, and it is refused
+// in names (metadata keys) and in fields nobody reads as well. After this,
+// every string fastjson decodes is valid UTF-8 and what encoding/json reads.
+//
+// REQUIRES: fastjson.ValidateBytes(body) passed. Then a backslash appears
+// only in a string, where it starts an escape, and the escapes are complete;
+// the scan stays in bounds regardless.
+func checkText(body []byte) string {
+	const control = "the body is not valid JSON: a control character (U+0000 to U+001F) in a string must be escaped"
+	if !utf8.Valid(body) {
+		return "the body is not valid UTF-8"
+	}
+	// Each escape is skipped whole (the second backslash of "\\" too), so a
+	// search for the next backslash finds the next escape. The search runs
+	// at memchr speed; only the strings that hold escapes are read byte by
+	// byte.
+	end := 0 // Where the text after the last escape starts.
+	for {
+		next := bytes.IndexByte(body[end:], '\\')
+		if next < 0 {
+			break
+		}
+		if rawControl(body[end:end+next], end > 0, true) {
+			return control
+		}
+		letter := end + next + 1
+		end = min(letter+1, len(body))
+		// Only \uD800 to \uDFFF matter; the test of the first digit is cheap.
+		if letter+1 < len(body) && body[letter] == 'u' && body[letter+1]|0x20 == 'd' {
+			last, ok := unicodeEscape(body, letter)
+			if !ok {
+				return "the body is not valid JSON: a string holds half a UTF-16 surrogate pair (\\ud800 to \\udfff) without its other half"
+			}
+			end = last + 1
+		}
+	}
+	if end > 0 && rawControl(body[end:], true, false) {
+		return control
+	}
+	return ""
+}
+
+// rawControl reports whether text, which lies between escapes (it holds no
+// backslash), holds a control character inside a string: in its head, up
+// to its first quote, if it starts in a string; in its tail, after its last
+// quote, if it ends in one. Between the two lie only what separates strings
+// and whole strings without escapes, which fastjson's validator checks.
+func rawControl(text []byte, startsInString, endsInString bool) bool {
+	if startsInString {
+		for i, c := range text {
+			if c == '"' {
+				text = text[i:]
+				break
+			}
+			if c < 0x20 {
+				return true
+			}
+		}
+		if len(text) == 0 || text[0] != '"' {
+			return false // All of text is in the one string.
+		}
+	}
+	for i := len(text) - 1; endsInString && i >= 0 && text[i] != '"'; i-- {
+		if text[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// unicodeEscape reads the \u escape whose u is body[u]: it returns the index
+// of the escape's last byte (of the second escape, for a surrogate pair), and
+// false if it is half of a surrogate pair without its other half.
+func unicodeEscape(body []byte, u int) (int, bool) {
+	x, ok := hex4(body, u+1)
+	switch {
+	case !ok:
+		return u, true // Validation refuses such an escape; not this scan's concern.
+	case !utf16.IsSurrogate(rune(x)):
+		return u + 4, true
+	case x >= 0xdc00:
+		return u, false // A low half, with no high half before it.
+	}
+	// A high half: a low half, \uDC00 to \uDFFF, must follow.
+	if u+10 < len(body) && body[u+5] == '\\' && body[u+6] == 'u' {
+		if y, ok := hex4(body, u+7); ok && y >= 0xdc00 && y <= 0xdfff {
+			return u + 10, true
+		}
+	}
+	return u, false
+}
+
+// hex4 reads the four hexadecimal digits at body[at:].
+func hex4(body []byte, at int) (uint16, bool) {
+	if at+4 > len(body) {
+		return 0, false
+	}
+	var x uint16
+	for _, c := range body[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		x = x<<4 | uint16(c)
+	}
+	return x, true
 }
 
 // readEmpty accepts an empty body or an empty JSON object: the body of a
@@ -120,6 +256,9 @@ func (r *reader) field(name string, required bool) *fastjson.Value {
 }
 
 // string reads a string of at most maxBytes bytes of valid UTF-8.
+//
+// NB: parseObject already refused a body that would decode to anything but
+// UTF-8 (see checkText); the check here keeps the promise local.
 func (r *reader) string(name string, required bool, maxBytes int) (string, bool) {
 	v := r.field(name, required)
 	if v == nil {
@@ -130,7 +269,7 @@ func (r *reader) string(name string, required bool, maxBytes int) (string, bool)
 	case err != nil:
 		r.fail(name, "must be a string")
 	case len(b) > maxBytes:
-		r.fail(name, fmt.Sprintf("must be at most %d bytes", maxBytes))
+		r.fail(name, atMostBytes(maxBytes))
 	case !utf8.Valid(b):
 		r.fail(name, "must be valid UTF-8")
 	default:
@@ -138,6 +277,9 @@ func (r *reader) string(name string, required bool, maxBytes int) (string, bool)
 	}
 	return "", false
 }
+
+// atMostBytes is the reason a string longer than maxBytes bytes fails.
+func atMostBytes(maxBytes int) string { return fmt.Sprintf("must be at most %d bytes", maxBytes) }
 
 // amount reads a positive amount of base units written as a decimal string.
 func (r *reader) amount(name string, required bool) (engine.Amount, bool) {

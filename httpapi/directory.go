@@ -62,9 +62,10 @@ type userRecord struct {
 }
 
 type keyRecord struct {
-	hash  []byte // immutable, as are owner and ref
-	owner string
-	ref   *actors.KeyRef
+	hash   []byte // immutable, as are owner, ref and budget
+	owner  string
+	ref    *actors.KeyRef
+	budget engine.Budget // the key's caps, parsed once; zero when it has none
 
 	mu  sync.Mutex // guards key; serializes revocation and rotation
 	key access.Key
@@ -110,10 +111,15 @@ func (d *directory) load() error {
 	if err == nil {
 		err = load(access.PrefixKey, func(value []byte) error {
 			k, err := access.Decode[access.Key](value)
-			if err == nil {
-				d.insertKey(k)
+			if err != nil {
+				return err
 			}
-			return err
+			budget, err := budgetOf(k.Budget)
+			if err != nil {
+				return fmt.Errorf("key %s: %w", k.ID, err)
+			}
+			d.insertKey(k, budget)
+			return nil
 		})
 	}
 	if err == nil {
@@ -165,8 +171,8 @@ func (d *directory) insertProfile(p *access.Profile) {
 	d.owned[p.Owner] = append(d.owned[p.Owner], p.ID)
 }
 
-func (d *directory) insertKey(k access.Key) *keyRecord {
-	r := &keyRecord{hash: k.Hash, owner: k.Owner, key: k, ref: actors.NewKeyRef(k)}
+func (d *directory) insertKey(k access.Key, budget engine.Budget) *keyRecord {
+	r := &keyRecord{hash: k.Hash, owner: k.Owner, key: k, ref: actors.NewKeyRef(k), budget: budget}
 	d.keys[k.ID] = r
 	d.accountKeys[k.Account] = append(d.accountKeys[k.Account], k.ID)
 	d.byHash.Store(string(k.Hash), r)
@@ -391,13 +397,42 @@ func (d *directory) createKey(ctx context.Context, k access.Key) error {
 	if full {
 		return validation(map[string]string{"label": fmt.Sprintf("an account may have at most %d keys", KeysPerAccountMax)})
 	}
+	budget, err := budgetOf(k.Budget)
+	if err != nil {
+		return err
+	}
 	if err := d.write(ctx, row(&k)); err != nil {
 		return err
 	}
 	d.mu.Lock()
-	d.insertKey(k)
+	d.insertKey(k, budget)
 	d.mu.Unlock()
 	return nil
+}
+
+// budgetOf parses a key's stored budget.
+func budgetOf(b *access.Budget) (engine.Budget, error) {
+	if b == nil {
+		return engine.Budget{}, nil
+	}
+	budget := engine.Budget{Spender: engine.SpenderID(b.Spender)}
+	for _, field := range []struct {
+		text string
+		cap  *engine.Amount
+	}{{b.MaxPerCharge, &budget.PerDebit}, {b.MaxPerDay, &budget.PerDay}, {b.MaxTotal, &budget.Total}} {
+		if field.text == "" {
+			continue
+		}
+		amount, err := engine.ParseAmount(field.text)
+		if err != nil {
+			return engine.Budget{}, fmt.Errorf("budget cap %q: %w", field.text, err)
+		}
+		*field.cap = amount
+	}
+	if budget.Spender == "" {
+		return engine.Budget{}, fmt.Errorf("budget without a spender")
+	}
+	return budget, nil
 }
 
 // keyOwned returns the key record if owner owns its account.
@@ -462,7 +497,7 @@ func (d *directory) revokeKey(ctx context.Context, r *keyRecord, now time.Time, 
 	d.keyActors.Update(r.ref, k)
 	if successor != nil {
 		d.mu.Lock()
-		d.insertKey(*successor)
+		d.insertKey(*successor, r.budget) // the same caps on the same spend
 		d.mu.Unlock()
 	}
 	return k, nil

@@ -87,6 +87,9 @@ func errorOf(err error, what string) *apiError {
 	case errors.Is(err, engine.ErrInsufficientFunds):
 		return &apiError{status: http.StatusPaymentRequired, kind: typePayment, code: "insufficient_funds",
 			message: "the account's available balance does not cover the amount"}
+	case errors.Is(err, engine.ErrBudgetExceeded):
+		return &apiError{status: http.StatusPaymentRequired, kind: typePayment, code: "budget_exceeded",
+			message: "the charge would exceed the API key's budget"}
 	case errors.Is(err, engine.ErrNotFound):
 		return notFound(what)
 	case errors.Is(err, engine.ErrLedgerMismatch):

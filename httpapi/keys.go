@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 )
 
@@ -25,12 +26,36 @@ type keyJSON struct {
 	ExpiresAt   *string          `json:"expiresAt"`
 	RevokedAt   *string          `json:"revokedAt"`
 	RateLimit   access.RateLimit `json:"rateLimit"`
+	Budget      *budgetJSON      `json:"budget"`
+}
+
+// budgetJSON is a key's caps (null: none) and, when the key is read on its
+// own, what it has spent against them: in all and on the current UTC day.
+type budgetJSON struct {
+	MaxPerCharge *string `json:"maxPerCharge"`
+	MaxPerDay    *string `json:"maxPerDay"`
+	MaxTotal     *string `json:"maxTotal"`
+	Spent        *string `json:"spent,omitempty"`
+	SpentToday   *string `json:"spentToday,omitempty"`
+}
+
+func budgetJSONOf(b *access.Budget) *budgetJSON {
+	if b == nil {
+		return nil
+	}
+	orNull := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return &budgetJSON{MaxPerCharge: orNull(b.MaxPerCharge), MaxPerDay: orNull(b.MaxPerDay), MaxTotal: orNull(b.MaxTotal)}
 }
 
 func keyOf(k *access.Key, plaintext string) keyJSON {
 	j := keyJSON{ID: k.ID, Key: plaintext, AccountID: k.Account, Label: k.Label, Kind: string(k.Kind),
 		Prefix: k.Prefix, Last4: k.Last4, Scopes: k.Scopes.Names(), Environment: string(k.Environment),
-		CreatedAt: timeJSON(k.CreatedAt), RateLimit: k.RateLimit}
+		CreatedAt: timeJSON(k.CreatedAt), RateLimit: k.RateLimit, Budget: budgetJSONOf(k.Budget)}
 	if !k.ExpiresAt.IsZero() {
 		t := timeJSON(k.ExpiresAt)
 		j.ExpiresAt = &t
@@ -58,6 +83,13 @@ func (s *Server) mintKey(template access.Key, now time.Time) (access.Key, string
 	k.Last4 = secret[len(secret)-4:]
 	k.CreatedAt = now.UTC()
 	k.RevokedAt, k.ReplacedBy = time.Time{}, ""
+	if k.Budget != nil {
+		budget := *k.Budget
+		if budget.Spender == "" {
+			budget.Spender = k.ID // a new line of keys; a rotation keeps its first key's
+		}
+		k.Budget = &budget
+	}
 	return k, plaintext
 }
 
@@ -83,7 +115,7 @@ func (s *Server) createKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	return nil
 }
 
-// readKeyRequest reads {"label","kind","scopes","expiresAt"?,"rateLimit"?}.
+// readKeyRequest reads {"label","kind","scopes","expiresAt"?,"rateLimit"?,"budget"?}.
 func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiError) {
 	r, release, apiErr := parseObject(body)
 	if apiErr != nil {
@@ -121,7 +153,33 @@ func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiErr
 			k.RateLimit = access.RateLimit{Requests: uint32(requests), PerSeconds: uint32(per)}
 		}
 	}
+	if budget := r.nested("budget", false); budget != nil {
+		k.Budget = readBudget(r, budget)
+		if k.Kind == access.KeyPublishable {
+			r.fail("budget", "a publishable key cannot spend")
+		}
+	}
 	return k, r.finish()
+}
+
+// readBudget reads {"maxPerCharge"?,"maxPerDay"?,"maxTotal"?}: at least one
+// positive amount.
+func readBudget(parent, r *reader) *access.Budget {
+	var b access.Budget
+	set := 0
+	for _, field := range []struct {
+		name string
+		dst  *string
+	}{{"maxPerCharge", &b.MaxPerCharge}, {"maxPerDay", &b.MaxPerDay}, {"maxTotal", &b.MaxTotal}} {
+		if amount, ok := r.amount(field.name, false); ok {
+			*field.dst = amount.String()
+			set++
+		}
+	}
+	if set == 0 && r.object.Len() == 0 {
+		parent.fail("budget", "must set maxPerCharge, maxPerDay or maxTotal")
+	}
+	return &b
 }
 
 func (s *Server) listKeys(ctx *fasthttp.RequestCtx, _ *call) *apiError {
@@ -159,7 +217,16 @@ func (s *Server) getKey(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	r.mu.Lock()
 	k := r.key
 	r.mu.Unlock()
-	s.writeJSON(ctx, fasthttp.StatusOK, keyOf(&k, ""))
+	j := keyOf(&k, "")
+	if j.Budget != nil {
+		spend, err := s.engine.Spent(ctxOf(ctx), engine.AccountID(k.Account), r.budget.Spender)
+		if err != nil {
+			return errorOf(err, "account")
+		}
+		spent, today := spend.Total.String(), spend.DayTotal.String()
+		j.Budget.Spent, j.Budget.SpentToday = &spent, &today
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, j)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -21,6 +22,7 @@ type chargeJSON struct {
 	Fee       string       `json:"fee"`
 	ToAmount  string       `json:"toAmount"`
 	CreatedAt string       `json:"createdAt"`
+	Metadata  metadataJSON `json:"metadata,omitempty"`
 	Balance   *balanceJSON `json:"balance,omitempty"`
 	Position  uint64       `json:"position,omitempty"`
 	Replayed  bool         `json:"replayed,omitempty"`
@@ -30,7 +32,8 @@ type chargeJSON struct {
 // only when the answer is the charge's first (not a replay or a lookup).
 func chargeOf(t *engine.Transfer, withBalance bool) chargeJSON {
 	j := chargeJSON{ID: string(t.ID), From: string(t.From), To: string(t.To), Amount: t.Amount.String(),
-		Fee: t.Fee.String(), ToAmount: t.ToAmount.String(), CreatedAt: timeJSON(t.Time), Replayed: t.Replayed}
+		Fee: t.Fee.String(), ToAmount: t.ToAmount.String(), CreatedAt: timeJSON(t.Time), Replayed: t.Replayed,
+		Metadata: metadataJSON(t.Memo)}
 	if withBalance && !t.Replayed {
 		b := balanceOf(t.Balance)
 		j.Balance, j.Position = &b, t.Position
@@ -54,10 +57,17 @@ func (s *Server) balance(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	return nil
 }
 
+// metadataJSON is a charge's metadata as the engine keeps it (its memo):
+// a JSON object already, written as is; omitted when empty.
+type metadataJSON string
+
+func (m metadataJSON) MarshalJSON() ([]byte, error) { return []byte(m), nil }
+
 // chargeRequest is one decoded charge.
 type chargeRequest struct {
 	to             string
 	amount         engine.Amount
+	memo           string // the metadata object, canonical: keys sorted
 	idempotencyKey string // batch items only
 }
 
@@ -73,7 +83,7 @@ func readCharge(r *reader, payer string, batchItem bool) chargeRequest {
 	}
 	c.to = to
 	c.amount, _ = r.amount("amount", true)
-	readMetadata(r)
+	c.memo = readMetadata(r)
 	if batchItem {
 		key, ok := r.string("idempotencyKey", false, IdempotencyKeyBytesMax)
 		if ok && !printableASCII(key) {
@@ -91,17 +101,20 @@ const (
 	metadataValueBytesMax = 500
 )
 
-// readMetadata checks a metadata object: up to 20 keys of 1-40 bytes with
-// string values of at most 500 bytes.
-func readMetadata(parent *reader) {
+// readMetadata checks a metadata object, up to 20 keys of 1-40 bytes with
+// string values of at most 500 bytes, and returns it in canonical form
+// (keys sorted), so that the same metadata is the same memo however it was
+// written. An absent or empty object is no memo.
+func readMetadata(parent *reader) string {
 	r := parent.nested("metadata", false)
-	if r == nil {
-		return
+	if r == nil || r.object.Len() == 0 {
+		return ""
 	}
 	tooMany := r.object.Len() > metadataKeysMax
 	if tooMany {
 		parent.fail("metadata", "must have at most 20 keys")
 	}
+	metadata := make(map[string]string, r.object.Len())
 	r.object.Visit(func(key []byte, _ *fastjson.Value) {
 		name := string(key)
 		switch {
@@ -111,9 +124,17 @@ func readMetadata(parent *reader) {
 			r.fail(name, "metadata keys must be 1-40 bytes")
 			r.seen[name] = true
 		default:
-			r.string(name, true, metadataValueBytesMax)
+			if value, ok := r.string(name, true, metadataValueBytesMax); ok {
+				metadata[name] = value
+			}
 		}
 	})
+	memo, err := json.Marshal(metadata) // sorts the keys; cannot fail on strings
+	if err != nil || len(memo) > engine.MemoBytesMax {
+		parent.fail("metadata", "must encode to at most 16384 bytes")
+		return ""
+	}
+	return string(memo)
 }
 
 func printableASCII(s string) bool {
@@ -138,31 +159,64 @@ func chargeID(payer, key string) engine.TransferID {
 	return engine.TransferID(derivedID(prefixCharge, payer, key))
 }
 
+// beginCharging authenticates a request that charges, decodes its body with
+// decode (given the paying account), and reads its Idempotency-Key. done
+// reports that the response was replayed from the idempotency store.
+func (s *Server) beginCharging(ctx *fasthttp.RequestCtx, c *call, decode func(body []byte, payer string) *apiError) (grant keyGrant, key string, done bool, apiErr *apiError) {
+	if grant, apiErr = s.authenticateKey(ctx, access.ScopeChargesWrite); apiErr != nil {
+		return grant, "", false, apiErr
+	}
+	if apiErr = decode(ctx.PostBody(), grant.account); apiErr != nil {
+		return grant, "", false, apiErr
+	}
+	if key, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
+		return grant, "", false, apiErr
+	}
+	done, apiErr = s.idempotent(ctx, c, grant.account)
+	return grant, key, done, apiErr
+}
+
+// decodeCharge reads the body of POST /v1/charges.
+func decodeCharge(body []byte, payer string) (chargeRequest, *apiError) {
+	r, release, apiErr := parseObject(body)
+	if apiErr != nil {
+		return chargeRequest{}, apiErr
+	}
+	defer release()
+	request := readCharge(r, payer, false)
+	return request, r.finish()
+}
+
+// decodeBatch reads the body of POST /v1/charges/batch. items is the number
+// of items the body holds, decodable or not.
+func decodeBatch(body []byte, payer string) (requests []chargeRequest, items int, apiErr *apiError) {
+	r, release, apiErr := parseObject(body)
+	if apiErr != nil {
+		return nil, 0, apiErr
+	}
+	defer release()
+	values := r.array("charges", true, BatchChargesMax)
+	requests = make([]chargeRequest, 0, len(values))
+	for i, item := range values {
+		if ir := r.item("charges", i, item); ir != nil {
+			requests = append(requests, readCharge(ir, payer, true))
+		}
+	}
+	return requests, len(values), r.finish()
+}
+
 func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
-	grant, apiErr := s.authenticateKey(ctx, access.ScopeChargesWrite)
-	if apiErr != nil {
+	var request chargeRequest
+	grant, key, done, apiErr := s.beginCharging(ctx, c, func(body []byte, payer string) (apiErr *apiError) {
+		request, apiErr = decodeCharge(body, payer)
 		return apiErr
-	}
-	r, release, apiErr := parseObject(ctx.PostBody())
-	if apiErr != nil {
-		return apiErr
-	}
-	request := readCharge(r, grant.account, false)
-	apiErr = r.finish()
-	release()
-	if apiErr != nil {
-		return apiErr
-	}
-	key, apiErr := idempotencyKeyOf(ctx)
-	if apiErr != nil {
-		return apiErr
-	}
-	if done, apiErr := s.idempotent(ctx, c, grant.account); done || apiErr != nil {
+	})
+	if done || apiErr != nil {
 		return apiErr
 	}
 	t, err := s.engine.Charge(ctxOf(ctx), engine.Charge{
 		ID: chargeID(grant.account, key), From: engine.AccountID(grant.account),
-		To: engine.AccountID(request.to), Amount: request.amount,
+		To: engine.AccountID(request.to), Amount: request.amount, Memo: request.memo, Budget: grant.key.budget,
 	})
 	if err != nil {
 		return errorOf(err, "account "+request.to)
@@ -177,31 +231,12 @@ type batchResultJSON struct {
 }
 
 func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
-	grant, apiErr := s.authenticateKey(ctx, access.ScopeChargesWrite)
-	if apiErr != nil {
+	var requests []chargeRequest
+	grant, key, done, apiErr := s.beginCharging(ctx, c, func(body []byte, payer string) (apiErr *apiError) {
+		requests, _, apiErr = decodeBatch(body, payer)
 		return apiErr
-	}
-	r, release, apiErr := parseObject(ctx.PostBody())
-	if apiErr != nil {
-		return apiErr
-	}
-	items := r.array("charges", true, BatchChargesMax)
-	requests := make([]chargeRequest, 0, len(items))
-	for i, item := range items {
-		if ir := r.item("charges", i, item); ir != nil {
-			requests = append(requests, readCharge(ir, grant.account, true))
-		}
-	}
-	apiErr = r.finish()
-	release()
-	if apiErr != nil {
-		return apiErr
-	}
-	key, apiErr := idempotencyKeyOf(ctx)
-	if apiErr != nil {
-		return apiErr
-	}
-	if done, apiErr := s.idempotent(ctx, c, grant.account); done || apiErr != nil {
+	})
+	if done || apiErr != nil {
 		return apiErr
 	}
 	charges := make([]engine.Charge, len(requests))
@@ -210,7 +245,8 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		if request.idempotencyKey == "" && key != "" {
 			id = engine.TransferID(derivedID(prefixCharge, grant.account, key, uitoa(i)))
 		}
-		charges[i] = engine.Charge{ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(request.to), Amount: request.amount}
+		charges[i] = engine.Charge{ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(request.to),
+			Amount: request.amount, Memo: request.memo, Budget: grant.key.budget}
 	}
 	results := s.engine.ChargeBatch(ctxOf(ctx), charges)
 	out := make([]batchResultJSON, len(results))

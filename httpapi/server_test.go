@@ -81,7 +81,7 @@ func startServer(t *testing.T, options ...serverOption) *testServer {
 func (ts *testServer) start(options ...serverOption) {
 	t := ts.t
 	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	eng, err := engine.Open(engine.Options{Dir: ts.dir, FeeBps: 100, Logger: logger})
+	eng, err := engine.Open(engine.Options{Dir: ts.dir, FeeBps: 100, Logger: logger, Clock: ts.clock.Now})
 	if err != nil {
 		t.Fatalf("engine.Open: %v", err)
 	}

@@ -52,17 +52,25 @@ type tokenPairJSON struct {
 }
 
 // credentials reads {"email","password"}.
+//
+// NB: the email's limit applies to the normalized address, the one stored
+// and compared: trimming and lowercasing change its length in bytes (Ⱥ, 2
+// bytes, lowercases to ⱥ, 3 bytes; the Kelvin sign, 3 bytes, to k, 1). So
+// the raw value is read under the limit of any string, and emailBytesMax is
+// checked after normalizing.
 func credentials(body []byte, signup bool) (email, password string, err *apiError) {
 	r, release, err := parseObject(body)
 	if err != nil {
 		return "", "", err
 	}
 	defer release()
-	email, okEmail := r.string("email", true, emailBytesMax)
+	email, okEmail := r.string("email", true, stringBytesMax)
 	password, okPassword := r.string("password", true, PasswordBytesMax)
 	if okEmail {
 		email = normalizeEmail(email)
-		if parsed, perr := mail.ParseAddress(email); perr != nil || parsed.Address != email || parsed.Name != "" {
+		if len(email) > emailBytesMax {
+			r.fail("email", atMostBytes(emailBytesMax))
+		} else if parsed, perr := mail.ParseAddress(email); perr != nil || parsed.Address != email || parsed.Name != "" {
 			r.fail("email", "must be an email address")
 		}
 	}

@@ -66,6 +66,18 @@ type Key struct {
 	ExpiresAt   time.Time   `json:"expiresAt,omitzero"`
 	RevokedAt   time.Time   `json:"revokedAt,omitzero"`
 	ReplacedBy  string      `json:"replacedBy,omitempty"` // the key that a rotation made
+	Budget      *Budget     `json:"budget,omitempty"`     // nil: the key spends freely
+}
+
+// Budget is what a key may spend through charges, holds and sessions: caps
+// as decimal strings of base units, empty for none. Spender names the spend
+// the caps apply to: the id of the first key of a rotation line, so that a
+// rotated key goes on from what its predecessor spent.
+type Budget struct {
+	Spender      string `json:"spender"`
+	MaxPerCharge string `json:"maxPerCharge,omitempty"`
+	MaxPerDay    string `json:"maxPerDay,omitempty"`
+	MaxTotal     string `json:"maxTotal,omitempty"`
 }
 
 // Authorize checks that k may act with scope at now.

@@ -87,6 +87,9 @@ type Account struct {
 	// holds are the open holds this account pays for, by id; nil when none,
 	// so an idle account costs no map.
 	holds map[TransferID]*Hold
+	// spends are what budgeted spenders have debited, by spender; nil when
+	// no debit was budgeted.
+	spends map[SpenderID]*Spend
 }
 
 // Hold is an open pending transfer that reserves Amount of From for To
@@ -101,6 +104,8 @@ type Hold struct {
 	Created  int64
 	Timeout  int64
 	Deadline int64
+	Spender  SpenderID // whose budget the hold counts against; empty for none
+	Memo     string
 }
 
 // Available returns what the account can spend now. It is zero for an
@@ -191,6 +196,13 @@ func (a *Account) Clone() *Account {
 		for id, h := range a.holds {
 			held := *h
 			c.holds[id] = &held
+		}
+	}
+	if a.spends != nil {
+		c.spends = make(map[SpenderID]*Spend, len(a.spends))
+		for id, s := range a.spends {
+			spent := *s
+			c.spends[id] = &spent
 		}
 	}
 	return &c

@@ -4,14 +4,24 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // The binary encodings of events (log records) and accounts (snapshot
 // records). Every field is written in a fixed order: uvarints, zig-zag
 // varints for times, length-prefixed strings, amounts as two uvarints (high,
 // low). A version byte leads, so the format can change without guessing.
+// Version 2 added spenders and memos (budgets and metadata); version 1
+// records still decode, without them.
 
-const codecVersion = 1
+const (
+	codecVersion    = 2
+	codecVersionMin = 1
+)
+
+// spendsPerAccountMax bounds the spenders one snapshot record may carry.
+const spendsPerAccountMax = 1 << 20
 
 // holdsPerAccountMax bounds the holds one snapshot record may carry, so a
 // corrupt length cannot allocate without limit.
@@ -36,14 +46,16 @@ func AppendEvent(buf []byte, e *Event) []byte {
 	buf = appendAmount(buf, e.Captured)
 	buf = binary.AppendUvarint(buf, uint64(e.FeeBps))
 	buf = binary.AppendVarint(buf, e.Timeout)
-	return binary.AppendVarint(buf, e.Deadline)
+	buf = binary.AppendVarint(buf, e.Deadline)
+	buf = appendString(buf, string(e.Spender))
+	return appendString(buf, e.Memo)
 }
 
 // DecodeEvent decodes one event written by AppendEvent. It never panics and
 // rejects anything malformed, including trailing bytes.
 func DecodeEvent(data []byte) (Event, error) {
 	d := decoder{data: data}
-	d.version()
+	version := d.version()
 	e := Event{Type: EventType(d.byte())}
 	if e.Type == 0 || e.Type >= eventTypeEnd {
 		d.fail("event type")
@@ -62,6 +74,10 @@ func DecodeEvent(data []byte) (Event, error) {
 	e.FeeBps = d.feeBps()
 	e.Timeout = d.varint()
 	e.Deadline = d.varint()
+	if version >= 2 {
+		e.Spender = SpenderID(d.string(SpenderIDBytesMax))
+		e.Memo = d.string(MemoBytesMax)
+	}
 	if err := d.finish(); err != nil {
 		return Event{}, err
 	}
@@ -86,6 +102,9 @@ func validateEvent(e *Event) error {
 	}
 	if e.Fee.Cmp(posted) > 0 {
 		return fmt.Errorf("%w: fee above amount", ErrCorrupt)
+	}
+	if (e.Spender != "" || e.Memo != "") && (e.Type == EventAccountCreated || e.Type == EventCredited) {
+		return fmt.Errorf("%w: spender or memo on a %v event", ErrCorrupt, e.Type)
 	}
 	if e.Type == EventAccountCreated {
 		if e.Account == "" {
@@ -122,6 +141,16 @@ func AppendAccount(buf []byte, a *Account) []byte {
 		buf = binary.AppendVarint(buf, h.Created)
 		buf = binary.AppendVarint(buf, h.Timeout)
 		buf = binary.AppendVarint(buf, h.Deadline)
+		buf = appendString(buf, string(h.Spender))
+		buf = appendString(buf, h.Memo)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(a.spends)))
+	for _, id := range slices.Sorted(maps.Keys(a.spends)) {
+		s := a.spends[id]
+		buf = appendString(buf, string(id))
+		buf = appendAmount(buf, s.Total)
+		buf = binary.AppendVarint(buf, s.Day)
+		buf = appendAmount(buf, s.DayTotal)
 	}
 	return buf
 }
@@ -129,7 +158,7 @@ func AppendAccount(buf []byte, a *Account) []byte {
 // DecodeAccount decodes one account written by AppendAccount.
 func DecodeAccount(data []byte) (*Account, error) {
 	d := decoder{data: data}
-	d.version()
+	version := d.version()
 	a := &Account{
 		ID:     AccountID(d.string(systemIDBytesMax)),
 		Ledger: LedgerID(d.string(LedgerIDBytesMax)),
@@ -149,6 +178,10 @@ func DecodeAccount(data []byte) (*Account, error) {
 		h.Amount = d.amount()
 		h.FeeBps = d.feeBps()
 		h.Created, h.Timeout, h.Deadline = d.varint(), d.varint(), d.varint()
+		if version >= 2 {
+			h.Spender = SpenderID(d.string(SpenderIDBytesMax))
+			h.Memo = d.string(MemoBytesMax)
+		}
 		if a.holds == nil {
 			a.holds = make(map[TransferID]*Hold)
 		}
@@ -156,6 +189,9 @@ func DecodeAccount(data []byte) (*Account, error) {
 			d.fail("duplicate hold")
 		}
 		a.holds[h.ID] = h
+	}
+	if version >= 2 {
+		d.spends(a)
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -167,6 +203,31 @@ func DecodeAccount(data []byte) (*Account, error) {
 		return nil, fmt.Errorf("%w: account without id", ErrCorrupt)
 	}
 	return a, nil
+}
+
+// spends decodes an account's spenders, in increasing id order.
+func (d *decoder) spends(a *Account) {
+	count := d.uvarint()
+	if count > spendsPerAccountMax {
+		d.fail("spender count")
+	}
+	var previous SpenderID
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		id := SpenderID(d.string(SpenderIDBytesMax))
+		if id == "" || (i > 0 && id <= previous) {
+			d.fail("spender order")
+			return
+		}
+		previous = id
+		s := &Spend{Total: d.amount(), Day: d.varint(), DayTotal: d.amount()}
+		if s.DayTotal.Cmp(s.Total) > 0 {
+			d.fail("spend above its total")
+		}
+		if a.spends == nil {
+			a.spends = make(map[SpenderID]*Spend)
+		}
+		a.spends[id] = s
+	}
 }
 
 func appendString(buf []byte, s string) []byte {
@@ -193,10 +254,12 @@ func (d *decoder) fail(what string) {
 	d.data = nil
 }
 
-func (d *decoder) version() {
-	if d.byte() != codecVersion {
+func (d *decoder) version() byte {
+	v := d.byte()
+	if v < codecVersionMin || v > codecVersion {
 		d.fail("version")
 	}
+	return v
 }
 
 func (d *decoder) byte() byte {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +29,8 @@ const (
 	fieldFeeBps
 	fieldTimeout
 	fieldDeadline
+	fieldSpender
+	fieldMemo
 	eventFieldCount
 )
 
@@ -45,12 +49,13 @@ func amountPiece(a Amount) []byte {
 
 func eventPieces(e *Event) [][]byte {
 	return [][]byte{
-		fieldVersion: {1}, fieldType: {byte(e.Type)},
+		fieldVersion: {2}, fieldType: {byte(e.Type)},
 		fieldID: lengthPrefixed(string(e.ID)), fieldLedger: lengthPrefixed(string(e.Ledger)), fieldTime: varint(e.Time),
 		fieldAccount: lengthPrefixed(string(e.Account)), fieldKind: {byte(e.Kind)},
 		fieldFrom: lengthPrefixed(string(e.From)), fieldTo: lengthPrefixed(string(e.To)), fieldFees: lengthPrefixed(string(e.Fees)),
 		fieldAmount: amountPiece(e.Amount), fieldFee: amountPiece(e.Fee), fieldCaptured: amountPiece(e.Captured),
 		fieldFeeBps: uvarint(uint64(e.FeeBps)), fieldTimeout: varint(e.Timeout), fieldDeadline: varint(e.Deadline),
+		fieldSpender: lengthPrefixed(string(e.Spender)), fieldMemo: lengthPrefixed(e.Memo),
 	}
 }
 
@@ -71,13 +76,18 @@ const (
 // accountPieces returns the fields of a's record, then one piece per hold.
 func accountPieces(a *Account) [][]byte {
 	pieces := [][]byte{
-		accountVersion: {1}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
+		accountVersion: {2}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
 		accountKind: {byte(a.Kind)}, accountDebitsPosted: amountPiece(a.DebitsPosted), accountCreditsPosted: amountPiece(a.CreditsPosted),
 		accountDebitsPending: amountPiece(a.DebitsPending), accountCreditsPending: amountPiece(a.CreditsPending),
 		accountHoldCount: uvarint(uint64(len(a.Holds()))),
 	}
 	for _, h := range a.Holds() {
 		pieces = append(pieces, holdPiece(h))
+	}
+	pieces = append(pieces, uvarint(uint64(len(a.spends))))
+	for _, id := range slices.Sorted(maps.Keys(a.spends)) {
+		s := a.spends[id]
+		pieces = append(pieces, lengthPrefixed(string(id)), amountPiece(s.Total), varint(s.Day), amountPiece(s.DayTotal))
 	}
 	return pieces
 }
@@ -86,10 +96,21 @@ func holdPiece(h *Hold) []byte {
 	return bytes.Join([][]byte{
 		lengthPrefixed(string(h.ID)), lengthPrefixed(string(h.To)), lengthPrefixed(string(h.Fees)), amountPiece(h.Amount),
 		uvarint(uint64(h.FeeBps)), varint(h.Created), varint(h.Timeout), varint(h.Deadline),
+		lengthPrefixed(string(h.Spender)), lengthPrefixed(h.Memo),
 	}, nil)
 }
 
 func join(pieces [][]byte) []byte { return bytes.Join(pieces, nil) }
+
+// spendsPiece returns the spends of an account record naming these
+// spenders, in this order, each having spent 5 of which 2 on day 3.
+func spendsPiece(spenders ...SpenderID) []byte {
+	piece := uvarint(uint64(len(spenders)))
+	for _, id := range spenders {
+		piece = append(piece, join([][]byte{lengthPrefixed(string(id)), amountPiece(NewAmount(5)), varint(3), amountPiece(NewAmount(2))})...)
+	}
+	return piece
+}
 
 // replaced returns a copy of pieces with piece i replaced.
 func replaced(pieces [][]byte, i int, piece []byte) [][]byte {
@@ -102,6 +123,8 @@ var (
 	longTransferID = TransferID(strings.Repeat("t", TransferIDBytesMax))
 	longLedger     = LedgerID(strings.Repeat("l", LedgerIDBytesMax))
 	longAccount    = AccountID(strings.Repeat("a", systemIDBytesMax))
+	longSpender    = SpenderID(strings.Repeat("s", SpenderIDBytesMax))
+	longMemo       = strings.Repeat("m", MemoBytesMax)
 )
 
 // sampleEvents returns events of every type: ones the rules decide through
@@ -123,9 +146,11 @@ func sampleEvents(t testing.TB) []Event {
 	for i, c := range []Command{
 		{Type: CommandCredit, ID: "c", To: alice, Amount: NewAmount(1_000_000)},
 		{Type: CommandCharge, ID: "k", From: alice, To: bob, Amount: NewAmount(1500), FeeBps: 250},
+		{Type: CommandCharge, ID: "m", From: alice, To: bob, Amount: NewAmount(20), Memo: `{"call":"gpt"}`,
+			Budget: Budget{Spender: "key_1", PerDebit: NewAmount(100), PerDay: NewAmount(1000), Total: NewAmount(5000)}},
 		{Type: CommandHold, ID: "h1", From: alice, To: bob, Amount: NewAmount(5000), FeeBps: 100, Timeout: 1e9},
 		{Type: CommandCapture, ID: "h1", Amount: NewAmount(4321)},
-		{Type: CommandHold, ID: "h2", From: alice, To: bob, Amount: NewAmount(7), Timeout: 60e9},
+		{Type: CommandHold, ID: "h2", From: alice, To: bob, Amount: NewAmount(7), Timeout: 60e9, Budget: Budget{Spender: "key_1"}, Memo: "m"},
 		{Type: CommandVoid, ID: "h2"},
 		{Type: CommandHold, ID: "h3", From: alice, To: bob, Amount: NewAmount(9), Timeout: 1},
 		{Type: CommandCredit, ID: "tick", To: alice, Amount: NewAmount(1)}, // expires h3 first
@@ -142,6 +167,9 @@ func sampleEvents(t testing.TB) []Event {
 			Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MaxInt64, Account: longAccount, Kind: KindChain,
 			From: longAccount, To: longAccount[1:], Fees: longAccount[2:], Amount: max,
 			FeeBps: BasisPointsMax, Timeout: math.MaxInt64, Deadline: math.MinInt64,
+		}
+		if typ != EventCredited {
+			e.Spender, e.Memo = longSpender, longMemo
 		}
 		switch typ {
 		case EventCharged:
@@ -179,7 +207,21 @@ func sampleAccounts(t testing.TB) []*Account {
 			Amount: amount, FeeBps: BasisPointsMax, Time: math.MinInt64, Timeout: math.MaxInt64, Deadline: math.MaxInt64 - int64(i)})
 	}
 	chain := &Account{ID: testChain, Ledger: testLedger, Kind: KindChain, DebitsPosted: MaxAmount()}
-	return []*Account{plain, holding, full, chain}
+	// Budgeted debits: two spenders, one with an open hold.
+	spending := &Account{ID: alice, Ledger: testLedger, Kind: KindConsumer, CreditsPosted: NewAmount(10_000)}
+	for i, c := range []Command{
+		{Type: CommandCharge, ID: "s1", Ledger: testLedger, From: alice, To: bob, Fees: testFees, Amount: NewAmount(300), Budget: Budget{Spender: "key_b"}},
+		{Type: CommandHold, ID: "s2", Ledger: testLedger, From: alice, To: bob, Fees: testFees, Amount: NewAmount(40), Timeout: 1e9,
+			Budget: Budget{Spender: "key_a", Total: NewAmount(100)}, Memo: longMemo},
+		{Type: CommandCharge, ID: "s3", Ledger: testLedger, From: alice, To: bob, Fees: testFees, Amount: NewAmount(5), Budget: Budget{Spender: longSpender}},
+	} {
+		e, err := Decide(spending, &c, now0+int64(i)*dayNanos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spending.Apply(&e)
+	}
+	return []*Account{plain, holding, full, chain, spending}
 }
 
 func TestEventEncodingFollowsTheDocumentedFormat(t *testing.T) {
@@ -284,7 +326,7 @@ func TestDecodeEventRejectsBadFields(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, fieldVersion, []byte{0})},
-		{"version 2", replaced(good, fieldVersion, []byte{2})},
+		{"version 3", replaced(good, fieldVersion, []byte{3})},
 		{"version 255", replaced(good, fieldVersion, []byte{255})},
 		{"type 0", replaced(good, fieldType, []byte{0})},
 		{"type past the last", replaced(good, fieldType, []byte{byte(eventTypeEnd)})},
@@ -314,6 +356,10 @@ func TestDecodeEventRejectsBadFields(t *testing.T) {
 		{"transfer to its payer", with(charged, func(e *Event) { e.To = e.From })},
 		{"transfer without a client id", with(charged, func(e *Event) { e.ID = "" })},
 		{"hold to its payer", with(captured, func(e *Event) { e.Type, e.To = EventHeld, e.From })},
+		{"spender above its limit", replaced(good, fieldSpender, lengthPrefixed(strings.Repeat("s", SpenderIDBytesMax+1)))},
+		{"memo above its limit", replaced(good, fieldMemo, lengthPrefixed(strings.Repeat("m", MemoBytesMax+1)))},
+		{"credit with a spender", with(charged, func(e *Event) { e.Type, e.Fee, e.Spender = EventCredited, Amount{}, "key_1" })},
+		{"account created with a memo", with(created, func(e *Event) { e.Memo = "m" })},
 		{"empty record", [][]byte{}},
 	}
 	if _, err := DecodeEvent(join(good)); err != nil {
@@ -337,7 +383,7 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, accountVersion, []byte{0})},
-		{"version 2", replaced(good, accountVersion, []byte{2})},
+		{"version 3", replaced(good, accountVersion, []byte{3})},
 		{"kind past the last", replaced(good, accountKind, []byte{byte(kindCount)})},
 		{"empty id", replaced(good, accountID, lengthPrefixed(""))},
 		{"id above its limit", replaced(good, accountID, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
@@ -354,7 +400,17 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		{"a consumer with debits past 2^128-1", replaced(good, accountDebitsPosted, amountPiece(MaxAmount()))},
 		{"hold fee above 10000 basis points", replaced(good, accountFieldCount, holdPiece(&Hold{ID: hold.ID, To: hold.To, Fees: hold.Fees, Amount: hold.Amount, FeeBps: BasisPointsMax + 1}))},
 		{"hold id above its limit", replaced(good, accountFieldCount, holdPiece(&Hold{ID: TransferID(strings.Repeat("t", TransferIDBytesMax+1)), To: hold.To, Amount: hold.Amount}))},
+		{"spenders out of order", replaced(good, len(good)-1, spendsPiece("key_b", "key_a"))},
+		{"the same spender twice", replaced(good, len(good)-1, spendsPiece("key_a", "key_a"))},
+		{"an empty spender", replaced(good, len(good)-1, spendsPiece(""))},
+		{"spender count above the spenders written", replaced(good, len(good)-1, uvarint(1))},
+		{"spender count of 2^64-1", replaced(good, len(good)-1, uvarint(math.MaxUint64))},
+		{"a day's spend above the total", replaced(good, len(good)-1,
+			join([][]byte{uvarint(1), lengthPrefixed("key_a"), amountPiece(NewAmount(5)), varint(3), amountPiece(NewAmount(6))}))},
 		{"empty record", [][]byte{}},
+	}
+	if _, err := DecodeAccount(join(replaced(good, len(good)-1, spendsPiece("key_a", "key_b")))); err != nil {
+		t.Fatalf("DecodeAccount(good with spenders) = %v, want success", err)
 	}
 	if got, err := DecodeAccount(join(good)); err != nil || !snapshotOf(got).equal(snapshotOf(holding)) {
 		t.Fatalf("DecodeAccount(good) = %v, want success: the cases below change one thing each", err)
@@ -499,4 +555,27 @@ func FuzzDecodeAccount(f *testing.F) {
 		ExpireDue(a, math.MaxInt64)
 		a.NextDeadline()
 	})
+}
+
+// TestVersionOneRecordsStillDecode checks that records written before
+// spenders and memos existed decode, without them.
+func TestVersionOneRecordsStillDecode(t *testing.T) {
+	for _, e := range sampleEvents(t) {
+		e.Spender, e.Memo = "", ""
+		pieces := eventPieces(&e)
+		v1 := join(replaced(pieces[:fieldSpender], fieldVersion, []byte{1}))
+		if got, err := DecodeEvent(v1); err != nil || got != e {
+			t.Errorf("DecodeEvent(version 1 of %v) = %+v, %v, want %+v", e.Type, got, err, e)
+		}
+	}
+	plain := sampleAccounts(t)[1] // holds, no spenders
+	pieces := accountPieces(plain)
+	v1 := replaced(pieces[:len(pieces)-1], accountVersion, []byte{1}) // without the spend count
+	for i := accountFieldCount; i < len(v1); i++ {
+		v1[i] = v1[i][:len(v1[i])-2] // each hold without its empty spender and memo
+	}
+	got, err := DecodeAccount(join(v1))
+	if err != nil || !snapshotOf(got).equal(snapshotOf(plain)) {
+		t.Errorf("DecodeAccount(version 1) = %+v, %v, want %+v", got, err, snapshotOf(plain))
+	}
 }

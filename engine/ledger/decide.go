@@ -34,6 +34,9 @@ type Command struct {
 	Amount  Amount
 	FeeBps  uint32
 	Timeout int64 // CommandHold: nanoseconds
+
+	Budget Budget // charges and holds: the spender's caps; zero for none
+	Memo   string // charges and holds: an opaque note kept with the event
 }
 
 // Decider returns the id of the account whose state decides c: the payer,
@@ -81,7 +84,7 @@ func decideCredit(a *Account, c *Command, now int64) (Event, error) {
 }
 
 func decideCharge(a *Account, c *Command, now int64) (Event, error) {
-	if err := checkDebit(a, c); err != nil {
+	if err := checkDebit(a, c, now); err != nil {
 		return Event{}, err
 	}
 	if _, ok := a.DebitsPosted.Add(c.Amount); !ok {
@@ -90,6 +93,7 @@ func decideCharge(a *Account, c *Command, now int64) (Event, error) {
 	return Event{
 		Type: EventCharged, ID: c.ID, Ledger: a.Ledger, Time: now,
 		From: a.ID, To: c.To, Fees: c.Fees, Amount: c.Amount, Fee: c.Amount.FeeOf(c.FeeBps),
+		Spender: c.Budget.Spender, Memo: c.Memo,
 	}, nil
 }
 
@@ -97,7 +101,7 @@ func decideHold(a *Account, c *Command, now int64) (Event, error) {
 	if c.Timeout <= 0 || c.Timeout > HoldTimeoutMax {
 		return Event{}, fmt.Errorf("%w: hold timeout must be in (0, %d] ns", ErrInvalid, HoldTimeoutMax)
 	}
-	if err := checkDebit(a, c); err != nil {
+	if err := checkDebit(a, c, now); err != nil {
 		return Event{}, err
 	}
 	if _, ok := a.DebitsPending.Add(c.Amount); !ok {
@@ -106,14 +110,17 @@ func decideHold(a *Account, c *Command, now int64) (Event, error) {
 	return Event{
 		Type: EventHeld, ID: c.ID, Ledger: a.Ledger, Time: now,
 		From: a.ID, To: c.To, Fees: c.Fees, Amount: c.Amount, FeeBps: c.FeeBps,
-		Timeout: c.Timeout, Deadline: now + c.Timeout,
+		Timeout: c.Timeout, Deadline: now + c.Timeout, Spender: c.Budget.Spender, Memo: c.Memo,
 	}, nil
 }
 
 // checkDebit applies the rules every debit of a shares: a positive amount,
-// a payee other than the payer, a known fee, and no overdraft.
-func checkDebit(a *Account, c *Command) error {
+// a payee other than the payer, a known fee, a memo within bounds, no
+// overdraft, and the spender's budget.
+func checkDebit(a *Account, c *Command, now int64) error {
 	switch {
+	case len(c.Memo) > MemoBytesMax:
+		return errInvalidMemo
 	case c.Amount.IsZero() || c.Amount.Cmp(AmountPerOperationMax) > 0:
 		return fmt.Errorf("%w: amount must be in [1, %s]", ErrInvalid, AmountPerOperationMax)
 	case c.To == a.ID:
@@ -121,13 +128,10 @@ func checkDebit(a *Account, c *Command) error {
 	case c.FeeBps > BasisPointsMax:
 		return fmt.Errorf("%w: fee above 10000 basis points", ErrInvalid)
 	}
-	if a.Kind.MayOverdraw() {
-		return nil
-	}
-	if a.Available().Cmp(c.Amount) < 0 {
+	if !a.Kind.MayOverdraw() && a.Available().Cmp(c.Amount) < 0 {
 		return ErrInsufficientFunds
 	}
-	return nil
+	return checkBudget(a, &c.Budget, c.Amount, now)
 }
 
 func decideCapture(a *Account, c *Command, now int64) (Event, error) {
@@ -159,6 +163,7 @@ func closingEvent(t EventType, ledger LedgerID, h *Hold, now int64) Event {
 	return Event{
 		Type: t, ID: h.ID, Ledger: ledger, Time: now, From: h.From, To: h.To, Fees: h.Fees,
 		Amount: h.Amount, FeeBps: h.FeeBps, Timeout: h.Timeout, Deadline: h.Deadline,
+		Spender: h.Spender, Memo: h.Memo,
 	}
 }
 
@@ -234,17 +239,18 @@ func recallClose(last *Event, c *Command) (Outcome, error) {
 }
 
 // sameRequest reports whether the first event of a client id was made by a
-// command with the same content as c.
+// command with the same content as c. The spender is not content: a retry
+// through the key that replaced a rotated one is the same request.
 func sameRequest(e *Event, c *Command) bool {
 	switch c.Type {
 	case CommandCredit:
 		return e.Type == EventCredited && e.To == c.To && e.Amount == c.Amount
 	case CommandCharge:
-		return e.Type == EventCharged && e.From == c.From && e.To == c.To && e.Amount == c.Amount
+		return e.Type == EventCharged && e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Memo == c.Memo
 	case CommandHold:
 		switch e.Type {
 		case EventHeld, EventCaptured, EventVoided, EventExpired:
-			return e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Timeout == c.Timeout
+			return e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Timeout == c.Timeout && e.Memo == c.Memo
 		}
 	}
 	return false

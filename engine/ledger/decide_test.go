@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -84,6 +85,7 @@ func withHold(t *testing.T) *Account {
 type accountSnapshot struct {
 	Fields accountFields
 	Holds  []Hold
+	Spends map[SpenderID]Spend
 }
 
 type accountFields struct {
@@ -100,11 +102,17 @@ func snapshotOf(a *Account) accountSnapshot {
 	for _, h := range a.Holds() {
 		s.Holds = append(s.Holds, *h)
 	}
+	for id, spent := range a.spends {
+		if s.Spends == nil {
+			s.Spends = make(map[SpenderID]Spend)
+		}
+		s.Spends[id] = *spent
+	}
 	return s
 }
 
 func (s accountSnapshot) equal(o accountSnapshot) bool {
-	return s.Fields == o.Fields && slices.Equal(s.Holds, o.Holds)
+	return s.Fields == o.Fields && slices.Equal(s.Holds, o.Holds) && maps.Equal(s.Spends, o.Spends)
 }
 
 type decideCase struct {

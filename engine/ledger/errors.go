@@ -1,6 +1,9 @@
 package ledger
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The operating errors of the ledger rules. The engine re-exports them, and
 // the HTTP layer maps each to a status in one table.
@@ -13,4 +16,8 @@ var (
 	ErrLedgerMismatch      = errors.New("accounts are in different ledgers")
 	ErrInvalidState        = errors.New("invalid state")
 	ErrIdempotencyConflict = errors.New("client id reused with different content")
+	ErrBudgetExceeded      = errors.New("spender budget exceeded")
+
+	errInvalidSpender = fmt.Errorf("%w: spender id must be 1-%d printable bytes", ErrInvalid, SpenderIDBytesMax)
+	errInvalidMemo    = fmt.Errorf("%w: memo must be at most %d bytes", ErrInvalid, MemoBytesMax)
 )

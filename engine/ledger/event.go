@@ -58,7 +58,13 @@ type Event struct {
 
 	Timeout  int64 // holds: nanoseconds requested
 	Deadline int64 // holds: Unix nanoseconds at which it expires
+
+	Spender SpenderID // charges and holds: whose budget the debit counted against
+	Memo    string    // charges and holds: the client's opaque note (its metadata)
 }
+
+// MemoBytesMax bounds an operation's memo.
+const MemoBytesMax = 16 << 10
 
 // ToAmount returns what the payee receives: the amount posted minus the fee.
 func (e *Event) ToAmount() Amount {
@@ -92,6 +98,7 @@ func (a *Account) Apply(e *Event) {
 	case EventCredited, EventCharged:
 		if a.ID == e.From {
 			a.DebitsPosted = add(a.DebitsPosted, e.Amount)
+			a.spend(e.Spender, e.Amount, e.Time)
 		}
 		if a.ID == e.To {
 			a.CreditsPosted = add(a.CreditsPosted, e.ToAmount())
@@ -107,6 +114,7 @@ func (a *Account) Apply(e *Event) {
 			}
 			assert(a.holds[e.ID] == nil, "hold placed twice")
 			a.holds[e.ID] = holdOf(e)
+			a.spend(e.Spender, e.Amount, e.Time)
 		}
 		if a.ID == e.To {
 			a.CreditsPending = add(a.CreditsPending, e.Amount)
@@ -116,6 +124,7 @@ func (a *Account) Apply(e *Event) {
 			a.DebitsPending = sub(a.DebitsPending, e.Amount)
 			a.DebitsPosted = add(a.DebitsPosted, e.Captured)
 			a.closeHold(e.ID)
+			a.refund(e.Spender, sub(e.Amount, e.Captured), e.Deadline-e.Timeout)
 		}
 		if a.ID == e.To {
 			a.CreditsPending = sub(a.CreditsPending, e.Amount)
@@ -128,6 +137,7 @@ func (a *Account) Apply(e *Event) {
 		if a.ID == e.From {
 			a.DebitsPending = sub(a.DebitsPending, e.Amount)
 			a.closeHold(e.ID)
+			a.refund(e.Spender, e.Amount, e.Deadline-e.Timeout)
 		}
 		if a.ID == e.To {
 			a.CreditsPending = sub(a.CreditsPending, e.Amount)
@@ -149,6 +159,7 @@ func holdOf(e *Event) *Hold {
 	return &Hold{
 		ID: e.ID, From: e.From, To: e.To, Fees: e.Fees, Amount: e.Amount,
 		FeeBps: e.FeeBps, Created: e.Time, Timeout: e.Timeout, Deadline: e.Deadline,
+		Spender: e.Spender, Memo: e.Memo,
 	}
 }
 
