@@ -59,7 +59,7 @@ func BenchmarkHTTPCharge(b *testing.B) {
 		connections, batch int
 	}{{64, 0}, {256, 0}, {64, 100}} {
 		b.Run(fmt.Sprintf("connections=%d/batch=%d", c.connections, c.batch), func(b *testing.B) {
-			url, _ := startHTTP(b)
+			url, eng := startHTTP(b)
 			cfg := HTTPConfig{Target: url, AdminToken: benchAdminToken, Connections: c.connections,
 				Consumers: *httpConsumers, Suppliers: 100, Duration: *httpDuration, BatchSize: c.batch}
 			setup := time.Now()
@@ -69,8 +69,14 @@ func BenchmarkHTTPCharge(b *testing.B) {
 			}
 			b.Logf("set up %d consumers with keys in %v", cfg.Consumers, time.Since(setup).Round(time.Millisecond))
 			b.ResetTimer()
+			before := eng.Stats()
 			result := RunHTTP(context.Background(), cfg, fixture)
+			after := eng.Stats()
 			b.StopTimer()
+			if commits := after.Commits - before.Commits; commits > 0 {
+				result.CommitBatchMean = float64(after.CommitsEntries-before.CommitsEntries) / float64(commits)
+				b.Logf("%d commits, %.0f/s", commits, float64(commits)/result.Elapsed.Seconds())
+			}
 			if result.Errors > 0 {
 				b.Fatalf("%d requests failed", result.Errors)
 			}

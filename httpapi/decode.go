@@ -15,6 +15,9 @@ import (
 
 // Limits of request decoding.
 const (
+	// smallObjectFields is the most fields of an object whose duplicates are
+	// found without a map.
+	smallObjectFields = 16
 	// BodyBytesMax bounds a request body; larger bodies are refused before
 	// they are read in full.
 	BodyBytesMax = 1 << 20
@@ -35,10 +38,43 @@ var parsers fastjson.ParserPool
 // one 400 names them all.
 type reader struct {
 	object   *fastjson.Object
-	path     string
-	seen     map[string]bool
+	seen     []string          // the fields asked for: few, so a slice
 	errors   map[string]string // shared by nested readers
 	children []*reader
+
+	// Where the object is, for error paths, made into text only on failure:
+	// parent's path, then name, then [index] when index >= 0.
+	parent *reader
+	name   string
+	index  int
+}
+
+// path returns the prefix of the reader's field names in errors, such as
+// "charges[3]." or "rateLimit.".
+func (r *reader) path() string {
+	if r.parent == nil {
+		return ""
+	}
+	path := r.parent.path() + r.name
+	if r.index >= 0 {
+		path += "[" + strconv.Itoa(r.index) + "]"
+	}
+	return path + "."
+}
+
+func (r *reader) markSeen(name string) {
+	if !r.wasSeen(name) {
+		r.seen = append(r.seen, name)
+	}
+}
+
+func (r *reader) wasSeen(name string) bool {
+	for _, seen := range r.seen {
+		if seen == name {
+			return true
+		}
+	}
+	return false
 }
 
 // parseObject parses body as one JSON object. The returned release must be
@@ -219,6 +255,21 @@ func (r *reader) checkDuplicates() {
 	if r.object.Len() < 2 {
 		return
 	}
+	if r.object.Len() <= smallObjectFields {
+		var keys [smallObjectFields][]byte
+		n := 0
+		r.object.Visit(func(key []byte, _ *fastjson.Value) {
+			for _, earlier := range keys[:n] {
+				if string(earlier) == string(key) {
+					r.fail(string(key), "appears more than once")
+					break
+				}
+			}
+			keys[n] = key
+			n++
+		})
+		return
+	}
 	names := make(map[string]bool, r.object.Len())
 	r.object.Visit(func(key []byte, _ *fastjson.Value) {
 		if names[string(key)] {
@@ -233,17 +284,14 @@ func (r *reader) fail(name, why string) {
 		if !utf8.ValidString(name) || len(name) > 64 {
 			name = strconv.QuoteToASCII(truncate(name, 64))
 		}
-		r.errors[r.path+name] = why
+		r.errors[r.path()+name] = why
 	}
 }
 
 // field returns the named value, or nil if it is absent (an error if
 // required) or JSON null (an error always).
 func (r *reader) field(name string, required bool) *fastjson.Value {
-	if r.seen == nil {
-		r.seen = make(map[string]bool, 4)
-	}
-	r.seen[name] = true
+	r.markSeen(name)
 	v := r.object.Get(name)
 	switch {
 	case v == nil && required:
@@ -352,11 +400,11 @@ func (r *reader) nested(name string, required bool) *reader {
 		r.fail(name, "must be an object")
 		return nil
 	}
-	return r.child(object, r.path+name+".")
+	return r.child(object, name, -1)
 }
 
-func (r *reader) child(object *fastjson.Object, path string) *reader {
-	c := &reader{object: object, path: path, errors: r.errors, seen: map[string]bool{}}
+func (r *reader) child(object *fastjson.Object, name string, index int) *reader {
+	c := &reader{object: object, errors: r.errors, parent: r, name: name, index: index}
 	c.checkDuplicates()
 	r.children = append(r.children, c)
 	return c
@@ -384,7 +432,7 @@ func (r *reader) item(name string, i int, v *fastjson.Value) *reader {
 		r.fail(fmt.Sprintf("%s[%d]", name, i), "must be an object")
 		return nil
 	}
-	return r.child(object, fmt.Sprintf("%s%s[%d].", r.path, name, i))
+	return r.child(object, name, i)
 }
 
 // finish flags fields nobody asked for, in r and its nested readers, and
@@ -402,7 +450,7 @@ func (r *reader) flagUnknown() {
 		c.flagUnknown()
 	}
 	r.object.Visit(func(key []byte, _ *fastjson.Value) {
-		if !r.seen[string(key)] {
+		if !r.wasSeen(string(key)) {
 			r.fail(string(key), "is not a known field")
 		}
 	})

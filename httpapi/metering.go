@@ -14,33 +14,6 @@ import (
 // BatchChargesMax bounds the charges of one batch request (API.md).
 const BatchChargesMax = 1000
 
-type chargeJSON struct {
-	ID        string       `json:"id"`
-	From      string       `json:"from"`
-	To        string       `json:"to"`
-	Amount    string       `json:"amount"`
-	Fee       string       `json:"fee"`
-	ToAmount  string       `json:"toAmount"`
-	CreatedAt string       `json:"createdAt"`
-	Metadata  metadataJSON `json:"metadata,omitempty"`
-	Balance   *balanceJSON `json:"balance,omitempty"`
-	Position  uint64       `json:"position,omitempty"`
-	Replayed  bool         `json:"replayed,omitempty"`
-}
-
-// chargeOf describes a charge; the payer's balance and the log position
-// only when the answer is the charge's first (not a replay or a lookup).
-func chargeOf(t *engine.Transfer, withBalance bool) chargeJSON {
-	j := chargeJSON{ID: string(t.ID), From: string(t.From), To: string(t.To), Amount: t.Amount.String(),
-		Fee: t.Fee.String(), ToAmount: t.ToAmount.String(), CreatedAt: timeJSON(t.Time), Replayed: t.Replayed,
-		Metadata: metadataJSON(t.Memo)}
-	if withBalance && !t.Replayed {
-		b := balanceOf(t.Balance)
-		j.Balance, j.Position = &b, t.Position
-	}
-	return j
-}
-
 func (s *Server) balance(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	grant, apiErr := s.authenticateKey(ctx, access.ScopeBalanceRead)
 	if apiErr != nil {
@@ -56,12 +29,6 @@ func (s *Server) balance(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	})
 	return nil
 }
-
-// metadataJSON is a charge's metadata as the engine keeps it (its memo):
-// a JSON object already, written as is; omitted when empty.
-type metadataJSON string
-
-func (m metadataJSON) MarshalJSON() ([]byte, error) { return []byte(m), nil }
 
 // chargeRequest is one decoded charge.
 type chargeRequest struct {
@@ -119,10 +86,10 @@ func readMetadata(parent *reader) string {
 		name := string(key)
 		switch {
 		case tooMany:
-			r.seen[name] = true
+			r.markSeen(name)
 		case len(name) == 0 || len(name) > metadataKeyBytesMax:
 			r.fail(name, "metadata keys must be 1-40 bytes")
-			r.seen[name] = true
+			r.markSeen(name)
 		default:
 			if value, ok := r.string(name, true, metadataValueBytesMax); ok {
 				metadata[name] = value
@@ -221,13 +188,8 @@ func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if err != nil {
 		return errorOf(err, "account "+request.to)
 	}
-	s.writeJSON(ctx, fasthttp.StatusCreated, chargeOf(&t, true))
+	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendCharge(buf, &t, true) })
 	return nil
-}
-
-type batchResultJSON struct {
-	*chargeJSON
-	Error *errorBody `json:"error,omitempty"`
 }
 
 func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
@@ -249,20 +211,16 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 			Amount: request.amount, Memo: request.memo, Budget: grant.key.budget}
 	}
 	results := s.engine.ChargeBatch(ctxOf(ctx), charges)
-	out := make([]batchResultJSON, len(results))
+	errs := make([]*apiError, len(results))
 	for i := range results {
 		if err := results[i].Err; err != nil {
-			e := errorOf(err, "account "+requests[i].to)
-			if e == errUnavailable {
-				return e // nothing after a failure of the log is trustworthy
+			errs[i] = errorOf(err, "account "+requests[i].to)
+			if errs[i] == errUnavailable {
+				return errUnavailable // nothing after a failure of the log is trustworthy
 			}
-			out[i].Error = &errorBody{Type: e.kind, Code: e.code, Message: e.message}
-			continue
 		}
-		charge := chargeOf(&results[i].Transfer, true)
-		out[i].chargeJSON = &charge
 	}
-	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{"results": out})
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendBatchResults(buf, results, errs) })
 	return nil
 }
 
@@ -283,6 +241,6 @@ func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if t.Type != engine.TransferCharge || (string(t.From) != grant.account && string(t.To) != grant.account) {
 		return notFound("charge")
 	}
-	s.writeJSON(ctx, fasthttp.StatusOK, chargeOf(&t, false))
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendCharge(buf, &t, false) })
 	return nil
 }

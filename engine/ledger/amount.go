@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"math/bits"
+	"strconv"
 )
 
 // Amount is an unsigned 128-bit integer of an asset's base units (USDC has 6
@@ -68,31 +69,24 @@ func ParseAmount(s string) (Amount, error) {
 
 // String returns a as a decimal string.
 func (a Amount) String() string {
-	if a.hi == 0 {
-		return formatUint64(a.lo)
-	}
 	var buf [AmountDigitsMax]byte
-	i := len(buf)
+	return string(a.AppendTo(buf[:0]))
+}
+
+// AppendTo appends a as a decimal string to buf.
+func (a Amount) AppendTo(buf []byte) []byte {
+	if a.hi == 0 {
+		return strconv.AppendUint(buf, a.lo, 10)
+	}
+	var digits [AmountDigitsMax]byte
+	i := len(digits)
 	for !a.IsZero() {
 		var digit uint64
 		a, digit = a.divSmall(10)
 		i--
-		buf[i] = byte('0' + digit)
+		digits[i] = byte('0' + digit)
 	}
-	return string(buf[i:])
-}
-
-func formatUint64(v uint64) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(buf[i:])
-		}
-	}
+	return append(buf, digits[i:]...)
 }
 
 // IsZero reports whether a is zero.

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine"
+)
+
+// The hot routes (charges and batches) write their JSON by appending, with
+// no reflection and no intermediate values; the rest use encoding/json. A
+// test checks that both write the same document.
+
+// bodies recycles the buffers responses are appended into; writeBody copies.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writeAppended writes the body that appendTo appends, with status.
+func writeAppended(ctx *fasthttp.RequestCtx, status int, appendTo func([]byte) []byte) {
+	buf := bodies.Get().(*[]byte)
+	*buf = appendTo((*buf)[:0])
+	writeBody(ctx, status, *buf)
+	if cap(*buf) <= 1<<20 {
+		bodies.Put(buf)
+	}
+}
+
+// appendCharge appends the JSON of a charge, as chargeJSON describes it.
+func appendCharge(buf []byte, t *engine.Transfer, withBalance bool) []byte {
+	buf = append(buf, `{"id":`...)
+	buf = appendString(buf, string(t.ID))
+	buf = append(buf, `,"from":`...)
+	buf = appendString(buf, string(t.From))
+	buf = append(buf, `,"to":`...)
+	buf = appendString(buf, string(t.To))
+	buf = appendAmountField(buf, `,"amount":`, t.Amount)
+	buf = appendAmountField(buf, `,"fee":`, t.Fee)
+	buf = appendAmountField(buf, `,"toAmount":`, t.ToAmount)
+	buf = append(buf, `,"createdAt":"`...)
+	buf = t.Time.UTC().AppendFormat(buf, time.RFC3339)
+	buf = append(buf, '"')
+	if t.Memo != "" {
+		buf = append(buf, `,"metadata":`...)
+		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata
+	}
+	if withBalance && !t.Replayed {
+		b := &t.Balance
+		buf = appendAmountField(buf, `,"balance":{"available":`, b.Available)
+		buf = appendAmountField(buf, `,"reserved":`, b.Reserved)
+		buf = appendAmountField(buf, `,"posted":`, b.Posted)
+		buf = appendAmountField(buf, `,"pending":`, b.Pending)
+		buf = append(buf, '}')
+		if t.Position != 0 {
+			buf = append(buf, `,"position":`...)
+			buf = appendUint(buf, t.Position)
+		}
+	}
+	if t.Replayed {
+		buf = append(buf, `,"replayed":true`...)
+	}
+	return append(buf, '}')
+}
+
+// appendBatchResults appends {"results":[…]}: each item a charge or
+// {"error":{…}}.
+func appendBatchResults(buf []byte, results []engine.Result, errs []*apiError) []byte {
+	buf = append(buf, `{"results":[`...)
+	for i := range results {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if e := errs[i]; e != nil {
+			buf = append(buf, `{"error":{"type":`...)
+			buf = appendString(buf, e.kind)
+			buf = append(buf, `,"code":`...)
+			buf = appendString(buf, e.code)
+			buf = append(buf, `,"message":`...)
+			buf = appendString(buf, e.message)
+			buf = append(buf, "}}"...)
+			continue
+		}
+		buf = appendCharge(buf, &results[i].Transfer, true)
+	}
+	return append(buf, "]}"...)
+}
+
+func appendAmountField(buf []byte, prefix string, a engine.Amount) []byte {
+	buf = append(buf, prefix...)
+	buf = append(buf, '"')
+	buf = a.AppendTo(buf)
+	return append(buf, '"')
+}
+
+func appendUint(buf []byte, v uint64) []byte {
+	return engine.NewAmount(v).AppendTo(buf)
+}
+
+// appendString appends s as a JSON string. Identifiers and codes are plain
+// ASCII and are copied as they are; anything else is escaped as
+// encoding/json escapes it.
+func appendString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			quoted, _ := json.Marshal(s) // cannot fail on a string
+			return append(buf, quoted...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
