@@ -45,6 +45,10 @@ func run(args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "noop-server":
+		return noopServer(args[1:])
+	case "bench":
+		return benchCommand(args[1:])
 	}
 	return fmt.Errorf("unknown command %q (want: serve)", args[0])
 }

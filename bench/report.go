@@ -1,0 +1,585 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Reporting: the JSON result file, medians over interleaved repetitions,
+// the ratios the load benchmark issue sets as targets, and the Markdown
+// summary that embeds the plots of plot.go.
+
+const (
+	// reportFileBytesMax bounds the result file ReadJSON accepts; a run
+	// records a few hundred bytes plus one number per second.
+	reportFileBytesMax = 64 << 20
+
+	// Target labels the ratios look for (Run.Target).
+	reportTargetTollway     = "tollway"
+	reportTargetRedisAlways = "redis-aof-always"
+	reportTargetPostgres    = "postgres"
+
+	// reportNotDurable marks a target that does not fsync per operation.
+	reportNotDurable = "(not durable per operation)"
+)
+
+// WriteJSON writes r to path as indented JSON. It writes a sibling file
+// and renames it over path, so a reader (CI, ReadJSON) never sees half a
+// report.
+func WriteJSON(path string, r *Report) (err error) {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bench: encode report: %w", err)
+	}
+	data = append(data, '\n')
+	file, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("bench: write report: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(file.Name())
+		}
+	}()
+	_, err = file.Write(data)
+	if closeErr := file.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Chmod(file.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(file.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: write report: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON reads a report written by WriteJSON. It is strict (unknown
+// fields, trailing data and files over reportFileBytesMax are errors) so
+// that a CI check that "the result file parses" means it has the shape
+// this code writes.
+func ReadJSON(path string) (*Report, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: read report: %w", err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, reportFileBytesMax+1))
+	if err != nil {
+		return nil, fmt.Errorf("bench: read report: %w", err)
+	}
+	if len(data) > reportFileBytesMax {
+		return nil, fmt.Errorf("bench: read report %s: larger than %d bytes", path, reportFileBytesMax)
+	}
+	decoder := json.NewDecoder(bytes.NewReader(data))
+	decoder.DisallowUnknownFields()
+	var r Report
+	if err := decoder.Decode(&r); err != nil {
+		return nil, fmt.Errorf("bench: read report %s: %w", path, err)
+	}
+	if err := decoder.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("bench: read report %s: data after the report", path)
+	}
+	return &r, nil
+}
+
+// Summary is the runs of one scenario against one target under one load
+// (connections and rate), reduced to medians over repetitions. Medians,
+// not means: one repetition disturbed by the machine (the load generator
+// shares its cores) moves a mean but not a median of three.
+type Summary struct {
+	Scenario Scenario `json:"scenario"`
+	Target   string   `json:"target"`
+	// Durable is true when every repetition was durable per operation.
+	Durable bool `json:"durable"`
+	// Load is the first repetition's; Connections and Rate are the same
+	// for every repetition by construction of the group.
+	Load        Load `json:"load"`
+	Repetitions int  `json:"repetitions"`
+
+	Throughput            float64 `json:"operationsPerSecond"`         // median
+	Latency               Latency `json:"latency"`                     // median of each percentile
+	ServerCPUPerOperation float64 `json:"serverCpuMicrosPerOperation"` // median
+	// Failures is the failed requests over all repetitions.
+	Failures int64 `json:"failures"`
+	// PerSecond is the operations per second over time of the repetition
+	// with the median throughput (the lower middle one for an even count).
+	PerSecond []float64 `json:"perSecond"`
+}
+
+type summaryKey struct {
+	scenario    Scenario
+	target      string
+	connections int
+	rate        float64
+}
+
+// Summarize groups r's runs by scenario, target, connections and rate, in
+// the order each group first appears, and takes the median of every
+// measure over a group's repetitions (for an even count, the mean of the
+// two middle values). Each measure's median is taken on its own, so p99
+// and throughput may come from different repetitions.
+func Summarize(r *Report) []Summary {
+	var order []summaryKey
+	groups := make(map[summaryKey][]*Run)
+	for i := range r.Runs {
+		run := &r.Runs[i]
+		key := summaryKey{run.Scenario, run.Target, run.Load.Connections, run.Load.Rate}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], run)
+	}
+	summaries := make([]Summary, 0, len(order))
+	for _, key := range order {
+		summaries = append(summaries, summarizeRuns(groups[key]))
+	}
+	return summaries
+}
+
+// summarizeRuns reduces one group. REQUIRES: len(runs) > 0.
+func summarizeRuns(runs []*Run) Summary {
+	first := runs[0]
+	s := Summary{
+		Scenario:    first.Scenario,
+		Target:      first.Target,
+		Durable:     true,
+		Load:        first.Load,
+		Repetitions: len(runs),
+	}
+	for _, run := range runs {
+		s.Durable = s.Durable && run.Durable
+		for _, n := range run.Failures {
+			s.Failures += n
+		}
+	}
+	median := func(measure func(*Run) float64) float64 {
+		values := make([]float64, len(runs))
+		for i, run := range runs {
+			values[i] = measure(run)
+		}
+		return reportMedian(values)
+	}
+	s.Throughput = median(func(run *Run) float64 { return run.Throughput })
+	s.Latency = Latency{
+		P50:  median(func(run *Run) float64 { return run.Latency.P50 }),
+		P90:  median(func(run *Run) float64 { return run.Latency.P90 }),
+		P99:  median(func(run *Run) float64 { return run.Latency.P99 }),
+		P999: median(func(run *Run) float64 { return run.Latency.P999 }),
+		Max:  median(func(run *Run) float64 { return run.Latency.Max }),
+	}
+	s.ServerCPUPerOperation = median(func(run *Run) float64 { return run.ServerCPUPerOperation })
+	s.PerSecond = medianRun(runs).PerSecond
+	return s
+}
+
+// reportMedian returns the median of values, the mean of the two middle
+// ones for an even count. REQUIRES: len(values) > 0. It sorts values.
+func reportMedian(values []float64) float64 {
+	sort.Float64s(values)
+	middle := len(values) / 2
+	if len(values)%2 == 1 {
+		return values[middle]
+	}
+	return (values[middle-1] + values[middle]) / 2
+}
+
+// medianRun returns the run with the median throughput, the lower middle
+// one for an even count. REQUIRES: len(runs) > 0.
+func medianRun(runs []*Run) *Run {
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b *Run) int {
+		switch {
+		case a.Throughput < b.Throughput:
+			return -1
+		case a.Throughput > b.Throughput:
+			return 1
+		}
+		return 0
+	})
+	return sorted[(len(sorted)-1)/2]
+}
+
+// Ratio is one line of the comparison with the issue's targets: a ratio of
+// Tollway to another target measured in the same run, or an absolute
+// figure.
+type Ratio struct {
+	Scenario    Scenario `json:"scenario"` // Tollway's scenario
+	Connections int      `json:"connections"`
+	Rate        float64  `json:"rate,omitempty"`
+	// Measure says what is compared, e.g. "throughput / noop-http".
+	Measure string `json:"measure"`
+	// Value is the ratio, or the absolute figure in operations per second.
+	// Valid is false when it could not be computed (a zero denominator).
+	Value float64 `json:"value"`
+	Valid bool    `json:"valid"`
+	// Text is Value with its unit, e.g. "0.82x" or "312,400 charges/s".
+	Text string `json:"text"`
+	// Goal is the issue's target, e.g. ">= 0.75"; "" when it sets none.
+	Goal string `json:"goal,omitempty"`
+	// Met is whether Value meets Goal. It is false without a Goal, without
+	// a Valid value, and when any run compared had failures.
+	Met bool `json:"met"`
+}
+
+// Ratios compares Tollway with the other targets of the same run, as the
+// load benchmark issue's targets ask. The rule:
+//
+//   - Summaries are compared only under the same load: the same
+//     Load.Connections and the same Load.Rate (closed loop with closed
+//     loop, an open loop with the same arrival rate).
+//   - Tollway over HTTP is Target "tollway". http-batch and embedded-charge
+//     are Tollway's alone, so every summary of them is Tollway's whatever
+//     its target label.
+//   - The ceiling is Scenario "noop-http".
+//   - A baseline is any other target: a summary whose Target is not
+//     "tollway" and whose Scenario is not noop-http, http-batch or
+//     embedded-charge, and whose scenario class is http-charge (Scenario
+//     http-charge or a scenario this package does not name, for a baseline
+//     labelled with a scenario of its own). A baseline's hot-supplier or
+//     mixed runs are not compared with Tollway's http-charge.
+//
+// Rows, for each Tollway summary in the order of summaries:
+//   - http-charge: throughput / noop-http (>= 0.75), p99 / noop-http
+//     (<= 1.5x), throughput / each baseline (redis-aof-always >= 1.3x,
+//     postgres >= 10x, others no target), server CPU per operation /
+//     redis-aof-always (below 1; only when both were measured, non-zero);
+//   - http-batch: charges/s (>= 300,000), throughput / redis-aof-always
+//     (>= 5x);
+//   - embedded-charge: charges/s and p99 (>= 250,000 charges/s, p99 < 10 ms).
+func Ratios(summaries []Summary) []Ratio {
+	var ratios []Ratio
+	for i := range summaries {
+		s := &summaries[i]
+		switch {
+		case s.Scenario == ScenarioHTTPCharge && s.Target == reportTargetTollway:
+			ratios = append(ratios, httpChargeRatios(s, summaries)...)
+		case s.Scenario == ScenarioHTTPBatch:
+			ratios = append(ratios, httpBatchRatios(s, summaries)...)
+		case s.Scenario == ScenarioEmbeddedCharge:
+			ratios = append(ratios, embeddedRatio(s))
+		}
+	}
+	return ratios
+}
+
+func httpChargeRatios(tollway *Summary, summaries []Summary) []Ratio {
+	var ratios []Ratio
+	for i := range summaries {
+		ceiling := &summaries[i]
+		if ceiling.Scenario != ScenarioNoopHTTP || !sameLoad(tollway, ceiling) {
+			continue
+		}
+		ratio, ok := reportDivide(tollway.Throughput, ceiling.Throughput)
+		ratios = append(ratios, newRatio(tollway, "throughput / "+ceiling.Target,
+			ratio, ok, ">= 0.75", ratio >= 0.75, ceiling))
+		ratio, ok = reportDivide(tollway.Latency.P99, ceiling.Latency.P99)
+		ratios = append(ratios, newRatio(tollway, "p99 / "+ceiling.Target,
+			ratio, ok, "<= 1.5x", ratio <= 1.5, ceiling))
+	}
+	for _, baseline := range baselines(tollway, summaries) {
+		goal, goalRatio := "", 0.0
+		switch baseline.Target {
+		case reportTargetRedisAlways:
+			goal, goalRatio = ">= 1.3x", 1.3
+		case reportTargetPostgres:
+			goal, goalRatio = ">= 10x", 10
+		}
+		ratio, ok := reportDivide(tollway.Throughput, baseline.Throughput)
+		ratios = append(ratios, newRatio(tollway, "throughput / "+targetLabel(baseline),
+			ratio, ok, goal, ratio >= goalRatio, baseline))
+	}
+	for _, redis := range baselines(tollway, summaries) {
+		if redis.Target != reportTargetRedisAlways ||
+			tollway.ServerCPUPerOperation <= 0 || redis.ServerCPUPerOperation <= 0 {
+			continue
+		}
+		ratio, ok := reportDivide(tollway.ServerCPUPerOperation, redis.ServerCPUPerOperation)
+		ratios = append(ratios, newRatio(tollway, "server CPU per operation / "+redis.Target,
+			ratio, ok, "CPU/op below Redis", ratio < 1, redis))
+	}
+	return ratios
+}
+
+func httpBatchRatios(tollway *Summary, summaries []Summary) []Ratio {
+	ratios := []Ratio{newRatio(tollway, "charges/s", tollway.Throughput, true,
+		">= 300,000 charges/s", tollway.Throughput >= 300_000)}
+	ratios[0].Text = reportThousands(tollway.Throughput) + " charges/s"
+	for _, redis := range baselines(tollway, summaries) {
+		if redis.Target != reportTargetRedisAlways {
+			continue
+		}
+		ratio, ok := reportDivide(tollway.Throughput, redis.Throughput)
+		ratios = append(ratios, newRatio(tollway, "throughput / "+redis.Target,
+			ratio, ok, ">= 5x", ratio >= 5, redis))
+	}
+	return ratios
+}
+
+func embeddedRatio(tollway *Summary) Ratio {
+	met := tollway.Throughput >= 250_000 && tollway.Latency.P99 < 10_000
+	ratio := newRatio(tollway, "charges/s, p99", tollway.Throughput, true,
+		">= 250,000 charges/s, p99 < 10 ms", met)
+	ratio.Text = fmt.Sprintf("%s charges/s, p99 %s ms",
+		reportThousands(tollway.Throughput), reportMillis(tollway.Latency.P99))
+	return ratio
+}
+
+// baselines returns the baselines comparable with tollway (see Ratios), in
+// the order of summaries.
+func baselines(tollway *Summary, summaries []Summary) []*Summary {
+	var found []*Summary
+	for i := range summaries {
+		s := &summaries[i]
+		switch {
+		case s.Target == reportTargetTollway, !sameLoad(tollway, s),
+			s.Scenario == ScenarioNoopHTTP, s.Scenario == ScenarioHTTPBatch,
+			s.Scenario == ScenarioEmbeddedCharge, scenarioClass(s.Scenario) != ScenarioHTTPCharge:
+			continue
+		}
+		found = append(found, s)
+	}
+	return found
+}
+
+// scenarioClass groups scenarios doing the same work per operation:
+// noop-http answers the http-charge request without doing it, and a
+// scenario this package does not name is a baseline's label for the
+// http-charge work.
+func scenarioClass(scenario Scenario) Scenario {
+	switch scenario {
+	case ScenarioHTTPBatch, ScenarioEmbeddedCharge, ScenarioHotSupplier, ScenarioMixed:
+		return scenario
+	}
+	return ScenarioHTTPCharge
+}
+
+func sameLoad(a, b *Summary) bool {
+	return a.Load.Connections == b.Load.Connections && a.Load.Rate == b.Load.Rate
+}
+
+// newRatio builds a row; met is the goal's test of value, discounted when
+// there is no goal, no valid value, or a failure in any summary compared.
+func newRatio(tollway *Summary, measure string, value float64, valid bool, goal string, met bool, others ...*Summary) Ratio {
+	failed := tollway.Failures > 0
+	for _, other := range others {
+		failed = failed || other.Failures > 0
+	}
+	text := "n/a"
+	if valid {
+		text = strconv.FormatFloat(value, 'f', 2, 64) + "x"
+	}
+	return Ratio{
+		Scenario:    tollway.Scenario,
+		Connections: tollway.Load.Connections,
+		Rate:        tollway.Load.Rate,
+		Measure:     measure,
+		Value:       value,
+		Valid:       valid,
+		Text:        text,
+		Goal:        goal,
+		Met:         met && valid && goal != "" && !failed,
+	}
+}
+
+// reportDivide returns numerator/denominator, or false when denominator
+// is not positive (nothing measured, or every request failed).
+func reportDivide(numerator, denominator float64) (float64, bool) {
+	if denominator <= 0 {
+		return 0, false
+	}
+	return numerator / denominator, true
+}
+
+// WriteMarkdown writes r's summary: the machine, the command, a loud
+// warning when any request failed, the table of medians, the ratios with
+// the issue's targets, and links to plots (paths as WritePlots returns
+// them, used verbatim, so relative to where the Markdown is read).
+func WriteMarkdown(w io.Writer, r *Report, plots []string) error {
+	summaries := Summarize(r)
+	var b strings.Builder
+	writeMachine(&b, r)
+	writeFailures(&b, r)
+	writeSummaryTable(&b, summaries)
+	writeRatioTable(&b, Ratios(summaries))
+	writePlotLinks(&b, plots)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeMachine(b *strings.Builder, r *Report) {
+	m := r.Machine
+	cpus := strconv.Itoa(m.CPUs) + " CPUs"
+	if m.CPUModel != "" {
+		cpus += " (" + m.CPUModel + ")"
+	}
+	parts := []string{cpus}
+	if m.MemoryMiB > 0 {
+		parts = append(parts, reportThousands(float64(m.MemoryMiB))+" MiB memory")
+	}
+	if m.Kernel != "" {
+		parts = append(parts, "kernel "+m.Kernel)
+	}
+	if m.GoVersion != "" {
+		parts = append(parts, m.GoVersion)
+	}
+	fmt.Fprintf(b, "# Tollway benchmark\n\n")
+	fmt.Fprintf(b, "Measured %s on %s.\n\n",
+		r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), strings.Join(parts, ", "))
+	fmt.Fprintf(b, "Command:\n\n```\n%s\n```\n\n", r.Command)
+}
+
+// writeFailures makes failures impossible to miss: a run with failed
+// requests measured something other than what the tables claim.
+func writeFailures(b *strings.Builder, r *Report) {
+	failedRuns, failedRequests := 0, int64(0)
+	for i := range r.Runs {
+		if r.Runs[i].Failed() {
+			failedRuns++
+			for _, n := range r.Runs[i].Failures {
+				failedRequests += n
+			}
+		}
+	}
+	if failedRuns == 0 {
+		return
+	}
+	fmt.Fprintf(b, "> **⚠️ WARNING: FAILURES. %d of %d runs had failed requests (%s in all); "+
+		"their figures are not valid and no target counts as met with them.**\n>\n",
+		failedRuns, len(r.Runs), reportThousands(float64(failedRequests)))
+	for i := range r.Runs {
+		run := &r.Runs[i]
+		if !run.Failed() {
+			continue
+		}
+		labels := make([]string, 0, len(run.Failures))
+		for label := range run.Failures {
+			labels = append(labels, label)
+		}
+		sort.Strings(labels)
+		counts := make([]string, 0, len(labels))
+		for _, label := range labels {
+			counts = append(counts, fmt.Sprintf("%s × %d", label, run.Failures[label]))
+		}
+		fmt.Fprintf(b, "> - %s / %s, %s, repetition %d: %s\n", run.Scenario, run.Target,
+			reportLoadText(run.Load), run.Repetition, strings.Join(counts, ", "))
+	}
+	b.WriteString("\n")
+}
+
+func writeSummaryTable(b *strings.Builder, summaries []Summary) {
+	b.WriteString("## Results\n\nMedians of interleaved repetitions; latency per request.\n\n")
+	b.WriteString("| Scenario | Target | Load | Repetitions | Throughput (ops/s) | p50 (ms) | p99 (ms) | p99.9 (ms) | Server CPU (µs/op) | Failures |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for i := range summaries {
+		s := &summaries[i]
+		failures := "0"
+		if s.Failures > 0 {
+			failures = "⚠️ **" + reportThousands(float64(s.Failures)) + "**"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n",
+			markdownCell(string(s.Scenario)), markdownCell(targetLabel(s)), reportLoadText(s.Load),
+			s.Repetitions, reportThousands(s.Throughput), reportMillis(s.Latency.P50),
+			reportMillis(s.Latency.P99), reportMillis(s.Latency.P999),
+			strconv.FormatFloat(s.ServerCPUPerOperation, 'f', 1, 64), failures)
+	}
+	b.WriteString("\n")
+}
+
+func writeRatioTable(b *strings.Builder, ratios []Ratio) {
+	if len(ratios) == 0 {
+		return
+	}
+	b.WriteString("## Against the targets\n\nTollway compared with the other targets under the same load in this run.\n\n")
+	b.WriteString("| Scenario | Load | Measure | Value | Target | Met |\n")
+	b.WriteString("|---|---|---|--:|---|:-:|\n")
+	for _, ratio := range ratios {
+		met := "—"
+		switch {
+		case ratio.Goal != "" && ratio.Met:
+			met = "✅"
+		case ratio.Goal != "":
+			met = "❌"
+		}
+		goal := ratio.Goal
+		if goal == "" {
+			goal = "—"
+		}
+		load := Load{Connections: ratio.Connections, Rate: ratio.Rate}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", markdownCell(string(ratio.Scenario)),
+			reportLoadText(load), markdownCell(ratio.Measure), ratio.Text, goal, met)
+	}
+	b.WriteString("\n")
+}
+
+func writePlotLinks(b *strings.Builder, plots []string) {
+	if len(plots) == 0 {
+		return
+	}
+	b.WriteString("## Plots\n\n")
+	for _, plot := range plots {
+		name := strings.TrimSuffix(path.Base(plot), path.Ext(plot))
+		fmt.Fprintf(b, "![%s](%s)\n\n", name, plot)
+	}
+}
+
+// targetLabel is a summary's target, marked when it is not durable per
+// operation.
+func targetLabel(s *Summary) string {
+	if s.Durable {
+		return s.Target
+	}
+	return s.Target + " " + reportNotDurable
+}
+
+func reportLoadText(load Load) string {
+	text := strconv.Itoa(load.Connections) + " connections"
+	if load.Rate > 0 {
+		text += ", open loop " + reportThousands(load.Rate) + " req/s"
+	}
+	return text
+}
+
+// reportMillis renders microseconds as milliseconds with two decimals.
+func reportMillis(micros float64) string {
+	return strconv.FormatFloat(micros/1000, 'f', 2, 64)
+}
+
+// reportThousands renders v rounded to an integer with thousands
+// separators: 1234567.8 is "1,234,568".
+func reportThousands(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	digits := strconv.FormatFloat(math.Abs(math.Round(v)), 'f', 0, 64)
+	var b strings.Builder
+	if v <= -0.5 {
+		b.WriteByte('-')
+	}
+	for i, digit := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(digit)
+	}
+	return b.String()
+}
+
+// markdownCell escapes the one character that breaks a table cell.
+func markdownCell(text string) string {
+	return strings.ReplaceAll(text, "|", `\|`)
+}
