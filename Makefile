@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test bench bench-http fmt vet build crash
+.PHONY: run test bench bench-http bench-baselines fmt vet build crash
 
 build:
 	$(GO) build ./...
@@ -30,6 +30,18 @@ bench:
 # fasthttp client, 10,000 consumer keys, 64 and 256 connections, batches.
 bench-http:
 	$(GO) test ./bench/ -run '^$$' -bench HTTPCharge -benchtime 1x -http-duration 5s -v
+
+# The load benchmark (`tollway bench`): Tollway over HTTP and embedded, the
+# no-op HTTP ceiling, Redis (appendfsync always and everysec) and PostgreSQL,
+# in one run of interleaved repetitions. Installs the baselines if missing,
+# stops every server it started (also on Ctrl-C), writes docs/benchmarks/
+# (results.json, summary.md, plots) and rewrites BENCHMARKS.md's results.
+BENCH_FLAGS ?= --connections 64,256 --duration 5s --warmup 1s --repetitions 3
+bench-baselines:
+	bash bench/install-baselines.sh
+	$(GO) build -o bin/tollway ./cmd/tollway
+	./bin/tollway bench --scenarios http-charge,http-batch,embedded-charge,hot-supplier,mixed,noop-http \
+		--baselines redis,redis-everysec,postgres $(BENCH_FLAGS) --out docs/benchmarks --update BENCHMARKS.md
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -33,6 +33,7 @@ type benchConfig struct {
 	target      string // an external Tollway server; empty: start one
 	adminToken  string
 	quiet       bool
+	update      string // a Markdown file whose marked section gets the summary
 }
 
 var allScenarios = []bench.Scenario{
@@ -57,12 +58,13 @@ func parseBench(args []string) (benchConfig, error) {
 	target := flags.String("target", "", "URL of a running Tollway server; by default the bench starts its own on a temporary directory")
 	adminToken := flags.String("admin-token", envOr("TOLLWAY_ADMIN_TOKEN", ""), "admin token of --target (TOLLWAY_ADMIN_TOKEN)")
 	quiet := flags.Bool("quiet", false, "no progress bars")
+	update := flags.String("update", "", "Markdown file (e.g. BENCHMARKS.md) whose section between "+benchBegin+" and "+benchEnd+" is replaced by the summary")
 	if err := flags.Parse(args); err != nil {
 		return benchConfig{}, err
 	}
 	c := benchConfig{rate: *rate, duration: *duration, warmup: *warmup, repetitions: *repetitions,
 		consumers: *consumers, suppliers: *suppliers, batch: *batch, out: *out, target: *target,
-		adminToken: *adminToken, quiet: *quiet}
+		adminToken: *adminToken, quiet: *quiet, update: *update}
 	for _, name := range splitList(*scenarios) {
 		s := bench.Scenario(name)
 		if !containsScenario(allScenarios, s) {
@@ -177,7 +179,10 @@ func benchCommand(args []string) error {
 				run.Latency.P50/1000, run.Latency.P99/1000, run.ServerCPUPerOperation, failures(&run))
 		}
 	}
-	return writeBenchResults(c.out, report)
+	if err := writeBenchResults(c.out, report, c.update); err != nil {
+		return err
+	}
+	return checkFailures(report, c.out)
 }
 
 func failures(r *bench.Run) int64 {
@@ -189,8 +194,8 @@ func failures(r *bench.Run) int64 {
 }
 
 // writeBenchResults writes results.json, the plots and summary.md into dir,
-// prints the summary, and fails when any request failed.
-func writeBenchResults(dir string, report *bench.Report) error {
+// prints the summary, and splices it into the update file if one is named.
+func writeBenchResults(dir string, report *bench.Report, update string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -215,6 +220,48 @@ func writeBenchResults(dir string, report *bench.Report) error {
 	if err := bench.WriteMarkdown(os.Stdout, report, plots); err != nil {
 		return err
 	}
+	if update != "" {
+		return spliceSummary(update, dir, report, plots)
+	}
+	return nil
+}
+
+// The markers of the section `--update` replaces.
+const (
+	benchBegin = "<!-- tollway bench: begin -->"
+	benchEnd   = "<!-- tollway bench: end -->"
+)
+
+// spliceSummary replaces the marked section of the Markdown file path with
+// the summary, its plot links made relative to the file.
+func spliceSummary(path, dir string, report *bench.Report, plots []string) error {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	begin, end := strings.Index(string(text), benchBegin), strings.Index(string(text), benchEnd)
+	if begin < 0 || end < begin {
+		return fmt.Errorf("%s has no section between %s and %s", path, benchBegin, benchEnd)
+	}
+	links := make([]string, len(plots))
+	for i, plot := range plots {
+		rel, err := filepath.Rel(filepath.Dir(path), filepath.Join(dir, plot))
+		if err != nil {
+			return err
+		}
+		links[i] = filepath.ToSlash(rel)
+	}
+	var section strings.Builder
+	section.WriteString(benchBegin + "\n")
+	if err := bench.WriteMarkdown(&section, report, links); err != nil {
+		return err
+	}
+	spliced := string(text[:begin]) + section.String() + string(text[end:])
+	return os.WriteFile(path, []byte(spliced), 0o644)
+}
+
+// checkFailures fails loudly when any request of the report failed.
+func checkFailures(report *bench.Report, dir string) error {
 	var failed int64
 	for i := range report.Runs {
 		failed += failures(&report.Runs[i])

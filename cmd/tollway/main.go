@@ -1,7 +1,8 @@
 // Command tollway runs the Tollway settlement engine and its HTTP API.
 //
 //	tollway serve [--listen ADDR] [--data DIR] [--admin-token T] [--jwt-secret S]
-//	              [--fee-bps N] [--rate-limit N/D] [--log-level L]
+//	              [--fee-bps N] [--rate-limit N/D] [--log-level L] [--pprof ADDR]
+//	tollway bench [--scenarios …] [--connections …] [--baselines …] [--out DIR] …
 //
 // cmd/ owns configuration: flags, environment variables and signals are read
 // here and nowhere else. Every flag has a TOLLWAY_* variable; flags win.
@@ -14,8 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -53,6 +57,29 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q (want: serve)", args[0])
 }
 
+// servePprof serves net/http/pprof on addr, apart from the API, with mutex
+// contention sampled: the profiles BENCHMARKS.md links were taken from it.
+func servePprof(addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	runtime.SetMutexProfileFraction(10)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("profiling endpoint", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	go func() {
+		server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := server.Serve(ln); err != nil {
+			logger.Error("profiling endpoint stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
 // envOr returns the environment variable's value, or fallback.
 func envOr(name, fallback string) string {
 	if v, ok := os.LookupEnv(name); ok {
@@ -66,6 +93,7 @@ type serveConfig struct {
 	feeBps                              uint32
 	rateLimit                           access.RateLimit
 	logLevel                            slog.Level
+	pprof                               string // address of the profiling endpoint; empty: none
 }
 
 func parseServe(args []string) (serveConfig, error) {
@@ -77,10 +105,11 @@ func parseServe(args []string) (serveConfig, error) {
 	feeBps := flags.String("fee-bps", envOr("TOLLWAY_FEE_BPS", "0"), "platform fee in basis points (TOLLWAY_FEE_BPS)")
 	rateLimit := flags.String("rate-limit", envOr("TOLLWAY_RATE_LIMIT", "1000/1s"), "default token bucket per API key, requests/duration (TOLLWAY_RATE_LIMIT)")
 	logLevel := flags.String("log-level", envOr("TOLLWAY_LOG_LEVEL", "info"), "debug, info, warn or error (TOLLWAY_LOG_LEVEL)")
+	pprofAddr := flags.String("pprof", envOr("TOLLWAY_PPROF", ""), "address for net/http/pprof (CPU, heap, mutex profiles), e.g. 127.0.0.1:6060; off when empty (TOLLWAY_PPROF)")
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
-	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret}
+	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret, pprof: *pprofAddr}
 	fee, err := strconv.ParseUint(*feeBps, 10, 32)
 	if err != nil || fee > 10_000 {
 		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
@@ -131,6 +160,11 @@ func serve(args []string) error {
 	fmt.Printf("tollway listening on http://%s\n", ln.Addr())
 	if generated != "" {
 		fmt.Printf("admin token (shown once; only its hash is stored): %s\n", generated)
+	}
+	if c.pprof != "" {
+		if err := servePprof(c.pprof, logger); err != nil {
+			return err
+		}
 	}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
