@@ -256,7 +256,7 @@ func spliceSummary(path, dir string, report *bench.Report, plots []string) error
 	if err := bench.WriteMarkdown(&section, report, links); err != nil {
 		return err
 	}
-	spliced := string(text[:begin]) + section.String() + string(text[end:])
+	spliced := string(text[:begin]) + demoteHeadings(section.String()) + string(text[end:])
 	return os.WriteFile(path, []byte(spliced), 0o644)
 }
 
@@ -429,4 +429,16 @@ const mixedReadEvery = 4
 // with the total within 2^53 (Redis's Lua compares balances as doubles).
 func baselineFunding(consumers int) uint64 {
 	return min(1_000_000_000_000, (1<<53)/uint64(consumers))
+}
+
+// demoteHeadings moves every Markdown heading of text two levels down, so a
+// summary spliced under a "##" section nests inside it.
+func demoteHeadings(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(line, "#") {
+			lines[i] = "##" + line
+		}
+	}
+	return strings.Join(lines, "\n")
 }
