@@ -3,8 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -140,28 +138,12 @@ func (n *Noop) handle(route string, h handler) fasthttp.RequestHandler {
 	}
 }
 
-// writeError writes err in API.md's error shape, as Server.writeError.
 func (n *Noop) writeError(ctx *fasthttp.RequestCtx, c *call, err *apiError) {
-	body, encodeErr := json.Marshal(struct {
-		Error errorBody `json:"error"`
-	}{errorBody{Type: err.kind, Code: err.code, Message: err.message, RequestID: string(c.requestID), Fields: err.fields}})
-	if encodeErr != nil {
-		n.logger.Error("encode response", "error", encodeErr)
-		err, body = errInternal, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`)
-	}
-	writeBody(ctx, err.status, body)
+	writeError(n.logger, ctx, c, err)
 }
 
 func (n *Noop) transportError(ctx *fasthttp.RequestCtx, err error) {
-	c := call{route: "transport"}
-	var buf [40]byte
-	c.requestID = n.requestIDs.next(buf[:0])
-	ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
-	apiErr := invalid("malformed_request", "the HTTP request could not be read")
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		apiErr = invalid("body_too_large", fmt.Sprintf("the body exceeds %d bytes", BodyBytesMax))
-	}
-	n.writeError(ctx, &c, apiErr)
+	answerTransportError(n.logger, n.requestIDs, ctx, err)
 }
 
 // authenticate finds the request's key exactly as Server.authenticateKey

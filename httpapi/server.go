@@ -206,8 +206,14 @@ func contentTypeOf(ctx *fasthttp.RequestCtx) []byte { return ctx.Response.Header
 
 // writeError writes err in the error shape of API.md.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, c *call, err *apiError) {
+	writeError(s.logger, ctx, c, err)
+}
+
+// writeError writes err in API.md's error shape; the Server's and the no-op
+// server's answers share it.
+func writeError(logger *slog.Logger, ctx *fasthttp.RequestCtx, c *call, err *apiError) {
 	if err.status >= 500 {
-		s.logger.Error("request failed", "request_id", string(c.requestID), "route", c.route, "code", err.code)
+		logger.Error("request failed", "request_id", string(c.requestID), "route", c.route, "code", err.code)
 	}
 	if err.retryAfter > 0 {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, uitoa(err.retryAfter))
@@ -215,7 +221,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, c *call, err *apiError) {
 	body := struct {
 		Error errorBody `json:"error"`
 	}{errorBody{Type: err.kind, Code: err.code, Message: err.message, RequestID: string(c.requestID), Fields: err.fields}}
-	s.writeJSON(ctx, err.status, &body)
+	writeJSON(logger, ctx, err.status, &body)
 }
 
 type errorBody struct {
@@ -228,9 +234,13 @@ type errorBody struct {
 
 // writeJSON writes v as the response body with status.
 func (s *Server) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	writeJSON(s.logger, ctx, status, v)
+}
+
+func writeJSON(logger *slog.Logger, ctx *fasthttp.RequestCtx, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.logger.Error("encode response", "error", err)
+		logger.Error("encode response", "error", err)
 		status, body = fasthttp.StatusInternalServerError, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`)
 	}
 	writeBody(ctx, status, body)
@@ -245,15 +255,19 @@ func writeBody(ctx *fasthttp.RequestCtx, status int, body []byte) {
 // transportError answers requests fasthttp could not read (too large, bad
 // framing, timeouts) in the error shape.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	answerTransportError(s.logger, s.requestIDs, ctx, err)
+}
+
+func answerTransportError(logger *slog.Logger, ids *requestIDs, ctx *fasthttp.RequestCtx, err error) {
 	c := call{route: "transport"}
 	var buf [40]byte
-	c.requestID = s.requestIDs.next(buf[:0])
+	c.requestID = ids.next(buf[:0])
 	ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
 	apiErr := invalid("malformed_request", "the HTTP request could not be read")
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		apiErr = invalid("body_too_large", fmt.Sprintf("the body exceeds %d bytes", BodyBytesMax))
 	}
-	s.writeError(ctx, &c, apiErr)
+	writeError(logger, ctx, &c, apiErr)
 }
 
 type fasthttpLogger struct{ logger *slog.Logger }
