@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/httpapi"
 )
 
@@ -503,20 +503,5 @@ func (t *baselineTarget) ServerCPU() (time.Duration, error) { return t.baseline.
 // Close does nothing: the baseline is its maker's to close.
 func (t *baselineTarget) Close() error { return nil }
 
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomBase62 returns n characters from crypto/rand, each uniform over the
-// 62 (bytes at or above 248 are drawn again).
-func randomBase62(n int) string {
-	out := make([]byte, 0, n)
-	var buf [64]byte
-	for len(out) < n {
-		rand.Read(buf[:]) // never fails (crypto/rand.Read documents it)
-		for _, b := range buf {
-			if b < 248 && len(out) < n {
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return string(out)
-}
+// randomBase62 makes keys, ids and tokens in the server's format.
+var randomBase62 = access.RandomBase62

@@ -1,12 +1,13 @@
 package httpapi
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"math/big"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/tollway/tollway/engine/access"
 )
 
 // ID prefixes of API.md.
@@ -24,23 +25,10 @@ const (
 // characters carry 130 bits.
 const idChars = 22
 
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+// base62 and randomBase62 are the key format's alphabet and generator.
+const base62 = access.Base62
 
-// randomBase62 returns n characters from crypto/rand, each uniform over the
-// 62 (rejection sampling: bytes at or above 248 are drawn again).
-func randomBase62(n int) string {
-	out := make([]byte, 0, n)
-	var buf [64]byte
-	for len(out) < n {
-		rand.Read(buf[:]) // never fails (crypto/rand.Read documents it)
-		for _, b := range buf {
-			if b < 248 && len(out) < n {
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return string(out)
-}
+var randomBase62 = access.RandomBase62
 
 // newID returns prefix and idChars random characters.
 func newID(prefix string) string { return prefix + randomBase62(idChars) }

@@ -105,22 +105,12 @@ func (n *Noop) Shutdown(ctx context.Context) error {
 
 // routes builds a router set up as Server's.
 func (n *Noop) routes() *router.Router {
-	r := router.New()
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleOPTIONS = false
+	r := newRouter(n.logger, n.handle)
 	add := func(method, path string, h handler) { r.Handle(method, path, n.handle(path, h)) }
 
 	add("POST", "/v1/noop/keys", n.register)
 	add("POST", "/v1/charges", n.charge)
 	add("POST", "/v1/charges/batch", n.chargeBatch)
-
-	r.NotFound = n.handle("not_found", func(*fasthttp.RequestCtx, *call) *apiError { return errRouteNotFound })
-	r.MethodNotAllowed = n.handle("method_not_allowed", func(*fasthttp.RequestCtx, *call) *apiError { return errMethodNotAllowed })
-	r.PanicHandler = func(ctx *fasthttp.RequestCtx, reason any) {
-		n.logger.Error("router panicked", "panic", reason)
-		writeBody(ctx, fasthttp.StatusInternalServerError, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`))
-	}
 	return r
 }
 

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"log/slog"
+
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
@@ -13,10 +15,7 @@ var openAPIDocument []byte
 // routes builds the router: every route of API.md this server implements,
 // each wrapped by handle under its pattern as the metrics label.
 func (s *Server) routes() *router.Router {
-	r := router.New()
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleOPTIONS = false
+	r := newRouter(s.logger, s.handle)
 	add := func(method, path string, h handler) { r.Handle(method, path, s.handle(path, h)) }
 
 	add("GET", "/healthz", s.healthz)
@@ -50,11 +49,21 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/charges", s.charge)
 	add("POST", "/v1/charges/batch", s.chargeBatch)
 	add("GET", "/v1/charges/{id}", s.getCharge)
+	return r
+}
 
-	r.NotFound = s.handle("not_found", func(*fasthttp.RequestCtx, *call) *apiError { return errRouteNotFound })
-	r.MethodNotAllowed = s.handle("method_not_allowed", func(*fasthttp.RequestCtx, *call) *apiError { return errMethodNotAllowed })
+// newRouter returns a router without redirects or automatic OPTIONS, whose
+// unknown routes, wrong methods and panics are answered in API.md's error
+// shape through handle: the Server's and the no-op server's setup.
+func newRouter(logger *slog.Logger, handle func(route string, h handler) fasthttp.RequestHandler) *router.Router {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.NotFound = handle("not_found", func(*fasthttp.RequestCtx, *call) *apiError { return errRouteNotFound })
+	r.MethodNotAllowed = handle("method_not_allowed", func(*fasthttp.RequestCtx, *call) *apiError { return errMethodNotAllowed })
 	r.PanicHandler = func(ctx *fasthttp.RequestCtx, reason any) {
-		s.logger.Error("router panicked", "panic", reason)
+		logger.Error("router panicked", "panic", reason)
 		writeBody(ctx, fasthttp.StatusInternalServerError, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`))
 	}
 	return r
