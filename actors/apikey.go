@@ -159,6 +159,7 @@ func (k *Keys) spawn(ref *KeyRef) *actor.PID {
 	key := ref.key
 	props := actor.PropsFromProducer(
 		func() actor.Actor { return &keyActor{key: key} },
+		actor.WithDispatcher(inline), // Receive never blocks: Reply has room
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 			k.logger.Error("API key actor failed; its requests now time out", "key", key.ID, "reason", reason)
 			return actor.StopDirective

@@ -10,7 +10,9 @@
 // the event is durable, grouped per commit, so a hot payee receives one
 // message per commit rather than one per charge.
 //
-// Goroutines: protoactor's dispatcher runs the actors; this package starts
-// none of its own. A panic in an actor stops it (it is never restarted with
+// Goroutines: this package starts none. An actor runs on the goroutine of
+// whichever send finds its mailbox idle (see inline), so a caller usually
+// decides its own charge; Receive never blocks, which makes that safe for
+// any sender. A panic in an actor stops it (it is never restarted with
 // empty state) and reports the failure, which makes the engine fail closed.
 package actors

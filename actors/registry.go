@@ -31,6 +31,24 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// inline runs an actor's mailbox on the goroutine of the send that finds it
+// idle, instead of on a new goroutine per idle-to-busy turn (protoactor's
+// default): a charge to an idle account is then decided by its own caller,
+// with no goroutine started and no handoff. The mailbox still admits one
+// runner at a time, so an actor's messages are handled one by one, in
+// order; a sender that finds it busy only enqueues, and the runner takes
+// the message in the same turn. After inlineThroughput messages in a turn
+// the runner yields the processor, as the default dispatcher does.
+//
+// NB: this is safe only because Receive never blocks: it appends to a log
+// whose queue never blocks and completes ops through non-blocking
+// callbacks. Any goroutine that sends, the log's syncer among them, may end
+// up running an actor for a while.
+var inline = actor.NewSynchronizedDispatcher(inlineThroughput)
+
+// inlineThroughput is protoactor's default dispatcher throughput.
+const inlineThroughput = 300
+
 // Registry knows every account and finds or spawns its actor. Accounts are
 // addressed by id, never by pointer, so a cluster could place them later.
 //
@@ -141,6 +159,7 @@ func (r *Registry) spawn(e *Entry) *actor.PID {
 	id := e.account.ID
 	props := actor.PropsFromProducer(
 		func() actor.Actor { return &accountActor{entry: e, config: &r.config} },
+		actor.WithDispatcher(inline),
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 			r.config.Failed(id, reason)
 			return actor.StopDirective

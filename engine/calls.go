@@ -20,13 +20,14 @@ func (e *Engine) CreateAccount(ctx context.Context, a Account) error {
 // i-th account's.
 func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account) []error {
 	errs := make([]error, len(accounts))
-	if err := e.enter(); err != nil {
+	weight, err := e.enterWith(ctx, len(accounts))
+	if err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
 		return errs
 	}
-	defer e.leave()
+	defer e.leaveWith(weight)
 	lasts, reserved := e.appendCreations(accounts, errs)
 	defer e.releaseReservations(reserved)
 	for i, op := range lasts {
@@ -141,10 +142,16 @@ func (e *Engine) Void(ctx context.Context, hold TransferID) error {
 
 // execute runs one command to its durable answer.
 func (e *Engine) execute(ctx context.Context, c ledger.Command) (Transfer, error) {
-	if err := e.enter(); err != nil {
+	weight, err := e.enterWith(ctx, 1)
+	if err != nil {
 		return Transfer{}, err
 	}
-	defer e.leave()
+	defer e.leaveWith(weight)
+	return e.run(ctx, c)
+}
+
+// run is execute within a call that has entered and admitted c.
+func (e *Engine) run(ctx context.Context, c ledger.Command) (Transfer, error) {
 	op, replay, err := e.prepare(ctx, c)
 	if err != nil || op == nil {
 		return replay, err
@@ -301,13 +308,14 @@ func resultOf(op *actors.Op) (Transfer, error) {
 // callers that meter many calls at once. Results are in input order.
 func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 	results := make([]Result, len(charges))
-	if err := e.enter(); err != nil {
+	weight, err := e.enterWith(ctx, len(charges))
+	if err != nil {
 		for i := range results {
 			results[i].Err = err
 		}
 		return results
 	}
-	defer e.leave()
+	defer e.leaveWith(weight)
 	ops := make([]*actors.Op, len(charges))
 	batches := make(map[*actors.Entry]*actors.Batch)
 	var later []int // client ids claimed by another item of this batch
@@ -341,8 +349,8 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 		}
 		results[i].Transfer, results[i].Err = resultOf(op)
 	}
-	for _, i := range later {
-		t, err := e.execute(ctx, e.chargeCommand(&charges[i]))
+	for _, i := range later { // within the batch's admission
+		t, err := e.run(ctx, e.chargeCommand(&charges[i]))
 		results[i] = Result{Transfer: t, Err: err}
 	}
 	return results
@@ -365,10 +373,11 @@ func (e *Engine) prepareInBatch(c ledger.Command) (*actors.Op, Transfer, error) 
 // Balance returns an account's balance, reflecting every acknowledged
 // operation and nothing that is not yet durable.
 func (e *Engine) Balance(ctx context.Context, account AccountID) (Balance, error) {
-	if err := e.enter(); err != nil {
+	weight, err := e.enterWith(ctx, 1)
+	if err != nil {
 		return Balance{}, err
 	}
-	defer e.leave()
+	defer e.leaveWith(weight)
 	entry := e.registry.Entry(account)
 	if entry == nil {
 		return Balance{}, fmt.Errorf("%w: account %q", ErrNotFound, account)
@@ -387,10 +396,11 @@ func (e *Engine) Balance(ctx context.Context, account AccountID) (Balance, error
 // Spent returns what spender has debited from account under its budgets,
 // open holds included, as of every acknowledged operation.
 func (e *Engine) Spent(ctx context.Context, account AccountID, spender SpenderID) (Spend, error) {
-	if err := e.enter(); err != nil {
+	weight, err := e.enterWith(ctx, 1)
+	if err != nil {
 		return Spend{}, err
 	}
-	defer e.leave()
+	defer e.leaveWith(weight)
 	entry := e.registry.Entry(account)
 	if entry == nil {
 		return Spend{}, fmt.Errorf("%w: account %q", ErrNotFound, account)

@@ -191,3 +191,37 @@ func TestBatchesSharingClientIDsNeverDeadlock(t *testing.T) {
 	wantBalance(t, eng, "alice", 1_000_000-ids, 0)
 	wantBalance(t, eng, "bob", ids, 0)
 }
+
+// TestBatchLargerThanInFlightMaxWithARepeatedID runs batches larger than
+// the admission limit, each naming one client id twice (its second item is
+// retried inside the batch's own admission), from many goroutines at once:
+// none may wait on itself, and each id applies once.
+func TestBatchLargerThanInFlightMaxWithARepeatedID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	eng := openTest(t, engine.Options{InFlightMax: 4})
+	mustCreate(t, eng, "alice", "bob")
+	mustCredit(t, eng, "dep-1", "alice", 1_000_000)
+	const batches, size = 8, 10
+	var wg sync.WaitGroup
+	for b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make([]engine.Charge, size)
+			for i := range batch {
+				batch[i] = engine.Charge{ID: engine.TransferID(fmt.Sprintf("b%d-%d", b, i)), From: "alice", To: "bob", Amount: engine.NewAmount(1)}
+			}
+			batch[size-1].ID = batch[0].ID // the same charge again: a replay
+			for i, r := range eng.ChargeBatch(ctx, batch) {
+				if r.Err != nil {
+					t.Errorf("batch %d item %d = %v", b, i, r.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	const applied = batches * (size - 1)
+	wantBalance(t, eng, "alice", 1_000_000-applied, 0)
+	wantBalance(t, eng, "bob", applied, 0)
+}

@@ -19,7 +19,7 @@ import (
 // Defaults of Options.
 const (
 	SnapshotEveryDefault   = 1_000_000 // log entries between snapshots
-	QueueEntriesMaxDefault = 1 << 16
+	InFlightMaxDefault     = 1 << 16
 	BatchEntriesMaxDefault = 4096
 )
 
@@ -34,9 +34,11 @@ type Options struct {
 	// whole state (after which the log behind them is truncated). 0 means
 	// SnapshotEveryDefault; a negative value disables snapshots.
 	SnapshotEvery int64
-	// QueueEntriesMax bounds the log's queue; BatchEntriesMax bounds one
-	// group commit. 0 means the defaults.
-	QueueEntriesMax int
+	// InFlightMax bounds the operations admitted and not yet answered (a
+	// batch counts each of its items); a call beyond it waits for room or
+	// its context. It bounds the memory a burst holds. BatchEntriesMax
+	// bounds one group commit. 0 means the defaults.
+	InFlightMax     int
 	BatchEntriesMax int
 	// Clock returns the time used to stamp events and expire holds;
 	// time.Now by default.
@@ -55,6 +57,7 @@ type Engine struct {
 	log      *wal.Log
 	registry *actors.Registry
 	inflight inflightTable
+	admitted *admission
 	ids      *idFilter // every client id in the index, and those being applied
 
 	failure atomic.Pointer[error] // set once: the engine fails closed
@@ -92,8 +95,8 @@ func Open(options Options) (*Engine, error) {
 	if options.SnapshotEvery == 0 {
 		options.SnapshotEvery = SnapshotEveryDefault
 	}
-	if options.QueueEntriesMax == 0 {
-		options.QueueEntriesMax = QueueEntriesMaxDefault
+	if options.InFlightMax <= 0 {
+		options.InFlightMax = InFlightMaxDefault
 	}
 	if options.BatchEntriesMax == 0 {
 		options.BatchEntriesMax = BatchEntriesMaxDefault
@@ -106,10 +109,10 @@ func Open(options Options) (*Engine, error) {
 	}
 	e := &Engine{options: options, logger: options.Logger, creating: make(map[ledger.AccountID]chan struct{})}
 	e.inflight.init()
+	e.admitted = newAdmission(options.InFlightMax)
 	e.ids = newIDFilter()
 	log, err := wal.Open(options.Dir, wal.Options{
 		FS:              options.FS,
-		QueueEntriesMax: options.QueueEntriesMax,
 		BatchEntriesMax: options.BatchEntriesMax,
 		Logger:          options.Logger,
 		OnDurable:       e.onDurable,
@@ -361,6 +364,30 @@ func (e *Engine) enter() error {
 }
 
 func (e *Engine) leave() { e.calls.Done() }
+
+// enterWith is enter for a call that will append operations of its own:
+// it also admits them, waiting while InFlightMax are in flight. It returns
+// the weight to give back to leaveWith.
+func (e *Engine) enterWith(ctx context.Context, operations int) (int64, error) {
+	if err := e.enter(); err != nil {
+		return 0, err
+	}
+	weight, err := e.admitted.acquire(ctx, operations)
+	if err != nil {
+		e.leave()
+		return 0, err
+	}
+	return weight, nil
+}
+
+// leaveWith ends a call that entered with enterWith.
+//
+// NB: a call that gave up waiting (its context ended) leaves while its
+// operations may still be in flight, so the bound is loose by those.
+func (e *Engine) leaveWith(weight int64) {
+	e.admitted.release(weight)
+	e.leave()
+}
 
 // Err returns nil while the engine takes calls, or why it does not: it is
 // closed, or it failed closed (every later call returns ErrUnavailable).

@@ -54,10 +54,11 @@ func (e *Engine) WriteRows(ctx context.Context, rows ...Row) (uint64, error) {
 	if size > RowsBytesMax {
 		return 0, fmt.Errorf("%w: rows of %d bytes exceed %d", ErrInvalid, size, RowsBytesMax)
 	}
-	if err := e.enter(); err != nil {
+	weight, err := e.enterWith(ctx, 1)
+	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
+	defer e.leaveWith(weight)
 	w := &rowsWrite{done: make(chan struct{})}
 	w.entry.Record = appendRowsRecord(make([]byte, 0, 1+size+4*len(rows)), rows)
 	w.entry.Table = make([]wal.Put, len(rows))

@@ -6,21 +6,26 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// queue is the bounded queue between appenders and the committer: a ring of
-// entry pointers under one mutex. A ring rather than a channel because the
+// queueEntriesInitial is the queue's first capacity; it doubles as needed.
+const queueEntriesInitial = 4096
+
+// queue is the queue between appenders and the committer: a ring of entry
+// pointers under one mutex. A ring rather than a channel because the
 // committer takes up to a whole group in one lock (one copy of pointers,
 // not one channel receive per entry) and AppendBatch enqueues many entries
 // in one lock, in order.
 //
-// Appenders wait on notFull only while the ring is full, which bounds the
-// memory held by entries nobody has committed yet. The committer waits on
-// notEmpty only while there is nothing to do.
+// NB: pushing never blocks; the ring doubles when full. Appenders run on
+// goroutines that must not wait for the disk (account actors, also when the
+// log's own syncer runs them), so the bound on entries in flight is the
+// engine's, at admission: every entry belongs to an operation somebody
+// admitted and waits for. The ring never shrinks; it keeps the largest
+// backlog seen, eight bytes per entry.
 type queue struct {
 	mutex    sync.Mutex
 	notEmpty sync.Cond // the committer waits here
-	notFull  sync.Cond // appenders wait here
 
-	ring  []*Entry // len(ring) == Options.QueueEntriesMax
+	ring  []*Entry // a power of two long
 	head  int      // index of the oldest entry
 	count int      // entries in the ring
 
@@ -42,84 +47,99 @@ type writeRequest struct {
 	done        chan error // buffered, receives the outcome once
 }
 
-func (q *queue) init(capacity int) {
+func (q *queue) init() {
 	q.notEmpty.L = &q.mutex
-	q.notFull.L = &q.mutex
-	q.ring = make([]*Entry, capacity)
+	q.ring = make([]*Entry, queueEntriesInitial)
 }
 
-// push enqueues entries in order, waiting while the ring is full, and
-// returns how many it enqueued: fewer than len(entries) only if the queue
-// was closed meanwhile.
-func (q *queue) push(entries []*Entry) int {
+// push enqueues entries in order and reports whether it did: false if the
+// queue is closed, and then none is enqueued.
+func (q *queue) push(entries []*Entry) bool {
 	q.mutex.Lock()
-	pushed := 0
-	for pushed < len(entries) {
-		for q.count == len(q.ring) && !q.closed {
-			q.notFull.Wait()
-		}
-		if q.closed {
-			break
-		}
-		tail := q.tail()
-		n := min(len(entries)-pushed, len(q.ring)-q.count, len(q.ring)-tail)
-		copy(q.ring[tail:tail+n], entries[pushed:pushed+n])
-		q.count += n
-		pushed += n
-		q.wakeCommitter()
-	}
-	q.mutex.Unlock()
-	return pushed
-}
-
-// pushOne is push for one entry, without a slice; it reports whether the
-// entry was enqueued.
-func (q *queue) pushOne(entry *Entry) bool {
-	q.mutex.Lock()
-	for q.count == len(q.ring) && !q.closed {
-		q.notFull.Wait()
-	}
 	if q.closed {
 		q.mutex.Unlock()
 		return false
 	}
+	q.reserve(len(entries))
+	for pushed := 0; pushed < len(entries); {
+		tail := q.tail()
+		n := min(len(entries)-pushed, len(q.ring)-tail)
+		copy(q.ring[tail:tail+n], entries[pushed:pushed+n])
+		q.count += n
+		pushed += n
+	}
+	q.unlockWaking()
+	return true
+}
+
+// pushOne is push for one entry, without a slice.
+func (q *queue) pushOne(entry *Entry) bool {
+	q.mutex.Lock()
+	if q.closed {
+		q.mutex.Unlock()
+		return false
+	}
+	q.reserve(1)
 	q.ring[q.tail()] = entry
 	q.count++
+	q.unlockWaking()
+	return true
+}
+
+// unlockWaking releases the mutex and wakes the committer if it sleeps.
+//
+// NB: the wakeup is outside the lock, so that the appenders behind this one
+// need not wait for it: Signal needs no lock, and the committer registered
+// as a waiter before it released the mutex, so it cannot miss this.
+//
+// REQUIRES: q.mutex is held.
+func (q *queue) unlockWaking() {
 	wake := q.committerWaiting
 	q.committerWaiting = false
 	q.mutex.Unlock()
-	// Outside the lock, so that the appenders behind this one need not wait
-	// for the wakeup: Signal needs no lock, and the committer registered as
-	// a waiter before it released the mutex, so it cannot miss this.
 	if wake {
 		q.notEmpty.Signal()
 	}
-	return true
+}
+
+// reserve makes room for n more entries, doubling the ring as needed.
+//
+// REQUIRES: q.mutex is held.
+func (q *queue) reserve(n int) {
+	if q.count+n <= len(q.ring) {
+		return
+	}
+	size := len(q.ring)
+	for size < q.count+n {
+		size *= 2
+	}
+	ring := make([]*Entry, size)
+	firstPart := min(q.count, len(q.ring)-q.head)
+	copy(ring, q.ring[q.head:q.head+firstPart])
+	copy(ring[firstPart:], q.ring[:q.count-firstPart])
+	q.ring, q.head = ring, 0
 }
 
 // tail returns the ring index of the next entry to push.
 //
 // REQUIRES: q.mutex is held.
 func (q *queue) tail() int {
-	tail := q.head + q.count
-	if tail >= len(q.ring) {
-		tail -= len(q.ring) // not %: a division on every append
-	}
-	return tail
+	return (q.head + q.count) & (len(q.ring) - 1)
 }
 
 // submit hands request to the committer; false if the queue is closed.
 func (q *queue) submit(request *writeRequest) bool {
 	q.mutex.Lock()
-	defer q.mutex.Unlock()
 	if q.closed {
+		q.mutex.Unlock()
 		return false
 	}
 	if q.request != nil {
+		q.mutex.Unlock()
 		panic("wal: two snapshot writes at once")
 	}
 	q.request = request
-	q.wakeCommitter()
+	q.unlockWaking()
 	return true
 }
 
@@ -142,9 +162,8 @@ func (q *queue) take(into []*Entry, entriesMax int) ([]*Entry, *writeRequest, bo
 		// acknowledged.
 		clear(q.ring[q.head : q.head+firstPart])
 		clear(q.ring[:n-firstPart])
-		q.head = (q.head + n) % len(q.ring)
+		q.head = (q.head + n) & (len(q.ring) - 1)
 		q.count -= n
-		q.notFull.Broadcast()
 	}
 	request := q.request
 	q.request = nil
@@ -154,21 +173,10 @@ func (q *queue) take(into []*Entry, entriesMax int) ([]*Entry, *writeRequest, bo
 }
 
 // close stops accepting entries and requests; entries already queued stay
-// for the committer. Appenders waiting for room give up.
+// for the committer.
 func (q *queue) close() {
 	q.mutex.Lock()
 	q.closed = true
-	q.notFull.Broadcast()
 	q.notEmpty.Signal()
 	q.mutex.Unlock()
-}
-
-// wakeCommitter signals the committer if it sleeps.
-//
-// REQUIRES: q.mutex is held.
-func (q *queue) wakeCommitter() {
-	if q.committerWaiting {
-		q.committerWaiting = false
-		q.notEmpty.Signal()
-	}
 }

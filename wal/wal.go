@@ -33,8 +33,6 @@ const (
 
 // Limits of the log's own resources.
 const (
-	queueEntriesDefault = 16384
-	queueEntriesLimit   = 1 << 20
 	batchEntriesDefault = 4096
 	batchEntriesLimit   = 1 << 16
 	// batchBytesMax ends a group commit early once its Pebble batch holds this
@@ -58,9 +56,6 @@ type Options struct {
 	// FS holds the store; nil means vfs.Default. Tests pass
 	// vfs.NewCrashableMem() or errorfs.Wrap(...).
 	FS vfs.FS
-	// QueueEntriesMax bounds the queue between Append and the committer;
-	// default 16384.
-	QueueEntriesMax int
 	// BatchEntriesMax bounds the entries of one group commit; default 4096.
 	BatchEntriesMax int
 	// Logger receives the log's and Pebble's messages; nil means slog.Default().
@@ -170,7 +165,7 @@ func Open(dir string, options Options) (*Log, error) {
 		notifyChannel: make(chan struct{}),
 	}
 	l.commitHistograms = newCommitHistograms()
-	l.queue.init(options.QueueEntriesMax)
+	l.queue.init()
 	pebbleOptions := pebbleOptions(options.FS, &pebbleLogger{logger: l.logger, onFatal: l.fail})
 	db, err := openPebble(dir, pebbleOptions)
 	pebbleOptions.Cache.Unref()
@@ -215,14 +210,8 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.QueueEntriesMax == 0 {
-		o.QueueEntriesMax = queueEntriesDefault
-	}
 	if o.BatchEntriesMax == 0 {
 		o.BatchEntriesMax = batchEntriesDefault
-	}
-	if o.QueueEntriesMax < 1 || o.QueueEntriesMax > queueEntriesLimit {
-		return fmt.Errorf("wal: QueueEntriesMax %d outside [1, %d]", o.QueueEntriesMax, queueEntriesLimit)
 	}
 	if o.BatchEntriesMax < 1 || o.BatchEntriesMax > batchEntriesLimit {
 		return fmt.Errorf("wal: BatchEntriesMax %d outside [1, %d]", o.BatchEntriesMax, batchEntriesLimit)
@@ -291,9 +280,10 @@ func keyRange(db *pebble.DB, lower, upper []byte) (first, last []byte, err error
 	return first, last, errors.Join(iterator.Error(), iterator.Close())
 }
 
-// Append queues e to be written at the next position. It blocks only while
-// the queue is full. e comes back exactly once through OnDurable; after
-// Close or a failure, with an error.
+// Append queues e to be written at the next position. It never blocks (the
+// queue grows; bounding what is in flight is the caller's job). e comes
+// back exactly once through OnDurable; after Close or a failure, with an
+// error.
 //
 // REQUIRES: e != nil and its record plus index and table puts take at most
 // EntryBytesMax.
@@ -307,17 +297,16 @@ func (l *Log) Append(e *Entry) {
 }
 
 // AppendBatch is Append for many entries, which take consecutive queue
-// slots in order (entries of other appenders may come between them only
-// when the queue fills). It does not retain entries, the slice.
+// slots in order. It does not retain entries, the slice.
 //
 // REQUIRES: every entry satisfies Append's requirements.
 func (l *Log) AppendBatch(entries []*Entry) {
 	for _, e := range entries {
 		assertEntry(e)
 	}
-	if pushed := l.queue.push(entries); pushed < len(entries) {
-		clearPositions(entries[pushed:])
-		l.options.OnDurable(entries[pushed:], 0, ErrClosed)
+	if !l.queue.push(entries) {
+		clearPositions(entries)
+		l.options.OnDurable(entries, 0, ErrClosed)
 	}
 }
 

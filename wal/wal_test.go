@@ -132,11 +132,10 @@ func TestAppendBatchKeepsOrder(t *testing.T) {
 	}
 }
 
-func TestQueueSmallerThanBatchStillDrains(t *testing.T) {
+func TestAppendBeyondTheQueuesInitialSizeNeverBlocks(t *testing.T) {
 	h := &harness{t: t}
 	options := h.options(vfs.NewMem())
-	options.QueueEntriesMax = 3
-	options.BatchEntriesMax = 2
+	options.BatchEntriesMax = 100
 	l, err := Open(testDir, options)
 	if err != nil {
 		t.Fatal(err)
@@ -144,18 +143,48 @@ func TestQueueSmallerThanBatchStillDrains(t *testing.T) {
 	h.log.Store(l)
 	defer closeLog(t, l)
 	random := rand.New(rand.NewPCG(3, 4))
-	entries := make([]*Entry, 50)
+	entries := make([]*Entry, 3*queueEntriesInitial)
 	for i := range entries {
 		entries[i] = newEntry(random, 0, i)
 	}
-	l.AppendBatch(entries) // blocks while the queue of 3 is full
+	l.AppendBatch(entries[:queueEntriesInitial+1])
+	for _, entry := range entries[queueEntriesInitial+1 : 2*queueEntriesInitial] {
+		l.Append(entry)
+	}
+	l.AppendBatch(entries[2*queueEntriesInitial:])
 	for i, entry := range entries {
 		if a := wait(t, entry); a.err != nil || a.position != uint64(i+1) {
 			t.Fatalf("entry %d acknowledged at %d with %v, want %d", i, a.position, a.err, i+1)
 		}
 	}
-	if h.commits.Load() < 25 {
-		t.Fatalf("%d commits of at most 2 entries for 50 entries", h.commits.Load())
+}
+
+func TestQueueKeepsOrderWhileGrowingAcrossTheRingsEnd(t *testing.T) {
+	var q queue
+	q.init()
+	entries := make([]*Entry, 3*queueEntriesInitial)
+	for i := range entries {
+		entries[i] = &Entry{Position: uint64(i)}
+	}
+	// Move the head to the middle, so the next pushes wrap, then grow.
+	q.push(entries[:queueEntriesInitial/2])
+	taken, _, _ := q.take(nil, queueEntriesInitial/4)
+	q.push(entries[queueEntriesInitial/2 : queueEntriesInitial])
+	for _, entry := range entries[queueEntriesInitial:] {
+		q.pushOne(entry)
+	}
+	taken, _, _ = q.take(taken, len(entries))
+	if len(taken) != len(entries) || len(q.ring) != 4*queueEntriesInitial {
+		t.Fatalf("took %d of %d entries; ring of %d", len(taken), len(entries), len(q.ring))
+	}
+	for i, entry := range taken {
+		if entry.Position != uint64(i) {
+			t.Fatalf("entry %d taken at %d", entry.Position, i)
+		}
+	}
+	q.close()
+	if q.pushOne(entries[0]) || q.push(entries) {
+		t.Fatal("a closed queue took entries")
 	}
 }
 
