@@ -86,8 +86,11 @@ func (a *accountActor) log(op *Op, event ledger.Event) {
 	op.Event = event
 	op.decider = a.entry
 	op.logged = true
-	record := ledger.AppendEvent(make([]byte, 0, recordBytesTypical), &op.Event)
-	op.index[0] = wal.Put{Key: []byte(event.ID), Value: record}
+	// One allocation holds the index key (the client id) and the record.
+	id := len(event.ID)
+	buffer := append(make([]byte, 0, id+recordBytesTypical), event.ID...)
+	record := ledger.AppendEvent(buffer[id:], &op.Event)
+	op.index[0] = wal.Put{Key: buffer[:id:id], Value: record}
 	op.entry = wal.Entry{Record: record, Index: op.index[:], Token: op}
 	a.entry.appended++
 	a.pending = append(a.pending, &op.entry)

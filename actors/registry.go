@@ -51,15 +51,11 @@ const inlineThroughput = 300
 
 // Registry knows every account and finds or spawns its actor. Accounts are
 // addressed by id, never by pointer, so a cluster could place them later.
-//
-// NB: the account map is a sync.Map (a concurrent hash trie): lookups, on
-// every call's hot path, take no lock, and accounts are added far less
-// often than they are looked up.
 type Registry struct {
 	config   Config
 	system   *actor.ActorSystem
 	root     *actor.RootContext
-	accounts sync.Map // ledger.AccountID -> *Entry
+	accounts entries
 	count    atomic.Int64
 	spawnMu  sync.Mutex // serializes spawning, so an account gets one actor
 	stopped  atomic.Bool
@@ -71,6 +67,7 @@ type Registry struct {
 // still waits for the disk.
 type Entry struct {
 	account ledger.Account
+	fees    ledger.AccountID // the fee account of its ledger, built once
 	pid     atomic.Pointer[actor.PID]
 
 	appended uint64        // events this account's actor appended; actor-only
@@ -86,6 +83,15 @@ func (e *Entry) Ledger() ledger.LedgerID { return e.account.Ledger }
 // Kind returns the account's kind. Immutable, so safe from any goroutine.
 func (e *Entry) Kind() ledger.Kind { return e.account.Kind }
 
+// Known returns what ledger.ResolveKnown needs of the account; a nil entry
+// is an account that does not exist. Safe from any goroutine.
+func (e *Entry) Known() ledger.Known {
+	if e == nil {
+		return ledger.Known{}
+	}
+	return ledger.Known{OK: true, Ledger: e.account.Ledger, Kind: e.account.Kind, Fees: e.fees}
+}
+
 // MarkDurable records that one more of the account's events is durable.
 // Called by the commit path, in log order.
 func (e *Entry) MarkDurable() { e.durable.Add(1) }
@@ -99,15 +105,17 @@ func NewRegistry(config Config) *Registry {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("component", "actors")
 	}))
-	return &Registry{config: config, system: system, root: system.Root}
+	r := &Registry{config: config, system: system, root: system.Root}
+	r.accounts.init()
+	return r
 }
 
 // Insert adds an account, from recovery or once its creation is durable.
 // REQUIRES: no account with the same id exists.
 func (r *Registry) Insert(a *ledger.Account) {
-	e := &Entry{}
+	e := &Entry{fees: ledger.FeesAccountID(a.Ledger)}
 	e.account = *a.Clone()
-	if _, loaded := r.accounts.LoadOrStore(a.ID, e); loaded {
+	if !r.accounts.add(e) {
 		panic("actors: account inserted twice: " + string(a.ID))
 	}
 	r.count.Add(1)
@@ -115,11 +123,7 @@ func (r *Registry) Insert(a *ledger.Account) {
 
 // Entry returns the account's entry, or nil if it does not exist.
 func (r *Registry) Entry(id ledger.AccountID) *Entry {
-	e, ok := r.accounts.Load(id)
-	if !ok {
-		return nil
-	}
-	return e.(*Entry)
+	return r.accounts.load(id)
 }
 
 // Lookup implements ledger.Directory.
@@ -181,8 +185,8 @@ func (r *Registry) Shutdown() {
 	r.stopped.Store(true)
 	r.spawnMu.Unlock()
 	var stopping []*actor.Future
-	r.accounts.Range(func(_, value any) bool {
-		if pid := value.(*Entry).pid.Load(); pid != nil {
+	r.accounts.each(func(e *Entry) bool {
+		if pid := e.pid.Load(); pid != nil {
 			stopping = append(stopping, r.root.PoisonFuture(pid))
 		}
 		return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,13 +37,19 @@ type Result struct {
 	GOMAXPROCS      int
 	CPUs            int
 	CommitBatchMean float64
+	// CommitMean is the mean time of a group commit, its fsync included.
+	CommitMean time.Duration
+	// CPUPerOperation is this process's CPU time (user and system, the load
+	// generator's included) over the run, per charge: steadier than the
+	// throughput on a busy machine.
+	CPUPerOperation time.Duration
 }
 
 // String formats the result on one line.
 func (r Result) String() string {
-	return fmt.Sprintf("%d ops in %v: %.0f/s, p50 %v p99 %v p99.9 %v max %v, errors %d, %.0f entries per commit (GOMAXPROCS %d)",
+	return fmt.Sprintf("%d ops in %v: %.0f/s, p50 %v p99 %v p99.9 %v max %v, errors %d, %.0f entries per commit of %v on average, %v CPU per op (GOMAXPROCS %d)",
 		r.Operations, r.Elapsed.Round(time.Millisecond), r.PerSecond, r.LatencyP50, r.LatencyP99, r.LatencyP999,
-		r.LatencyMax, r.Errors, r.CommitBatchMean, r.GOMAXPROCS)
+		r.LatencyMax, r.Errors, r.CommitBatchMean, r.CommitMean.Round(time.Microsecond), r.CPUPerOperation, r.GOMAXPROCS)
 }
 
 // latencyMax bounds the histograms; anything slower is recorded as this.
@@ -95,6 +102,14 @@ func PrepareEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig
 	return nil
 }
 
+func accountIDs(name func(int) engine.AccountID, n int) []engine.AccountID {
+	ids := make([]engine.AccountID, n)
+	for i := range ids {
+		ids[i] = name(i)
+	}
+	return ids
+}
+
 func consumerID(i int) engine.AccountID { return engine.AccountID(fmt.Sprintf("consumer-%d", i)) }
 func supplierID(i int) engine.AccountID { return engine.AccountID(fmt.Sprintf("supplier-%d", i)) }
 
@@ -109,15 +124,20 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 	// Each caller records into its own slice, merged into one HDR histogram
 	// at the end: a histogram per caller would thrash the caches.
 	latencies := make([][]int64, cfg.Callers)
+	// Ids are built before the clock starts, and a charge's id without fmt:
+	// the load generator shares the cores with the engine it measures.
+	consumers, suppliers := accountIDs(consumerID, cfg.Consumers), accountIDs(supplierID, cfg.Suppliers)
 	var wg sync.WaitGroup
 	started := time.Now()
 	before := eng.Stats()
+	cpuBefore, cpuErr := ProcessCPU()
 	for c := range cfg.Callers {
 		latencies[c] = make([]int64, 0, cfg.Charges/cfg.Callers/batch+1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			charges := make([]engine.Charge, batch)
+			id := make([]byte, 0, len(prefix)+24)
 			for {
 				first := next.Add(int64(batch)) - int64(batch)
 				if first >= int64(cfg.Charges) {
@@ -130,10 +150,11 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 					if batch > 1 {
 						payer = first / int64(batch) // a batch is one payer's calls, as over HTTP
 					}
+					id = strconv.AppendInt(append(append(id[:0], prefix...), '-'), n, 10)
 					charges[i] = engine.Charge{
-						ID:     engine.TransferID(fmt.Sprintf("%s-%d", prefix, n)),
-						From:   consumerID(int(payer) % cfg.Consumers),
-						To:     supplierID(int(n) % cfg.Suppliers),
+						ID:     engine.TransferID(id),
+						From:   consumers[int(payer)%cfg.Consumers],
+						To:     suppliers[int(n)%cfg.Suppliers],
 						Amount: engine.NewAmount(1000),
 					}
 				}
@@ -156,9 +177,18 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 	wg.Wait()
 	elapsed := time.Since(started)
 	after := eng.Stats()
+	var cpuPerOperation time.Duration
+	if cpuAfter, err := ProcessCPU(); err == nil && cpuErr == nil {
+		cpuPerOperation = (cpuAfter - cpuBefore) / time.Duration(max(cfg.Charges, 1))
+	}
 	commitBatchMean := 0.0
 	if commits := after.Commits - before.Commits; commits > 0 {
 		commitBatchMean = float64(after.CommitsEntries-before.CommitsEntries) / float64(commits)
+	}
+	var commitMean time.Duration
+	durations := after.CommitDurationSeconds
+	if timed := durations.Count - before.CommitDurationSeconds.Count; timed > 0 {
+		commitMean = time.Duration((durations.Sum - before.CommitDurationSeconds.Sum) / float64(timed) * float64(time.Second))
 	}
 	merged := hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
 	for _, list := range latencies {
@@ -173,5 +203,6 @@ func RunEmbedded(ctx context.Context, eng *engine.Engine, cfg EmbeddedConfig, pr
 		LatencyP50: us(50), LatencyP99: us(99), LatencyP999: us(99.9),
 		LatencyMax: time.Duration(merged.Max()) * time.Microsecond,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(), CommitBatchMean: commitBatchMean,
+		CommitMean: commitMean, CPUPerOperation: cpuPerOperation,
 	}
 }

@@ -179,7 +179,7 @@ func (e *Engine) prepareClaiming(c ledger.Command, claim func(*actors.Op) error)
 		return nil, Transfer{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, ledger.TransferIDBytesMax)
 	}
 	accounts := e.accountsOf(&c)
-	if err := ledger.Resolve(accounts, &c); err != nil {
+	if err := ledger.ResolveKnown(&c, accounts.from.Known(), accounts.to.Known()); err != nil {
 		return nil, Transfer{}, err
 	}
 	op := actors.NewOp(c)
@@ -231,8 +231,8 @@ func (e *Engine) route(op *actors.Op, accounts commandAccounts) (Transfer, error
 }
 
 // commandAccounts holds the registry entries of the accounts a command
-// names, looked up once: Resolve reads them, and the payer's is where the
-// command is sent.
+// names, looked up once: ResolveKnown reads them, and the payer's is where
+// the command is sent.
 type commandAccounts struct {
 	from, to *actors.Entry
 }
@@ -256,15 +256,6 @@ func (a commandAccounts) entry(id ledger.AccountID) *actors.Entry {
 		return a.to
 	}
 	return nil
-}
-
-// Lookup implements ledger.Directory over the command's accounts.
-func (a commandAccounts) Lookup(id ledger.AccountID) (ledger.LedgerID, ledger.Kind, bool) {
-	entry := a.entry(id)
-	if entry == nil {
-		return "", 0, false
-	}
-	return entry.Ledger(), entry.Kind(), true
 }
 
 // lookup returns the latest durable event of a client id. An id the filter

@@ -32,7 +32,6 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 	}
 	e.stats.commits.Add(1)
 	e.stats.entries.Add(uint64(len(entries)))
-	effects := make(map[ledger.AccountID][]*ledger.Event)
 	events := make([]*ledger.Event, 0, len(entries))
 	var last uint64
 	for _, entry := range entries {
@@ -47,24 +46,12 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 			e.registry.Insert(&ledger.Account{ID: event.Account, Ledger: event.Ledger, Kind: event.Kind})
 			continue
 		}
-		decider := op.Decider()
-		decider.MarkDurable()
-		for _, id := range [...]ledger.AccountID{event.From, event.To, event.Fees} {
-			if id != decider.ID() && event.Involves(id) {
-				effects[id] = append(effects[id], event)
-			}
-		}
+		op.Decider().MarkDurable()
 		if event.Type == ledger.EventHeld {
 			e.sweeper.add(event.Deadline, event.From)
 		}
 	}
-	for id, list := range effects {
-		entry := e.registry.Entry(id)
-		if entry == nil {
-			panic(fmt.Sprintf("engine: durable event names unknown account %q", id))
-		}
-		e.registry.Send(entry, &actors.Effects{Events: list})
-	}
+	e.sendEffects(entries)
 	if len(events) > 0 {
 		e.checkpointer.feed(events, last)
 	}
@@ -74,6 +61,65 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 			continue
 		}
 		e.complete(actors.OpOf(entry))
+	}
+}
+
+// sendEffects sends each counterparty of the group's events (payee, fees,
+// chain: every account an event involves but its decider) the events that
+// involve it, in log order, in one message per account. The events of all
+// accounts share one slice, carved per account.
+//
+// NB: runs on the syncer goroutine only, which owns e.effects.
+func (e *Engine) sendEffects(entries []*wal.Entry) {
+	clear(e.effects)
+	total := 0
+	forEachEffect(entries, func(id ledger.AccountID, _ *ledger.Event) {
+		span := e.effects[id]
+		span.end++
+		e.effects[id] = span
+		total++
+	})
+	if total == 0 {
+		return
+	}
+	start := 0
+	for id, span := range e.effects {
+		e.effects[id] = effectSpan{start: start, next: start, end: start + span.end}
+		start += span.end
+	}
+	all := make([]*ledger.Event, total)
+	forEachEffect(entries, func(id ledger.AccountID, event *ledger.Event) {
+		span := e.effects[id]
+		all[span.next] = event
+		span.next++
+		e.effects[id] = span
+	})
+	for id, span := range e.effects {
+		entry := e.registry.Entry(id)
+		if entry == nil {
+			panic(fmt.Sprintf("engine: durable event names unknown account %q", id))
+		}
+		e.registry.Send(entry, &actors.Effects{Events: all[span.start:span.end:span.end]})
+	}
+}
+
+// effectSpan is one account's part of sendEffects' slice.
+type effectSpan struct{ start, next, end int }
+
+// forEachEffect calls fn for each counterparty of each durable event in
+// entries, in log order.
+func forEachEffect(entries []*wal.Entry, fn func(ledger.AccountID, *ledger.Event)) {
+	for _, entry := range entries {
+		op, ok := entry.Token.(*actors.Op)
+		if !ok || !op.Logged() || op.Event.Type == ledger.EventAccountCreated {
+			continue
+		}
+		event, decider := &op.Event, op.Decider().ID()
+		for _, id := range [...]ledger.AccountID{event.From, event.To, event.Fees} {
+			if id != decider && event.Involves(id) {
+				fn(id, event)
+			}
+		}
 	}
 }
 

@@ -67,7 +67,8 @@ type Engine struct {
 	createMu sync.Mutex
 	creating map[ledger.AccountID]chan struct{}
 
-	stats stats
+	stats   stats
+	effects map[ledger.AccountID]effectSpan // the syncer's scratch space
 
 	checkpointer *checkpointer
 	sweeper      *sweeper
@@ -107,7 +108,11 @@ func Open(options Options) (*Engine, error) {
 	if options.Logger == nil {
 		options.Logger = slog.Default()
 	}
-	e := &Engine{options: options, logger: options.Logger, creating: make(map[ledger.AccountID]chan struct{})}
+	e := &Engine{
+		options: options, logger: options.Logger,
+		creating: make(map[ledger.AccountID]chan struct{}),
+		effects:  make(map[ledger.AccountID]effectSpan),
+	}
 	e.inflight.init()
 	e.admitted = newAdmission(options.InFlightMax)
 	e.ids = newIDFilter()

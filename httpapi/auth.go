@@ -177,13 +177,8 @@ func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (
 	if !s.keyActors.Send(record.ref, &actors.Authorize{Scope: scope, Now: s.now().UnixNano(), Reply: reply}) {
 		return keyGrant{}, errUnavailable
 	}
-	var answer actors.Authorization
-	timer := time.NewTimer(authorizeTimeout)
-	select {
-	case answer = <-reply:
-		timer.Stop()
-		authorizationReplies.Put(reply)
-	case <-timer.C:
+	answer, ok := awaitAuthorization(reply)
+	if !ok {
 		return keyGrant{}, errUnavailable // the late answer lands in the abandoned channel
 	}
 	if answer.Rate.Limit > 0 {
@@ -197,6 +192,30 @@ func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (
 		return keyGrant{}, errorOf(answer.Err, "key")
 	}
 	return keyGrant{key: record, account: answer.Account, env: answer.Environment}, nil
+}
+
+// awaitAuthorization returns the key actor's answer, or false after
+// authorizeTimeout. The reply channel goes back to its pool only once
+// answered.
+//
+// NB: the actor usually ran on the sending goroutine (its mailbox was
+// idle), so the answer is already there: only a busy key pays for a timer.
+func awaitAuthorization(reply chan actors.Authorization) (actors.Authorization, bool) {
+	select {
+	case answer := <-reply:
+		authorizationReplies.Put(reply)
+		return answer, true
+	default:
+	}
+	timer := time.NewTimer(authorizeTimeout)
+	defer timer.Stop()
+	select {
+	case answer := <-reply:
+		authorizationReplies.Put(reply)
+		return answer, true
+	case <-timer.C:
+		return actors.Authorization{}, false
+	}
 }
 
 // looksLikeKey checks the shape of an API key before hashing it: sk_ or pk_,

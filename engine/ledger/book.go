@@ -16,37 +16,64 @@ type Directory interface {
 // account: From and To exist, are user accounts of one ledger, and differ.
 // Capture and void name only the hold, so they resolve through Recall.
 func Resolve(d Directory, c *Command) error {
+	var from, to Known
+	if c.Type != CommandCredit {
+		from = lookup(d, c.From)
+	}
+	if c.Type != CommandCapture && c.Type != CommandVoid {
+		to = lookup(d, c.To)
+	}
+	return ResolveKnown(c, from, to)
+}
+
+// Known is what a directory knows of one account, for ResolveKnown.
+type Known struct {
+	OK     bool // the account exists; the other fields are set only then
+	Ledger LedgerID
+	Kind   Kind
+	// Fees is the fee account of Ledger, if the directory keeps it (so a
+	// hot path need not build the id); empty means FeesAccountID(Ledger).
+	Fees AccountID
+}
+
+func lookup(d Directory, id AccountID) Known {
+	ledger, kind, ok := d.Lookup(id)
+	return Known{OK: ok, Ledger: ledger, Kind: kind}
+}
+
+// ResolveKnown is Resolve given what is known of the command's payer and
+// payee (ignored where the command does not name them): for callers that
+// looked the accounts up themselves.
+func ResolveKnown(c *Command, from, to Known) error {
 	switch c.Type {
 	case CommandCapture, CommandVoid:
 		return nil
 	case CommandCredit:
-		ledger, kind, ok := d.Lookup(c.To)
-		if !ok {
+		if !to.OK {
 			return fmt.Errorf("%w: account %q", ErrNotFound, c.To)
 		}
-		if kind.IsSystem() {
+		if to.Kind.IsSystem() {
 			return fmt.Errorf("%w: cannot credit a system account", ErrInvalid)
 		}
-		c.Ledger, c.From = ledger, ChainAccountID(ledger)
+		c.Ledger, c.From = to.Ledger, ChainAccountID(to.Ledger)
 		return nil
 	}
-	fromLedger, fromKind, ok := d.Lookup(c.From)
-	if !ok {
-		return fmt.Errorf("%w: account %q", ErrNotFound, c.From)
-	}
-	toLedger, toKind, ok := d.Lookup(c.To)
-	if !ok {
-		return fmt.Errorf("%w: account %q", ErrNotFound, c.To)
-	}
 	switch {
-	case fromKind.IsSystem() || toKind.IsSystem():
+	case !from.OK:
+		return fmt.Errorf("%w: account %q", ErrNotFound, c.From)
+	case !to.OK:
+		return fmt.Errorf("%w: account %q", ErrNotFound, c.To)
+	case from.Kind.IsSystem() || to.Kind.IsSystem():
 		return fmt.Errorf("%w: system accounts cannot pay or be paid directly", ErrInvalid)
-	case fromLedger != toLedger:
+	case from.Ledger != to.Ledger:
 		return ErrLedgerMismatch
 	case c.From == c.To:
 		return fmt.Errorf("%w: an account cannot pay itself", ErrInvalid)
 	}
-	c.Ledger, c.Fees = fromLedger, FeesAccountID(fromLedger)
+	c.Ledger, c.Fees = from.Ledger, from.Fees
+	if c.Fees == "" {
+		c.Fees = FeesAccountID(from.Ledger)
+	}
 	return nil
 }
 
