@@ -41,6 +41,17 @@ func NewOp(c ledger.Command) *Op {
 	return &Op{Command: c, done: make(chan struct{})}
 }
 
+// NewOps returns n ops for a batch, in one allocation; the caller fills
+// each one's Command. One op keeps all of them alive, so they suit ops
+// that are answered together.
+func NewOps(n int) []Op {
+	ops := make([]Op, n)
+	for i := range ops {
+		ops[i].done = make(chan struct{})
+	}
+	return ops
+}
+
 // Done is closed when the op's result is final.
 func (o *Op) Done() <-chan struct{} { return o.done }
 

@@ -152,8 +152,9 @@ func (e *Engine) execute(ctx context.Context, c ledger.Command) (Transfer, error
 
 // run is execute within a call that has entered and admitted c.
 func (e *Engine) run(ctx context.Context, c ledger.Command) (Transfer, error) {
-	op, replay, err := e.prepare(ctx, c)
-	if err != nil || op == nil {
+	op := actors.NewOp(c)
+	replay, err := e.prepare(ctx, op, e.accountsOf(&op.Command, commandAccounts{}), claimWaiting)
+	if err != nil || op.Decider() == nil {
 		return replay, err
 	}
 	e.registry.Send(op.Decider(), op)
@@ -163,35 +164,44 @@ func (e *Engine) run(ctx context.Context, c ledger.Command) (Transfer, error) {
 	return resultOf(op)
 }
 
-// prepare validates c, claims its client id and checks it against the
-// transfer index. It returns either an op ready to send to its decider (the
-// claim is released when the op completes), or a final answer: a replay or
-// an error.
-func (e *Engine) prepare(ctx context.Context, c ledger.Command) (*actors.Op, Transfer, error) {
-	return e.prepareClaiming(c, func(op *actors.Op) error { return e.inflight.claim(ctx, op) })
-}
+// claimMode says what prepare does when another operation holds the client
+// id: wait for it to be answered (single calls), or refuse with
+// errClaimedHere (batches, whose unsent ops must never wait on each other).
+type claimMode bool
 
-// prepareClaiming is prepare with the way to claim the client id: waiting
-// for another holder (single calls), or refusing (batches, whose unsent ops
-// must never wait on each other).
-func (e *Engine) prepareClaiming(c ledger.Command, claim func(*actors.Op) error) (*actors.Op, Transfer, error) {
+const (
+	claimWaiting  claimMode = true
+	claimOrRefuse claimMode = false
+)
+
+var errClaimedHere = errors.New("client id claimed by an operation in flight")
+
+// prepare validates op's command against the accounts it names (looked up
+// by the caller), claims its client id and checks it against the transfer
+// index. Either op is then ready to send to its decider (op.Decider(); the
+// claim is released when the op completes), or prepare returns the final
+// answer: a replay or an error.
+func (e *Engine) prepare(ctx context.Context, op *actors.Op, accounts commandAccounts, mode claimMode) (Transfer, error) {
+	c := &op.Command
 	if !ledger.ValidTransferID(c.ID) {
-		return nil, Transfer{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, ledger.TransferIDBytesMax)
+		return Transfer{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, ledger.TransferIDBytesMax)
 	}
-	accounts := e.accountsOf(&c)
-	if err := ledger.ResolveKnown(&c, accounts.from.Known(), accounts.to.Known()); err != nil {
-		return nil, Transfer{}, err
+	if err := ledger.ResolveKnown(c, accounts.from.Known(), accounts.to.Known()); err != nil {
+		return Transfer{}, err
 	}
-	op := actors.NewOp(c)
-	if err := claim(op); err != nil {
-		return nil, Transfer{}, err
+	if mode == claimWaiting {
+		if err := e.inflight.claim(ctx, op); err != nil {
+			return Transfer{}, err
+		}
+	} else if !e.inflight.tryClaim(op) {
+		return Transfer{}, errClaimedHere
 	}
 	replay, err := e.route(op, accounts)
 	if err != nil || op.Decider() == nil {
 		e.complete(op) // releases the claim, waking any call waiting for this client id
-		return nil, replay, err
+		return replay, err
 	}
-	return op, Transfer{}, nil
+	return Transfer{}, nil
 }
 
 // route checks a claimed op against the latest durable event of its client
@@ -237,12 +247,22 @@ type commandAccounts struct {
 	from, to *actors.Entry
 }
 
-func (e *Engine) accountsOf(c *ledger.Command) commandAccounts {
+// accountsOf looks up the accounts c names; entries of known that are
+// already the right accounts (a batch's previous item) are reused.
+func (e *Engine) accountsOf(c *ledger.Command, known commandAccounts) commandAccounts {
 	var accounts commandAccounts
-	if c.From != "" {
+	switch {
+	case c.From == "":
+	case known.from != nil && known.from.ID() == c.From:
+		accounts.from = known.from
+	default:
 		accounts.from = e.registry.Entry(c.From)
 	}
-	if c.To != "" {
+	switch {
+	case c.To == "":
+	case known.to != nil && known.to.ID() == c.To:
+		accounts.to = known.to
+	default:
 		accounts.to = e.registry.Entry(c.To)
 	}
 	return accounts
@@ -307,18 +327,23 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 		return results
 	}
 	defer e.leaveWith(weight)
-	ops := make([]*actors.Op, len(charges))
+	ops := actors.NewOps(len(charges)) // one allocation: they live and die together
+	sent := make([]bool, len(charges))
 	batches := make(map[*actors.Entry]*actors.Batch)
 	var later []int // client ids claimed by another item of this batch
+	var accounts commandAccounts
 	for i := range charges {
-		op, replay, err := e.prepareInBatch(e.chargeCommand(&charges[i]))
+		op := &ops[i]
+		op.Command = e.chargeCommand(&charges[i])
+		accounts = e.accountsOf(&op.Command, accounts)
+		replay, err := e.prepare(ctx, op, accounts, claimOrRefuse)
 		switch {
 		case errors.Is(err, errClaimedHere):
 			later = append(later, i)
-		case err != nil || op == nil:
+		case err != nil || op.Decider() == nil:
 			results[i] = Result{Transfer: replay, Err: err}
 		default:
-			ops[i] = op
+			sent[i] = true
 			b := batches[op.Decider()]
 			if b == nil {
 				b = &actors.Batch{}
@@ -330,35 +355,21 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 	for decider, b := range batches {
 		e.registry.Send(decider, b)
 	}
-	for i, op := range ops {
-		if op == nil {
+	for i := range ops {
+		if !sent[i] {
 			continue
 		}
-		if err := wait(ctx, op); err != nil {
+		if err := wait(ctx, &ops[i]); err != nil {
 			results[i].Err = err
 			continue
 		}
-		results[i].Transfer, results[i].Err = resultOf(op)
+		results[i].Transfer, results[i].Err = resultOf(&ops[i])
 	}
 	for _, i := range later { // within the batch's admission
 		t, err := e.run(ctx, e.chargeCommand(&charges[i]))
 		results[i] = Result{Transfer: t, Err: err}
 	}
 	return results
-}
-
-var errClaimedHere = errors.New("client id claimed by an operation in flight")
-
-// prepareInBatch is prepare that never waits for a claim: the holder may be
-// an earlier item of this batch, or of another batch, not sent yet. Such
-// items are retried one by one once the batch's own ops are answered.
-func (e *Engine) prepareInBatch(c ledger.Command) (*actors.Op, Transfer, error) {
-	return e.prepareClaiming(c, func(op *actors.Op) error {
-		if !e.inflight.tryClaim(op) {
-			return errClaimedHere
-		}
-		return nil
-	})
 }
 
 // Balance returns an account's balance, reflecting every acknowledged

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"math/big"
+	"math/bits"
 	"strconv"
 	"sync/atomic"
 
@@ -45,15 +45,22 @@ func derivedID(prefix string, parts ...string) string {
 		h.Write(length[:])
 		h.Write([]byte(p))
 	}
-	n := new(big.Int).SetBytes(h.Sum(nil)[:17])
-	out := make([]byte, idChars)
-	sixtyTwo := big.NewInt(62)
-	digit := new(big.Int)
-	for i := range out {
-		n.DivMod(n, sixtyTwo, digit)
-		out[i] = base62[digit.Int64()]
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	// The first 17 bytes as a 136-bit number in three limbs, most
+	// significant first, written in base 62 from its least significant
+	// digit: the first idChars digits.
+	limbs := [3]uint64{uint64(sum[0]), binary.BigEndian.Uint64(sum[1:9]), binary.BigEndian.Uint64(sum[9:17])}
+	out := make([]byte, len(prefix)+idChars)
+	copy(out, prefix)
+	for i := range idChars {
+		var remainder uint64
+		for j := range limbs {
+			limbs[j], remainder = bits.Div64(remainder, limbs[j], 62)
+		}
+		out[len(prefix)+i] = base62[remainder]
 	}
-	return prefix + string(out)
+	return string(out)
 }
 
 // requestIDs makes request ids: a random stem per process and a counter,
