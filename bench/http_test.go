@@ -70,7 +70,9 @@ func BenchmarkHTTPCharge(b *testing.B) {
 			b.Logf("set up %d consumers with keys in %v", cfg.Consumers, time.Since(setup).Round(time.Millisecond))
 			b.ResetTimer()
 			before := eng.Stats()
+			cpuBefore, cpuErr := ProcessCPU()
 			result := RunHTTP(context.Background(), cfg, fixture)
+			cpuAfter, cpuAfterErr := ProcessCPU()
 			after := eng.Stats()
 			b.StopTimer()
 			if commits := after.Commits - before.Commits; commits > 0 {
@@ -81,6 +83,10 @@ func BenchmarkHTTPCharge(b *testing.B) {
 				b.Fatalf("%d requests failed", result.Errors)
 			}
 			b.Logf("%s", result)
+			if cpuErr == nil && cpuAfterErr == nil && result.Operations > 0 {
+				// Server and load generator together: this process is both.
+				b.ReportMetric(float64((cpuAfter-cpuBefore).Microseconds())/float64(result.Operations), "cpu-µs/charge")
+			}
 			b.ReportMetric(result.PerSecond, "charges/s")
 			b.ReportMetric(float64(result.LatencyP50.Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(result.LatencyP99.Microseconds())/1000, "p99-ms")
