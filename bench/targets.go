@@ -380,8 +380,8 @@ func NewNoopTarget(ctx context.Context, url string, proc *Process, consumers, ba
 // embeddedTarget charges an engine in this process.
 type embeddedTarget struct {
 	engine               *engine.Engine
-	consumers, suppliers int
-	prefix               string // of client ids, unique per target
+	consumers, suppliers []engine.AccountID // built once: the load generator shares the cores
+	prefix               string             // of client ids, unique per target
 	next                 atomic.Int64
 }
 
@@ -404,7 +404,8 @@ func NewEmbeddedTarget(ctx context.Context, dir string, consumers, suppliers int
 	if err != nil {
 		return nil, errors.Join(err, eng.Close())
 	}
-	return &embeddedTarget{engine: eng, consumers: consumers, suppliers: suppliers, prefix: "bench-" + randomBase62(8) + "-"}, nil
+	return &embeddedTarget{engine: eng, consumers: accountIDs(consumerID, consumers), suppliers: accountIDs(supplierID, suppliers),
+		prefix: "bench-" + randomBase62(8) + "-"}, nil
 }
 
 func (t *embeddedTarget) Name() string { return "tollway" }
@@ -420,8 +421,8 @@ func (t *embeddedTarget) Do(ctx context.Context, _ int) (operations int, failure
 	n := t.next.Add(1) - 1
 	_, err := t.engine.Charge(ctx, engine.Charge{
 		ID:     engine.TransferID(t.prefix + strconv.FormatInt(n, 36)),
-		From:   consumerID(int(n % int64(t.consumers))),
-		To:     supplierID(int(n % int64(t.suppliers))),
+		From:   t.consumers[n%int64(len(t.consumers))],
+		To:     t.suppliers[n%int64(len(t.suppliers))],
 		Amount: engine.NewAmount(1),
 	})
 	if err != nil {
