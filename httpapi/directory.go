@@ -53,7 +53,7 @@ type directory struct {
 	nonces       map[string]*access.Nonce
 	nonceOrder   []string // by creation, for pruning expired ones
 
-	byHash sync.Map // string(key hash) -> *keyRecord
+	byHash byHash[*keyRecord]
 }
 
 type userRecord struct {
@@ -175,7 +175,7 @@ func (d *directory) insertKey(k access.Key, budget engine.Budget) *keyRecord {
 	r := &keyRecord{hash: k.Hash, owner: k.Owner, key: k, ref: actors.NewKeyRef(k), budget: budget}
 	d.keys[k.ID] = r
 	d.accountKeys[k.Account] = append(d.accountKeys[k.Account], k.ID)
-	d.byHash.Store(string(k.Hash), r)
+	d.byHash.store(k.Hash, r)
 	return r
 }
 
@@ -464,11 +464,8 @@ func (d *directory) keysOf(account string) []access.Key {
 
 // keyByHash finds a key by the hash of its plaintext, without a lock.
 func (d *directory) keyByHash(hash []byte) *keyRecord {
-	r, ok := d.byHash.Load(string(hash))
-	if !ok {
-		return nil
-	}
-	return r.(*keyRecord)
+	r, _ := d.byHash.load(hash)
+	return r
 }
 
 // revokeKey revokes r's key (and, when successor is not nil, creates the

@@ -29,9 +29,9 @@ type Noop struct {
 	logger     *slog.Logger
 	hasher     secretHasher
 	requestIDs *requestIDs
-	// keys maps string(hash of a key) to its *noopKey, as Server's
-	// directory does: a lookup is a sync.Map read, without a lock.
-	keys     sync.Map
+	// keys maps the hash of a key to it, in the same map as Server's
+	// directory.
+	keys     byHash[*noopKey]
 	keyCount atomic.Int64
 	router   *router.Router
 	http     *fasthttp.Server
@@ -148,11 +148,10 @@ func (n *Noop) authenticate(ctx *fasthttp.RequestCtx) (account string, apiErr *a
 		return "", errInvalidCredentials
 	}
 	hash := n.hasher.hash(token)
-	value, ok := n.keys.Load(string(hash))
+	key, ok := n.keys.load(hash)
 	if !ok {
 		return "", errInvalidCredentials
 	}
-	key := value.(*noopKey)
 	if subtle.ConstantTimeCompare(key.hash, hash) != 1 {
 		return "", errInvalidCredentials
 	}
@@ -237,7 +236,7 @@ func (n *Noop) register(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return invalid("too_many_keys", fmt.Sprintf("a no-op server holds at most %d keys", NoopKeysMax))
 	}
 	for i := range keys {
-		if _, loaded := n.keys.Swap(string(keys[i].hash), &keys[i]); loaded {
+		if n.keys.store(keys[i].hash, &keys[i]) {
 			n.keyCount.Add(-1) // replaced, not added
 		}
 	}

@@ -1,0 +1,37 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"strconv"
+	"testing"
+	"unsafe"
+)
+
+func TestByHashStoresLoadsAndReplaces(t *testing.T) {
+	var m byHash[int]
+	if _, ok := m.load(nil); ok {
+		t.Fatal("an empty map found a value")
+	}
+	for i := range 1000 {
+		hash := sha256.Sum256([]byte(strconv.Itoa(i)))
+		if m.store(hash[:], i) {
+			t.Fatalf("hash %d replaced a value on first store", i)
+		}
+	}
+	for i := range 1000 {
+		hash := sha256.Sum256([]byte(strconv.Itoa(i)))
+		if v, ok := m.load(hash[:]); !ok || v != i {
+			t.Fatalf("load(hash %d) = %d, %v", i, v, ok)
+		}
+	}
+	hash := sha256.Sum256([]byte("7"))
+	if !m.store(hash[:], -7) {
+		t.Fatal("a second store did not report the replacement")
+	}
+	if v, _ := m.load(hash[:]); v != -7 {
+		t.Fatalf("load after replace = %d, want -7", v)
+	}
+	if size := unsafe.Sizeof(hashShard[int]{}); size != 64 {
+		t.Fatalf("a shard takes %d bytes, want one cache line", size)
+	}
+}
