@@ -328,7 +328,6 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 	}
 	defer e.leaveWith(weight)
 	ops := actors.NewOps(len(charges)) // one allocation: they live and die together
-	sent := make([]bool, len(charges))
 	batches := make(map[*actors.Entry]*actors.Batch)
 	var later []int // client ids claimed by another item of this batch
 	var accounts commandAccounts
@@ -343,7 +342,6 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 		case err != nil || op.Decider() == nil:
 			results[i] = Result{Transfer: replay, Err: err}
 		default:
-			sent[i] = true
 			b := batches[op.Decider()]
 			if b == nil {
 				b = &actors.Batch{}
@@ -356,8 +354,8 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 		e.registry.Send(decider, b)
 	}
 	for i := range ops {
-		if !sent[i] {
-			continue
+		if ops[i].Decider() == nil {
+			continue // answered above, or left for later: never sent
 		}
 		if err := wait(ctx, &ops[i]); err != nil {
 			results[i].Err = err

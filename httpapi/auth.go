@@ -201,21 +201,20 @@ func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (
 // NB: the actor usually ran on the sending goroutine (its mailbox was
 // idle), so the answer is already there: only a busy key pays for a timer.
 func awaitAuthorization(reply chan actors.Authorization) (actors.Authorization, bool) {
+	var answer actors.Authorization
 	select {
-	case answer := <-reply:
-		authorizationReplies.Put(reply)
-		return answer, true
+	case answer = <-reply:
 	default:
+		timer := time.NewTimer(authorizeTimeout)
+		defer timer.Stop()
+		select {
+		case answer = <-reply:
+		case <-timer.C:
+			return actors.Authorization{}, false
+		}
 	}
-	timer := time.NewTimer(authorizeTimeout)
-	defer timer.Stop()
-	select {
-	case answer := <-reply:
-		authorizationReplies.Put(reply)
-		return answer, true
-	case <-timer.C:
-		return actors.Authorization{}, false
-	}
+	authorizationReplies.Put(reply)
+	return answer, true
 }
 
 // looksLikeKey checks the shape of an API key before hashing it: sk_ or pk_,
