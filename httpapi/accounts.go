@@ -75,12 +75,7 @@ func (s *Server) createAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if okWallet {
 		p.WalletAddress = common.HexToAddress(wallet).Hex()
 	}
-	// The ledger account first: a crash before the profile leaves an
-	// account nobody can reach, never a profile without an account.
-	if err := s.engine.CreateAccount(ctxOf(ctx), engine.Account{ID: engine.AccountID(p.ID), Ledger: engine.LedgerID(env.Ledger())}); err != nil {
-		return errorOf(err, "account")
-	}
-	if err := s.directory.createProfile(ctxOf(ctx), p); err != nil {
+	if err := s.directory.createAccount(ctxOf(ctx), p, engine.LedgerID(env.Ledger())); err != nil {
 		return errorOf(err, "account")
 	}
 	s.writeJSON(ctx, fasthttp.StatusCreated, accountOf(&p, engine.Balance{}))

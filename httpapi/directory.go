@@ -21,7 +21,11 @@ const (
 	// FamiliesPerUserMax bounds live refresh-token families (signed-in
 	// devices) per user; the oldest is revoked to make room.
 	FamiliesPerUserMax = 64
-	// AccountsPerUserMax and KeysPerAccountMax bound what one user can make.
+	// AccountsPerUserMax and KeysPerAccountMax bound what one user can make
+	// (Config can lower them): a million key records per user at most, each
+	// a few hundred bytes in memory and in the table. Revoked keys count, so
+	// a rotation needs a free place too; creations in flight count, so
+	// concurrent creators cannot pass the caps.
 	AccountsPerUserMax = 1000
 	KeysPerAccountMax  = 1000
 )
@@ -37,8 +41,10 @@ const (
 // different records share group commits instead of queueing on one lock.
 // The hot path, finding a key by its hash, takes no lock at all.
 type directory struct {
-	engine    *engine.Engine
-	keyActors *actors.Keys
+	engine      *engine.Engine
+	keyActors   *actors.Keys
+	accountsMax int // per user
+	keysMax     int // per account
 
 	mu           sync.RWMutex
 	users        map[string]*userRecord
@@ -52,6 +58,10 @@ type directory struct {
 	userFamilies map[string][]string // user id -> family ids
 	nonces       map[string]*access.Nonce
 	nonceOrder   []string // by creation, for pruning expired ones
+	// Creations in flight, reserved under mu before their writes: user id
+	// -> accounts, account id -> keys.
+	pendingAccounts map[string]int
+	pendingKeys     map[string]int
 
 	byHash byHash[*keyRecord]
 }
@@ -76,9 +86,18 @@ type familyRecord struct {
 	family access.Family
 }
 
-func newDirectory(eng *engine.Engine, keyActors *actors.Keys) *directory {
+// newDirectory returns an empty directory; accountsMax and keysMax default
+// to AccountsPerUserMax and KeysPerAccountMax when 0.
+func newDirectory(eng *engine.Engine, keyActors *actors.Keys, accountsMax, keysMax int) *directory {
+	if accountsMax <= 0 {
+		accountsMax = AccountsPerUserMax
+	}
+	if keysMax <= 0 {
+		keysMax = KeysPerAccountMax
+	}
 	return &directory{
-		engine: eng, keyActors: keyActors,
+		engine: eng, keyActors: keyActors, accountsMax: accountsMax, keysMax: keysMax,
+		pendingAccounts: map[string]int{}, pendingKeys: map[string]int{},
 		users: map[string]*userRecord{}, byEmail: map[string]string{}, byAddress: map[string]string{},
 		profiles: map[string]*access.Profile{}, owned: map[string][]string{},
 		keys: map[string]*keyRecord{}, accountKeys: map[string][]string{},
@@ -339,20 +358,47 @@ func (d *directory) family(id string) *familyRecord {
 
 // ---- accounts
 
-func (d *directory) createProfile(ctx context.Context, p access.Profile) error {
-	d.mu.RLock()
-	full := len(d.owned[p.Owner]) >= AccountsPerUserMax
-	d.mu.RUnlock()
-	if full {
-		return validation(map[string]string{"name": fmt.Sprintf("a user may own at most %d accounts", AccountsPerUserMax)})
+// createAccount creates the ledger account of p, then writes p, unless the
+// owner has AccountsPerUser accounts counting those being created: the
+// place is reserved under mu first, so a refused creation writes nothing
+// and concurrent ones cannot pass the cap.
+func (d *directory) createAccount(ctx context.Context, p access.Profile, ledger engine.LedgerID) error {
+	if !d.reserve1(d.pendingAccounts, p.Owner, func() int { return len(d.owned[p.Owner]) }, d.accountsMax) {
+		return limitExceeded(fmt.Sprintf("a user may own at most %d accounts", d.accountsMax))
 	}
-	if err := d.write(ctx, row(&p)); err != nil {
-		return err
+	// The ledger account first: a crash before the profile leaves an
+	// account nobody can reach, never a profile without an account.
+	err := d.engine.CreateAccount(ctx, engine.Account{ID: engine.AccountID(p.ID), Ledger: ledger})
+	if err == nil {
+		err = d.write(ctx, row(&p))
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unreserve1(d.pendingAccounts, p.Owner)
+	if err != nil {
+		return err
+	}
 	d.insertProfile(&p)
-	d.mu.Unlock()
 	return nil
+}
+
+// reserve1 takes one of max places of name, of which have() are used and
+// pending[name] reserved; false when none is left.
+func (d *directory) reserve1(pending map[string]int, name string, have func() int, max int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if have()+pending[name] >= max {
+		return false
+	}
+	pending[name]++
+	return true
+}
+
+// unreserve1 gives back a place of name. REQUIRES: d.mu held.
+func (d *directory) unreserve1(pending map[string]int, name string) {
+	if pending[name]--; pending[name] <= 0 {
+		delete(pending, name)
+	}
 }
 
 // profile returns the account's profile if owner owns it: another user's
@@ -390,24 +436,33 @@ func (d *directory) profilesOf(owner string) []access.Profile {
 
 // ---- API keys
 
+// createKey writes k unless its account has KeysPerAccount keys counting
+// those being created (reserved under mu first, as createAccount does).
 func (d *directory) createKey(ctx context.Context, k access.Key) error {
-	d.mu.RLock()
-	full := len(d.accountKeys[k.Account]) >= KeysPerAccountMax
-	d.mu.RUnlock()
-	if full {
-		return validation(map[string]string{"label": fmt.Sprintf("an account may have at most %d keys", KeysPerAccountMax)})
-	}
 	budget, err := budgetOf(k.Budget)
 	if err != nil {
 		return err
 	}
-	if err := d.write(ctx, row(&k)); err != nil {
+	if !d.reserveKey(k.Account) {
+		return d.errKeysLimit()
+	}
+	err = d.write(ctx, row(&k))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unreserve1(d.pendingKeys, k.Account)
+	if err != nil {
 		return err
 	}
-	d.mu.Lock()
 	d.insertKey(k, budget)
-	d.mu.Unlock()
 	return nil
+}
+
+func (d *directory) reserveKey(account string) bool {
+	return d.reserve1(d.pendingKeys, account, func() int { return len(d.accountKeys[account]) }, d.keysMax)
+}
+
+func (d *directory) errKeysLimit() *apiError {
+	return limitExceeded(fmt.Sprintf("an account may have at most %d keys, revoked ones included", d.keysMax))
 }
 
 // budgetOf parses a key's stored budget.
@@ -484,19 +539,27 @@ func (d *directory) revokeKey(ctx context.Context, r *keyRecord, now time.Time, 
 	k.RevokedAt = now
 	rows := []engine.Row{row(&k)}
 	if successor != nil {
+		// The successor is one more key record of the account.
+		if !d.reserveKey(k.Account) {
+			return r.key, d.errKeysLimit()
+		}
 		k.ReplacedBy = successor.ID
 		rows = []engine.Row{row(&k), row(successor)}
 	}
-	if err := d.write(ctx, rows...); err != nil {
+	err := d.write(ctx, rows...)
+	if successor != nil {
+		d.mu.Lock()
+		d.unreserve1(d.pendingKeys, k.Account)
+		if err == nil {
+			d.insertKey(*successor, r.budget) // the same caps on the same spend
+		}
+		d.mu.Unlock()
+	}
+	if err != nil {
 		return r.key, err
 	}
 	r.key = k
 	d.keyActors.Update(r.ref, k)
-	if successor != nil {
-		d.mu.Lock()
-		d.insertKey(*successor, r.budget) // the same caps on the same spend
-		d.mu.Unlock()
-	}
 	return k, nil
 }
 

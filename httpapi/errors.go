@@ -61,6 +61,10 @@ func conflict(code, message string) *apiError {
 	return &apiError{status: http.StatusConflict, kind: typeConflict, code: code, message: message}
 }
 
+// limitExceeded refuses a creation past a cap (accounts per user, keys per
+// account): the request is valid, the owner's state does not allow it.
+func limitExceeded(message string) *apiError { return conflict("limit_exceeded", message) }
+
 var (
 	errMissingCredentials = unauthenticated("missing_credentials", "send Authorization: Bearer <token>")
 	errInvalidCredentials = unauthenticated("invalid_credentials", "the credentials are not valid")

@@ -212,22 +212,43 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	}
 	results := s.engine.ChargeBatch(ctxOf(ctx), charges)
 	errs := make([]*apiError, len(results))
+	failed := 0
 	for i := range results {
 		if err := results[i].Err; err != nil {
 			errs[i] = errorOf(err, "account "+requests[i].to)
 			if errs[i] == errUnavailable {
 				return errUnavailable // nothing after a failure of the log is trustworthy
 			}
+			failed++
 		}
+	}
+	if failed == len(results) {
+		// Nothing happened: not worth memory, as a single charge's error is
+		// not stored either. A retry tries every item again.
+		s.forgetIdempotent(c)
 	}
 	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendBatchResults(buf, results, errs) })
 	return nil
 }
 
+// chargeReadScopes are the scopes that may read a charge, either one: the
+// payer's charges:write (the key that made it checks on it, as holds:write
+// reads a hold), or balance:read (a read scope, which publishable keys and
+// payees' read-only keys hold: a charge is a movement of the balance).
+const chargeReadScopes = access.ScopeChargesWrite | access.ScopeBalanceRead
+
+var errChargeReadScope = forbidden("missing_scope", "reading a charge needs an API key with charges:write or balance:read")
+
 func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	grant, apiErr := s.authenticateKey(ctx, 0)
+	grant, apiErr := s.authenticateKey(ctx, 0) // either of two scopes: checked below
 	if apiErr != nil {
 		return apiErr
+	}
+	grant.key.mu.Lock()
+	scopes := grant.key.key.Scopes
+	grant.key.mu.Unlock()
+	if scopes&chargeReadScopes == 0 {
+		return errChargeReadScope
 	}
 	id := pathID(ctx)
 	if !strings.HasPrefix(id, prefixCharge) {

@@ -59,6 +59,12 @@ type Config struct {
 	// Clock defaults to time.Now.
 	Clock   func() time.Time
 	Version string
+	// IdempotencyStoreBytes bounds the stored idempotent responses;
+	// IdempotencyStoreBytesDefault unless set.
+	IdempotencyStoreBytes int
+	// AccountsPerUser and KeysPerAccount are the creation caps;
+	// AccountsPerUserMax and KeysPerAccountMax unless set (tests lower them).
+	AccountsPerUser, KeysPerAccount int
 }
 
 // Server is Tollway's HTTP API: fasthttp and a router in front of the
@@ -104,15 +110,21 @@ func New(config Config) (*Server, error) {
 	if config.ChainID == 0 {
 		config.ChainID = ChainIDDefault
 	}
+	if config.IdempotencyStoreBytes == 0 {
+		config.IdempotencyStoreBytes = IdempotencyStoreBytesDefault
+	}
+	if err := validateIdempotencyStoreBytes(config.IdempotencyStoreBytes); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
 	s := &Server{
 		config: config, logger: config.Logger, engine: config.Engine,
 		keyActors:   actors.NewKeys(config.Logger),
 		hasher:      secretHasher{pepper: config.Pepper},
-		idempotency: newIdempotencyStore(),
+		idempotency: newIdempotencyStore(config.IdempotencyStoreBytes, config.Clock),
 		requestIDs:  newRequestIDs(),
 		started:     config.Clock(),
 	}
-	s.directory = newDirectory(config.Engine, s.keyActors)
+	s.directory = newDirectory(config.Engine, s.keyActors, config.AccountsPerUser, config.KeysPerAccount)
 	if err := s.directory.load(); err != nil {
 		s.keyActors.Shutdown()
 		return nil, err
