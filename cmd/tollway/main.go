@@ -94,6 +94,8 @@ type serveConfig struct {
 	rateLimit                           access.RateLimit
 	logLevel                            slog.Level
 	pprof                               string // address of the profiling endpoint; empty: none
+	// Memory and creation limits of the HTTP API (httpapi.Config).
+	idempotencyStoreBytes, accountsPerUser, keysPerAccount int
 }
 
 func parseServe(args []string) (serveConfig, error) {
@@ -106,10 +108,29 @@ func parseServe(args []string) (serveConfig, error) {
 	rateLimit := flags.String("rate-limit", envOr("TOLLWAY_RATE_LIMIT", "1000/1s"), "default token bucket per API key, requests/duration (TOLLWAY_RATE_LIMIT)")
 	logLevel := flags.String("log-level", envOr("TOLLWAY_LOG_LEVEL", "info"), "debug, info, warn or error (TOLLWAY_LOG_LEVEL)")
 	pprofAddr := flags.String("pprof", envOr("TOLLWAY_PPROF", ""), "address for net/http/pprof (CPU, heap, mutex profiles), e.g. 127.0.0.1:6060; off when empty (TOLLWAY_PPROF)")
+	idempotencyStoreBytes := flags.String("idempotency-store-bytes", envOr("TOLLWAY_IDEMPOTENCY_STORE_BYTES", strconv.Itoa(httpapi.IdempotencyStoreBytesDefault)),
+		"memory for stored Idempotency-Key responses; an owner (account, user) may use 1/128 of it, one response 1/512 (TOLLWAY_IDEMPOTENCY_STORE_BYTES)")
+	accountsPerUser := flags.String("accounts-per-user", envOr("TOLLWAY_ACCOUNTS_PER_USER", strconv.Itoa(httpapi.AccountsPerUserMax)), "accounts a user may create (TOLLWAY_ACCOUNTS_PER_USER)")
+	keysPerAccount := flags.String("keys-per-account", envOr("TOLLWAY_KEYS_PER_ACCOUNT", strconv.Itoa(httpapi.KeysPerAccountMax)), "API keys an account may have, revoked ones included (TOLLWAY_KEYS_PER_ACCOUNT)")
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
 	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret, pprof: *pprofAddr}
+	for _, limit := range []struct {
+		flag, text string
+		min        int
+		dst        *int
+	}{
+		{"--idempotency-store-bytes", *idempotencyStoreBytes, httpapi.IdempotencyStoreBytesMin, &c.idempotencyStoreBytes},
+		{"--accounts-per-user", *accountsPerUser, 1, &c.accountsPerUser},
+		{"--keys-per-account", *keysPerAccount, 1, &c.keysPerAccount},
+	} {
+		n, err := strconv.Atoi(limit.text)
+		if err != nil || n < limit.min {
+			return c, fmt.Errorf("%s %q: want an integer of at least %d", limit.flag, limit.text, limit.min)
+		}
+		*limit.dst = n
+	}
 	fee, err := strconv.ParseUint(*feeBps, 10, 32)
 	if err != nil || fee > 10_000 {
 		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
@@ -151,6 +172,7 @@ func serve(args []string) error {
 	server, err := httpapi.New(httpapi.Config{
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
+		IdempotencyStoreBytes: c.idempotencyStoreBytes, AccountsPerUser: c.accountsPerUser, KeysPerAccount: c.keysPerAccount,
 	})
 	if err != nil {
 		ln.Close()
