@@ -171,7 +171,7 @@ func (s *idempotencyStore) begin(key string, request [sha256.Size]byte, now time
 		o = sh.owners[ownerName]
 	}
 	if o == nil {
-		o = &idempotencyOwner{name: ownerName}
+		o = &idempotencyOwner{name: strings.Clone(ownerName)} // not pinning this key
 		sh.owners[ownerName] = o
 		heap.Push(&sh.largest, o)
 		sh.bytes += idempotencyOwnerBytes + len(ownerName)

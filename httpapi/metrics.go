@@ -56,6 +56,8 @@ func newMetrics(s *Server) *metrics {
 			stats(func(v statsView) float64 { return float64(v.actors) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_key_actors", Help: "API key actors alive."},
 			func() float64 { return float64(s.keyActors.Alive()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_idempotency_store_bytes", Help: "Memory of the stored Idempotency-Key responses."},
+			func() float64 { return float64(s.idempotency.bytes()) }),
 	)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return m
