@@ -265,7 +265,7 @@ func TestIdempotencyStoreEvictsOldestFirstAndTheLargestOwner(t *testing.T) {
 func TestIdempotencyStoreCountsItsMemory(t *testing.T) {
 	now := time.Now()
 	s := newIdempotencyStore(1<<30, func() time.Time { return now })
-	keys := make([]string, 20_000) // made before measuring: the store's key is its own copy
+	keys := make([]string, 50_000) // made before measuring: the store's key is its own copy
 	for i := range keys {
 		keys[i] = storeKey(fmt.Sprint("acct_", i%500), "/v1/charges", fmt.Sprintf("order-%08d", i))
 	}
