@@ -22,7 +22,7 @@ const (
 	// devices) per user; the oldest is revoked to make room.
 	FamiliesPerUserMax = 64
 	// AccountsPerUserMax and KeysPerAccountMax bound what one user can make
-	// (Config can lower them): a million key records per user at most, each
+	// (Config, from flags, can change them): a million key records per user at most, each
 	// a few hundred bytes in memory and in the table. Revoked keys count, so
 	// a rotation needs a free place too; creations in flight count, so
 	// concurrent creators cannot pass the caps.
@@ -363,7 +363,7 @@ func (d *directory) family(id string) *familyRecord {
 // place is reserved under mu first, so a refused creation writes nothing
 // and concurrent ones cannot pass the cap.
 func (d *directory) createAccount(ctx context.Context, p access.Profile, ledger engine.LedgerID) error {
-	if !d.reserve1(d.pendingAccounts, p.Owner, func() int { return len(d.owned[p.Owner]) }, d.accountsMax) {
+	if !d.reservePlace(d.pendingAccounts, p.Owner, func() int { return len(d.owned[p.Owner]) }, d.accountsMax) {
 		return limitExceeded(fmt.Sprintf("a user may own at most %d accounts", d.accountsMax))
 	}
 	// The ledger account first: a crash before the profile leaves an
@@ -374,7 +374,7 @@ func (d *directory) createAccount(ctx context.Context, p access.Profile, ledger 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.unreserve1(d.pendingAccounts, p.Owner)
+	d.releasePlace(d.pendingAccounts, p.Owner)
 	if err != nil {
 		return err
 	}
@@ -382,9 +382,9 @@ func (d *directory) createAccount(ctx context.Context, p access.Profile, ledger 
 	return nil
 }
 
-// reserve1 takes one of max places of name, of which have() are used and
+// reservePlace takes one of max places of name, of which have() are used and
 // pending[name] reserved; false when none is left.
-func (d *directory) reserve1(pending map[string]int, name string, have func() int, max int) bool {
+func (d *directory) reservePlace(pending map[string]int, name string, have func() int, max int) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if have()+pending[name] >= max {
@@ -394,8 +394,8 @@ func (d *directory) reserve1(pending map[string]int, name string, have func() in
 	return true
 }
 
-// unreserve1 gives back a place of name. REQUIRES: d.mu held.
-func (d *directory) unreserve1(pending map[string]int, name string) {
+// releasePlace gives back a place of name. REQUIRES: d.mu held.
+func (d *directory) releasePlace(pending map[string]int, name string) {
 	if pending[name]--; pending[name] <= 0 {
 		delete(pending, name)
 	}
@@ -449,7 +449,7 @@ func (d *directory) createKey(ctx context.Context, k access.Key) error {
 	err = d.write(ctx, row(&k))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.unreserve1(d.pendingKeys, k.Account)
+	d.releasePlace(d.pendingKeys, k.Account)
 	if err != nil {
 		return err
 	}
@@ -458,7 +458,7 @@ func (d *directory) createKey(ctx context.Context, k access.Key) error {
 }
 
 func (d *directory) reserveKey(account string) bool {
-	return d.reserve1(d.pendingKeys, account, func() int { return len(d.accountKeys[account]) }, d.keysMax)
+	return d.reservePlace(d.pendingKeys, account, func() int { return len(d.accountKeys[account]) }, d.keysMax)
 }
 
 func (d *directory) errKeysLimit() *apiError {
@@ -549,7 +549,7 @@ func (d *directory) revokeKey(ctx context.Context, r *keyRecord, now time.Time, 
 	err := d.write(ctx, rows...)
 	if successor != nil {
 		d.mu.Lock()
-		d.unreserve1(d.pendingKeys, k.Account)
+		d.releasePlace(d.pendingKeys, k.Account)
 		if err == nil {
 			d.insertKey(*successor, r.budget) // the same caps on the same spend
 		}
