@@ -172,7 +172,7 @@ func (s *idempotencyStore) begin(key string, request [sha256.Size]byte, now time
 	}
 	if o == nil {
 		o = &idempotencyOwner{name: strings.Clone(ownerName)} // not pinning this key
-		sh.owners[ownerName] = o
+		sh.owners[o.name] = o
 		heap.Push(&sh.largest, o)
 		sh.bytes += idempotencyOwnerBytes + len(ownerName)
 	}
