@@ -152,8 +152,10 @@ type passwordHasher struct {
 	// configured one, so an unknown email takes as long as a wrong
 	// password and timing does not tell which emails exist.
 	dummy []byte
-	// hook, when set (tests), runs while a slot is held.
-	hook atomic.Pointer[func()]
+	// waitMax is passwordWaitMax in nanoseconds; hook, when set, runs
+	// while a slot is held. Tests change both on a running server.
+	waitMax atomic.Int64
+	hook    atomic.Pointer[func()]
 }
 
 func newPasswordHasher(cost, slots int) (*passwordHasher, error) {
@@ -164,7 +166,9 @@ func newPasswordHasher(cost, slots int) (*passwordHasher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: dummy password hash at cost %d: %w", cost, err)
 	}
-	return &passwordHasher{cost: cost, slots: make(chan struct{}, slots), dummy: dummy}, nil
+	p := &passwordHasher{cost: cost, slots: make(chan struct{}, slots), dummy: dummy}
+	p.waitMax.Store(int64(passwordWaitMax))
+	return p, nil
 }
 
 // acquire takes a bcrypt slot, waiting at most passwordWaitMax.
@@ -174,7 +178,7 @@ func (p *passwordHasher) acquire() bool {
 		return true
 	default:
 	}
-	timer := time.NewTimer(passwordWaitMax)
+	timer := time.NewTimer(time.Duration(p.waitMax.Load()))
 	defer timer.Stop()
 	select {
 	case p.slots <- struct{}{}:
