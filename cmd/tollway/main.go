@@ -94,6 +94,7 @@ type serveConfig struct {
 	rateLimit                           access.RateLimit
 	logLevel                            slog.Level
 	pprof                               string // address of the profiling endpoint; empty: none
+	auth                                authConfig
 }
 
 func parseServe(args []string) (serveConfig, error) {
@@ -106,6 +107,7 @@ func parseServe(args []string) (serveConfig, error) {
 	rateLimit := flags.String("rate-limit", envOr("TOLLWAY_RATE_LIMIT", "1000/1s"), "default token bucket per API key, requests/duration (TOLLWAY_RATE_LIMIT)")
 	logLevel := flags.String("log-level", envOr("TOLLWAY_LOG_LEVEL", "info"), "debug, info, warn or error (TOLLWAY_LOG_LEVEL)")
 	pprofAddr := flags.String("pprof", envOr("TOLLWAY_PPROF", ""), "address for net/http/pprof (CPU, heap, mutex profiles), e.g. 127.0.0.1:6060; off when empty (TOLLWAY_PPROF)")
+	auth := addAuthFlags(flags)
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
@@ -117,6 +119,9 @@ func parseServe(args []string) (serveConfig, error) {
 	c.feeBps = uint32(fee)
 	if c.rateLimit, err = access.ParseRateLimit(*rateLimit); err != nil {
 		return c, fmt.Errorf("--rate-limit: %w", err)
+	}
+	if c.auth, err = auth.parse(); err != nil {
+		return c, err
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
@@ -148,10 +153,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	server, err := httpapi.New(httpapi.Config{
+	config := httpapi.Config{
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
-	})
+	}
+	c.auth.apply(&config)
+	server, err := httpapi.New(config)
 	if err != nil {
 		ln.Close()
 		return err
