@@ -16,7 +16,7 @@ const (
 	// a wallet retrying or a second tab needs a few. A new one replaces the
 	// address's oldest, so asking for more never fails.
 	challengesPerAddressMax = 4
-	// challengesMax bounds the store: ~200 bytes each, 20 MB full. One
+	// challengesMax bounds the store: ~400 bytes each, 40 MB full. One
 	// client IP at the default --auth-rate-limit (60/1m) can create at most
 	// 60 + 60 × 5 = 360 challenges within challengeTTL, so a single client
 	// holds under 0.4% of it and filling it takes 278 IPs (/64s) at full

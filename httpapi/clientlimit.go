@@ -40,8 +40,6 @@ const (
 	// recently seen one, so cycling names can never grow it.
 	emailsMax    = 65_536
 	addressesMax = 65_536
-	// clientShardEntriesMax is one shard's share of a table of clientsMax.
-	clientShardEntriesMax = clientsMax / clientShards
 
 	// AuthRateLimitDefault is each client IP's bucket over signup, login,
 	// refresh and the two SIWE routes together: a burst of 60, then one a
@@ -51,7 +49,7 @@ const (
 	// passwordHashesDefault) bound all IPs together.
 	AuthRateLimitDefault = "60/1m"
 	// KeyFailureLimitDefault is each client IP's bucket of failed API key
-	// authentications (malformed, unknown or revoked-by-hash keys): 20,
+	// authentications (malformed or unknown keys): 20,
 	// then one every 3 s. A misconfigured client exhausts it in seconds and
 	// then gets 429 with Retry-After instead of a stream of 401s; a guesser
 	// of the 238-bit keys gets nowhere either way, but now without a
@@ -321,6 +319,11 @@ func (g *authGuard) keyPenalty(ctx *fasthttp.RequestCtx, now int64) *apiError {
 	if now >= g.penaltyUntil.Load() {
 		return nil
 	}
+	return g.clientPenalty(ctx, now)
+}
+
+// clientPenalty is keyPenalty's lookup, apart so that keyPenalty inlines.
+func (g *authGuard) clientPenalty(ctx *fasthttp.RequestCtx, now int64) *apiError {
 	e, ok := g.keyFailures.get(clientOf(ctx))
 	if !ok || now >= e.until {
 		return nil
