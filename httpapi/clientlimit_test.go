@@ -427,3 +427,29 @@ func TestChallengesDoNotOutliveARestart(t *testing.T) {
 		t.Fatalf("%d challenge rows after a restart, want 0", rows)
 	}
 }
+
+// BenchmarkKeyPenalty measures what the key-failure penalty adds to a valid
+// key's request: while no client is penalized, and while another is.
+func BenchmarkKeyPenalty(b *testing.B) {
+	g, err := newAuthGuard(&Config{PasswordCost: bcrypt.MinCost,
+		AuthRateLimit: access.RateLimit{Requests: 1, PerSeconds: 1}, KeyFailureLimit: access.RateLimit{Requests: 1, PerSeconds: 60}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ctx, other fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.ParseIP("192.0.2.1")}, nil)
+	other.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.ParseIP("192.0.2.2")}, nil)
+	now := time.Now().UnixNano()
+	b.Run("none penalized", func(b *testing.B) {
+		for b.Loop() {
+			g.keyPenalty(&ctx, now)
+		}
+	})
+	g.keyFailed(&other, now, errInvalidCredentials)
+	g.keyFailed(&other, now, errInvalidCredentials)
+	b.Run("another penalized", func(b *testing.B) {
+		for b.Loop() {
+			g.keyPenalty(&ctx, now)
+		}
+	})
+}
