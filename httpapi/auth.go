@@ -7,7 +7,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -125,12 +128,108 @@ func parseRefreshToken(token string) (family string, ok bool) {
 
 // ---- passwords
 
-// dummyPasswordHash is compared against when an email is unknown, so a
-// login takes as long whether or not the email exists.
-var dummyPasswordHash, _ = bcrypt.GenerateFromPassword([]byte("tollway-dummy-password"), bcrypt.MinCost)
+// passwordWaitMax bounds the wait for a bcrypt slot. At cost 10 a hash
+// takes ~50 ms of a core, so within a second a slot serves ~20 requests:
+// a waiter that gets none by then is behind a backlog it is better told
+// about (429, Retry-After) than left to time out.
+const passwordWaitMax = time.Second
 
-func (s *Server) hashPassword(password string) ([]byte, error) {
-	return bcrypt.GenerateFromPassword([]byte(password), s.config.PasswordCost)
+// passwordHashesDefault is how many bcrypt computations run at once unless
+// configured: half the cores, at least one. bcrypt is pure CPU and
+// unauthenticated routes can ask for it; capping it at half of GOMAXPROCS
+// leaves the other half to charges however many logins arrive.
+func passwordHashesDefault() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+var errPasswordsBusy = rateLimited("too many sign-ins are being checked right now; retry shortly", 1)
+
+// passwordHasher runs bcrypt at the configured cost in at most cap(slots)
+// goroutines at once, and keeps a dummy hash of that same cost for logins
+// of unknown emails.
+type passwordHasher struct {
+	cost  int
+	slots chan struct{}
+	// dummy is compared against when an email is unknown: its cost is the
+	// configured one, so an unknown email takes as long as a wrong
+	// password and timing does not tell which emails exist.
+	dummy []byte
+	// waitMax is passwordWaitMax in nanoseconds; hook, when set, runs
+	// while a slot is held. Tests change both on a running server.
+	waitMax atomic.Int64
+	hook    atomic.Pointer[func()]
+}
+
+func newPasswordHasher(cost, slots int) (*passwordHasher, error) {
+	if slots <= 0 {
+		slots = passwordHashesDefault()
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte(randomBase62(24)), cost)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: dummy password hash at cost %d: %w", cost, err)
+	}
+	p := &passwordHasher{cost: cost, slots: make(chan struct{}, slots), dummy: dummy}
+	p.waitMax.Store(int64(passwordWaitMax))
+	return p, nil
+}
+
+// acquire takes a bcrypt slot, waiting at most passwordWaitMax.
+func (p *passwordHasher) acquire() bool {
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	default:
+	}
+	timer := time.NewTimer(time.Duration(p.waitMax.Load()))
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+func (p *passwordHasher) release() { <-p.slots }
+
+func (p *passwordHasher) run(work func()) *apiError {
+	if !p.acquire() {
+		return errPasswordsBusy
+	}
+	defer p.release()
+	if hook := p.hook.Load(); hook != nil {
+		(*hook)()
+	}
+	work()
+	return nil
+}
+
+// hash returns password's bcrypt hash.
+func (p *passwordHasher) hash(password string) ([]byte, *apiError) {
+	var hash []byte
+	var err error
+	if busy := p.run(func() { hash, err = bcrypt.GenerateFromPassword([]byte(password), p.cost) }); busy != nil {
+		return nil, busy
+	}
+	if err != nil {
+		return nil, errInternal
+	}
+	return hash, nil
+}
+
+// matches reports whether password is hash's, or the dummy's when hash is
+// nil.
+//
+// NB: bcrypt compares in constant time, and the dummy costs what a real
+// hash does, so only the answer tells a wrong password from an unknown
+// email.
+func (p *passwordHasher) matches(hash []byte, password string) (bool, *apiError) {
+	if hash == nil {
+		hash = p.dummy
+	}
+	var err error
+	if busy := p.run(func() { err = bcrypt.CompareHashAndPassword(hash, []byte(password)) }); busy != nil {
+		return false, busy
+	}
+	return err == nil, nil
 }
 
 // ---- admin token
@@ -165,16 +264,22 @@ func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (
 	if !ok {
 		return keyGrant{}, errMissingCredentials
 	}
+	now := s.now().UnixNano()
+	// A client that sent too many invalid keys is refused before any
+	// lookup; otherwise this costs one atomic load (clientlimit.go).
+	if apiErr := s.guard.keyPenalty(ctx, now); apiErr != nil {
+		return keyGrant{}, apiErr
+	}
 	if !looksLikeKey(token) {
-		return keyGrant{}, errInvalidCredentials
+		return keyGrant{}, s.guard.keyFailed(ctx, now, errInvalidCredentials)
 	}
 	hash := s.hasher.hash(token)
 	record := s.directory.keyByHash(hash)
 	if record == nil || subtle.ConstantTimeCompare(record.hash, hash) != 1 {
-		return keyGrant{}, errInvalidCredentials
+		return keyGrant{}, s.guard.keyFailed(ctx, now, errInvalidCredentials)
 	}
 	reply := authorizationReplies.Get().(chan actors.Authorization)
-	if !s.keyActors.Send(record.ref, &actors.Authorize{Scope: scope, Now: s.now().UnixNano(), Reply: reply}) {
+	if !s.keyActors.Send(record.ref, &actors.Authorize{Scope: scope, Now: now, Reply: reply}) {
 		return keyGrant{}, errUnavailable
 	}
 	answer, ok := awaitAuthorization(reply)

@@ -15,9 +15,6 @@ import (
 
 // Limits of the directory.
 const (
-	// NoncesMax bounds outstanding sign-in challenges, so unauthenticated
-	// clients cannot grow the store without bound.
-	NoncesMax = 100_000
 	// FamiliesPerUserMax bounds live refresh-token families (signed-in
 	// devices) per user; the oldest is revoked to make room.
 	FamiliesPerUserMax = 64
@@ -31,7 +28,8 @@ const (
 )
 
 // directory is the access layer's state: users, account profiles, API keys,
-// refresh-token families and sign-in nonces. It is loaded from the engine's
+// refresh-token families. (Sign-in challenges are not here: they are kept
+// in memory, see challenges.go.) It is loaded from the engine's
 // table at start, and every change is written there (durably, through the
 // engine's log) before it is applied here and answered.
 //
@@ -56,8 +54,6 @@ type directory struct {
 	accountKeys  map[string][]string // account id -> key ids, in creation order
 	families     map[string]*familyRecord
 	userFamilies map[string][]string // user id -> family ids
-	nonces       map[string]*access.Nonce
-	nonceOrder   []string // by creation, for pruning expired ones
 	// Creations in flight, reserved under mu before their writes: user id
 	// -> accounts, account id -> keys.
 	pendingAccounts map[string]int
@@ -102,7 +98,6 @@ func newDirectory(eng *engine.Engine, keyActors *actors.Keys, accountsMax, keysM
 		profiles: map[string]*access.Profile{}, owned: map[string][]string{},
 		keys: map[string]*keyRecord{}, accountKeys: map[string][]string{},
 		families: map[string]*familyRecord{}, userFamilies: map[string][]string{},
-		nonces: map[string]*access.Nonce{},
 	}
 }
 
@@ -151,16 +146,6 @@ func (d *directory) load() error {
 			return err
 		})
 	}
-	if err == nil {
-		err = load(access.PrefixNonce, func(value []byte) error {
-			n, err := access.Decode[access.Nonce](value)
-			if err == nil {
-				d.nonces[n.Value] = &n
-				d.nonceOrder = append(d.nonceOrder, n.Value)
-			}
-			return err
-		})
-	}
 	if err != nil {
 		return fmt.Errorf("load the access directory: %w", err)
 	}
@@ -171,7 +156,6 @@ func (d *directory) load() error {
 	for _, ids := range d.owned {
 		slices.SortFunc(ids, func(a, b string) int { return d.profiles[a].CreatedAt.Compare(d.profiles[b].CreatedAt) })
 	}
-	slices.SortFunc(d.nonceOrder, func(a, b string) int { return d.nonces[a].ExpiresAt.Compare(d.nonces[b].ExpiresAt) })
 	return nil
 }
 
@@ -561,62 +545,6 @@ func (d *directory) revokeKey(ctx context.Context, r *keyRecord, now time.Time, 
 	r.key = k
 	d.keyActors.Update(r.ref, k)
 	return k, nil
-}
-
-// ---- sign-in nonces
-
-// addNonce writes a new nonce, deleting expired ones, or refuses when
-// NoncesMax are outstanding.
-func (d *directory) addNonce(ctx context.Context, n access.Nonce, now time.Time) error {
-	d.mu.Lock()
-	var expired []string
-	for len(d.nonceOrder) > 0 && len(expired) < 256 {
-		oldest := d.nonces[d.nonceOrder[0]]
-		if oldest != nil && now.Before(oldest.ExpiresAt) {
-			break
-		}
-		if oldest != nil {
-			expired = append(expired, oldest.Value)
-			delete(d.nonces, oldest.Value)
-		}
-		d.nonceOrder = d.nonceOrder[1:]
-	}
-	full := len(d.nonces) >= NoncesMax
-	d.mu.Unlock()
-	if full {
-		return errTooManyChallenges
-	}
-	rows := []engine.Row{row(&n)}
-	for _, value := range expired {
-		rows = append(rows, deleteRow(access.PrefixNonce, value))
-	}
-	if err := d.write(ctx, rows...); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.nonces[n.Value] = &n
-	d.nonceOrder = append(d.nonceOrder, n.Value)
-	d.mu.Unlock()
-	return nil
-}
-
-var errTooManyChallenges = &apiError{status: 429, kind: typeRateLimit, code: "rate_limited",
-	message: "too many sign-in challenges are outstanding; retry shortly", retryAfter: 60}
-
-// takeNonce consumes a nonce, durably: it works once. It returns the nonce
-// as issued, or false if there is none (never issued, used, or pruned).
-func (d *directory) takeNonce(ctx context.Context, value string) (access.Nonce, bool, error) {
-	d.mu.Lock()
-	n := d.nonces[value]
-	delete(d.nonces, value) // claimed: a concurrent replay finds nothing
-	d.mu.Unlock()
-	if n == nil {
-		return access.Nonce{}, false, nil
-	}
-	if err := d.write(ctx, deleteRow(access.PrefixNonce, value)); err != nil {
-		return access.Nonce{}, false, err
-	}
-	return *n, true, nil
 }
 
 // normalizeEmail lower-cases an email address for uniqueness.

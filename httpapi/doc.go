@@ -5,8 +5,13 @@
 // Guarantees:
 //   - A 2xx on a write is sent only after the write is durable: ledger
 //     changes through the engine, access records (users, profiles, keys,
-//     refresh families, nonces) through engine.WriteRows, both fsynced by
-//     the engine's group commit.
+//     refresh families) through engine.WriteRows, both fsynced by the
+//     engine's group commit. Sign-in challenges are the exception: 5-minute
+//     single-use nonces kept in memory (challenges.go says why).
+//   - No client can spend a shared pool: the sign-in routes, failed API
+//     keys, failed logins and challenges are limited per client IP, per
+//     email or per address, in tables of bounded size, and bcrypt runs in
+//     at most half the cores (clientlimit.go).
 //   - Every error has API.md's shape with a request id; internal error
 //     texts and panics are logged, never shown.
 //   - Secrets are stored as hashes only (API keys and refresh tokens as

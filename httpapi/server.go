@@ -56,6 +56,13 @@ type Config struct {
 	// PasswordCost is bcrypt's cost, bcrypt.DefaultCost unless set (tests
 	// lower it).
 	PasswordCost int
+	// AuthRateLimit is each client IP's bucket over the sign-in routes,
+	// KeyFailureLimit its bucket of failed API key authentications, and
+	// PasswordHashesMax how many bcrypt computations run at once (see
+	// clientlimit.go; zero values take the defaults).
+	AuthRateLimit     access.RateLimit
+	KeyFailureLimit   access.RateLimit
+	PasswordHashesMax int
 	// Clock defaults to time.Now.
 	Clock   func() time.Time
 	Version string
@@ -76,6 +83,7 @@ type Server struct {
 	directory   *directory
 	keyActors   *actors.Keys
 	hasher      secretHasher
+	guard       *authGuard
 	idempotency *idempotencyStore
 	requestIDs  *requestIDs
 	metrics     *metrics
@@ -116,6 +124,9 @@ func New(config Config) (*Server, error) {
 	if err := validateIdempotencyStoreBytes(config.IdempotencyStoreBytes); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
+	if err := config.defaultAuthLimits(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		config: config, logger: config.Logger, engine: config.Engine,
 		keyActors:   actors.NewKeys(config.Logger),
@@ -125,7 +136,14 @@ func New(config Config) (*Server, error) {
 		started:     config.Clock(),
 	}
 	s.directory = newDirectory(config.Engine, s.keyActors, config.AccountsPerUser, config.KeysPerAccount)
-	if err := s.directory.load(); err != nil {
+	var err error
+	if s.guard, err = newAuthGuard(&config); err == nil {
+		err = purgeStoredNonces(context.Background(), config.Engine)
+	}
+	if err == nil {
+		err = s.directory.load()
+	}
+	if err != nil {
 		s.keyActors.Shutdown()
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/valyala/fasthttp"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
@@ -84,6 +83,9 @@ func credentials(body []byte, signup bool) (email, password string, err *apiErro
 }
 
 func (s *Server) signup(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
+		return apiErr
+	}
 	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
 		return err
 	}
@@ -91,9 +93,9 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	hash, err := s.hashPassword(password)
-	if err != nil {
-		return errInternal
+	hash, apiErr := s.guard.passwords.hash(password)
+	if apiErr != nil {
+		return apiErr
 	}
 	u := access.User{ID: newID(prefixUser), Email: email, PasswordHash: hash, CreatedAt: s.now().UTC()}
 	if err := s.directory.createUser(ctxOf(ctx), u); err != nil {
@@ -103,7 +105,13 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	return nil
 }
 
+// login checks an email's password: after the client's bucket and the
+// email's lockout, and in a bcrypt slot (clientlimit.go).
 func (s *Server) login(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	now := s.now()
+	if apiErr := s.guard.admitClient(ctx, now); apiErr != nil {
+		return apiErr
+	}
 	email, password, apiErr := credentials(ctx.PostBody(), false)
 	if apiErr != nil {
 		return apiErr
@@ -111,16 +119,22 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
 		return err
 	}
+	if apiErr := s.guard.beginLogin(email, now.UnixNano()); apiErr != nil {
+		return apiErr
+	}
 	u, found := s.directory.userNamed(email, "")
-	hash := dummyPasswordHash
+	var hash []byte // nil: the dummy, so an unknown email costs a comparison too
 	if found && len(u.PasswordHash) > 0 {
 		hash = u.PasswordHash
 	}
-	// NB: bcrypt compares in constant time, and an unknown email costs a
-	// comparison too, so timing does not tell which emails exist.
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !found {
+	matches, apiErr := s.guard.passwords.matches(hash, password)
+	if apiErr != nil {
+		return apiErr
+	}
+	if !matches || !found || hash == nil {
 		return errInvalidCredentials
 	}
+	s.guard.loginSucceeded(email)
 	return s.signIn(ctx, &u)
 }
 
@@ -160,6 +174,9 @@ func readRefreshToken(body []byte) (string, *apiError) {
 }
 
 func (s *Server) refresh(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
+		return apiErr
+	}
 	token, apiErr := readRefreshToken(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
@@ -259,7 +276,12 @@ func (s *Server) me(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 
 // ---- Sign-In with Ethereum
 
+// siweChallenge issues a challenge, within the client's and the address's
+// buckets; challenges are kept in memory (challenges.go says why).
 func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
+		return apiErr
+	}
 	r, release, apiErr := parseObject(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
@@ -273,6 +295,10 @@ func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
+	now := s.now().UTC().Truncate(time.Second)
+	if apiErr := s.guard.admitAddress(common.HexToAddress(address).Hex(), now); apiErr != nil {
+		return apiErr
+	}
 	if done, err := s.idempotent(ctx, c, "anonymous"); done || err != nil {
 		return err
 	}
@@ -280,16 +306,12 @@ func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if err != nil {
 		return errInternal
 	}
-	now := s.now().UTC().Truncate(time.Second)
 	message := siwe.Message{
 		Domain: s.config.Domain, Address: common.HexToAddress(address),
 		Statement: "Sign in to Tollway.", URI: "http://" + s.config.Domain, Version: "1",
 		ChainID: s.config.ChainID, Nonce: nonce, IssuedAt: now, ExpirationTime: now.Add(challengeTTL),
 	}
-	n := access.Nonce{Value: nonce, Address: message.Address.Hex(), ExpiresAt: message.ExpirationTime}
-	if err := s.directory.addNonce(ctxOf(ctx), n, now); err != nil {
-		return errorOf(err, "challenge")
-	}
+	s.guard.challenges.add(nonce, message.Address.Hex(), message.ExpirationTime.UnixNano(), now.UnixNano())
 	s.writeJSON(ctx, fasthttp.StatusOK, map[string]string{
 		"nonce": nonce, "message": message.String(), "expiresAt": timeJSON(message.ExpirationTime),
 	})
@@ -297,6 +319,9 @@ func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 }
 
 func (s *Server) siweLogin(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
+		return apiErr
+	}
 	r, release, apiErr := parseObject(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
@@ -317,14 +342,10 @@ func (s *Server) siweLogin(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return unauthenticated("invalid_credentials", "the message or its signature is not valid")
 	}
 	// The nonce is consumed before anything else: a replay finds it gone.
-	nonce, found, err := s.directory.takeNonce(ctxOf(ctx), message.Nonce)
-	if err != nil {
-		return errorOf(err, "challenge")
-	}
-	if !found || nonce.Address != message.Address.Hex() || !now.Before(nonce.ExpiresAt) {
+	address := message.Address.Hex()
+	if issuedTo, ok := s.guard.challenges.take(message.Nonce, now.UnixNano()); !ok || issuedTo != address {
 		return unauthenticated("invalid_credentials", "the challenge is unknown, used or expired")
 	}
-	address := message.Address.Hex()
 	u, exists := s.directory.userNamed("", address)
 	if !exists {
 		u = access.User{ID: newID(prefixUser), Address: address, CreatedAt: now.UTC()}

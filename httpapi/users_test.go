@@ -153,7 +153,7 @@ func TestSignInWithEthereum(t *testing.T) {
 	wrongDomain := strings.Replace(message, ts.server.config.Domain+" wants", "evil.example wants", 1)
 	expect(t, login(wrongDomain, nil), 401, "authentication_error", "invalid_credentials")
 	_, message = challenge()
-	ts.restart() // nonces are durable
+	ts.restart() // forgets the challenge, which has expired by now anyway
 	ts.clock.Advance(challengeTTL + time.Second)
 	expect(t, login(message, nil), 401, "authentication_error", "invalid_credentials") // expired
 	expect(t, ts.do("POST", "/v1/auth/siwe/challenge", "", map[string]string{"address": "0x123"}), 400, "invalid_request_error", "validation_failed")

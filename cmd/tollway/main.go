@@ -96,6 +96,7 @@ type serveConfig struct {
 	pprof                               string // address of the profiling endpoint; empty: none
 	// Memory and creation limits of the HTTP API (httpapi.Config).
 	idempotencyStoreBytes, accountsPerUser, keysPerAccount int
+	auth                                                   authConfig
 }
 
 func parseServe(args []string) (serveConfig, error) {
@@ -112,6 +113,7 @@ func parseServe(args []string) (serveConfig, error) {
 		"memory for stored Idempotency-Key responses; an owner (account, user) may use 1/128 of it, one response 1/512 (TOLLWAY_IDEMPOTENCY_STORE_BYTES)")
 	accountsPerUser := flags.String("accounts-per-user", envOr("TOLLWAY_ACCOUNTS_PER_USER", strconv.Itoa(httpapi.AccountsPerUserMax)), "accounts a user may create (TOLLWAY_ACCOUNTS_PER_USER)")
 	keysPerAccount := flags.String("keys-per-account", envOr("TOLLWAY_KEYS_PER_ACCOUNT", strconv.Itoa(httpapi.KeysPerAccountMax)), "API keys an account may have, revoked ones included (TOLLWAY_KEYS_PER_ACCOUNT)")
+	auth := addAuthFlags(flags)
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
@@ -138,6 +140,9 @@ func parseServe(args []string) (serveConfig, error) {
 	c.feeBps = uint32(fee)
 	if c.rateLimit, err = access.ParseRateLimit(*rateLimit); err != nil {
 		return c, fmt.Errorf("--rate-limit: %w", err)
+	}
+	if c.auth, err = auth.parse(); err != nil {
+		return c, err
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
@@ -169,11 +174,13 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	server, err := httpapi.New(httpapi.Config{
+	config := httpapi.Config{
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
 		IdempotencyStoreBytes: c.idempotencyStoreBytes, AccountsPerUser: c.accountsPerUser, KeysPerAccount: c.keysPerAccount,
-	})
+	}
+	c.auth.apply(&config)
+	server, err := httpapi.New(config)
 	if err != nil {
 		ln.Close()
 		return err

@@ -9,7 +9,7 @@
 //   - Parse(m.String()) returns m for every m that Parse returned: the text
 //     String renders is the canonical form of a parsed message.
 //   - Verify returns a message only if its domain and chain id are the
-//     expected ones, the expected time lies in [NotBefore, ExpirationTime),
+//     expected ones, its URI is http or https on the expected domain, the expected time lies in [NotBefore, ExpirationTime),
 //     and the signature recovers the message's own address. It does not check
 //     the nonce: single use needs state, which the caller owns.
 //

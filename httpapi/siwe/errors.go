@@ -12,6 +12,9 @@ var (
 	// ErrDomain means the message asks to sign in to another site, which
 	// is how a phishing page replays a signature it collected.
 	ErrDomain = errors.New("siwe: wrong domain")
+	// ErrURI means the message's URI is not on the server's origin: the
+	// signature was made for another resource, so it signs in nowhere here.
+	ErrURI = errors.New("siwe: wrong URI")
 	// ErrChainID means the message binds the session to another chain.
 	ErrChainID = errors.New("siwe: wrong chain id")
 	// ErrExpired means the message's expiration time has passed.

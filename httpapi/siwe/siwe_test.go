@@ -205,6 +205,21 @@ func TestVerifyAcceptsMessageSignedByItsAddress(t *testing.T) {
 	}
 }
 
+func TestVerifyAcceptsURIsOnTheServersOrigin(t *testing.T) {
+	key := newKey(t)
+	for _, uri := range []string{"http://127.0.0.1:8080", "https://127.0.0.1:8080/login", "HTTP://127.0.0.1:8080/?next=%2Fv1"} {
+		m := challenge(crypto.PubkeyToAddress(key.PublicKey))
+		m.URI = uri
+		signature, err := Sign(m.String(), key)
+		if err != nil {
+			t.Fatalf("Sign() = %v", err)
+		}
+		if _, err := Verify(m.String(), signature, expect); err != nil {
+			t.Errorf("Verify(URI %q) = %v, want nil", uri, err)
+		}
+	}
+}
+
 func TestVerifyAcceptsRecoveryIDZeroOrOne(t *testing.T) {
 	key, _, text, _ := signedChallenge(t)
 	raw, err := crypto.Sign(accounts.TextHash([]byte(text)), key)
@@ -269,6 +284,18 @@ func TestVerifyRejects(t *testing.T) {
 		t.Fatalf("Sign() = %v", err)
 	}
 	tampered := strings.Replace(text, "Request ID: request-1", "Request ID: request-2", 1)
+	withURI := func(uri string) string {
+		other := m
+		other.URI = uri
+		return other.String()
+	}
+	withURISignature := func(uri string) string {
+		signature, err := Sign(withURI(uri), key)
+		if err != nil {
+			t.Fatalf("Sign() = %v", err)
+		}
+		return signature
+	}
 	noExpiration := m
 	noExpiration.ExpirationTime = time.Time{}
 	noExpirationText := noExpiration.String()
@@ -287,6 +314,11 @@ func TestVerifyRejects(t *testing.T) {
 		{"wrong domain", text, signature, Expect{"127.0.0.1:8081", expect.ChainID, expect.Now}, ErrDomain},
 		{"domain with a trailing space", text, signature, Expect{"127.0.0.1:8080 ", expect.ChainID, expect.Now}, ErrDomain},
 		{"wrong chain id", text, signature, Expect{expect.Domain, 1, expect.Now}, ErrChainID},
+		{"URI on another host", withURI("http://evil.example"), withURISignature("http://evil.example"), expect, ErrURI},
+		{"URI on another port", withURI("http://127.0.0.1:8081/login"), withURISignature("http://127.0.0.1:8081/login"), expect, ErrURI},
+		{"URI with another scheme", withURI("ftp://127.0.0.1:8080"), withURISignature("ftp://127.0.0.1:8080"), expect, ErrURI},
+		{"URI with user information", withURI("http://evil@127.0.0.1:8080"), withURISignature("http://evil@127.0.0.1:8080"), expect, ErrURI},
+		{"URI without authority", withURI("urn:127.0.0.1:8080"), withURISignature("urn:127.0.0.1:8080"), expect, ErrURI},
 		{"expired", text, signature, Expect{expect.Domain, expect.ChainID, m.ExpirationTime.Add(time.Second)}, ErrExpired},
 		{"not yet valid", text, signature, Expect{expect.Domain, expect.ChainID, m.NotBefore.Add(-time.Second)}, ErrNotYetValid},
 		{"no expiration time", noExpirationText, noExpirationSignature, expect, ErrMalformed},
@@ -316,7 +348,7 @@ func TestVerifyRejectsZeroNow(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Verify(zero Now) = nil, want an error")
 	}
-	for _, sentinel := range []error{ErrMalformed, ErrDomain, ErrChainID, ErrExpired, ErrNotYetValid, ErrSigner} {
+	for _, sentinel := range []error{ErrMalformed, ErrDomain, ErrURI, ErrChainID, ErrExpired, ErrNotYetValid, ErrSigner} {
 		if errors.Is(err, sentinel) {
 			t.Fatalf("Verify(zero Now) = %v, want an error that blames the caller, not the client", err)
 		}

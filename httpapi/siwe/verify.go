@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"strings"
 	"time"
 
@@ -86,6 +87,8 @@ func check(m *Message, expect Expect) error {
 	switch {
 	case m.Domain != expect.Domain:
 		return fmt.Errorf("%w: message is for %q, want %q", ErrDomain, m.Domain, expect.Domain)
+	case !onOrigin(m.URI, expect.Domain):
+		return fmt.Errorf("%w: URI %q is not on http(s)://%s", ErrURI, m.URI, expect.Domain)
 	case m.ChainID != expect.ChainID:
 		return fmt.Errorf("%w: message is for chain %d, want %d", ErrChainID, m.ChainID, expect.ChainID)
 	case m.Version != versionOne:
@@ -98,6 +101,23 @@ func check(m *Message, expect Expect) error {
 		return fmt.Errorf("%w: valid from %s", ErrNotYetValid, formatTime(m.NotBefore))
 	}
 	return nil
+}
+
+// onOrigin reports whether uri names a resource on the server at domain:
+// scheme http or https, no user information, and domain as its authority
+// (the host compared without case, as RFC 3986 says, the port exactly).
+// Any path is accepted: the origin says who the signature is for.
+//
+// NB: https is accepted beside http because a TLS-terminating proxy in
+// front of the server makes clients see https at the same authority; both
+// name this server, and no other scheme does.
+func onOrigin(uri, domain string) bool {
+	u, err := url.Parse(uri)
+	if err != nil || u.Opaque != "" || u.User != nil {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return (scheme == "http" || scheme == "https") && strings.EqualFold(u.Host, domain)
 }
 
 // parseSignature decodes signature into r ‖ s ‖ v with v in {0, 1}, the
