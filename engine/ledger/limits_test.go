@@ -88,8 +88,12 @@ func TestDecideRefusesWhatWouldPassAnAccountsLimits(t *testing.T) {
 			account: withHolds(memoFilled, MemoBytesMax), command: hold(""), now: now0, want: held(""),
 		},
 		{
-			name:    "an account without funds is told so before its limits",
-			account: func(t *testing.T) *Account { a := withHolds(HoldsPerAccountMax, 0)(t); a.CreditsPosted = NewAmount(HoldsPerAccountMax); return a },
+			name: "an account without funds is told so before its limits",
+			account: func(t *testing.T) *Account {
+				a := withHolds(HoldsPerAccountMax, 0)(t)
+				a.CreditsPosted = NewAmount(HoldsPerAccountMax)
+				return a
+			},
 			command: hold(""), now: now0, wantErr: ErrInsufficientFunds,
 		},
 		{
