@@ -14,14 +14,16 @@ import (
 
 // Limits of the checkpointer.
 const (
-	// checkpointBacklogEventsMax bounds the committed events handed to the
-	// checkpointer and not yet applied to its copy. Each keeps its op
-	// alive (well under 1 KiB), so the backlog holds at most tens of MiB:
-	// a fraction of a second of peak commits, enough to ride out a
-	// snapshot encode of a modest state. Past it the backlog is dropped and
-	// the checkpointer reads those events back from the log, which keeps
-	// them durably anyway.
-	checkpointBacklogEventsMax = 1 << 16
+	// checkpointBacklogBytesMax bounds the memory kept alive by the
+	// committed events handed to the checkpointer and not yet applied to
+	// its copy: each counts checkpointEventBytes (the op that carries it,
+	// its record and index entry) plus its memo. 64 MiB is tens of
+	// thousands of events, a fraction of a second of peak commits, enough
+	// to ride out the snapshot encode of a modest state. Past it the
+	// backlog is dropped and the checkpointer reads those events back from
+	// the log, which keeps them durably anyway.
+	checkpointBacklogBytesMax = 64 << 20
+	checkpointEventBytes      = 1 << 10
 	// snapshotChunkBytes is the size a snapshot chunk is cut at. A chunk
 	// holds records until the next one would pass it, or one record alone
 	// when that record is larger.
@@ -79,10 +81,11 @@ type checkpointBatch struct {
 // checkpointInbox hands committed batches from the log's reporting
 // goroutine to the checkpointer without ever blocking the former: the
 // reporter appends under a mutex held for an append, and wakes the
-// checkpointer through a channel of capacity one. It counts the events it
-// holds; past checkpointBacklogEventsMax it drops them all, and every later
-// batch until the checkpointer takes the inbox, remembering only the last
-// position dropped, so that the checkpointer reads them back from the log.
+// checkpointer through a channel of capacity one. It counts the bytes its
+// events keep alive; past bytesMax (checkpointBacklogBytesMax) it drops them
+// all, and every later batch until the checkpointer takes the inbox,
+// remembering only the last position dropped, so that the checkpointer
+// reads them back from the log.
 //
 // Rejected alternatives: a bounded channel (what it was) blocks the
 // reporter, and with it every reply of the engine, whenever the
@@ -91,28 +94,32 @@ type checkpointBatch struct {
 // decode per event, CPU the commit path shares; the log is only the
 // fallback here, for a backlog memory should not hold.
 type checkpointInbox struct {
-	eventsMax int // checkpointBacklogEventsMax
-	ready     chan struct{}
+	bytesMax int
+	ready    chan struct{}
 
 	mu      sync.Mutex
 	batches []checkpointBatch
-	events  int    // in batches
+	bytes   int    // what batches keep alive, counted as checkpointBacklogBytesMax says
 	dropped uint64 // > 0: every batch up to this position was dropped
 }
 
-func newCheckpointInbox(eventsMax int) checkpointInbox {
-	return checkpointInbox{eventsMax: eventsMax, ready: make(chan struct{}, 1)}
+func newCheckpointInbox(bytesMax int) checkpointInbox {
+	return checkpointInbox{bytesMax: bytesMax, ready: make(chan struct{}, 1)}
 }
 
 // put queues one committed batch. Never blocks.
 func (q *checkpointInbox) put(events []*ledger.Event, last uint64) {
+	bytes := len(events) * checkpointEventBytes
+	for _, event := range events {
+		bytes += len(event.Memo)
+	}
 	q.mu.Lock()
-	if q.dropped != 0 || q.events+len(events) > q.eventsMax {
+	if q.dropped != 0 || q.bytes+bytes > q.bytesMax {
 		clear(q.batches)
-		q.batches, q.events, q.dropped = q.batches[:0], 0, last
+		q.batches, q.bytes, q.dropped = q.batches[:0], 0, last
 	} else {
 		q.batches = append(q.batches, checkpointBatch{events: events, last: last})
-		q.events += len(events)
+		q.bytes += bytes
 	}
 	q.mu.Unlock()
 	select {
@@ -127,15 +134,15 @@ func (q *checkpointInbox) put(events []*ledger.Event, last uint64) {
 func (q *checkpointInbox) take(spare []checkpointBatch) (batches []checkpointBatch, dropped uint64) {
 	q.mu.Lock()
 	batches, dropped = q.batches, q.dropped
-	q.batches, q.events, q.dropped = spare[:0], 0, 0
+	q.batches, q.bytes, q.dropped = spare[:0], 0, 0
 	q.mu.Unlock()
 	return batches, dropped
 }
 
 func newCheckpointer(e *Engine, book *ledger.Book, position uint64) *checkpointer {
-	backlogMax := checkpointBacklogEventsMax
-	if e.options.seams.checkpointBacklogEventsMax > 0 {
-		backlogMax = e.options.seams.checkpointBacklogEventsMax
+	backlogMax := checkpointBacklogBytesMax
+	if e.options.seams.checkpointBacklogBytesMax > 0 {
+		backlogMax = e.options.seams.checkpointBacklogBytesMax
 	}
 	c := &checkpointer{
 		e: e, book: book, position: position, lastSnapshot: e.recovered.SnapshotPosition,

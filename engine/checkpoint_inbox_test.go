@@ -8,13 +8,21 @@ import (
 
 // TestCheckpointInboxQueuesUpToItsBoundThenDropsAndRemembersWhere checks
 // the hand-off from the log's reporter to the checkpointer: batches queue
-// in order up to eventsMax events; one more drops them all, and every batch
-// after it until the next take, keeping only the last position dropped.
+// in order up to bytesMax (events and their memos); one byte more drops
+// them all, and every batch after it until the next take, keeping only the
+// last position dropped.
 func TestCheckpointInboxQueuesUpToItsBoundThenDropsAndRemembersWhere(t *testing.T) {
-	q := newCheckpointInbox(3)
-	events := func(n int) []*ledger.Event { return make([]*ledger.Event, n) }
+	q := newCheckpointInbox(3*checkpointEventBytes + 5)
+	events := func(n int) []*ledger.Event {
+		events := make([]*ledger.Event, n)
+		for i := range events {
+			events[i] = &ledger.Event{}
+		}
+		return events
+	}
+	withMemo := func(memo string) []*ledger.Event { return []*ledger.Event{{Memo: memo}} }
 	q.put(events(2), 10)
-	q.put(events(1), 11) // exactly eventsMax
+	q.put(withMemo("12345"), 11) // exactly bytesMax
 	batches, dropped := q.take(nil)
 	if len(batches) != 2 || batches[0].last != 10 || batches[1].last != 11 || dropped != 0 {
 		t.Fatalf("take = %+v, dropped %d, want the batches at 10 and 11 and nothing dropped", batches, dropped)
@@ -24,9 +32,9 @@ func TestCheckpointInboxQueuesUpToItsBoundThenDropsAndRemembersWhere(t *testing.
 	default:
 		t.Fatal("put did not signal ready")
 	}
-	q.put(events(3), 12)
-	q.put(events(1), 13) // one past eventsMax: everything queued goes
-	q.put(events(1), 14) // and so does what follows until take
+	q.put(events(2), 12)
+	q.put(withMemo("123456"), 13) // one byte past bytesMax: everything queued goes
+	q.put(events(1), 14)          // and so does what follows until take
 	if batches, dropped := q.take(batches); len(batches) != 0 || dropped != 14 {
 		t.Fatalf("take = %d batches, dropped %d, want none and 14", len(batches), dropped)
 	}

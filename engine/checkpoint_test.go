@@ -97,7 +97,7 @@ func TestRepliesKeepFlowingWhileASnapshotEncodes(t *testing.T) {
 	dir := t.TempDir()
 	const backlogMax, charges = 100, 1100 // the old feed channel held 1024 group commits
 	options, entered, release := holdSnapshotEncode(engine.Options{Dir: dir, SnapshotEvery: 1})
-	options = engine.WithCheckpointBacklogEventsMax(options, backlogMax)
+	options = engine.WithCheckpointBacklogEvents(options, backlogMax)
 	eng, err := engine.Open(options)
 	if err != nil {
 		t.Fatal(err)

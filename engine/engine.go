@@ -58,8 +58,8 @@ type testSeams struct {
 	// snapshotEncoding, if set, runs on the checkpointer's goroutine right
 	// before each snapshot is encoded, so a test can hold an encode.
 	snapshotEncoding func()
-	// checkpointBacklogEventsMax, if positive, replaces the constant.
-	checkpointBacklogEventsMax int
+	// checkpointBacklogBytesMax, if positive, replaces the constant.
+	checkpointBacklogBytesMax int
 }
 
 // Engine is an open Tollway engine. All methods are safe for concurrent use.

@@ -7,9 +7,10 @@ func WithSnapshotEncodingHook(options Options, hook func()) Options {
 	return options
 }
 
-// WithCheckpointBacklogEventsMax returns options whose checkpointer holds at
-// most n committed events in memory before it reads them back from the log.
-func WithCheckpointBacklogEventsMax(options Options, n int) Options {
-	options.seams.checkpointBacklogEventsMax = n
+// WithCheckpointBacklogEvents returns options whose checkpointer keeps at
+// most n committed events without memos in memory before it reads them back
+// from the log.
+func WithCheckpointBacklogEvents(options Options, n int) Options {
+	options.seams.checkpointBacklogBytesMax = n * checkpointEventBytes
 	return options
 }
