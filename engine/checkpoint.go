@@ -3,38 +3,74 @@ package engine
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
 )
 
 // Limits of the checkpointer.
 const (
-	checkpointFeedMax   = 1024    // committed batches queued for the checkpointer
-	snapshotChunkBytes  = 1 << 20 // target size of one snapshot chunk
-	snapshotRecordBytes = 1 << 26 // largest account record a chunk may hold
+	// checkpointBacklogBytesMax bounds the memory kept alive by the
+	// committed events handed to the checkpointer and not yet applied to
+	// its copy: each counts checkpointEventBytes (the op that carries it,
+	// its record and index entry) plus its memo. 64 MiB is tens of
+	// thousands of events, a fraction of a second of peak commits, enough
+	// to ride out the snapshot encode of a modest state. Past it the
+	// backlog is dropped and the checkpointer reads those events back from
+	// the log, which keeps them durably anyway.
+	checkpointBacklogBytesMax = 64 << 20
+	checkpointEventBytes      = 1 << 10
+	// snapshotChunkBytes is the size a snapshot chunk is cut at. A chunk
+	// holds records until the next one would pass it, or one record alone
+	// when that record is larger.
+	snapshotChunkBytes = 1 << 20
+	// snapshotRecordBytesMax bounds one account's framed record: its
+	// length prefix and an encoding within ledger.AccountRecordBytesMax,
+	// which the ledger's per-account limits bound.
+	snapshotRecordBytesMax = binary.MaxVarintLen64 + ledger.AccountRecordBytesMax
+)
+
+// Compile-time assertions (a negative constant does not convert to uint)
+// that every chunk encodeSnapshot cuts fits wal.SnapshotChunkBytesMax: one
+// at the target size, and one account's largest record alone. So no account
+// can make a snapshot fail, whatever its clients do.
+const (
+	_ = uint(wal.SnapshotChunkBytesMax - snapshotChunkBytes)
+	_ = uint(wal.SnapshotChunkBytesMax - snapshotRecordBytesMax)
 )
 
 // checkpointer keeps a copy of the committed state (a ledger.Book fed with
 // every durable event, in log order) and periodically writes it as a
 // snapshot, after which the log behind it is truncated. It owns one
-// goroutine; a snapshot's chunks are encoded there (the copy pauses briefly)
-// and written to disk by a second goroutine while the copy moves on.
+// goroutine, the only one that touches the copy: a snapshot's chunks are
+// encoded there (the copy pauses meanwhile) and handed, immutable, to a
+// second goroutine that writes them while the copy moves on.
+//
+// The log's reporting goroutine hands it each group's events through an
+// inbox that never blocks (checkpointInbox), so neither an encode nor a
+// write ever delays a reply.
 type checkpointer struct {
 	e        *Engine
 	book     *ledger.Book
-	position uint64 // of the last event applied to book
+	position uint64 // of the last record applied to book
 
 	lastSnapshot uint64
-	batches      chan checkpointBatch
-	requests     chan chan error
-	inspections  chan func(*ledger.Book)
-	stopping     chan struct{}
-	stopped      chan struct{}
-	writing      sync.WaitGroup
-	inProgress   chan error // the result of the snapshot write in progress, nil when none
+	inbox        checkpointInbox
+	spare        []checkpointBatch // the inbox's other buffer, empty
+	// behind is set once reading the log back failed: book lacks events,
+	// so no snapshot is taken from it (the engine has failed closed).
+	behind error
+
+	requests    chan chan error
+	inspections chan func(*ledger.Book)
+	stopping    chan struct{}
+	stopped     chan struct{}
+	writing     sync.WaitGroup
+	inProgress  chan error // the result of the snapshot write in progress, nil when none
 }
 
 type checkpointBatch struct {
@@ -42,10 +78,75 @@ type checkpointBatch struct {
 	last   uint64
 }
 
+// checkpointInbox hands committed batches from the log's reporting
+// goroutine to the checkpointer without ever blocking the former: the
+// reporter appends under a mutex held for an append, and wakes the
+// checkpointer through a channel of capacity one. It counts the bytes its
+// events keep alive; past bytesMax (checkpointBacklogBytesMax) it drops them
+// all, and every later batch until the checkpointer takes the inbox,
+// remembering only the last position dropped, so that the checkpointer
+// reads them back from the log.
+//
+// Rejected alternatives: a bounded channel (what it was) blocks the
+// reporter, and with it every reply of the engine, whenever the
+// checkpointer falls behind, as it does while it encodes a snapshot. Having
+// the checkpointer always read the log instead costs a Pebble read and a
+// decode per event, CPU the commit path shares; the log is only the
+// fallback here, for a backlog memory should not hold.
+type checkpointInbox struct {
+	bytesMax int
+	ready    chan struct{}
+
+	mu      sync.Mutex
+	batches []checkpointBatch
+	bytes   int    // what batches keep alive, counted as checkpointBacklogBytesMax says
+	dropped uint64 // > 0: every batch up to this position was dropped
+}
+
+func newCheckpointInbox(bytesMax int) checkpointInbox {
+	return checkpointInbox{bytesMax: bytesMax, ready: make(chan struct{}, 1)}
+}
+
+// put queues one committed batch. Never blocks.
+func (q *checkpointInbox) put(events []*ledger.Event, last uint64) {
+	bytes := len(events) * checkpointEventBytes
+	for _, event := range events {
+		bytes += len(event.Memo)
+	}
+	q.mu.Lock()
+	if q.dropped != 0 || q.bytes+bytes > q.bytesMax {
+		clear(q.batches)
+		q.batches, q.bytes, q.dropped = q.batches[:0], 0, last
+	} else {
+		q.batches = append(q.batches, checkpointBatch{events: events, last: last})
+		q.bytes += bytes
+	}
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default: // the checkpointer is already told
+	}
+}
+
+// take empties the inbox: it returns the batches queued, or (with none)
+// the last position of those dropped, and keeps spare, emptied, as its
+// next buffer.
+func (q *checkpointInbox) take(spare []checkpointBatch) (batches []checkpointBatch, dropped uint64) {
+	q.mu.Lock()
+	batches, dropped = q.batches, q.dropped
+	q.batches, q.bytes, q.dropped = spare[:0], 0, 0
+	q.mu.Unlock()
+	return batches, dropped
+}
+
 func newCheckpointer(e *Engine, book *ledger.Book, position uint64) *checkpointer {
+	backlogMax := checkpointBacklogBytesMax
+	if e.options.seams.checkpointBacklogBytesMax > 0 {
+		backlogMax = e.options.seams.checkpointBacklogBytesMax
+	}
 	c := &checkpointer{
 		e: e, book: book, position: position, lastSnapshot: e.recovered.SnapshotPosition,
-		batches:     make(chan checkpointBatch, checkpointFeedMax),
+		inbox:       newCheckpointInbox(backlogMax),
 		requests:    make(chan chan error),
 		inspections: make(chan func(*ledger.Book)),
 		stopping:    make(chan struct{}),
@@ -55,31 +156,27 @@ func newCheckpointer(e *Engine, book *ledger.Book, position uint64) *checkpointe
 	return c
 }
 
-// feed hands the checkpointer one committed batch. Called by the committer.
+// feed hands the checkpointer one committed batch. Called by the log's
+// reporting goroutine (onDurable); never blocks.
 // NB: after stop, batches are dropped: they are durable in the log, and the
 // copy is only a source of snapshots.
 func (c *checkpointer) feed(events []*ledger.Event, last uint64) {
-	select {
-	case c.batches <- checkpointBatch{events: events, last: last}:
-	case <-c.stopping:
-	}
+	c.inbox.put(events, last)
 }
 
 func (c *checkpointer) run() {
 	defer close(c.stopped)
 	for {
 		select {
-		case b := <-c.batches:
-			c.apply(b)
-			if every := c.e.options.SnapshotEvery; every > 0 && c.position-c.lastSnapshot >= uint64(every) && c.inProgress == nil {
+		case <-c.inbox.ready:
+			c.catchUp()
+			if every := c.e.options.SnapshotEvery; every > 0 && c.position-c.lastSnapshot >= uint64(every) {
 				c.startSnapshot()
 			}
 		case reply := <-c.requests:
-			c.drain()
-			c.startSnapshot()
-			reply <- c.finishSnapshot()
+			reply <- c.snapshotNow()
 		case inspect := <-c.inspections:
-			c.drain()
+			c.catchUp()
 			inspect(c.book)
 		case err := <-c.inProgress: // never ready while nil
 			c.report(err)
@@ -90,37 +187,100 @@ func (c *checkpointer) run() {
 	}
 }
 
-// drain applies every batch already queued, so a requested snapshot covers
-// everything acknowledged before the request.
-func (c *checkpointer) drain() {
-	for {
-		select {
-		case b := <-c.batches:
-			c.apply(b)
-		default:
-			return
-		}
+// snapshotNow writes a snapshot that covers every batch fed so far, so it
+// covers everything acknowledged before it was asked for.
+func (c *checkpointer) snapshotNow() error {
+	if err := c.finishSnapshot(); err != nil { // it may have started before the request
+		return err
 	}
+	c.catchUp()
+	if c.behind != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, c.behind)
+	}
+	c.startSnapshot()
+	return c.finishSnapshot()
+}
+
+// catchUp applies every batch fed so far, reading back from the log those
+// the inbox dropped.
+func (c *checkpointer) catchUp() {
+	batches, dropped := c.inbox.take(c.spare)
+	if dropped != 0 {
+		c.readBack(dropped)
+	}
+	for _, b := range batches {
+		c.apply(b)
+	}
+	clear(batches)
+	c.spare = batches
 }
 
 func (c *checkpointer) apply(b checkpointBatch) {
+	if c.behind != nil {
+		return
+	}
 	for _, event := range b.events {
 		c.book.Apply(event)
 	}
 	c.position = b.last
 }
 
+var errReadBackDone = errors.New("read back done")
+
+// readBack applies the log's records after c.position up to through, which
+// the inbox dropped. They are durable (they were fed) and not truncated
+// (only snapshots of this copy, at or below c.position, truncate).
+func (c *checkpointer) readBack(through uint64) {
+	if c.behind != nil || through <= c.position {
+		return
+	}
+	err := c.e.log.Read(c.position+1, func(position uint64, record []byte) error {
+		if position > through {
+			return errReadBackDone // fed, or about to be, through the inbox
+		}
+		if !isRowsRecord(record) {
+			event, err := ledger.DecodeEvent(record)
+			if err == nil {
+				err = applyRecovered(c.book, &event)
+			}
+			if err != nil {
+				return fmt.Errorf("position %d: %w", position, err)
+			}
+		}
+		c.position = position
+		return nil
+	})
+	if errors.Is(err, errReadBackDone) {
+		err = nil
+	}
+	if err == nil && c.position != through {
+		err = fmt.Errorf("the log ends at %d", c.position)
+	}
+	if err != nil {
+		c.behind = fmt.Errorf("checkpointer: read the log back to %d: %w", through, err)
+		c.e.fail(c.behind)
+	}
+}
+
 // startSnapshot encodes the copy into chunks and starts writing them, unless
 // a write is already in progress or nothing changed since the last one.
 func (c *checkpointer) startSnapshot() {
-	if c.inProgress != nil || c.position == c.lastSnapshot {
+	if c.inProgress != nil || c.position == c.lastSnapshot || c.behind != nil {
 		return
 	}
+	if hook := c.e.options.seams.snapshotEncoding; hook != nil {
+		hook()
+	}
 	started := time.Now()
-	chunks := encodeSnapshot(c.book)
-	position := c.position
+	position, accounts := c.position, c.book.Len()
 	done := make(chan error, 1)
 	c.inProgress = done
+	c.lastSnapshot = position
+	chunks, err := encodeSnapshot(c.book)
+	if err != nil {
+		done <- err
+		return
+	}
 	c.writing.Add(1)
 	go func() {
 		defer c.writing.Done()
@@ -133,12 +293,11 @@ func (c *checkpointer) startSnapshot() {
 			return nil
 		})
 		if err == nil {
-			c.e.logger.Info("snapshot written", "position", position, "accounts", c.book.Len(),
+			c.e.logger.Info("snapshot written", "position", position, "accounts", accounts,
 				"chunks", len(chunks), "duration", time.Since(started))
 		}
 		done <- err
 	}()
-	c.lastSnapshot = position
 }
 
 // finishSnapshot waits for the write in progress, if any, and returns its error.
@@ -159,6 +318,7 @@ func (c *checkpointer) report(err error) {
 	}
 }
 
+// stop ends the checkpointer's goroutine and its snapshot write, if any.
 func (c *checkpointer) stop() {
 	close(c.stopping)
 	<-c.stopped
@@ -219,13 +379,24 @@ func (e *Engine) inspect(ctx context.Context, fn func(*ledger.Book)) error {
 
 // encodeSnapshot encodes every account into chunks of about
 // snapshotChunkBytes: a sequence of (uvarint length, account record).
-func encodeSnapshot(book *ledger.Book) [][]byte {
+//
+// It asserts what the ledger's limits promise, right before the chunks go
+// to the log: an account record above ledger.AccountRecordBytesMax is an
+// error naming the account, never a chunk the log would refuse later.
+// decodeSnapshotChunk checks the same bound when the record is read back.
+func encodeSnapshot(book *ledger.Book) ([][]byte, error) {
 	var chunks [][]byte
 	chunk := make([]byte, 0, snapshotChunkBytes)
 	var record []byte
+	var err error
 	book.Range(func(a *ledger.Account) bool {
 		record = ledger.AppendAccount(record[:0], a)
-		if len(chunk) > 0 && len(chunk)+len(record)+binary.MaxVarintLen64 > snapshotChunkBytes {
+		if len(record) > ledger.AccountRecordBytesMax {
+			err = fmt.Errorf("engine: account %q encodes to %d bytes, above ledger.AccountRecordBytesMax (%d): its limits were not enforced",
+				a.ID, len(record), ledger.AccountRecordBytesMax)
+			return false
+		}
+		if len(chunk) > 0 && len(chunk)+binary.MaxVarintLen64+len(record) > snapshotChunkBytes {
 			chunks = append(chunks, chunk)
 			chunk = make([]byte, 0, snapshotChunkBytes)
 		}
@@ -233,18 +404,27 @@ func encodeSnapshot(book *ledger.Book) [][]byte {
 		chunk = append(chunk, record...)
 		return true
 	})
+	if err != nil {
+		return nil, err
+	}
 	if len(chunk) > 0 {
 		chunks = append(chunks, chunk)
 	}
-	return chunks
+	return chunks, nil
 }
 
-// decodeSnapshotChunk inserts every account of one chunk into book.
+// decodeSnapshotChunk inserts every account of one chunk into book. A
+// record above ledger.AccountRecordBytesMax is corrupt: encodeSnapshot
+// never writes one.
 func decodeSnapshotChunk(chunk []byte, book *ledger.Book) error {
 	for len(chunk) > 0 {
 		size, n := binary.Uvarint(chunk)
-		if n <= 0 || size > snapshotRecordBytes || size > uint64(len(chunk)-n) {
+		if n <= 0 || size > uint64(len(chunk)-n) {
 			return fmt.Errorf("%w: snapshot record length", ledger.ErrCorrupt)
+		}
+		if size > ledger.AccountRecordBytesMax {
+			return fmt.Errorf("%w: snapshot record of %d bytes, above ledger.AccountRecordBytesMax (%d)",
+				ledger.ErrCorrupt, size, ledger.AccountRecordBytesMax)
 		}
 		a, err := ledger.DecodeAccount(chunk[n : n+int(size)])
 		if err != nil {

@@ -14,6 +14,7 @@
 //
 // Goroutines: the log's committer (wal), protoactor's dispatcher running one
 // actor per account (actors), a checkpointer that keeps a copy of the
-// committed state and writes snapshots, and a sweeper that expires holds at
-// their deadline.
+// committed state and a writer for each snapshot it takes, a sweeper that
+// expires holds at their deadline, and one per subscription. Close joins
+// every one of them; none of them can hold up a reply.
 package engine

@@ -48,6 +48,18 @@ type Options struct {
 	// FS is the file system under Dir; vfs.Default if nil. Tests inject
 	// faults and crashes through it.
 	FS vfs.FS
+
+	// seams are set by tests only (export_test.go).
+	seams testSeams
+}
+
+// testSeams let tests reach states that are otherwise a matter of timing.
+type testSeams struct {
+	// snapshotEncoding, if set, runs on the checkpointer's goroutine right
+	// before each snapshot is encoded, so a test can hold an encode.
+	snapshotEncoding func()
+	// checkpointBacklogBytesMax, if positive, replaces the constant.
+	checkpointBacklogBytesMax int
 }
 
 // Engine is an open Tollway engine. All methods are safe for concurrent use.
@@ -60,9 +72,11 @@ type Engine struct {
 	admitted *admission
 	ids      *idFilter // every client id in the index, and those being applied
 
-	failure atomic.Pointer[error] // set once: the engine fails closed
-	closing atomic.Bool
-	calls   sync.WaitGroup // calls between their first check and their answer
+	failure  atomic.Pointer[error] // set once: the engine fails closed
+	closing  atomic.Bool
+	stopping chan struct{}  // closed when Close begins
+	calls    sync.WaitGroup // calls between their first check and their answer
+	streams  sync.WaitGroup // Subscribe's goroutines, which Close joins
 
 	createMu sync.Mutex
 	creating map[ledger.AccountID]chan struct{}
@@ -110,6 +124,7 @@ func Open(options Options) (*Engine, error) {
 	}
 	e := &Engine{
 		options: options, logger: options.Logger,
+		stopping: make(chan struct{}),
 		creating: make(map[ledger.AccountID]chan struct{}),
 		effects:  make(map[ledger.AccountID]effectSpan),
 	}
@@ -211,7 +226,6 @@ func (c *replayChunk) record(i int) []byte {
 func (e *Engine) replay(book *ledger.Book, from uint64) (uint64, error) {
 	chunks := make(chan replayChunk, replayChunksQueued)
 	stop := make(chan struct{})
-	defer close(stop)
 	read := make(chan error, 1)
 	go func() {
 		defer close(chunks)
@@ -243,6 +257,21 @@ func (e *Engine) replay(book *ledger.Book, from uint64) (uint64, error) {
 		}
 		read <- err
 	}()
+	position, applyErr := e.applyReplayed(book, from, chunks)
+	close(stop)
+	readErr := <-read // joins the reader, which stop ends early after an error
+	switch {
+	case applyErr != nil:
+		return 0, applyErr
+	case readErr != nil:
+		return 0, fmt.Errorf("replay: %w", readErr)
+	}
+	return position, nil
+}
+
+// applyReplayed applies the records of chunks to book, in order, and
+// returns the last position applied.
+func (e *Engine) applyReplayed(book *ledger.Book, from uint64, chunks <-chan replayChunk) (uint64, error) {
 	position := from
 	for chunk := range chunks {
 		for i := range chunk.ends {
@@ -260,9 +289,6 @@ func (e *Engine) replay(book *ledger.Book, from uint64) (uint64, error) {
 			}
 			e.recovered.Replayed++
 		}
-	}
-	if err := <-read; err != nil {
-		return 0, fmt.Errorf("replay: %w", err)
 	}
 	return position, nil
 }
@@ -337,12 +363,15 @@ func (e *Engine) Recovered() Recovery { return e.recovered }
 func (e *Engine) Position() uint64 { return e.log.Durable() }
 
 // Close stops accepting calls, waits for those in flight, then stops the
-// actors, the checkpointer and the log, in that order.
+// subscriptions, the actors, the checkpointer and the log, in that order,
+// and joins every goroutine the engine started.
 func (e *Engine) Close() error {
 	if e.closing.Swap(true) {
 		return nil
 	}
+	close(e.stopping)
 	e.calls.Wait()
+	e.streams.Wait()
 	e.sweeper.stop()
 	e.registry.Shutdown()
 	e.checkpointer.stop()

@@ -49,13 +49,18 @@ func (e *Engine) Subscribe(ctx context.Context, from uint64) (*Subscription, err
 	}
 	events := make(chan Event, subscriptionBuffer)
 	s := &Subscription{C: events}
+	e.streams.Add(1) // before leave, so Close, which waits for calls first, sees it
 	go e.stream(ctx, s, events, from)
 	return s, nil
 }
 
-var errReadPause = errors.New("pause reading")
+var (
+	errReadPause     = errors.New("pause reading")
+	errStreamStopped = errors.New("engine closing")
+)
 
 func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Event, next uint64) {
+	defer e.streams.Done()
 	defer close(events)
 	for {
 		notify := e.log.Notify()
@@ -73,6 +78,8 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 			case events <- eventOf(position, &event):
 			case <-ctx.Done():
 				return ctx.Err()
+			case <-e.stopping:
+				return errStreamStopped
 			}
 			next = position + 1
 			if read++; read == subscriptionReadMax {
@@ -83,7 +90,7 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 		switch {
 		case errors.Is(err, errReadPause):
 			continue
-		case ctx.Err() != nil || e.closing.Load():
+		case ctx.Err() != nil || e.closing.Load() || errors.Is(err, errStreamStopped):
 			return
 		case errors.Is(err, wal.ErrTruncated):
 			s.setErr(fmt.Errorf("%w: subscriber fell behind a snapshot at position %d", ErrTruncated, next))
@@ -95,6 +102,8 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 		select {
 		case <-notify:
 		case <-ctx.Done():
+			return
+		case <-e.stopping:
 			return
 		}
 		if e.failure.Load() != nil || e.closing.Load() {

@@ -37,6 +37,14 @@ type Spend = ledger.Spend
 // MemoBytesMax bounds the memo of a charge or hold.
 const MemoBytesMax = ledger.MemoBytesMax
 
+// Per-account limits, which keep one account's snapshot record within one
+// snapshot chunk (see engine/ledger/limits.go); past one, ErrLimitExceeded.
+const (
+	HoldsPerAccountMax         = ledger.HoldsPerAccountMax
+	HoldMemoBytesPerAccountMax = ledger.HoldMemoBytesPerAccountMax
+	SpendersPerAccountMax      = ledger.SpendersPerAccountMax
+)
+
 // Account kinds a user may open.
 const (
 	KindConsumer = ledger.KindConsumer
@@ -56,6 +64,10 @@ var (
 	ErrLedgerMismatch      = ledger.ErrLedgerMismatch
 	ErrOverflow            = ledger.ErrOverflow
 	ErrBudgetExceeded      = ledger.ErrBudgetExceeded
+	// ErrLimitExceeded refuses a hold or a new budgeted spender that would
+	// take the paying account past HoldsPerAccountMax,
+	// HoldMemoBytesPerAccountMax or SpendersPerAccountMax.
+	ErrLimitExceeded = ledger.ErrLimitExceeded
 	// ErrUnavailable means the engine cannot make changes durable (its log
 	// failed, or it is closed). Nothing is acknowledged after it; reopen the
 	// directory to recover. An operation answered with it may or may not

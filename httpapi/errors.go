@@ -94,6 +94,8 @@ func errorOf(err error, what string) *apiError {
 	case errors.Is(err, engine.ErrBudgetExceeded):
 		return &apiError{status: http.StatusPaymentRequired, kind: typePayment, code: "budget_exceeded",
 			message: "the charge would exceed the API key's budget"}
+	case errors.Is(err, engine.ErrLimitExceeded):
+		return conflict("limit_exceeded", "the account has reached a per-account limit (open holds, their memo bytes, or budgeted keys); release some first")
 	case errors.Is(err, engine.ErrNotFound):
 		return notFound(what)
 	case errors.Is(err, engine.ErrLedgerMismatch):

@@ -34,7 +34,8 @@ const snapshotBatchBytesMax = 4 << 20
 // abandons the attempt; the current snapshot stays.
 //
 // REQUIRES: position <= Durable(), and position >= the current snapshot's position.
-// NB: chunks longer than SnapshotChunkBytesMax make yield return an error.
+// NB: chunks longer than SnapshotChunkBytesMax make yield return an error
+// (and LoadSnapshot reports one read back as corruption).
 // NB: not from OnDurable (WriteSnapshot waits for the committer), and not
 // from a LoadSnapshot callback.
 func (l *Log) WriteSnapshot(position uint64, chunks func(yield func(chunk []byte) error) error) error {
@@ -197,6 +198,12 @@ func loadChunks(iterator *pebble.Iterator, generation uint64, fn func(chunk []by
 		chunk, err := iterator.ValueAndErr()
 		if err != nil {
 			return loaded, err
+		}
+		// The pair of chunkWriter.yield's check: no chunk above the bound
+		// is ever written, so one read back is damage, not data.
+		if len(chunk) > SnapshotChunkBytesMax {
+			return loaded, fmt.Errorf("%w: chunk %d/%d of %d bytes exceeds SnapshotChunkBytesMax (%d)",
+				errCorrupt, generation, sequence, len(chunk), SnapshotChunkBytesMax)
 		}
 		if err := fn(chunk); err != nil {
 			return loaded, err

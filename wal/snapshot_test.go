@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
@@ -166,6 +167,29 @@ func TestAbandonedSnapshotKeepsTheCurrentOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSnapshot(t, l, 20, next, 20)
+}
+
+func TestLoadSnapshotRejectsAChunkAboveSnapshotChunkBytesMax(t *testing.T) {
+	fs := vfs.NewMem()
+	h := &harness{t: t}
+	l := h.open(fs)
+	defer closeLog(t, l)
+	appendAndWait(t, l, rand.New(rand.NewPCG(3, 4)), 0, 10)
+	if err := l.WriteSnapshot(10, chunksOf([][]byte{[]byte("first"), []byte("second")}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	// Damage: the second chunk grows one byte past the bound, behind the
+	// writer's back.
+	key := make([]byte, chunkKeyBytes)
+	putChunkKey(key, l.snapshot.generation, 1)
+	if err := l.db.Set(key, make([]byte, SnapshotChunkBytesMax+1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	var loaded int
+	_, err := l.LoadSnapshot(func([]byte) error { loaded++; return nil })
+	if !errors.Is(err, errCorrupt) || loaded != 1 {
+		t.Fatalf("LoadSnapshot with a chunk of SnapshotChunkBytesMax+1 bytes = %v after %d chunks, want errCorrupt after 1", err, loaded)
+	}
 }
 
 func TestCrashDuringWriteSnapshotLeavesOneSnapshotComplete(t *testing.T) {

@@ -87,6 +87,9 @@ type Account struct {
 	// holds are the open holds this account pays for, by id; nil when none,
 	// so an idle account costs no map.
 	holds map[TransferID]*Hold
+	// holdMemoBytes is the sum of the open holds' memo lengths, which
+	// HoldMemoBytesPerAccountMax bounds.
+	holdMemoBytes int
 	// spends are what budgeted spenders have debited, by spender; nil when
 	// no debit was budgeted.
 	spends map[SpenderID]*Spend

@@ -68,6 +68,9 @@ func checkBudget(a *Account, b *Budget, amount Amount, now int64) error {
 	if !validID(string(b.Spender), SpenderIDBytesMax) {
 		return errInvalidSpender
 	}
+	if a.spends[b.Spender] == nil && len(a.spends) >= SpendersPerAccountMax {
+		return errTooManySpenders
+	}
 	if !b.PerDebit.IsZero() && amount.Cmp(b.PerDebit) > 0 {
 		return ErrBudgetExceeded
 	}

@@ -20,12 +20,16 @@ const (
 	codecVersionMin = 1
 )
 
-// spendsPerAccountMax bounds the spenders one snapshot record may carry.
-const spendsPerAccountMax = 1 << 20
-
-// holdsPerAccountMax bounds the holds one snapshot record may carry, so a
-// corrupt length cannot allocate without limit.
-const holdsPerAccountMax = 1 << 20
+// holdsPerRecordMax and spendsPerRecordMax bound the holds and spenders a
+// snapshot record may declare, so a corrupt count cannot allocate without
+// limit. Looser than HoldsPerAccountMax and SpendersPerAccountMax on
+// purpose: Decide enforces those on new holds and spenders, while an
+// account rebuilt from a log written before them may hold more and must
+// still load (its record's size is what the engine bounds).
+const (
+	holdsPerRecordMax  = 1 << 20
+	spendsPerRecordMax = 1 << 20
+)
 
 // ErrCorrupt reports bytes that are not a record this version wrote.
 var ErrCorrupt = errors.New("ledger: corrupt record")
@@ -167,7 +171,7 @@ func DecodeAccount(data []byte) (*Account, error) {
 	a.DebitsPosted, a.CreditsPosted = d.amount(), d.amount()
 	a.DebitsPending, a.CreditsPending = d.amount(), d.amount()
 	count := d.uvarint()
-	if count > holdsPerAccountMax {
+	if count > holdsPerRecordMax {
 		d.fail("hold count")
 	}
 	for i := uint64(0); i < count && d.err == nil; i++ {
@@ -189,6 +193,7 @@ func DecodeAccount(data []byte) (*Account, error) {
 			d.fail("duplicate hold")
 		}
 		a.holds[h.ID] = h
+		a.holdMemoBytes += len(h.Memo)
 	}
 	if version >= 2 {
 		d.spends(a)
@@ -208,7 +213,7 @@ func DecodeAccount(data []byte) (*Account, error) {
 // spends decodes an account's spenders, in increasing id order.
 func (d *decoder) spends(a *Account) {
 	count := d.uvarint()
-	if count > spendsPerAccountMax {
+	if count > spendsPerRecordMax {
 		d.fail("spender count")
 	}
 	var previous SpenderID

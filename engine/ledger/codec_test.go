@@ -270,6 +270,9 @@ func TestAccountsWithHoldsRoundTripThroughTheCodec(t *testing.T) {
 		if !snapshotOf(got).equal(snapshotOf(a)) {
 			t.Errorf("DecodeAccount(AppendAccount(%q)) = %+v, want %+v", a.ID, snapshotOf(got), snapshotOf(a))
 		}
+		if got.holdMemoBytes != a.holdMemoBytes {
+			t.Errorf("DecodeAccount(%q) counts %d memo bytes of open holds, want %d", a.ID, got.holdMemoBytes, a.holdMemoBytes)
+		}
 		if len(a.Holds()) == 0 && got.holds != nil {
 			t.Errorf("DecodeAccount(%q) without holds made a map, want nil", a.ID)
 		}
@@ -377,7 +380,7 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 	holding := sampleAccounts(t)[1] // alice: 10000 credited, holds of 600, 50 and 7
 	good := accountPieces(holding)
 	hold := holding.Holds()[0]
-	tooMany := append(replaced(good[:accountFieldCount], accountHoldCount, uvarint(holdsPerAccountMax+1)), good[accountFieldCount:]...)
+	tooMany := append(replaced(good[:accountFieldCount], accountHoldCount, uvarint(holdsPerRecordMax+1)), good[accountFieldCount:]...)
 	tests := []struct {
 		name   string
 		pieces [][]byte

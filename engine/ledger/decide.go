@@ -104,6 +104,9 @@ func decideHold(a *Account, c *Command, now int64) (Event, error) {
 	if err := checkDebit(a, c, now); err != nil {
 		return Event{}, err
 	}
+	if err := checkHoldLimits(a, c); err != nil {
+		return Event{}, err
+	}
 	if _, ok := a.DebitsPending.Add(c.Amount); !ok {
 		return Event{}, ErrOverflow
 	}
@@ -132,6 +135,19 @@ func checkDebit(a *Account, c *Command, now int64) error {
 		return ErrInsufficientFunds
 	}
 	return checkBudget(a, &c.Budget, c.Amount, now)
+}
+
+// checkHoldLimits refuses a hold that would take the payer past its open
+// holds or their memo bytes (limits.go), so its snapshot record stays
+// within AccountRecordBytesMax.
+func checkHoldLimits(a *Account, c *Command) error {
+	switch {
+	case len(a.holds) >= HoldsPerAccountMax:
+		return errTooManyHolds
+	case a.holdMemoBytes+len(c.Memo) > HoldMemoBytesPerAccountMax:
+		return errHoldMemosTooLong
+	}
+	return nil
 }
 
 func decideCapture(a *Account, c *Command, now int64) (Event, error) {

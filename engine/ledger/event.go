@@ -114,6 +114,7 @@ func (a *Account) Apply(e *Event) {
 			}
 			assert(a.holds[e.ID] == nil, "hold placed twice")
 			a.holds[e.ID] = holdOf(e)
+			a.holdMemoBytes += len(e.Memo)
 			a.spend(e.Spender, e.Amount, e.Time)
 		}
 		if a.ID == e.To {
@@ -148,7 +149,9 @@ func (a *Account) Apply(e *Event) {
 }
 
 func (a *Account) closeHold(id TransferID) {
-	assert(a.holds[id] != nil, "closing a hold that is not open")
+	h := a.holds[id]
+	assert(h != nil, "closing a hold that is not open")
+	a.holdMemoBytes -= len(h.Memo)
 	delete(a.holds, id)
 	if len(a.holds) == 0 {
 		a.holds = nil

@@ -1,0 +1,16 @@
+package engine
+
+// WithSnapshotEncodingHook returns options whose engine calls hook on its
+// checkpointer's goroutine right before it encodes each snapshot.
+func WithSnapshotEncodingHook(options Options, hook func()) Options {
+	options.seams.snapshotEncoding = hook
+	return options
+}
+
+// WithCheckpointBacklogEvents returns options whose checkpointer keeps at
+// most n committed events without memos in memory before it reads them back
+// from the log.
+func WithCheckpointBacklogEvents(options Options, n int) Options {
+	options.seams.checkpointBacklogBytesMax = n * checkpointEventBytes
+	return options
+}
