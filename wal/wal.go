@@ -282,7 +282,7 @@ func (o *Options) setDefaults() error {
 		return errors.New("wal: Options.OnDurable is required")
 	}
 	if o.FS == nil {
-		o.FS = vfs.Default
+		o.FS = newPrivateFS()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
