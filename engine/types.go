@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
 )
 
 // Amount is an unsigned 128-bit number of an asset's base units.
@@ -64,6 +65,12 @@ var (
 	ErrUnavailable = errors.New("engine unavailable")
 	// ErrTruncated means a log position is behind the latest snapshot.
 	ErrTruncated = errors.New("log position truncated by a snapshot")
+	// ErrLogLoss is Open's refusal of a data directory whose log ends before
+	// the last position it acknowledged (a corrupted or truncated WAL):
+	// Options.AllowLogLoss opens it anyway. ErrNoSpace is Open's failure on
+	// a disk with no room to replay the log.
+	ErrLogLoss = wal.ErrLogLoss
+	ErrNoSpace = wal.ErrNoSpace
 )
 
 // Account names an account to open. Kind defaults to KindConsumer.
