@@ -73,6 +73,10 @@ var (
 	ErrNoSpace = wal.ErrNoSpace
 )
 
+// LogLossError details ErrLogLoss (errors.As): the directory, the last
+// position acknowledged (Marked) and the last one found (Recovered).
+type LogLossError = wal.LogLossError
+
 // Account names an account to open. Kind defaults to KindConsumer.
 type Account struct {
 	ID     AccountID

@@ -144,6 +144,7 @@ type Log struct {
 
 	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
 	failOnce sync.Once
+	running  atomic.Bool // Open has returned the log
 
 	notifyMutex   sync.Mutex
 	notifyChannel chan struct{} // closed at the next advance of durable
@@ -242,6 +243,7 @@ func Open(dir string, options Options) (*Log, error) {
 		l.flights = append(l.flights, f)
 		l.free <- f
 	}
+	l.running.Store(true)
 	go l.run()
 	go l.syncLoop()
 	go l.markLoop(l.markStop, l.markDone)
@@ -426,8 +428,10 @@ func (l *Log) fail(cause error) {
 	l.failOnce.Do(func() {
 		err := fmt.Errorf("%w: %v", ErrFailed, cause)
 		l.failure.Store(&err)
-		l.logger.Error("wal: log failed closed; no further append will be acknowledged",
-			"cause", cause, "durable", l.durable.Load())
+		if l.running.Load() { // during Open, the error Open returns says it
+			l.logger.Error("wal: log failed closed; no further append will be acknowledged",
+				"cause", cause, "durable", l.durable.Load())
+		}
 		l.finishNotify()
 	})
 }
