@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -64,15 +65,23 @@ func flipNewest(t *testing.T, dir, pattern string, back int) string {
 	return path
 }
 
+// serveExitTimeout bounds how long serve may take to refuse a directory.
+const serveExitTimeout = 30 * time.Second
+
 // serveChild runs `tollway serve` on dir as a child process and returns its
 // exit code and stderr; it must exit before listening.
 func serveChild(t *testing.T, dir string, extra ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, extra...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), serveExitTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, extra...)...)
 	cmd.Env = append(os.Environ(), beMain+"=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("tollway serve did not exit within %v: it started on a damaged directory; stderr:\n%s", serveExitTimeout, stderr.String())
+	}
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
 		t.Fatalf("tollway serve on a damaged directory = %v, want an exit status; stderr:\n%s", err, stderr.String())
