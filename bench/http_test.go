@@ -27,11 +27,12 @@ const benchAdminToken = "adm_bench_token_0123456789"
 // no-op ceiling in BENCHMARKS.md was measured.
 func startHTTP(tb testing.TB) (url string, eng *engine.Engine) {
 	tb.Helper()
-	eng, err := engine.Open(engine.Options{Dir: tb.TempDir()})
+	dir := tb.TempDir()
+	eng, err := engine.Open(engine.Options{Dir: dir})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	secrets, _, err := httpapi.LoadSecrets(context.Background(), eng, benchAdminToken, "")
+	secrets, _, err := httpapi.LoadSecrets(context.Background(), eng, dir, benchAdminToken, "")
 	if err != nil {
 		tb.Fatal(err)
 	}

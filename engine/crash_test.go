@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,11 +277,19 @@ func runCrashRound(t *testing.T, dir string, round int, runFor time.Duration) (t
 func checkCrashedDirectory(t *testing.T, dir string, tried, acked map[engine.TransferID]crashOp) {
 	t.Helper()
 	ctx := context.Background()
+	// Open checks the log against its high-water mark (a lagging mark must
+	// never make a crash look like a loss) and refuses with ErrLogLoss.
 	eng, err := engine.Open(engine.Options{Dir: dir, FeeBps: crashFeeBps, SnapshotEvery: 700})
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
 	defer eng.Close()
+	if info, err := os.Stat(filepath.Join(dir, "HIGH-WATER-MARK")); err != nil || info.Size() == 0 {
+		t.Fatalf("no high-water mark after the reopen: %v", err)
+	}
+	if r := eng.Recovered(); r.LostFirst != 0 || r.LostLast != 0 {
+		t.Fatalf("reopen after kill reports lost positions %d-%d", r.LostFirst, r.LostLast)
+	}
 	if err := eng.Verify(ctx); err != nil {
 		t.Fatalf("Verify after kill = %v", err)
 	}

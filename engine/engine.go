@@ -45,9 +45,14 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives the engine's structured logs; slog.Default() if nil.
 	Logger *slog.Logger
-	// FS is the file system under Dir; vfs.Default if nil. Tests inject
+	// FS is the file system under Dir; the operating system's if nil, with
+	// Dir kept 0700 and its files 0600 (it holds secrets). Tests inject
 	// faults and crashes through it.
 	FS vfs.FS
+	// AllowLogLoss opens a Dir whose log lost acknowledged positions (Open
+	// refuses it with ErrLogLoss otherwise); Recovery names the positions,
+	// and they are logged at error level.
+	AllowLogLoss bool
 
 	// seams are set by tests only (export_test.go).
 	seams testSeams
@@ -96,6 +101,9 @@ type Recovery struct {
 	Replayed         int           // log entries replayed after it
 	ClientIDs        int           // client ids loaded into the in-memory filter
 	Duration         time.Duration // time spent
+	// LostFirst to LostLast are the log positions acknowledged once and
+	// missing now, opened with Options.AllowLogLoss; 0, 0 if none.
+	LostFirst, LostLast uint64
 }
 
 // Open opens (creating if needed) the engine in options.Dir and recovers its
@@ -136,14 +144,20 @@ func Open(options Options) (*Engine, error) {
 		BatchEntriesMax: options.BatchEntriesMax,
 		Logger:          options.Logger,
 		OnDurable:       e.onDurable,
+		AllowLogLoss:    options.AllowLogLoss,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open log: %w", err)
 	}
 	e.log = log
+	e.recovered.LostFirst, e.recovered.LostLast = log.Lost()
 	book, position, err := e.recover()
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("engine: recover: %w", err), log.Close())
+		if failure := log.Err(); failure != nil {
+			err = failure // it names what failed (a damaged table), the read only saw it
+		}
+		_ = log.Close()
+		return nil, fmt.Errorf("engine: recover %s: %w", options.Dir, err)
 	}
 	e.registry = actors.NewRegistry(actors.Config{
 		Log:      log,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
 )
 
 // Amount is an unsigned 128-bit number of an asset's base units.
@@ -76,7 +77,17 @@ var (
 	ErrUnavailable = errors.New("engine unavailable")
 	// ErrTruncated means a log position is behind the latest snapshot.
 	ErrTruncated = errors.New("log position truncated by a snapshot")
+	// ErrLogLoss is Open's refusal of a data directory whose log ends before
+	// the last position it acknowledged (a corrupted or truncated WAL):
+	// Options.AllowLogLoss opens it anyway. ErrNoSpace is Open's failure on
+	// a disk with no room to replay the log.
+	ErrLogLoss = wal.ErrLogLoss
+	ErrNoSpace = wal.ErrNoSpace
 )
+
+// LogLossError details ErrLogLoss (errors.As): the directory, the last
+// position acknowledged (Marked) and the last one found (Recovered).
+type LogLossError = wal.LogLossError
 
 // Account names an account to open. Kind defaults to KindConsumer.
 type Account struct {

@@ -64,7 +64,7 @@ func runHTTPCrashChild(dir string) {
 	if err != nil {
 		fatal("engine.Open", err)
 	}
-	secrets, _, err := LoadSecrets(ctx, eng, testAdminToken, "")
+	secrets, _, err := LoadSecrets(ctx, eng, dir, testAdminToken, "")
 	if err != nil {
 		fatal("LoadSecrets", err)
 	}

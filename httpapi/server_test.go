@@ -85,7 +85,7 @@ func (ts *testServer) start(options ...serverOption) {
 	if err != nil {
 		t.Fatalf("engine.Open: %v", err)
 	}
-	secrets, _, err := LoadSecrets(context.Background(), eng, testAdminToken, "")
+	secrets, _, err := LoadSecrets(context.Background(), eng, ts.dir, testAdminToken, "")
 	if err != nil {
 		t.Fatalf("LoadSecrets: %v", err)
 	}

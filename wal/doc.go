@@ -27,11 +27,17 @@
 //   - A snapshot and the log truncation it allows are made current in one
 //     synced batch: after a crash either the old or the new snapshot is
 //     complete and current, and the records it covers are gone only if it is.
+//   - Open refuses a log that ends before its high-water mark (mark.go):
+//     records once reported durable are gone (a corrupted WAL tail, which
+//     Pebble takes for the end of the log), unless Options.AllowLogLoss.
 //
 // Pebble's Logger.Fatalf is made to panic with a private sentinel; the
 // committer recovers exactly that sentinel around its own writes and fails
-// the log closed. A Fatalf on one of Pebble's background goroutines
-// (MANIFEST write, corruption found by a compaction) is not recovered: it
+// the log closed, and Open turns any panic of Pebble's recovery into an
+// error. Pebble's report of on-disk corruption (a table failing its
+// checksum, found by a read or a compaction), whose default is Fatalf,
+// fails the log closed naming the file. A Fatalf on one of Pebble's
+// background goroutines (a failed MANIFEST write) is not recovered: it
 // crashes the process, as Pebble's default logger (os.Exit) would. Pebble
 // also raises raw panics with its internal locks held when written to after
 // a WAL failure (a WAL rotation closing the failed writer): the committer
@@ -39,6 +45,8 @@
 //
 // Goroutines: Open starts the committer, which owns every Pebble write
 // (appends and, between groups once the pipeline is drained, the batches of
-// WriteSnapshot), and the syncer, which runs OnDurable in order; Close stops both after they have committed and reported what
-// was queued. Pebble runs its own flush, compaction and WAL goroutines.
+// WriteSnapshot), the syncer, which runs OnDurable in order, and the mark's
+// writer; Close stops them after they have committed and reported what was
+// queued, and writes the mark a last time. Pebble runs its own flush,
+// compaction and WAL goroutines.
 package wal

@@ -61,7 +61,9 @@ type harness struct {
 }
 
 func (h *harness) options(fs vfs.FS) Options {
-	return Options{FS: fs, Logger: discardLogger, OnDurable: h.onDurable}
+	// The mark is written every millisecond, so that crash images and
+	// reopens check it at every stage.
+	return Options{FS: fs, Logger: discardLogger, OnDurable: h.onDurable, markInterval: time.Millisecond}
 }
 
 func (h *harness) open(fs vfs.FS) *Log {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -77,11 +78,91 @@ func (p *pebbleLogger) log(level slog.Level, format string, args []any) {
 	p.logger.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "pebble")
 }
 
+// Pebble's background errors (a failed flush or compaction) are retried by
+// Pebble at once, without a pause: on a full disk that is an error per
+// attempt, every few milliseconds, forever. backgroundErrors logs the first
+// of a run and then at most one summary per backgroundErrorLogInterval, and
+// while Open waits for its flush it also backs off between attempts.
+const (
+	// backgroundErrorLogInterval bounds the log to one line a minute while
+	// an error repeats.
+	backgroundErrorLogInterval = time.Minute
+	// openRetryBackoffFirst and openRetryBackoffMax bound the pause between
+	// two attempts of the flush Open waits for: it doubles from the first to
+	// the max, so a disk that stays full costs a retry every few seconds.
+	openRetryBackoffFirst = 16 * time.Millisecond
+	openRetryBackoffMax   = 4 * time.Second
+)
+
+// backgroundErrors is the handler of Pebble's BackgroundError events.
+type backgroundErrors struct {
+	logger *slog.Logger
+	now    func() time.Time
+	sleep  func(time.Duration)
+
+	mutex      sync.Mutex
+	opening    bool // Open waits on Pebble: back off
+	backoff    time.Duration
+	logged     time.Time // when the last line was logged
+	suppressed int       // errors since then, not logged
+}
+
+func newBackgroundErrors(logger *slog.Logger) *backgroundErrors {
+	return &backgroundErrors{logger: logger, now: time.Now, sleep: time.Sleep, opening: true}
+}
+
+// opened ends the back-off: the flushes after Open run on Pebble's own
+// goroutines, with its mutex held while they report, where a pause would
+// stall commits.
+func (b *backgroundErrors) opened() {
+	b.mutex.Lock()
+	b.opening = false
+	b.mutex.Unlock()
+}
+
+func (b *backgroundErrors) report(err error) {
+	b.mutex.Lock()
+	now := b.now()
+	var pause time.Duration
+	if b.opening {
+		b.backoff = min(max(2*b.backoff, openRetryBackoffFirst), openRetryBackoffMax)
+		pause = b.backoff
+	}
+	if !b.logged.IsZero() && now.Sub(b.logged) < backgroundErrorLogInterval {
+		b.suppressed++
+		b.mutex.Unlock()
+		b.sleep(pause)
+		return
+	}
+	suppressed := b.suppressed
+	b.logged, b.suppressed = now, 0
+	b.mutex.Unlock()
+	attributes := []any{"component", "pebble", "error", err.Error(), "repeated", suppressed}
+	if pause > 0 {
+		attributes = append(attributes, "retry_in", pause)
+	}
+	message := "wal: storage background error; Pebble retries it (logged at most once a minute)"
+	if vfs.IsNoSpaceError(err) {
+		message = "wal: no space left on device; Pebble retries (logged at most once a minute): free space on the data directory's disk"
+	}
+	b.logger.Error(message, attributes...)
+	b.sleep(pause)
+}
+
 // pebbleOptions returns the options of the log's DB. The caller must Unref
 // the returned options' Cache once the DB is open (the DB holds its own
 // reference).
-func pebbleOptions(fs vfs.FS, logger *pebbleLogger) *pebble.Options {
+//
+// NB: corrupt reports what Pebble finds damaged on disk (a table's checksum
+// mismatch, from a read or a compaction); Pebble's default is Logger.Fatalf,
+// which crashes the process with a stack trace. The read that found it
+// returns an error as well.
+func pebbleOptions(fs vfs.FS, logger *pebbleLogger, background *backgroundErrors, corrupt func(pebble.DataCorruptionInfo)) *pebble.Options {
 	return &pebble.Options{
+		EventListener: &pebble.EventListener{
+			BackgroundError: background.report,
+			DataCorruption:  corrupt,
+		},
 		FS:                          fs,
 		Cache:                       pebble.NewCache(blockCacheBytes),
 		MemTableSize:                memTableBytes,
@@ -93,11 +174,26 @@ func pebbleOptions(fs vfs.FS, logger *pebbleLogger) *pebble.Options {
 	}
 }
 
-// openPebble opens the DB, turning a Fatalf during recovery into an error.
-// NB: after such a Fatalf the half-open DB is abandoned, not closed.
+// openPebble opens the DB, turning a Fatalf or any other panic during
+// recovery into an error: nothing was acknowledged yet, and a damaged store
+// must be a clear error to the operator, not a stack trace.
+// NB: after such a panic the half-open DB is abandoned, not closed.
 func openPebble(dir string, options *pebble.Options) (db *pebble.DB, err error) {
-	defer recoverFatal(&err)
+	defer recoverAny(&err, "open")
 	return pebble.Open(dir, options)
+}
+
+// recoverAny turns any panic into *err; a pebbleFatal keeps its cause.
+func recoverAny(err *error, what string) {
+	recovered := recover()
+	if recovered == nil {
+		return
+	}
+	if fatal, ok := recovered.(pebbleFatal); ok {
+		*err = fatal.err
+		return
+	}
+	*err = fmt.Errorf("pebble panicked during %s: %v", what, recovered)
 }
 
 // commitSynced commits batch with an fsync and returns the failure, if any,

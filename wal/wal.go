@@ -53,9 +53,16 @@ const (
 // Options configures a Log. The zero value of each field but OnDurable is a
 // usable default.
 type Options struct {
-	// FS holds the store; nil means vfs.Default. Tests pass
+	// FS holds the store; nil means the operating system's, with the
+	// directory created DirMode and every file FileMode (and an existing
+	// directory and its files restricted to them). Tests pass
 	// vfs.NewCrashableMem() or errorfs.Wrap(...).
 	FS vfs.FS
+	// AllowLogLoss opens a log that ends before its high-water mark (see
+	// mark.go): records acknowledged durable are gone, and Open logs which
+	// positions at error level and reuses them. Without it, Open refuses
+	// with *LogLossError. It also accepts a damaged mark file.
+	AllowLogLoss bool
 	// BatchEntriesMax bounds the entries of one group commit; default 4096.
 	BatchEntriesMax int
 	// Logger receives the log's and Pebble's messages; nil means slog.Default().
@@ -76,6 +83,10 @@ type Options struct {
 	// after a restart (Pebble had it in its memtable), so a caller must treat
 	// ErrFailed as "maybe" (idempotency), never as "not applied".
 	OnDurable func(entries []*Entry, first uint64, err error)
+
+	// markInterval overrides markInterval (tests write the mark often, so
+	// that crash images catch it at every stage).
+	markInterval time.Duration
 }
 
 // Entry is one record to append. The entry is owned by the log from Append
@@ -110,6 +121,7 @@ type Put struct{ Key, Value []byte }
 type Log struct {
 	options Options
 	logger  *slog.Logger
+	dir     string
 	db      *pebble.DB
 	queue   queue
 	stopped chan struct{} // closed when the committer and the syncer returned
@@ -132,6 +144,7 @@ type Log struct {
 
 	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
 	failOnce sync.Once
+	running  atomic.Bool // Open has returned the log
 
 	notifyMutex   sync.Mutex
 	notifyChannel chan struct{} // closed at the next advance of durable
@@ -147,39 +160,80 @@ type Log struct {
 	snapshotMutex  sync.Mutex // serializes WriteSnapshot and LoadSnapshot
 	snapshot       metadata   // the current snapshot; guarded by snapshotMutex
 	nextGeneration uint64     // guarded by snapshotMutex
+
+	// The high-water mark (mark.go). markWritten and markFailing belong to
+	// Open, then to markLoop, then to Close once markLoop stopped.
+	markWritten        uint64
+	markFailing        bool
+	markStop, markDone chan struct{}
+	lostFirst          uint64 // positions lost, accepted by AllowLogLoss
+	lostLast           uint64
+	corruptOnce        sync.Once
 }
 
 // Open creates or recovers the log in dir and starts its committer and syncer.
+//
+// It fails, without starting anything, when the disk has no room to replay
+// the log (wrapping ErrNoSpace), when the store is damaged (a corrupt table
+// is named in the error), and when the log lost acknowledged records
+// (*LogLossError, unless Options.AllowLogLoss).
 func Open(dir string, options Options) (*Log, error) {
+	private := options.FS == nil
 	if err := options.setDefaults(); err != nil {
 		return nil, err
 	}
 	l := &Log{
 		options:       options,
 		logger:        options.Logger,
+		dir:           dir,
 		stopped:       make(chan struct{}),
 		taken:         make([]*Entry, 0, options.BatchEntriesMax),
 		free:          make(chan *flight, pipelineDepth),
 		applied:       make(chan *flight, pipelineDepth),
 		syncerStopped: make(chan struct{}),
 		notifyChannel: make(chan struct{}),
+		markStop:      make(chan struct{}),
+		markDone:      make(chan struct{}),
 	}
 	l.commitHistograms = newCommitHistograms()
 	l.queue.init()
-	pebbleOptions := pebbleOptions(options.FS, &pebbleLogger{logger: l.logger, onFatal: l.fail})
+	if err := prepareDir(options.FS, dir, private, l.logger); err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	if err := probeSpace(options.FS, dir); err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	background := newBackgroundErrors(l.logger)
+	pebbleOptions := pebbleOptions(options.FS, &pebbleLogger{logger: l.logger, onFatal: l.fail}, background, l.corrupted)
 	db, err := openPebble(dir, pebbleOptions)
 	pebbleOptions.Cache.Unref()
+	background.opened()
 	if err != nil {
-		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+		return nil, fmt.Errorf("wal: open %s: %w", dir, l.errOr(err))
 	}
 	l.db = db
 	state, err := recoverState(db)
 	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("wal: recover %s: %w", dir, err)
+		closeFailedPebble(db, l.logger)
+		return nil, fmt.Errorf("wal: recover %s: %w", dir, l.errOr(err))
 	}
-	l.next = max(state.lastPosition, state.snapshot.position) + 1
-	l.durable.Store(l.next - 1)
+	if failure := l.Err(); failure != nil {
+		// Pebble found a damaged table while recovering, and the read that
+		// found it may have looked like no key at all.
+		closeFailedPebble(db, l.logger)
+		return nil, fmt.Errorf("wal: recover %s: %w", dir, failure)
+	}
+	last := max(state.lastPosition, state.snapshot.position)
+	if l.lostFirst, l.lostLast, err = l.checkMark(dir, last); err != nil {
+		_ = db.Close()
+		var loss *LogLossError
+		if errors.As(err, &loss) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	l.next = last + 1
+	l.durable.Store(last)
 	l.snapshot = state.snapshot
 	l.snapshotPosition.Store(state.snapshot.position)
 	l.nextGeneration = max(state.snapshot.generation, state.lastGeneration) + 1
@@ -189,9 +243,34 @@ func Open(dir string, options Options) (*Log, error) {
 		l.flights = append(l.flights, f)
 		l.free <- f
 	}
+	l.running.Store(true)
 	go l.run()
 	go l.syncLoop()
+	go l.markLoop(l.markStop, l.markDone)
 	return l, nil
+}
+
+// Lost returns the positions that Open found lost and accepted because of
+// Options.AllowLogLoss; 0, 0 if none.
+func (l *Log) Lost() (first, last uint64) { return l.lostFirst, l.lostLast }
+
+// errOr returns the failure that a corruption report recorded, which names
+// the damaged file, or else err.
+func (l *Log) errOr(err error) error {
+	if failure := l.Err(); failure != nil {
+		return failure
+	}
+	return err
+}
+
+// corrupted is Pebble's DataCorruption handler: a table (or blob file) on
+// disk fails its checksum. It fails the log closed, naming the file: the
+// store is damaged and must be restored, and nothing more may be
+// acknowledged from it. The read that found it gets an error too.
+func (l *Log) corrupted(info pebble.DataCorruptionInfo) {
+	l.corruptOnce.Do(func() {
+		l.fail(fmt.Errorf("%w: on-disk corruption in %s: %v", errCorrupt, info.Path, info.Details))
+	})
 }
 
 // newBatch returns a batch for a flight of the pipeline.
@@ -205,13 +284,16 @@ func (o *Options) setDefaults() error {
 		return errors.New("wal: Options.OnDurable is required")
 	}
 	if o.FS == nil {
-		o.FS = vfs.Default
+		o.FS = newPrivateFS()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.BatchEntriesMax == 0 {
 		o.BatchEntriesMax = batchEntriesDefault
+	}
+	if o.markInterval == 0 {
+		o.markInterval = markInterval
 	}
 	if o.BatchEntriesMax < 1 || o.BatchEntriesMax > batchEntriesLimit {
 		return fmt.Errorf("wal: BatchEntriesMax %d outside [1, %d]", o.BatchEntriesMax, batchEntriesLimit)
@@ -226,8 +308,8 @@ type recovered struct {
 	lastGeneration uint64 // the highest generation with chunks, 0 if none
 }
 
-func recoverState(db *pebble.DB) (recovered, error) {
-	var state recovered
+func recoverState(db *pebble.DB) (state recovered, err error) {
+	defer recoverAny(&err, "recovery")
 	value, closer, err := db.Get(metadataKey)
 	switch {
 	case err == nil:
@@ -271,8 +353,13 @@ func keyRange(db *pebble.DB, lower, upper []byte) (first, last []byte, err error
 	if err != nil {
 		return nil, nil, err
 	}
+	// NB: Error reports the last positioning only, so it is checked after
+	// each: a First that failed on a damaged table must not read as "none".
 	if iterator.First() {
 		first = append([]byte(nil), iterator.Key()...)
+	}
+	if err := iterator.Error(); err != nil {
+		return nil, nil, errors.Join(err, iterator.Close())
 	}
 	if iterator.Last() {
 		last = append([]byte(nil), iterator.Key()...)
@@ -341,8 +428,10 @@ func (l *Log) fail(cause error) {
 	l.failOnce.Do(func() {
 		err := fmt.Errorf("%w: %v", ErrFailed, cause)
 		l.failure.Store(&err)
-		l.logger.Error("wal: log failed closed; no further append will be acknowledged",
-			"cause", cause, "durable", l.durable.Load())
+		if l.running.Load() { // during Open, the error Open returns says it
+			l.logger.Error("wal: log failed closed; no further append will be acknowledged",
+				"cause", cause, "durable", l.durable.Load())
+		}
 		l.finishNotify()
 	})
 }
@@ -360,6 +449,10 @@ func (l *Log) Close() error {
 	}
 	l.queue.close()
 	<-l.stopped
+	close(l.markStop)
+	<-l.markDone
+	// The last group is reported: the mark is now the exact end of the log.
+	l.updateMark()
 	for l.readers.Load() != 0 {
 		time.Sleep(readersPollInterval)
 	}

@@ -2,6 +2,7 @@
 //
 //	tollway serve [--listen ADDR] [--data DIR] [--admin-token T] [--jwt-secret S]
 //	              [--fee-bps N] [--rate-limit N/D] [--log-level L] [--pprof ADDR]
+//	              [--recover-truncated-log]
 //	tollway bench [--scenarios …] [--connections …] [--baselines …] [--out DIR] …
 //
 // cmd/ owns configuration: flags, environment variables and signals are read
@@ -97,7 +98,13 @@ type serveConfig struct {
 	// Memory and creation limits of the HTTP API (httpapi.Config).
 	idempotencyStoreBytes, accountsPerUser, keysPerAccount int
 	auth                                                   authConfig
+	// recoverTruncatedLog starts on a log that lost acknowledged positions
+	// (engine.Options.AllowLogLoss) instead of refusing.
+	recoverTruncatedLog bool
 }
+
+// recoverTruncatedLogFlag names the override in the refusal's message.
+const recoverTruncatedLogFlag = "--recover-truncated-log (TOLLWAY_RECOVER_TRUNCATED_LOG=true)"
 
 func parseServe(args []string) (serveConfig, error) {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -114,10 +121,17 @@ func parseServe(args []string) (serveConfig, error) {
 	accountsPerUser := flags.String("accounts-per-user", envOr("TOLLWAY_ACCOUNTS_PER_USER", strconv.Itoa(httpapi.AccountsPerUserMax)), "accounts a user may create (TOLLWAY_ACCOUNTS_PER_USER)")
 	keysPerAccount := flags.String("keys-per-account", envOr("TOLLWAY_KEYS_PER_ACCOUNT", strconv.Itoa(httpapi.KeysPerAccountMax)), "API keys an account may have, revoked ones included (TOLLWAY_KEYS_PER_ACCOUNT)")
 	auth := addAuthFlags(flags)
+	recoverDefault, err := strconv.ParseBool(envOr("TOLLWAY_RECOVER_TRUNCATED_LOG", "false"))
+	if err != nil {
+		return serveConfig{}, fmt.Errorf("TOLLWAY_RECOVER_TRUNCATED_LOG: %w", err)
+	}
+	recoverTruncatedLog := flags.Bool("recover-truncated-log", recoverDefault, "start even if the log lost acknowledged operations "+
+		"(a corrupted or truncated WAL); the lost positions are logged at error level. Without it the server refuses to start (TOLLWAY_RECOVER_TRUNCATED_LOG)")
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
-	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret, pprof: *pprofAddr}
+	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret, pprof: *pprofAddr,
+		recoverTruncatedLog: *recoverTruncatedLog}
 	for _, limit := range []struct {
 		flag, text string
 		min        int
@@ -156,17 +170,27 @@ func serve(args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
-	eng, err := engine.Open(engine.Options{Dir: c.data, FeeBps: c.feeBps, Logger: logger})
+	eng, err := engine.Open(engine.Options{Dir: c.data, FeeBps: c.feeBps, Logger: logger, AllowLogLoss: c.recoverTruncatedLog})
+	if loss := (*engine.LogLossError)(nil); errors.As(err, &loss) {
+		return fmt.Errorf("refusing to start: the log in %s ends at position %d but positions up to %d were acknowledged: "+
+			"%d acknowledged writes are lost (a corrupted or truncated WAL file, *.log). Restore the data directory from a backup, "+
+			"or restart with %s to start without them (a retry of one applies it again as new): %w",
+			loss.Dir, loss.Recovered, loss.Marked, loss.Marked-loss.Recovered, recoverTruncatedLogFlag, engine.ErrLogLoss)
+	}
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	rec := eng.Recovered()
 	logger.Info("engine ready", "data", c.data, "position", eng.Position(), "replayed", rec.Replayed, "recovery", rec.Duration)
+	if rec.LostLast != 0 {
+		logger.Error("started WITHOUT acknowledged operations lost from the log (--recover-truncated-log): "+
+			"retries of them will apply again as new", "lost_first", rec.LostFirst, "lost_last", rec.LostLast)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	secrets, generated, err := httpapi.LoadSecrets(ctx, eng, c.adminToken, c.jwtSecret)
+	secrets, generated, err := httpapi.LoadSecrets(ctx, eng, c.data, c.adminToken, c.jwtSecret)
 	if err != nil {
 		return err
 	}
