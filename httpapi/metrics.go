@@ -146,7 +146,9 @@ func transportCollectors(t *transport) []prometheus.Collector {
 		gauge("tollway_file_limit", "The process's file descriptor limit (soft RLIMIT_NOFILE) at start; 0 if unknown.",
 			func() float64 { return float64(t.fileLimit) }),
 		counter("tollway_http_connections_rejected_total", "HTTP connections refused at accept for the connection limit or the per-address limit.",
-			func() float64 { return float64(t.rejected[rejectConnectionsMax].Load() + t.rejected[rejectPerIPMax].Load()) }),
+			func() float64 {
+				return float64(t.rejected[rejectConnectionsMax].Load() + t.rejected[rejectPerIPMax].Load())
+			}),
 		counter("tollway_http_accept_errors_total", "Failed accepts (such as out of file descriptors), each retried after a pause.",
 			func() float64 { return float64(t.acceptErrors.Load()) }),
 		gauge("tollway_http_body_budget_bytes_in_use", "Bytes of large request bodies reserved (being read or handled).",

@@ -31,12 +31,12 @@ type Noop struct {
 	requestIDs *requestIDs
 	// keys maps the hash of a key to it, in the same map as Server's
 	// directory.
-	keys     byHash[*noopKey]
-	keyCount atomic.Int64
+	keys      byHash[*noopKey]
+	keyCount  atomic.Int64
 	router    *router.Router
 	transport *transport
 	http      *fasthttp.Server
-	shutdown sync.Once
+	shutdown  sync.Once
 }
 
 // noopKey is a registered key: its hash, compared in constant time as

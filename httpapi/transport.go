@@ -150,11 +150,11 @@ type transport struct {
 	// each "METHOD /path".
 	bigBodyRoutes []string
 
-	open         atomic.Int64
-	mu           sync.Mutex
-	perIP        map[netip.Addr]int
-	rejected     [rejectReasons]atomic.Uint64
-	acceptErrors atomic.Uint64
+	open                        atomic.Int64
+	mu                          sync.Mutex
+	perIP                       map[netip.Addr]int
+	rejected                    [rejectReasons]atomic.Uint64
+	acceptErrors                atomic.Uint64
 	lastAcceptLog, acceptLogged atomic.Int64
 
 	budget bodyBudget

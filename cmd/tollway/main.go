@@ -2,6 +2,8 @@
 //
 //	tollway serve [--listen ADDR] [--data DIR] [--admin-token T] [--jwt-secret S]
 //	              [--fee-bps N] [--rate-limit N/D] [--log-level L] [--pprof ADDR]
+//	              [--max-conns N] [--max-conns-per-ip N] [--body-budget-bytes N]
+//	              [--metrics-public]
 //	tollway bench [--scenarios …] [--connections …] [--baselines …] [--out DIR] …
 //
 // cmd/ owns configuration: flags, environment variables and signals are read
@@ -94,6 +96,11 @@ type serveConfig struct {
 	rateLimit                           access.RateLimit
 	logLevel                            slog.Level
 	pprof                               string // address of the profiling endpoint; empty: none
+	// maxConns and maxConnsPerIP: 0 derives them (httpapi.ConnectionsMaxFor
+	// of the file limit, httpapi.ConnectionsPerIPMaxFor).
+	maxConns, maxConnsPerIP int
+	bodyBudgetBytes         int64
+	metricsPublic           bool
 }
 
 func parseServe(args []string) (serveConfig, error) {
@@ -106,10 +113,27 @@ func parseServe(args []string) (serveConfig, error) {
 	rateLimit := flags.String("rate-limit", envOr("TOLLWAY_RATE_LIMIT", "1000/1s"), "default token bucket per API key, requests/duration (TOLLWAY_RATE_LIMIT)")
 	logLevel := flags.String("log-level", envOr("TOLLWAY_LOG_LEVEL", "info"), "debug, info, warn or error (TOLLWAY_LOG_LEVEL)")
 	pprofAddr := flags.String("pprof", envOr("TOLLWAY_PPROF", ""), "address for net/http/pprof (CPU, heap, mutex profiles), e.g. 127.0.0.1:6060; off when empty (TOLLWAY_PPROF)")
+	maxConns := flags.String("max-conns", envOr("TOLLWAY_MAX_CONNS", "0"), "most HTTP connections open at once; 0: the file limit less a reserve for the log, which also caps it (TOLLWAY_MAX_CONNS)")
+	maxConnsPerIP := flags.String("max-conns-per-ip", envOr("TOLLWAY_MAX_CONNS_PER_IP", "0"), "most HTTP connections open at once from one address; 0: half of --max-conns; behind a proxy, set it to --max-conns (TOLLWAY_MAX_CONNS_PER_IP)")
+	bodyBudget := flags.String("body-budget-bytes", envOr("TOLLWAY_BODY_BUDGET_BYTES", strconv.Itoa(httpapi.BodyBudgetBytesDefault)), "most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After (TOLLWAY_BODY_BUDGET_BYTES)")
+	metricsPublic := flags.String("metrics-public", envOr("TOLLWAY_METRICS_PUBLIC", "false"), "serve /metrics without the admin token (TOLLWAY_METRICS_PUBLIC)")
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
 	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret, pprof: *pprofAddr}
+	var err error
+	if c.maxConns, err = strconv.Atoi(*maxConns); err != nil || c.maxConns < 0 {
+		return c, fmt.Errorf("--max-conns %q: want a count, 0 for the default", *maxConns)
+	}
+	if c.maxConnsPerIP, err = strconv.Atoi(*maxConnsPerIP); err != nil || c.maxConnsPerIP < 0 {
+		return c, fmt.Errorf("--max-conns-per-ip %q: want a count, 0 for the default", *maxConnsPerIP)
+	}
+	if c.bodyBudgetBytes, err = strconv.ParseInt(*bodyBudget, 10, 64); err != nil || c.bodyBudgetBytes < httpapi.BodyBytesMax {
+		return c, fmt.Errorf("--body-budget-bytes %q: want at least %d (one batch body)", *bodyBudget, httpapi.BodyBytesMax)
+	}
+	if c.metricsPublic, err = strconv.ParseBool(*metricsPublic); err != nil {
+		return c, fmt.Errorf("--metrics-public %q: want true or false", *metricsPublic)
+	}
 	fee, err := strconv.ParseUint(*feeBps, 10, 32)
 	if err != nil || fee > 10_000 {
 		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
@@ -124,12 +148,38 @@ func parseServe(args []string) (serveConfig, error) {
 	return c, nil
 }
 
+// connectionLimits returns the connection limits: the file limit less the
+// log's reserve (httpapi.ConnectionsMaxFor), lowered by --max-conns but
+// never raised (more would run out of descriptors), and --max-conns-per-ip
+// or half of that.
+func connectionLimits(c serveConfig, fileLimit uint64, logger *slog.Logger) (maxConns, maxConnsPerIP int) {
+	maxConns = httpapi.ConnectionsMaxFor(fileLimit)
+	if c.maxConns > maxConns {
+		logger.Warn("--max-conns is above what the file limit allows; raise the limit (ulimit -n) to allow more",
+			"max_conns", c.maxConns, "file_limit", fileLimit, "file_reserve", httpapi.FileReserveFor(fileLimit), "using", maxConns)
+	} else if c.maxConns > 0 {
+		maxConns = c.maxConns
+	}
+	maxConnsPerIP = httpapi.ConnectionsPerIPMaxFor(maxConns)
+	if c.maxConnsPerIP > 0 {
+		maxConnsPerIP = min(c.maxConnsPerIP, maxConns)
+	}
+	logger.Info("connection limits", "file_limit", fileLimit, "max_conns", maxConns, "max_conns_per_ip", maxConnsPerIP)
+	return maxConns, maxConnsPerIP
+}
+
 func serve(args []string) error {
 	c, err := parseServe(args)
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	// Before the engine opens its files: the limit is the process's.
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		logger.Warn("could not raise the file limit", "error", err, "file_limit", fileLimit)
+	}
+	maxConns, maxConnsPerIP := connectionLimits(c, fileLimit, logger)
 	eng, err := engine.Open(engine.Options{Dir: c.data, FeeBps: c.feeBps, Logger: logger})
 	if err != nil {
 		return err
@@ -151,6 +201,8 @@ func serve(args []string) error {
 	server, err := httpapi.New(httpapi.Config{
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
+		FileLimit: fileLimit, ConnectionsMax: maxConns, ConnectionsPerIPMax: maxConnsPerIP,
+		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic,
 	})
 	if err != nil {
 		ln.Close()
