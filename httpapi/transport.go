@@ -551,6 +551,12 @@ func (b *bodyBudget) inUse() int64 {
 	return b.used
 }
 
+// bodyTooLarge is the answer to a body over its route's limit.
+func bodyTooLarge(limit int) *apiError {
+	return &apiError{status: fasthttp.StatusRequestEntityTooLarge, kind: typeInvalidRequest, code: "body_too_large",
+		message: fmt.Sprintf("the body exceeds %d bytes, this route's limit", limit)}
+}
+
 // errBodyBudget is the answer to a large body the budget cannot hold now.
 var errBodyBudget = &apiError{status: fasthttp.StatusServiceUnavailable, kind: typeAPI, code: "server_busy",
 	message: "the server is reading as many large bodies as it can hold; retry shortly", retryAfter: 1}
@@ -585,8 +591,7 @@ func (t *transport) answerError(ctx *fasthttp.RequestCtx, err error, ids *reques
 	case refused:
 		apiErr = errBodyBudget
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		apiErr = &apiError{status: fasthttp.StatusRequestEntityTooLarge, kind: typeInvalidRequest, code: "body_too_large",
-			message: fmt.Sprintf("the body exceeds %d bytes, this route's limit", t.bodyLimit(&ctx.Request.Header))}
+		apiErr = bodyTooLarge(t.bodyLimit(&ctx.Request.Header))
 	}
 	writeError(t.logger, ctx, &call, apiErr)
 }

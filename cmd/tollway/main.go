@@ -116,7 +116,9 @@ func parseServe(args []string) (serveConfig, error) {
 	maxConns := flags.String("max-conns", envOr("TOLLWAY_MAX_CONNS", "0"), "most HTTP connections open at once; 0: the file limit less a reserve for the log, which also caps it (TOLLWAY_MAX_CONNS)")
 	maxConnsPerIP := flags.String("max-conns-per-ip", envOr("TOLLWAY_MAX_CONNS_PER_IP", "0"), "most HTTP connections open at once from one address; 0: half of --max-conns; behind a proxy, set it to --max-conns (TOLLWAY_MAX_CONNS_PER_IP)")
 	bodyBudget := flags.String("body-budget-bytes", envOr("TOLLWAY_BODY_BUDGET_BYTES", strconv.Itoa(httpapi.BodyBudgetBytesDefault)), "most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After (TOLLWAY_BODY_BUDGET_BYTES)")
-	metricsPublic := flags.String("metrics-public", envOr("TOLLWAY_METRICS_PUBLIC", "false"), "serve /metrics without the admin token (TOLLWAY_METRICS_PUBLIC)")
+	metricsPublicEnv := envOr("TOLLWAY_METRICS_PUBLIC", "false")
+	metricsPublicDefault, metricsPublicErr := strconv.ParseBool(metricsPublicEnv)
+	metricsPublic := flags.Bool("metrics-public", metricsPublicDefault, "serve /metrics without the admin token (TOLLWAY_METRICS_PUBLIC)")
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
@@ -131,9 +133,10 @@ func parseServe(args []string) (serveConfig, error) {
 	if c.bodyBudgetBytes, err = strconv.ParseInt(*bodyBudget, 10, 64); err != nil || c.bodyBudgetBytes < httpapi.BodyBytesMax {
 		return c, fmt.Errorf("--body-budget-bytes %q: want at least %d (one batch body)", *bodyBudget, httpapi.BodyBytesMax)
 	}
-	if c.metricsPublic, err = strconv.ParseBool(*metricsPublic); err != nil {
-		return c, fmt.Errorf("--metrics-public %q: want true or false", *metricsPublic)
+	if metricsPublicErr != nil {
+		return c, fmt.Errorf("TOLLWAY_METRICS_PUBLIC %q: want true or false", metricsPublicEnv)
 	}
+	c.metricsPublic = *metricsPublic
 	fee, err := strconv.ParseUint(*feeBps, 10, 32)
 	if err != nil || fee > 10_000 {
 		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
