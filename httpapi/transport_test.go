@@ -301,9 +301,22 @@ func TestLargeBodiesShareABudget(t *testing.T) {
 	if tr.budget.inUse() != 0 || tr.budget.pending.Load() != 0 {
 		t.Fatalf("budget in use = %d, %d reservations, want none", tr.budget.inUse(), tr.budget.pending.Load())
 	}
+	// Their connections stay open, idle, without their bodies' buffers
+	// (rest, the test's own, is one of the two sizes allowed).
+	if grown := int64(heapInUse()) - int64(before); grown > 2*size {
+		t.Errorf("heap grew %d bytes after the large bodies were answered, want under %d: buffers kept", grown, 2*size)
+	}
 	c := ts.dialFrom("127.0.0.1")
 	fmt.Fprintf(c, "POST /v1/charges/batch HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n{%s", size, rest)
 	expect(t, readResponse(t, c), http.StatusUnauthorized, typeAuthentication, "missing_credentials")
+	// A chunked body reserves its route's limit while it is read.
+	fmt.Fprintf(c, "POST /v1/charges/batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n")
+	waitFor(t, "the chunked body's reservation", func() bool { return tr.budget.inUse() == BodyBytesMax })
+	fmt.Fprintf(c, "0\r\n\r\n")
+	expect(t, readResponse(t, c), http.StatusUnauthorized, typeAuthentication, "missing_credentials")
+	if tr.budget.inUse() != 0 {
+		t.Fatalf("budget in use = %d after the chunked body, want 0", tr.budget.inUse())
+	}
 }
 
 func TestBodyReservationsExpire(t *testing.T) {
