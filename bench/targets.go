@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,7 +59,10 @@ func StartTollway(ctx context.Context, exe, dir string) (proc *Process, url, adm
 			Name: "tollway",
 			Path: exe,
 			Args: []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--data", filepath.Join(dir, "data"),
-				"--admin-token", adminToken, "--log-level", "warn"},
+				"--admin-token", adminToken, "--log-level", "warn",
+				// Every load connection comes from 127.0.0.1: no per-address
+				// limit below the server's own (the flag is capped by it).
+				"--max-conns-per-ip", strconv.Itoa(math.MaxInt32)},
 			LogPath:     filepath.Join(dir, "tollway.log"),
 			StopSignal:  syscall.SIGTERM,
 			StopTimeout: tollwayStopTimeout,

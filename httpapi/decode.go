@@ -18,8 +18,9 @@ const (
 	// smallObjectFields is the most fields of an object whose duplicates are
 	// found without a map.
 	smallObjectFields = 16
-	// BodyBytesMax bounds a request body; larger bodies are refused before
-	// they are read in full.
+	// BodyBytesMax bounds the body of a batch (the transport's limit of
+	// POST /v1/charges/batch; other routes have RouteBodyBytesMax), and of
+	// any body parseObject reads.
 	BodyBytesMax = 1 << 20
 	// FieldErrorsMax bounds the fields one validation error names.
 	FieldErrorsMax = 32
@@ -81,7 +82,7 @@ func (r *reader) wasSeen(name string) bool {
 // called once the reader's values are no longer used.
 func parseObject(body []byte) (*reader, func(), *apiError) {
 	if len(body) > BodyBytesMax {
-		return nil, nil, invalid("body_too_large", fmt.Sprintf("the body exceeds %d bytes", BodyBytesMax))
+		return nil, nil, bodyTooLarge(BodyBytesMax)
 	}
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, nil, invalid("malformed_json", "the body is not valid JSON")

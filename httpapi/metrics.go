@@ -59,6 +59,7 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_idempotency_store_bytes", Help: "Memory of the stored Idempotency-Key responses."},
 			func() float64 { return float64(s.idempotency.bytes()) }),
 	)
+	m.registry.MustRegister(transportCollectors(s.transport)...)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return m
 }
@@ -127,4 +128,34 @@ func (s *Server) statsView() statsView {
 	return statsView{commits: st.Commits, entries: st.CommitsEntries, position: s.engine.Position(),
 		accounts: st.Accounts, actors: st.Actors,
 		commitDuration: st.CommitDurationSeconds, commitRecords: st.CommitRecords}
+}
+
+// transportCollectors export the transport's connection counts and limits.
+func transportCollectors(t *transport) []prometheus.Collector {
+	gauge := func(name, help string, value func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value)
+	}
+	counter := func(name, help string, value func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, value)
+	}
+	return []prometheus.Collector{
+		gauge("tollway_http_connections_open", "HTTP connections open (admitted, not yet closed).",
+			func() float64 { return float64(t.open.Load()) }),
+		gauge("tollway_http_connections_max", "Most HTTP connections open at once (--max-conns).",
+			func() float64 { return float64(t.connectionsMax) }),
+		gauge("tollway_http_connections_per_ip_max", "Most HTTP connections open at once from one address (--max-conns-per-ip).",
+			func() float64 { return float64(t.perIPMax) }),
+		gauge("tollway_file_limit", "The process's file descriptor limit (soft RLIMIT_NOFILE) at start; 0 if unknown.",
+			func() float64 { return float64(t.fileLimit) }),
+		counter("tollway_http_connections_rejected_total", "HTTP connections refused at accept for the connection limit or the per-address limit.",
+			func() float64 {
+				return float64(t.rejected[rejectConnectionsMax].Load() + t.rejected[rejectPerIPMax].Load())
+			}),
+		counter("tollway_http_accept_errors_total", "Failed accepts (such as out of file descriptors), each retried after a pause.",
+			func() float64 { return float64(t.acceptErrors.Load()) }),
+		gauge("tollway_http_body_budget_bytes_in_use", "Bytes of large request bodies reserved (being read or handled).",
+			func() float64 { return float64(t.budget.inUse()) }),
+		gauge("tollway_http_body_budget_bytes_max", "Most bytes of large request bodies at once (--body-budget-bytes).",
+			func() float64 { return float64(t.budget.max) }),
+	}
 }

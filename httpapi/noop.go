@@ -31,11 +31,12 @@ type Noop struct {
 	requestIDs *requestIDs
 	// keys maps the hash of a key to it, in the same map as Server's
 	// directory.
-	keys     byHash[*noopKey]
-	keyCount atomic.Int64
-	router   *router.Router
-	http     *fasthttp.Server
-	shutdown sync.Once
+	keys      byHash[*noopKey]
+	keyCount  atomic.Int64
+	router    *router.Router
+	transport *transport
+	http      *fasthttp.Server
+	shutdown  sync.Once
 }
 
 // noopKey is a registered key: its hash, compared in constant time as
@@ -75,22 +76,18 @@ func NewNoop() *Noop {
 		requestIDs: newRequestIDs(),
 	}
 	n.router = n.routes()
-	n.http = &fasthttp.Server{
-		Handler:            n.router.Handler,
-		Name:               "tollway",
-		ReadTimeout:        readTimeout,
-		WriteTimeout:       writeTimeout,
-		IdleTimeout:        idleTimeout,
-		MaxRequestBodySize: BodyBytesMax,
-		ErrorHandler:       n.transportError,
-		Logger:             fasthttpLogger{n.logger},
-		CloseOnShutdown:    true,
-	}
+	// Server's transport, without its connection limits: the benchmark
+	// may open more connections from one address than a server would take.
+	n.transport = newTransport(n.logger, transportConfig{
+		connectionsMax: fasthttp.DefaultConcurrency, perIPMax: fasthttp.DefaultConcurrency,
+		bigBodyRoutes: []string{"POST /v1/charges/batch", "POST /v1/noop/keys"},
+	})
+	n.http = n.transport.httpServer(n.router.Handler, n.requestIDs)
 	return n
 }
 
 // Serve answers requests on ln until Shutdown.
-func (n *Noop) Serve(ln net.Listener) error { return n.http.Serve(ln) }
+func (n *Noop) Serve(ln net.Listener) error { return n.http.Serve(n.transport.listen(ln)) }
 
 // Handler returns the request handler, for tests and embedding.
 func (n *Noop) Handler() fasthttp.RequestHandler { return n.router.Handler }
@@ -125,15 +122,12 @@ func (n *Noop) handle(route string, h handler) fasthttp.RequestHandler {
 		if err := h(ctx, &c); err != nil {
 			n.writeError(ctx, &c, err)
 		}
+		n.transport.requestDone(ctx)
 	}
 }
 
 func (n *Noop) writeError(ctx *fasthttp.RequestCtx, c *call, err *apiError) {
 	writeError(n.logger, ctx, c, err)
-}
-
-func (n *Noop) transportError(ctx *fasthttp.RequestCtx, err error) {
-	answerTransportError(n.logger, n.requestIDs, ctx, err)
 }
 
 // authenticate finds the request's key exactly as Server.authenticateKey

@@ -95,6 +95,7 @@ func (s *Server) status(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		"position":      s.engine.Position(),
 		"ready":         s.ready.Load() && s.engine.Err() == nil,
 		"chain":         nil,
+		"connections":   s.transport.stats(),
 	})
 	return nil
 }
@@ -109,7 +110,15 @@ func (s *Server) configuration(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	return nil
 }
 
+// metricsPage serves the Prometheus metrics to the admin token (a
+// scraper's bearer token), or to anyone with Config.MetricsPublic: they
+// tell account counts and load.
 func (s *Server) metricsPage(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	if !s.config.MetricsPublic {
+		if apiErr := s.authenticateAdmin(ctx); apiErr != nil {
+			return apiErr
+		}
+	}
 	s.metrics.handler(ctx)
 	return nil
 }

@@ -49,7 +49,7 @@ func TestHealthStatusConfigAndMetrics(t *testing.T) {
 		t.Fatalf("config = %v", config)
 	}
 	expect(t, ts.do("GET", "/v1/balance", m.key, nil), 200, "", "")
-	metrics := ts.do("GET", "/metrics", "", nil)
+	metrics := ts.do("GET", "/metrics", testAdminToken, nil)
 	for _, want := range []string{
 		`tollway_http_requests_total{route="/v1/balance",status="200"} 1`,
 		`tollway_http_request_duration_seconds_bucket{route="/v1/balance"`,
@@ -70,7 +70,7 @@ func TestMetricsHaveTheLogCommitHistogramsAfterCharges(t *testing.T) {
 	for range charges {
 		expect(t, ts.do("POST", "/v1/charges", m.key, map[string]string{"to": m.payee, "amount": "1"}), 201, "", "")
 	}
-	body := string(ts.do("GET", "/metrics", "", nil).body)
+	body := string(ts.do("GET", "/metrics", testAdminToken, nil).body)
 	for _, name := range []string{"tollway_log_commit_duration_seconds", "tollway_log_commit_entries"} {
 		if !strings.Contains(body, "# TYPE "+name+" histogram\n") {
 			t.Errorf("/metrics lacks the histogram %s", name)

@@ -23,11 +23,8 @@ import (
 	"github.com/tollway/tollway/engine/access"
 )
 
-// Server limits and timeouts, set explicitly rather than left to defaults.
+// Server settings; the transport's limits and timeouts are in transport.go.
 const (
-	readTimeout  = 10 * time.Second
-	writeTimeout = 10 * time.Second
-	idleTimeout  = 60 * time.Second
 	// AccessTokenTTLDefault is how long an access JWT lives.
 	AccessTokenTTLDefault = 15 * time.Minute
 	// ChainIDDefault is the chain id of Sign-In with Ethereum messages until
@@ -72,6 +69,21 @@ type Config struct {
 	// AccountsPerUser and KeysPerAccount are the creation caps;
 	// AccountsPerUserMax and KeysPerAccountMax unless set (tests lower them).
 	AccountsPerUser, KeysPerAccount int
+
+	// Transport limits (transport.go); zero means the default. FileLimit is
+	// the process's file descriptor limit, reported and used to derive
+	// ConnectionsMax (ConnectionsMaxFor); ConnectionsPerIPMax defaults to
+	// ConnectionsPerIPMaxFor(ConnectionsMax).
+	FileLimit           uint64
+	ConnectionsMax      int
+	ConnectionsPerIPMax int
+	// BodyBudgetBytes defaults to BodyBudgetBytesDefault.
+	BodyBudgetBytes int64
+	// RequestReadTimeout defaults to RequestReadTimeoutDefault (tests
+	// shorten it).
+	RequestReadTimeout time.Duration
+	// MetricsPublic serves /metrics without the admin token.
+	MetricsPublic bool
 }
 
 // Server is Tollway's HTTP API: fasthttp and a router in front of the
@@ -88,6 +100,7 @@ type Server struct {
 	requestIDs  *requestIDs
 	metrics     *metrics
 	router      *router.Router
+	transport   *transport
 	http        *fasthttp.Server
 	started     time.Time
 	ready       atomic.Bool
@@ -147,25 +160,21 @@ func New(config Config) (*Server, error) {
 		s.keyActors.Shutdown()
 		return nil, err
 	}
+	s.transport = newTransport(s.logger, transportConfig{
+		connectionsMax: config.ConnectionsMax, perIPMax: config.ConnectionsPerIPMax, fileLimit: config.FileLimit,
+		bodyBudgetBytes: config.BodyBudgetBytes, requestReadTimeout: config.RequestReadTimeout,
+		bigBodyRoutes: []string{"POST /v1/charges/batch"},
+	})
 	s.metrics = newMetrics(s)
 	s.router = s.routes()
-	s.http = &fasthttp.Server{
-		Handler:            s.router.Handler,
-		Name:               "tollway",
-		ReadTimeout:        readTimeout,
-		WriteTimeout:       writeTimeout,
-		IdleTimeout:        idleTimeout,
-		MaxRequestBodySize: BodyBytesMax,
-		ErrorHandler:       s.transportError,
-		Logger:             fasthttpLogger{s.logger},
-		CloseOnShutdown:    true,
-	}
+	s.http = s.transport.httpServer(s.router.Handler, s.requestIDs)
 	s.ready.Store(true)
 	return s, nil
 }
 
-// Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+// Serve answers requests on ln until Shutdown, within the transport's
+// connection limits.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.transport.listen(ln)) }
 
 // Handler returns the server's request handler, for embedding it in
 // another fasthttp server.
@@ -219,6 +228,7 @@ func (s *Server) handle(route string, h handler) fasthttp.RequestHandler {
 				s.writeError(ctx, &c, err)
 			}
 		}()
+		s.transport.requestDone(ctx)
 		status := ctx.Response.StatusCode()
 		if c.idempotencyKey != "" {
 			s.idempotency.finish(c.idempotencyKey, status, ctx.Response.Body(), contentTypeOf(ctx))
@@ -280,30 +290,6 @@ func writeBody(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(body)
-}
-
-// transportError answers requests fasthttp could not read (too large, bad
-// framing, timeouts) in the error shape.
-func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	answerTransportError(s.logger, s.requestIDs, ctx, err)
-}
-
-func answerTransportError(logger *slog.Logger, ids *requestIDs, ctx *fasthttp.RequestCtx, err error) {
-	c := call{route: "transport"}
-	var buf [40]byte
-	c.requestID = ids.next(buf[:0])
-	ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
-	apiErr := invalid("malformed_request", "the HTTP request could not be read")
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		apiErr = invalid("body_too_large", fmt.Sprintf("the body exceeds %d bytes", BodyBytesMax))
-	}
-	writeError(logger, ctx, &c, apiErr)
-}
-
-type fasthttpLogger struct{ logger *slog.Logger }
-
-func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.logger.Debug("fasthttp", "message", fmt.Sprintf(format, args...))
 }
 
 func uitoa[T uint32 | uint64 | int](v T) string { return strconv.FormatUint(uint64(v), 10) }

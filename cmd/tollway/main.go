@@ -3,6 +3,8 @@
 //	tollway serve [--listen ADDR] [--data DIR] [--admin-token T] [--jwt-secret S]
 //	              [--fee-bps N] [--rate-limit N/D] [--log-level L] [--pprof ADDR]
 //	              [--recover-truncated-log]
+//	              [--max-conns N] [--max-conns-per-ip N] [--body-budget-bytes N]
+//	              [--metrics-public]
 //	tollway bench [--scenarios …] [--connections …] [--baselines …] [--out DIR] …
 //
 // cmd/ owns configuration: flags, environment variables and signals are read
@@ -101,6 +103,11 @@ type serveConfig struct {
 	// recoverTruncatedLog starts on a log that lost acknowledged positions
 	// (engine.Options.AllowLogLoss) instead of refusing.
 	recoverTruncatedLog bool
+	// maxConns and maxConnsPerIP: 0 derives them (httpapi.ConnectionsMaxFor
+	// of the file limit, httpapi.ConnectionsPerIPMaxFor).
+	maxConns, maxConnsPerIP int
+	bodyBudgetBytes         int64
+	metricsPublic           bool
 }
 
 // recoverTruncatedLogFlag names the override in the refusal's message.
@@ -127,6 +134,12 @@ func parseServe(args []string) (serveConfig, error) {
 	}
 	recoverTruncatedLog := flags.Bool("recover-truncated-log", recoverDefault, "start even if the log lost acknowledged operations "+
 		"(a corrupted or truncated WAL); the lost positions are logged at error level. Without it the server refuses to start (TOLLWAY_RECOVER_TRUNCATED_LOG)")
+	maxConns := flags.String("max-conns", envOr("TOLLWAY_MAX_CONNS", "0"), "most HTTP connections open at once; 0: the file limit less a reserve for the log, which also caps it (TOLLWAY_MAX_CONNS)")
+	maxConnsPerIP := flags.String("max-conns-per-ip", envOr("TOLLWAY_MAX_CONNS_PER_IP", "0"), "most HTTP connections open at once from one address; 0: half of --max-conns; behind a proxy, set it to --max-conns (TOLLWAY_MAX_CONNS_PER_IP)")
+	bodyBudget := flags.String("body-budget-bytes", envOr("TOLLWAY_BODY_BUDGET_BYTES", strconv.Itoa(httpapi.BodyBudgetBytesDefault)), "most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After (TOLLWAY_BODY_BUDGET_BYTES)")
+	metricsPublicEnv := envOr("TOLLWAY_METRICS_PUBLIC", "false")
+	metricsPublicDefault, metricsPublicErr := strconv.ParseBool(metricsPublicEnv)
+	metricsPublic := flags.Bool("metrics-public", metricsPublicDefault, "serve /metrics without the admin token (TOLLWAY_METRICS_PUBLIC)")
 	if err := flags.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
@@ -147,6 +160,19 @@ func parseServe(args []string) (serveConfig, error) {
 		}
 		*limit.dst = n
 	}
+	if c.maxConns, err = strconv.Atoi(*maxConns); err != nil || c.maxConns < 0 {
+		return c, fmt.Errorf("--max-conns %q: want a count, 0 for the default", *maxConns)
+	}
+	if c.maxConnsPerIP, err = strconv.Atoi(*maxConnsPerIP); err != nil || c.maxConnsPerIP < 0 {
+		return c, fmt.Errorf("--max-conns-per-ip %q: want a count, 0 for the default", *maxConnsPerIP)
+	}
+	if c.bodyBudgetBytes, err = strconv.ParseInt(*bodyBudget, 10, 64); err != nil || c.bodyBudgetBytes < httpapi.BodyBytesMax {
+		return c, fmt.Errorf("--body-budget-bytes %q: want at least %d (one batch body)", *bodyBudget, httpapi.BodyBytesMax)
+	}
+	if metricsPublicErr != nil {
+		return c, fmt.Errorf("TOLLWAY_METRICS_PUBLIC %q: want true or false", metricsPublicEnv)
+	}
+	c.metricsPublic = *metricsPublic
 	fee, err := strconv.ParseUint(*feeBps, 10, 32)
 	if err != nil || fee > 10_000 {
 		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
@@ -164,12 +190,38 @@ func parseServe(args []string) (serveConfig, error) {
 	return c, nil
 }
 
+// connectionLimits returns the connection limits: the file limit less the
+// log's reserve (httpapi.ConnectionsMaxFor), lowered by --max-conns but
+// never raised (more would run out of descriptors), and --max-conns-per-ip
+// or half of that.
+func connectionLimits(c serveConfig, fileLimit uint64, logger *slog.Logger) (maxConns, maxConnsPerIP int) {
+	maxConns = httpapi.ConnectionsMaxFor(fileLimit)
+	if c.maxConns > maxConns {
+		logger.Warn("--max-conns is above what the file limit allows; raise the limit (ulimit -n) to allow more",
+			"max_conns", c.maxConns, "file_limit", fileLimit, "file_reserve", httpapi.FileReserveFor(fileLimit), "using", maxConns)
+	} else if c.maxConns > 0 {
+		maxConns = c.maxConns
+	}
+	maxConnsPerIP = httpapi.ConnectionsPerIPMaxFor(maxConns)
+	if c.maxConnsPerIP > 0 {
+		maxConnsPerIP = min(c.maxConnsPerIP, maxConns)
+	}
+	logger.Info("connection limits", "file_limit", fileLimit, "max_conns", maxConns, "max_conns_per_ip", maxConnsPerIP)
+	return maxConns, maxConnsPerIP
+}
+
 func serve(args []string) error {
 	c, err := parseServe(args)
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	// Before the engine opens its files: the limit is the process's.
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		logger.Warn("could not raise the file limit", "error", err, "file_limit", fileLimit)
+	}
+	maxConns, maxConnsPerIP := connectionLimits(c, fileLimit, logger)
 	eng, err := engine.Open(engine.Options{Dir: c.data, FeeBps: c.feeBps, Logger: logger, AllowLogLoss: c.recoverTruncatedLog})
 	if loss := (*engine.LogLossError)(nil); errors.As(err, &loss) {
 		return fmt.Errorf("refusing to start: the log in %s ends at position %d but positions up to %d were acknowledged: "+
@@ -202,6 +254,8 @@ func serve(args []string) error {
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
 		IdempotencyStoreBytes: c.idempotencyStoreBytes, AccountsPerUser: c.accountsPerUser, KeysPerAccount: c.keysPerAccount,
+		FileLimit: fileLimit, ConnectionsMax: maxConns, ConnectionsPerIPMax: maxConnsPerIP,
+		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic,
 	}
 	c.auth.apply(&config)
 	server, err := httpapi.New(config)
