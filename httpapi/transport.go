@@ -51,7 +51,7 @@ const (
 	// The largest legitimate one is a charge whose metadata encodes to
 	// engine.MemoBytesMax (16 KiB) written with every character \u-escaped
 	// (6 bytes each: 96 KiB) plus its other fields. A larger declared
-	// Content-Length is refused (413) before any byte of the body is read.
+	// Content-Length is refused (400 body_too_large) before any byte of the body is read.
 	RouteBodyBytesMax = 128 << 10
 	// bodyUnreservedBytesMax is the largest body read without a reservation
 	// from the body budget: every request clients send in normal use (a
@@ -553,7 +553,7 @@ func (b *bodyBudget) inUse() int64 {
 
 // bodyTooLarge is the answer to a body over its route's limit.
 func bodyTooLarge(limit int) *apiError {
-	return &apiError{status: fasthttp.StatusRequestEntityTooLarge, kind: typeInvalidRequest, code: "body_too_large",
+	return &apiError{status: fasthttp.StatusBadRequest, kind: typeInvalidRequest, code: "body_too_large",
 		message: fmt.Sprintf("the body exceeds %d bytes, this route's limit", limit)}
 }
 

@@ -232,7 +232,7 @@ func TestAcceptRetriesRunningOutOfDescriptors(t *testing.T) {
 
 // TestLargeDeclaredBodiesAreRefusedBeforeRead: requests declaring a body of
 // 1,000,000 bytes to a route whose limit is RouteBodyBytesMax, and sending
-// one byte of it, are answered 413 at once, and the server allocates
+// one byte of it, are answered 400 body_too_large at once, and the server allocates
 // nothing for them (it used to allocate the declared length and wait).
 func TestLargeDeclaredBodiesAreRefusedBeforeRead(t *testing.T) {
 	ts := startServer(t)
@@ -245,7 +245,7 @@ func TestLargeDeclaredBodiesAreRefusedBeforeRead(t *testing.T) {
 	}
 	for _, c := range conns {
 		r := readResponse(t, c)
-		e := expect(t, r, http.StatusRequestEntityTooLarge, typeInvalidRequest, "body_too_large")
+		e := expect(t, r, http.StatusBadRequest, typeInvalidRequest, "body_too_large")
 		if want := fmt.Sprintf("the body exceeds %d bytes, this route's limit", RouteBodyBytesMax); e["message"] != want {
 			t.Fatalf("message = %q, want %q", e["message"], want)
 		}
@@ -256,7 +256,7 @@ func TestLargeDeclaredBodiesAreRefusedBeforeRead(t *testing.T) {
 	// The same body declared to the batch route passes the route limit.
 	c := ts.dialFrom("127.0.0.1")
 	fmt.Fprintf(c, "POST /v1/charges/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n{")
-	e := expect(t, readResponse(t, c), http.StatusRequestEntityTooLarge, typeInvalidRequest, "body_too_large")
+	e := expect(t, readResponse(t, c), http.StatusBadRequest, typeInvalidRequest, "body_too_large")
 	if want := fmt.Sprintf("the body exceeds %d bytes, this route's limit", BodyBytesMax); e["message"] != want {
 		t.Fatalf("message = %q, want %q", e["message"], want)
 	}
@@ -358,7 +358,7 @@ func TestIdleNewConnectionIsClosedSilently(t *testing.T) {
 }
 
 // TestNetHTTPClientReadsTheAnswerToATooLargeBody: Go's client sending a
-// 2 MiB body reads the 413, not a connection reset: the server drains
+// 2 MiB body reads the 400, not a connection reset: the server drains
 // what the client still sends before it closes.
 func TestNetHTTPClientReadsTheAnswerToATooLargeBody(t *testing.T) {
 	ts := startServer(t)
@@ -375,7 +375,7 @@ func TestNetHTTPClientReadsTheAnswerToATooLargeBody(t *testing.T) {
 				t.Fatalf("%s try %d: reading the body: %v", path, try, err)
 			}
 			expect(t, response{status: resp.StatusCode, header: resp.Header, body: data},
-				http.StatusRequestEntityTooLarge, typeInvalidRequest, "body_too_large")
+				http.StatusBadRequest, typeInvalidRequest, "body_too_large")
 		}
 	}
 }
