@@ -23,6 +23,13 @@ const (
 	BatchEntriesMaxDefault = 4096
 )
 
+// FilesOpenMax bounds the file descriptors an open engine holds: the log's
+// table files (wal.TableFilesOpenMax) plus its WALs (the live one and one
+// being recycled), MANIFEST, OPTIONS, LOCK, the mark file and the data
+// directory's handles, with room to spare. A server keeps this many
+// descriptors out of its connection limit.
+const FilesOpenMax = wal.TableFilesOpenMax + 32
+
 // Options configure an engine. Only Dir is required.
 type Options struct {
 	// Dir is the data directory; it is created if missing.

@@ -115,7 +115,7 @@ func TestIdempotencyStoreStaysWithinItsBytesUnderABatchFlood(t *testing.T) {
 	if got := ts.available(m.key); got != available {
 		t.Fatalf("available after the retry = %s, want %s: charged once", got, available)
 	}
-	page := string(ts.do("GET", "/metrics", "", nil).body)
+	page := string(ts.do("GET", "/metrics", testAdminToken, nil).body)
 	if got, want := metricValue(page, "tollway_idempotency_store_bytes"), float64(store.bytes()); got != want || got <= 0 {
 		t.Fatalf("tollway_idempotency_store_bytes = %v, want %v", got, want)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine"
 )
 
 // The transport: how connections are admitted, how long a request may take
@@ -102,14 +104,18 @@ const (
 	// the pprof endpoint, standard streams and epoll. Under a small limit
 	// it is half the limit (FileReserveFor).
 	//
-	// NB: Pebble keeps up to 1,000 table files open (its default
-	// MaxOpenFiles); a store with more tables than the reserve holds needs
-	// a higher file limit than the connections alone would.
+	// NB: the engine holds at most engine.FilesOpenMax (160) descriptors,
+	// so it fits in the reserve (asserted below) under any file limit of
+	// 512 or more.
 	FileReserveMax = 256
 	// fileLimitAssumed stands for an unknown file limit (Config.FileLimit
 	// 0): the usual default soft limit.
 	fileLimitAssumed = 1024
 )
+
+// The engine's descriptors fit in the reserve: a connection flood never
+// takes the ones the log needs.
+var _ = uint(FileReserveMax - engine.FilesOpenMax)
 
 // FileReserveFor returns the descriptors kept for the log and everything
 // but connections under a file limit: FileReserveMax, or half the limit

@@ -32,6 +32,15 @@ const (
 	// blockCacheBytes caches sstable blocks for reads of index keys and of
 	// positions that have left the memtable.
 	blockCacheBytes = 128 << 20
+	// TableFilesOpenMax bounds the table files Pebble keeps open (its
+	// MaxOpenFiles; 1,000 by default). The HTTP server keeps a reserve of
+	// file descriptors out of its connection limit for the log
+	// (httpapi.FileReserveMax, 256): this bound, plus the WAL, MANIFEST,
+	// OPTIONS, LOCK, the mark and directory handles, must fit in it, so a
+	// connection flood can never starve the log of descriptors. Tables are
+	// few and large here (sequential keys, 64 MiB memtables); a table not
+	// open is opened on demand, at the cost of a read.
+	TableFilesOpenMax = 128
 	// closeFailedTimeout bounds how long Close waits for Pebble to close after
 	// the log failed; past it the DB is abandoned (the process should exit).
 	closeFailedTimeout = 10 * time.Second
@@ -171,6 +180,7 @@ func pebbleOptions(fs vfs.FS, logger *pebbleLogger, background *backgroundErrors
 		L0StopWritesThreshold:       level0StopWritesThreshold,
 		FormatMajorVersion:          pebble.FormatNewest,
 		Logger:                      logger,
+		MaxOpenFiles:                TableFilesOpenMax,
 	}
 }
 
