@@ -62,7 +62,10 @@ func StartTollway(ctx context.Context, exe, dir string) (proc *Process, url, adm
 				"--admin-token", adminToken, "--log-level", "warn",
 				// Every load connection comes from 127.0.0.1: no per-address
 				// limit below the server's own (the flag is capped by it).
-				"--max-conns-per-ip", strconv.Itoa(math.MaxInt32)},
+				"--max-conns-per-ip", strconv.Itoa(math.MaxInt32),
+				// The fixtures sign up and log in tens of users per run, all
+				// from 127.0.0.1: past the sign-in routes' per-address bucket.
+				"--auth-rate-limit", benchAuthRateLimit},
 			LogPath:     filepath.Join(dir, "tollway.log"),
 			StopSignal:  syscall.SIGTERM,
 			StopTimeout: tollwayStopTimeout,
@@ -223,6 +226,11 @@ func checkHTTPTarget(cfg *HTTPTargetConfig) (perCharge, readEvery int, err error
 // client's should; the balance reads of mixed are a dashboard's, with keys
 // of their own. Their accounts are not the charged ones, so a read never
 // waits behind a charge on an account.
+// benchAuthRateLimit is the sign-in bucket of the server the bench starts.
+// A server under --target needs one as large (--auth-rate-limit), or its
+// fixtures' sign-ups and logins get 429.
+const benchAuthRateLimit = "100000/1s"
+
 func prepareReaders(url string, n int) ([]string, error) {
 	c := &fasthttp.Client{MaxConnsPerHost: setupConnections}
 	email := fmt.Sprintf("bench-readers-%d-%s@example.com", time.Now().UnixNano(), randomBase62(8))
