@@ -1,11 +1,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -29,35 +26,6 @@ import (
 func clientFrom(ip string) *http.Client {
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
-}
-
-// doWith is ts.do through c.
-func (ts *testServer) doWith(c *http.Client, method, path, token string, body any) response {
-	ts.t.Helper()
-	encoded, err := json.Marshal(body)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	request, err := http.NewRequest(method, ts.url+path, bytes.NewReader(encoded))
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	if body == nil {
-		request.Body, request.ContentLength = nil, 0
-	}
-	if token != "" {
-		request.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(request)
-	if err != nil {
-		ts.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 
 func withAuthLimit(requests, perSeconds uint32) serverOption {

@@ -146,6 +146,12 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // do sends a request; headers alternate names and values.
 func (ts *testServer) do(method, path, token string, body any, headers ...string) response {
 	ts.t.Helper()
+	return ts.doWith(client, method, path, token, body, headers...)
+}
+
+// doWith is do through c (e.g. a client from another address, clientFrom).
+func (ts *testServer) doWith(c *http.Client, method, path, token string, body any, headers ...string) response {
+	ts.t.Helper()
 	var reader io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -171,7 +177,7 @@ func (ts *testServer) do(method, path, token string, body any, headers ...string
 	for i := 0; i+1 < len(headers); i += 2 {
 		request.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := client.Do(request)
+	resp, err := c.Do(request)
 	if err != nil {
 		ts.t.Fatalf("%s %s: %v", method, path, err)
 	}
