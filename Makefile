@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test bench bench-http bench-baselines fmt vet build crash
+.PHONY: run test probe bench bench-http bench-baselines fmt vet build crash
 
 build:
 	$(GO) build ./...
@@ -18,6 +18,13 @@ test: vet
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+
+# Hostile black-box probes against the built server (connection flood, slow
+# bodies, stored-response spam, SIWE and login floods, racing creators, a
+# corrupted log tail); needs prlimit(1), about a minute.
+probe:
+	$(GO) build -o bin/tollway ./cmd/tollway
+	$(GO) run ./bench/probe -bin bin/tollway
 
 # Benchmarks of the engine and the log; BENCHMARKS.md records their figures.
 bench:

@@ -225,7 +225,7 @@ func serve(args []string) error {
 	eng, err := engine.Open(engine.Options{Dir: c.data, FeeBps: c.feeBps, Logger: logger, AllowLogLoss: c.recoverTruncatedLog})
 	if loss := (*engine.LogLossError)(nil); errors.As(err, &loss) {
 		return fmt.Errorf("refusing to start: the log in %s ends at position %d but positions up to %d were acknowledged: "+
-			"%d acknowledged writes are lost (a corrupted or truncated WAL file, *.log). Restore the data directory from a backup, "+
+			"%d acknowledged write(s) lost (a corrupted or truncated WAL file, *.log). Restore the data directory from a backup, "+
 			"or restart with %s to start without them (a retry of one applies it again as new): %w",
 			loss.Dir, loss.Recovered, loss.Marked, loss.Marked-loss.Recovered, recoverTruncatedLogFlag, engine.ErrLogLoss)
 	}
