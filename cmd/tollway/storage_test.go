@@ -110,7 +110,7 @@ func TestServeRefusesALogThatLostItsTail(t *testing.T) {
 	code, stderr := serveChild(t, dir)
 	line := lastLine(t, stderr)
 	if code != 1 || !strings.HasPrefix(line, "tollway: ") || !strings.Contains(line, dir) ||
-		!strings.Contains(line, "--recover-truncated-log") || !strings.Contains(line, "are lost") {
+		!strings.Contains(line, "--recover-truncated-log") || !strings.Contains(line, "acknowledged write(s) lost") {
 		t.Fatalf("exit %d, last line %q; want 1 and the refusal naming %s and the flag", code, line, dir)
 	}
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
