@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test probe bench bench-http bench-baselines fmt vet build crash
+.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash
 
 build:
 	$(GO) build ./...
@@ -38,6 +38,11 @@ bench:
 bench-http:
 	$(GO) test ./bench/ -run '^$$' -bench HTTPCharge -benchtime 1x -http-duration 5s -v
 
+# The load benchmark's binary, beside the server's: `tollway bench` runs
+# bin/tollway-bench (the server binary links none of the benchmark).
+bench-tool:
+	$(GO) build -o bin/ ./cmd/tollway ./cmd/tollway-bench
+
 # The load benchmark (`tollway bench`): Tollway over HTTP and embedded, the
 # no-op HTTP ceiling, Redis (appendfsync always and everysec) and PostgreSQL,
 # in one run of interleaved repetitions. Installs the baselines if missing,
@@ -46,7 +51,7 @@ bench-http:
 BENCH_FLAGS ?= --connections 64,256 --duration 5s --warmup 1s --repetitions 3
 bench-baselines:
 	bash bench/install-baselines.sh
-	$(GO) build -o bin/tollway ./cmd/tollway
+	$(GO) build -o bin/ ./cmd/tollway ./cmd/tollway-bench
 	./bin/tollway bench --scenarios http-charge,http-batch,embedded-charge,hot-supplier,mixed,noop-http \
 		--baselines redis,redis-everysec,postgres $(BENCH_FLAGS) --out docs/benchmarks --update BENCHMARKS.md
 

@@ -77,7 +77,7 @@ func StartTollway(ctx context.Context, exe, dir string) (proc *Process, url, adm
 	return proc, "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), adminToken, nil
 }
 
-// StartNoop starts `exe noop-server` on a free port of 127.0.0.1 and waits
+// StartNoop starts `exe noop-server` (exe being tollway-bench) on a free port of 127.0.0.1 and waits
 // until it accepts connections. It returns the process and the base URL.
 //
 // NB: its log is a temporary file, unlinked once the server listens (or
@@ -92,7 +92,7 @@ func StartNoop(ctx context.Context, exe string) (*Process, string, error) {
 	defer os.Remove(log.Name())
 	proc, port, err := startOnFreePort(ctx, func(port int) ProcessConfig {
 		return ProcessConfig{
-			Name:    "tollway noop-server",
+			Name:    "tollway-bench noop-server",
 			Path:    exe,
 			Args:    []string{"noop-server", "--listen", "127.0.0.1:" + strconv.Itoa(port)},
 			LogPath: log.Name(),

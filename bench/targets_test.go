@@ -22,21 +22,23 @@ const (
 	targetTestFunding = 1_000_000_000_000
 )
 
-// buildTollway builds cmd/tollway into dir and returns the executable.
-func buildTollway(t *testing.T, dir string) string {
+// buildTollway builds cmd/tollway and cmd/tollway-bench into dir/bin and
+// returns the server's executable and the benchmark's (whose noop-server
+// command is the no-op server).
+func buildTollway(t *testing.T, dir string) (tollway, benchExe string) {
 	t.Helper()
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	exe := filepath.Join(dir, "bin", "tollway")
-	build := exec.Command("go", "build", "-o", exe, "./cmd/tollway")
+	bin := filepath.Join(dir, "bin") + string(filepath.Separator)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/tollway", "./cmd/tollway-bench")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/tollway: %v\n%s", err, out)
+		t.Fatalf("go build ./cmd/tollway ./cmd/tollway-bench: %v\n%s", err, out)
 	}
-	return exe
+	return filepath.Join(bin, "tollway"), filepath.Join(bin, "tollway-bench")
 }
 
 // doConcurrently calls target.Do calls times from each of workers
@@ -102,9 +104,9 @@ func supplierTotal(t *testing.T, eng *engine.Engine, suppliers []engine.AccountI
 
 func TestTollwayAndNoopTargetsCountEveryOperationOnce(t *testing.T) {
 	work := t.TempDir()
-	exe := buildTollway(t, work)
-	t.Run("Tollway", func(t *testing.T) { testTollwayTargets(t, exe, filepath.Join(work, "tollway")) })
-	t.Run("Noop", func(t *testing.T) { testNoopTarget(t, exe) })
+	tollway, benchExe := buildTollway(t, work)
+	t.Run("Tollway", func(t *testing.T) { testTollwayTargets(t, tollway, filepath.Join(work, "tollway")) })
+	t.Run("Noop", func(t *testing.T) { testNoopTarget(t, benchExe) })
 }
 
 // testTollwayTargets runs http-charge, http-batch and mixed against one

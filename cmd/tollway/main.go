@@ -52,8 +52,6 @@ func run(args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
-	case "noop-server":
-		return noopServer(args[1:])
 	case "bench":
 		return benchCommand(args[1:])
 	}

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
-
-	"github.com/tollway/tollway/bench"
 )
 
 // beMain makes this test binary act as the tollway command when a test
@@ -23,39 +24,76 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestBenchSmoke runs a short `tollway bench` of http-charge (against a
-// server it starts as a child process) and embedded-charge, and checks that
-// the result file parses, has both runs, and counts no failure.
-func TestBenchSmoke(t *testing.T) {
-	t.Setenv(beMain, "1")
-	out := t.TempDir()
-	err := benchCommand([]string{
-		"--scenarios", "http-charge,embedded-charge", "--connections", "8", "--callers", "32",
-		"--duration", "1s", "--warmup", "200ms", "--repetitions", "1", "--consumers", "50", "--suppliers", "5",
-		"--quiet", "--out", out,
-	})
+// TestServerLinksNoBenchmark checks that the server binary links none of
+// the load benchmark: no PostgreSQL or Redis client, no plotting library,
+// no bench package (issue 17).
+func TestServerLinksNoBenchmark(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
 	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"github.com/jackc/pgx", "github.com/redis/go-redis", "gonum.org/",
+			"github.com/tollway/tollway/bench"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("cmd/tollway links %s", dep)
+			}
+		}
+	}
+}
+
+// TestNoNoopServerCommand checks that the server binary cannot start the
+// benchmark's no-op server, whose key registration is unauthenticated.
+func TestNoNoopServerCommand(t *testing.T) {
+	err := run([]string{"noop-server", "--listen", "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), `unknown command "noop-server"`) {
+		t.Fatalf("tollway noop-server = %v, want unknown command", err)
+	}
+}
+
+// fakeBenchBinary writes a tollway-bench into dir that records its
+// arguments, one a line, in dir/args and exits with status.
+func fakeBenchBinary(t *testing.T, dir string, status int) {
+	t.Helper()
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s\nexit %d\n", filepath.Join(dir, "args"), status)
+	if err := os.WriteFile(filepath.Join(dir, benchBinary), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBenchRunsTheBenchBinary checks that `tollway bench ARGS` runs the
+// tollway-bench beside it with --tollway naming itself, passes its exit
+// status on, and says how to build tollway-bench when there is none.
+func TestBenchRunsTheBenchBinary(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh on PATH for the fake tollway-bench")
+	}
+	dir := t.TempDir()
+	self := filepath.Join(dir, "tollway")
+	fakeBenchBinary(t, dir, 0)
+	if err := runBench(self, []string{"--scenarios", "http-charge", "--quiet"}); err != nil {
 		t.Fatalf("tollway bench = %v", err)
 	}
-	report, err := bench.ReadJSON(filepath.Join(out, "results.json"))
+	got, err := os.ReadFile(filepath.Join(dir, "args"))
 	if err != nil {
-		t.Fatalf("results.json: %v", err)
+		t.Fatal(err)
 	}
-	seen := map[bench.Scenario]bool{}
-	for i := range report.Runs {
-		run := &report.Runs[i]
-		seen[run.Scenario] = true
-		if run.Failed() || run.Operations == 0 || run.Throughput <= 0 || run.Latency.P50 <= 0 {
-			t.Errorf("run %s/%s = %d operations, %.0f/s, p50 %.0f µs, failures %v: want work and no failure",
-				run.Scenario, run.Target, run.Operations, run.Throughput, run.Latency.P50, run.Failures)
-		}
+	if want := "--tollway\n" + self + "\n--scenarios\nhttp-charge\n--quiet\n"; string(got) != want {
+		t.Fatalf("tollway-bench got arguments %q, want %q", got, want)
 	}
-	if !seen[bench.ScenarioHTTPCharge] || !seen[bench.ScenarioEmbeddedCharge] {
-		t.Fatalf("results have scenarios %v, want http-charge and embedded-charge", seen)
+
+	fakeBenchBinary(t, dir, 3)
+	if err := runBench(self, nil); err == nil || !strings.Contains(err.Error(), "exited with status 3") {
+		t.Fatalf("tollway bench with a failing tollway-bench = %v, want its status 3", err)
 	}
-	for _, name := range []string{"summary.md", filepath.Join("plots", "http-charge-c8-throughput.svg")} {
-		if info, err := os.Stat(filepath.Join(out, name)); err != nil || info.Size() == 0 {
-			t.Errorf("%s: %v, want a non-empty file", name, err)
-		}
+
+	empty := t.TempDir()
+	t.Setenv("PATH", empty)
+	err = runBench(filepath.Join(empty, "tollway"), nil)
+	if err == nil || !strings.Contains(err.Error(), "go build -o "+filepath.Join(empty, benchBinary)+" ./cmd/tollway-bench") {
+		t.Fatalf("tollway bench without tollway-bench = %v, want how to build it", err)
 	}
 }
