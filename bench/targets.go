@@ -16,6 +16,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tollway/tollway/bench/noop"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/httpapi"
@@ -359,9 +360,9 @@ func httpFailure(err error) string {
 // sends: charges, or batches of batch when batch > 1. proc is the server,
 // for ServerCPU and Close, as HTTPTargetConfig.Process.
 func NewNoopTarget(ctx context.Context, url string, proc *Process, consumers, batch, connections int) (Target, error) {
-	if consumers < 1 || consumers > httpapi.NoopKeysMax || connections < 1 || batch < 0 || batch > httpapi.BatchChargesMax {
+	if consumers < 1 || consumers > noop.KeysMax || connections < 1 || batch < 0 || batch > httpapi.BatchChargesMax {
 		return nil, fmt.Errorf("%w: %d consumers, batches of %d, %d connections; want 1 to %d consumers, batches up to %d, 1 or more connections",
-			engine.ErrInvalid, consumers, batch, connections, httpapi.NoopKeysMax, httpapi.BatchChargesMax)
+			engine.ErrInvalid, consumers, batch, connections, noop.KeysMax, httpapi.BatchChargesMax)
 	}
 	keys := make([]string, consumers)
 	suppliers := make([]string, noopSuppliers)
@@ -369,7 +370,7 @@ func NewNoopTarget(ctx context.Context, url string, proc *Process, consumers, ba
 		suppliers[i] = "acct_" + randomBase62(22)
 	}
 	c := &fasthttp.Client{}
-	for start := 0; start < consumers; start += httpapi.NoopKeysPerRequestMax {
+	for start := 0; start < consumers; start += noop.KeysPerRequestMax {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -377,7 +378,7 @@ func NewNoopTarget(ctx context.Context, url string, proc *Process, consumers, ba
 			Key     string `json:"key"`
 			Account string `json:"account"`
 		}
-		chunk := make([]registration, 0, min(consumers-start, httpapi.NoopKeysPerRequestMax))
+		chunk := make([]registration, 0, min(consumers-start, noop.KeysPerRequestMax))
 		for i := start; i < start+cap(chunk); i++ {
 			keys[i] = "sk_test_" + randomBase62(40)
 			chunk = append(chunk, registration{Key: keys[i], Account: "acct_" + randomBase62(22)})

@@ -3,137 +3,201 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 )
 
-// Noop is the ceiling of the load benchmark: the same fasthttp server
-// settings, router, bearer key lookup and request decoding as Server, with
-// a fixed reply where Server calls the engine. Every HTTP figure of
-// `tollway bench` is divided by this one's, so the ratio is what the
-// ledger costs over doing nothing at all.
+// ChargeFront is Server's charge path up to the engine: the same fasthttp
+// settings, transport, router, request ids, error shape, bearer key lookup
+// and request decoding, with replies its maker supplies where Server calls
+// the engine. The load benchmark's no-op server (bench/noop) is built on
+// it, so the ceiling every HTTP figure is divided by pays for everything but
+// the ledger.
 //
 // It leaves out, on purpose, what only exists because of the engine or the
 // access layer: the key actor (rate limit, revocation, scopes), the
-// idempotency store and metrics. Keys are registered through
-// POST /v1/noop/keys, unauthenticated: the server holds no money, and
-// cmd/tollway starts it only for the benchmark.
-type Noop struct {
+// idempotency store and metrics. Server never builds one: a ChargeFront
+// serves only POST /v1/charges and /v1/charges/batch, both key-authenticated,
+// and the routes its maker adds (ChargeFrontConfig.Routes). Keys are given
+// through AddKeys, a Go call, not a route.
+type ChargeFront struct {
+	config     ChargeFrontConfig
 	logger     *slog.Logger
 	hasher     secretHasher
 	requestIDs *requestIDs
 	// keys maps the hash of a key to it, in the same map as Server's
 	// directory.
-	keys      byHash[*noopKey]
-	keyCount  atomic.Int64
+	keys      byHash[*frontKey]
 	router    *router.Router
 	transport *transport
 	http      *fasthttp.Server
 	shutdown  sync.Once
 }
 
-// noopKey is a registered key: its hash, compared in constant time as
-// Server compares a keyRecord's, and the account it pays from.
-type noopKey struct {
+// ChargeFrontConfig says what a ChargeFront answers.
+type ChargeFrontConfig struct {
+	// Logger receives the transport's and the router's errors;
+	// slog.Default() when nil.
+	Logger *slog.Logger
+	// Charge appends the 201 body answering an authenticated, valid
+	// POST /v1/charges of payer to buf.
+	Charge func(buf []byte, payer string) []byte
+	// ChargeBatch appends the 200 body answering a valid batch of n charges.
+	ChargeBatch func(buf []byte, payer string, n int) []byte
+	// Routes are served beside the charge routes, through the same request
+	// ids and error shape, and are the maker's to authenticate.
+	Routes []FrontRoute
+}
+
+// FrontRoute is a route its maker adds to a ChargeFront.
+type FrontRoute struct {
+	Method, Path string
+	// BigBody lets the route's bodies up to BodyBytesMax through, as the
+	// batch route's (within the transport's body budget); otherwise
+	// bodySmallBytesMax bounds them, as on every other route.
+	BigBody bool
+	// Handle answers the request. An error it returns is answered 400 in
+	// the error shape: a *FrontError with its code, any other error as
+	// validation_failed with the error's text.
+	Handle func(ctx *fasthttp.RequestCtx) error
+}
+
+// FrontError is a FrontRoute's refusal with a code of its own.
+type FrontError struct {
+	Code, Message string
+}
+
+func (e *FrontError) Error() string { return e.Code + ": " + e.Message }
+
+// frontKey is a key added to a ChargeFront: its hash, compared in constant
+// time as Server compares a keyRecord's, and the account it pays from.
+type frontKey struct {
 	hash    []byte
 	account string
 }
 
-// Limits of key registration: the body limit bounds one request, these
-// bound the map.
-const (
-	// NoopKeysPerRequestMax bounds the keys of one POST /v1/noop/keys; a
-	// key and account take about 110 bytes of JSON, so a full request fits
-	// BodyBytesMax.
-	NoopKeysPerRequestMax = 5000
-	// NoopKeysMax bounds the keys a no-op server holds (about 200 bytes of
-	// memory each).
-	NoopKeysMax = 1_000_000
-)
+// FrontKey is a key AddKeys adds and the account its charges pay from.
+type FrontKey struct {
+	Key     string `json:"key"`     // sk_test_ or sk_live_ and 40 base62 characters
+	Account string `json:"account"` // acct_…
+}
 
-// Fixed replies, shaped like Server's, of about the same size.
-const (
-	noopCharge = `{"id":"ch_0000000000000000000000","from":"acct_0000000000000000000000",` +
-		`"to":"acct_0000000000000000000001","amount":"1","fee":"0","toAmount":"1",` +
-		`"createdAt":"2025-01-01T00:00:00Z","balance":{"available":"999999999999",` +
-		`"reserved":"0","posted":"999999999999","pending":"0"},"position":1}`
-	noopRegistered = `{"registered":true}`
-)
-
-// NewNoop returns a no-op server with a pepper of its own, logging to
-// slog.Default().
-func NewNoop() *Noop {
-	n := &Noop{
-		logger:     slog.Default(),
+// NewChargeFront returns a ChargeFront with a pepper of its own.
+func NewChargeFront(config ChargeFrontConfig) (*ChargeFront, error) {
+	if config.Charge == nil || config.ChargeBatch == nil {
+		return nil, errors.New("httpapi: a ChargeFront needs its Charge and ChargeBatch replies")
+	}
+	logger := config.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	f := &ChargeFront{
+		config:     config,
+		logger:     logger,
 		hasher:     secretHasher{pepper: randomBytes(32)},
 		requestIDs: newRequestIDs(),
 	}
-	n.router = n.routes()
+	bigBodyRoutes := []string{"POST /v1/charges/batch"}
+	for _, r := range config.Routes {
+		if r.BigBody {
+			bigBodyRoutes = append(bigBodyRoutes, r.Method+" "+r.Path)
+		}
+	}
+	f.router = f.routes()
 	// Server's transport, without its connection limits: the benchmark
 	// may open more connections from one address than a server would take.
-	n.transport = newTransport(n.logger, transportConfig{
+	f.transport = newTransport(f.logger, transportConfig{
 		connectionsMax: fasthttp.DefaultConcurrency, perIPMax: fasthttp.DefaultConcurrency,
-		bigBodyRoutes: []string{"POST /v1/charges/batch", "POST /v1/noop/keys"},
+		bigBodyRoutes: bigBodyRoutes,
 	})
-	n.http = n.transport.httpServer(n.router.Handler, n.requestIDs)
-	return n
+	f.http = f.transport.httpServer(f.router.Handler, f.requestIDs)
+	return f, nil
 }
 
 // Serve answers requests on ln until Shutdown.
-func (n *Noop) Serve(ln net.Listener) error { return n.http.Serve(n.transport.listen(ln)) }
+func (f *ChargeFront) Serve(ln net.Listener) error { return f.http.Serve(f.transport.listen(ln)) }
 
 // Handler returns the request handler, for tests and embedding.
-func (n *Noop) Handler() fasthttp.RequestHandler { return n.router.Handler }
+func (f *ChargeFront) Handler() fasthttp.RequestHandler { return f.router.Handler }
 
 // Shutdown stops accepting connections and waits for requests in flight
 // until ctx ends.
-func (n *Noop) Shutdown(ctx context.Context) error {
+func (f *ChargeFront) Shutdown(ctx context.Context) error {
 	var err error
-	n.shutdown.Do(func() { err = n.http.ShutdownWithContext(ctx) })
+	f.shutdown.Do(func() { err = f.http.ShutdownWithContext(ctx) })
 	return err
 }
 
-// routes builds a router set up as Server's.
-func (n *Noop) routes() *router.Router {
-	r := newRouter(n.logger, n.handle)
-	add := func(method, path string, h handler) { r.Handle(method, path, n.handle(path, h)) }
+// AddKeys checks every key and account, then adds them all, or none when
+// one is malformed; a key added again pays from its new account. Keys are
+// stored by their hash only, as Server stores them. It returns how many
+// keys were new.
+func (f *ChargeFront) AddKeys(keys []FrontKey) (added int, err error) {
+	records := make([]frontKey, len(keys))
+	for i, k := range keys {
+		if len(k.Key) > len("sk_test_")+keySecretChars || !looksLikeKey([]byte(k.Key)) {
+			return 0, fmt.Errorf("keys[%d].key: must be an API key (sk_test_ and 40 base62 characters)", i)
+		}
+		if len(k.Account) > 64 || !strings.HasPrefix(k.Account, prefixAccount) {
+			return 0, fmt.Errorf("keys[%d].account: must be an account id (acct_…)", i)
+		}
+		records[i] = frontKey{hash: f.hasher.hash([]byte(k.Key)), account: k.Account}
+	}
+	for i := range records {
+		if !f.keys.store(records[i].hash, &records[i]) {
+			added++
+		}
+	}
+	return added, nil
+}
 
-	add("POST", "/v1/noop/keys", n.register)
-	add("POST", "/v1/charges", n.charge)
-	add("POST", "/v1/charges/batch", n.chargeBatch)
+// routes builds a router set up as Server's.
+func (f *ChargeFront) routes() *router.Router {
+	r := newRouter(f.logger, f.handle)
+	add := func(method, path string, h handler) { r.Handle(method, path, f.handle(path, h)) }
+	add("POST", "/v1/charges", f.charge)
+	add("POST", "/v1/charges/batch", f.chargeBatch)
+	for _, route := range f.config.Routes {
+		add(route.Method, route.Path, func(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+			err := route.Handle(ctx)
+			if err == nil {
+				return nil
+			}
+			if fe := (*FrontError)(nil); errors.As(err, &fe) {
+				return invalid(fe.Code, fe.Message)
+			}
+			return validation(map[string]string{"body": err.Error()})
+		})
+	}
 	return r
 }
 
 // handle wraps a handler as Server.handle does, less the metrics and the
 // idempotency store: a request id, and errors written in API.md's shape.
-func (n *Noop) handle(route string, h handler) fasthttp.RequestHandler {
+func (f *ChargeFront) handle(route string, h handler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		c := call{route: route}
 		var buf [40]byte
-		c.requestID = n.requestIDs.next(buf[:0])
+		c.requestID = f.requestIDs.next(buf[:0])
 		ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
 		if err := h(ctx, &c); err != nil {
-			n.writeError(ctx, &c, err)
+			writeError(f.logger, ctx, &c, err)
 		}
-		n.transport.requestDone(ctx)
+		f.transport.requestDone(ctx)
 	}
-}
-
-func (n *Noop) writeError(ctx *fasthttp.RequestCtx, c *call, err *apiError) {
-	writeError(n.logger, ctx, c, err)
 }
 
 // authenticate finds the request's key exactly as Server.authenticateKey
 // does, up to where Server asks the key's actor: bearer token, shape,
 // HMAC under the pepper, lock-free lookup, constant-time compare.
-func (n *Noop) authenticate(ctx *fasthttp.RequestCtx) (account string, apiErr *apiError) {
+func (f *ChargeFront) authenticate(ctx *fasthttp.RequestCtx) (account string, apiErr *apiError) {
 	token, ok := bearer(ctx)
 	if !ok {
 		return "", errMissingCredentials
@@ -141,8 +205,8 @@ func (n *Noop) authenticate(ctx *fasthttp.RequestCtx) (account string, apiErr *a
 	if !looksLikeKey(token) {
 		return "", errInvalidCredentials
 	}
-	hash := n.hasher.hash(token)
-	key, ok := n.keys.load(hash)
+	hash := f.hasher.hash(token)
+	key, ok := f.keys.load(hash)
 	if !ok {
 		return "", errInvalidCredentials
 	}
@@ -153,9 +217,9 @@ func (n *Noop) authenticate(ctx *fasthttp.RequestCtx) (account string, apiErr *a
 }
 
 // charge is POST /v1/charges less the engine: authenticate, decode with
-// Server's decoder, read the Idempotency-Key, reply with a fixed charge.
-func (n *Noop) charge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	payer, apiErr := n.authenticate(ctx)
+// Server's decoder, read the Idempotency-Key, reply with the maker's body.
+func (f *ChargeFront) charge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	payer, apiErr := f.authenticate(ctx)
 	if apiErr != nil {
 		return apiErr
 	}
@@ -165,14 +229,13 @@ func (n *Noop) charge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if _, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
 		return apiErr
 	}
-	writeBody(ctx, fasthttp.StatusCreated, []byte(noopCharge))
+	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return f.config.Charge(buf, payer) })
 	return nil
 }
 
-// chargeBatch is POST /v1/charges/batch less the engine: the reply holds
-// the fixed charge once per item, as many bytes as Server would write.
-func (n *Noop) chargeBatch(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	payer, apiErr := n.authenticate(ctx)
+// chargeBatch is POST /v1/charges/batch less the engine.
+func (f *ChargeFront) chargeBatch(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	payer, apiErr := f.authenticate(ctx)
 	if apiErr != nil {
 		return apiErr
 	}
@@ -183,57 +246,6 @@ func (n *Noop) chargeBatch(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if _, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
 		return apiErr
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte {
-		buf = append(buf, `{"results":[`...)
-		for i := range requests {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, noopCharge...)
-		}
-		return append(buf, "]}"...)
-	})
-	return nil
-}
-
-// register is POST /v1/noop/keys: {"keys":[{"key":"sk_test_…","account":
-// "acct_…"},…]}. Keys are stored by their hash only, as Server stores
-// them; registering a key again points it at the new account.
-func (n *Noop) register(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	r, release, apiErr := parseObject(ctx.PostBody())
-	if apiErr != nil {
-		return apiErr
-	}
-	defer release()
-	values := r.array("keys", true, NoopKeysPerRequestMax)
-	keys := make([]noopKey, 0, len(values))
-	for i, item := range values {
-		ir := r.item("keys", i, item)
-		if ir == nil {
-			continue
-		}
-		key, ok := ir.string("key", true, len("sk_test_")+keySecretChars)
-		if ok && !looksLikeKey([]byte(key)) {
-			ir.fail("key", "must be an API key (sk_test_ and 40 base62 characters)")
-		}
-		account, ok := ir.string("account", true, 64)
-		if ok && !strings.HasPrefix(account, prefixAccount) {
-			ir.fail("account", "must be an account id (acct_…)")
-		}
-		keys = append(keys, noopKey{hash: n.hasher.hash([]byte(key)), account: account})
-	}
-	if apiErr := r.finish(); apiErr != nil {
-		return apiErr
-	}
-	if n.keyCount.Add(int64(len(keys))) > NoopKeysMax {
-		n.keyCount.Add(-int64(len(keys)))
-		return invalid("too_many_keys", fmt.Sprintf("a no-op server holds at most %d keys", NoopKeysMax))
-	}
-	for i := range keys {
-		if n.keys.store(keys[i].hash, &keys[i]) {
-			n.keyCount.Add(-1) // replaced, not added
-		}
-	}
-	writeBody(ctx, fasthttp.StatusOK, []byte(noopRegistered))
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return f.config.ChargeBatch(buf, payer, len(requests)) })
 	return nil
 }

@@ -1,111 +1,92 @@
-package httpapi_test
+package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"io"
+	"errors"
 	"net"
-	"net/http"
-	"strings"
 	"testing"
 
-	"github.com/tollway/tollway/httpapi"
+	"github.com/valyala/fasthttp"
 )
 
 const (
-	noopTestKey     = "sk_test_0123456789ABCDEFGHIJabcdefghij0123456789"
-	noopTestPayer   = "acct_payer0000000000000000"
-	noopTestTo      = "acct_supplier00000000000000"
-	noopTestUnknown = "sk_test_ZYXWVUTSRQzyxwvutsrq9876543210ZYXWVUTSRQ"
+	frontTestKey   = "sk_test_0123456789ABCDEFGHIJabcdefghij0123456789"
+	frontTestPayer = "acct_payer0000000000000000"
+	frontTestTo    = "acct_supplier00000000000000"
 )
 
-// startNoop serves a no-op server on 127.0.0.1 and returns its base URL.
-func startNoop(t *testing.T) string {
+// startFront serves a ChargeFront replying "{}" with one route of its
+// maker's, /v1/test, which refuses with routeErr.
+func startFront(t *testing.T, routeErr error) (*ChargeFront, *testServer) {
 	t.Helper()
+	front, err := NewChargeFront(ChargeFrontConfig{
+		Charge:      func(buf []byte, payer string) []byte { return append(buf, `{"payer":"`+payer+`"}`...) },
+		ChargeBatch: func(buf []byte, _ string, n int) []byte { return append(buf, `{"n":`+uitoa(n)+`}`...) },
+		Routes: []FrontRoute{{Method: "POST", Path: "/v1/test", Handle: func(*fasthttp.RequestCtx) error {
+			return routeErr
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	noop := httpapi.NewNoop()
 	served := make(chan error, 1)
-	go func() { served <- noop.Serve(ln) }()
+	go func() { served <- front.Serve(ln) }()
 	t.Cleanup(func() {
-		if err := noop.Shutdown(context.Background()); err != nil {
+		if err := front.Shutdown(context.Background()); err != nil {
 			t.Errorf("Shutdown = %v", err)
 		}
 		if err := <-served; err != nil {
 			t.Errorf("Serve = %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return front, &testServer{t: t, url: "http://" + ln.Addr().String()}
 }
 
-// post sends body with key as the bearer token and returns the status and
-// the decoded JSON answer.
-func post(t *testing.T, url, key, body string) (int, map[string]any) {
-	t.Helper()
-	request, err := http.NewRequest("POST", url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+// TestChargeFrontAddsKeysAllOrNone checks that AddKeys adds nothing when
+// one key is malformed, counts only new keys, and that an added key pays
+// from its account through Server's decoding.
+func TestChargeFrontAddsKeysAllOrNone(t *testing.T) {
+	front, ts := startFront(t, nil)
+	good := FrontKey{Key: frontTestKey, Account: frontTestPayer}
+	if added, err := front.AddKeys([]FrontKey{good, {Key: "pk_x", Account: frontTestPayer}}); added != 0 || err == nil {
+		t.Fatalf("AddKeys(good, malformed) = %d, %v; want 0 and an error", added, err)
 	}
-	request.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		request.Header.Set("Authorization", "Bearer "+key)
+	charge := map[string]string{"to": frontTestTo, "amount": "1"}
+	expect(t, ts.do("POST", "/v1/charges", frontTestKey, charge), 401, "authentication_error", "invalid_credentials")
+	if added, err := front.AddKeys([]FrontKey{good}); added != 1 || err != nil {
+		t.Fatalf("AddKeys(good) = %d, %v; want 1, nil", added, err)
 	}
-	response, err := http.DefaultClient.Do(request)
-	if err != nil {
-		t.Fatal(err)
+	if added, err := front.AddKeys([]FrontKey{good}); added != 0 || err != nil {
+		t.Fatalf("AddKeys(good) again = %d, %v; want 0, nil", added, err)
 	}
-	defer response.Body.Close()
-	data, err := io.ReadAll(response.Body)
-	if err != nil {
-		t.Fatal(err)
+	if r := ts.do("POST", "/v1/charges", frontTestKey, charge); r.status != 201 || string(r.body) != `{"payer":"`+frontTestPayer+`"}` {
+		t.Fatalf("charge = %d %s, want 201 and the maker's reply", r.status, r.body)
 	}
-	var v map[string]any
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("POST %s: %d %q is not a JSON object: %v", url, response.StatusCode, data, err)
+	batch := map[string]any{"charges": []any{charge, charge, charge}}
+	if r := ts.do("POST", "/v1/charges/batch", frontTestKey, batch); r.status != 200 || string(r.body) != `{"n":3}` {
+		t.Fatalf("batch = %d %s, want 200 and the maker's reply", r.status, r.body)
 	}
-	if response.Header.Get("X-Request-Id") == "" {
-		t.Errorf("POST %s: no X-Request-Id", url)
-	}
-	return response.StatusCode, v
+	expect(t, ts.do("POST", "/v1/charges", frontTestKey, map[string]string{"to": frontTestPayer, "amount": "1"}),
+		400, "invalid_request_error", "validation_failed")
 }
 
-func TestNoopAuthenticatesDecodesAndRepliesLikeTheServer(t *testing.T) {
-	url := startNoop(t)
-	status, v := post(t, url+"/v1/noop/keys", "", `{"keys":[{"key":"`+noopTestKey+`","account":"`+noopTestPayer+`"}]}`)
-	if status != 200 {
-		t.Fatalf("register = %d %v, want 200", status, v)
-	}
-	charge := `{"to":"` + noopTestTo + `","amount":"1"}`
-	if status, v := post(t, url+"/v1/charges", noopTestKey, charge); status != 201 || v["amount"] != "1" {
-		t.Fatalf("charge = %d %v, want 201 and a charge", status, v)
-	}
-	batch := `{"charges":[` + charge + `,` + charge + `]}`
-	status, v = post(t, url+"/v1/charges/batch", noopTestKey, batch)
-	if results, _ := v["results"].([]any); status != 200 || len(results) != 2 {
-		t.Fatalf("batch = %d %v, want 200 and 2 results", status, v)
-	}
+// TestChargeFrontRouteErrorsInTheErrorShape checks that a maker's route
+// refusing answers 400 in the error shape, with the FrontError's code.
+func TestChargeFrontRouteErrorsInTheErrorShape(t *testing.T) {
+	_, ts := startFront(t, &FrontError{Code: "too_many_keys", Message: "full"})
+	expect(t, ts.do("POST", "/v1/test", "", "{}"), 400, "invalid_request_error", "too_many_keys")
+	_, ts = startFront(t, errors.New("keys: bad"))
+	expect(t, ts.do("POST", "/v1/test", "", "{}"), 400, "invalid_request_error", "validation_failed")
+}
 
-	for _, c := range []struct {
-		name, path, key, body string
-		status                int
-		code                  string
-	}{
-		{"unknown key", "/v1/charges", noopTestUnknown, charge, 401, "invalid_credentials"},
-		{"no key", "/v1/charges", "", charge, 401, "missing_credentials"},
-		{"malformed key", "/v1/charges", "sk_test_short", charge, 401, "invalid_credentials"},
-		{"unknown field", "/v1/charges", noopTestKey, `{"to":"` + noopTestTo + `","amount":"1","x":1}`, 400, "validation_failed"},
-		{"paying itself", "/v1/charges", noopTestKey, `{"to":"` + noopTestPayer + `","amount":"1"}`, 400, "validation_failed"},
-		{"not JSON", "/v1/charges", noopTestKey, `{"to":`, 400, "malformed_json"},
-		{"empty batch", "/v1/charges/batch", noopTestKey, `{"charges":[]}`, 400, "validation_failed"},
-		{"bad key to register", "/v1/noop/keys", "", `{"keys":[{"key":"pk_x","account":"` + noopTestPayer + `"}]}`, 400, "validation_failed"},
-		{"no such route", "/v1/accounts", noopTestKey, `{}`, 404, "not_found"},
-	} {
-		status, v := post(t, url+c.path, c.key, c.body)
-		e, _ := v["error"].(map[string]any)
-		if status != c.status || e["code"] != c.code || e["request_id"] == "" {
-			t.Errorf("%s: POST %s = %d %v, want %d %s in the error shape", c.name, c.path, status, v, c.status, c.code)
-		}
-	}
+// TestServerHasNoNoopRoutes checks that the production server has no
+// key registration of the no-op server.
+func TestServerHasNoNoopRoutes(t *testing.T) {
+	ts := startServer(t)
+	body := `{"keys":[{"key":"` + frontTestKey + `","account":"` + frontTestPayer + `"}]}`
+	expect(t, ts.do("POST", "/v1/noop/keys", "", body), 404, "not_found_error", "not_found")
 }

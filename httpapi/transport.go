@@ -206,7 +206,7 @@ func newTransport(logger *slog.Logger, config transportConfig) *transport {
 }
 
 // httpServer returns the fasthttp server of handler with the transport's
-// limits: Server and Noop share it, so the benchmark's ceiling runs the
+// limits: Server and ChargeFront share it, so the benchmark's ceiling runs the
 // same transport.
 func (t *transport) httpServer(handler fasthttp.RequestHandler, ids *requestIDs) *fasthttp.Server {
 	return &fasthttp.Server{

@@ -8,15 +8,15 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/tollway/tollway/httpapi"
+	"github.com/tollway/tollway/bench/noop"
 )
 
-// noopServer runs the benchmark's no-op HTTP server (httpapi.Noop) until
+// noopServer runs the benchmark's no-op HTTP server (bench/noop) until
 // SIGINT or SIGTERM:
 //
-//	tollway noop-server [--listen ADDR]
+//	tollway-bench noop-server [--listen ADDR]
 //
-// It is hidden from the usage: `tollway bench` starts it as its ceiling.
+// The bench starts it as its ceiling, from its own executable.
 func noopServer(args []string) error {
 	flags := flag.NewFlagSet("noop-server", flag.ContinueOnError)
 	listen := flags.String("listen", "127.0.0.1:0", "address to listen on")
@@ -29,17 +29,21 @@ func noopServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	noop := httpapi.NewNoop()
+	server, err := noop.New()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	// Standard output, for scripts: the address is known only now when the
 	// port was 0.
 	fmt.Printf("tollway noop listening on http://%s\n", ln.Addr())
 	served := make(chan error, 1)
-	go func() { served <- noop.Serve(ln) }()
+	go func() { served <- server.Serve(ln) }()
 	select {
 	case err = <-served:
 	case <-ctx.Done():
 		drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
-		err = noop.Shutdown(drain)
+		err = server.Shutdown(drain)
 		cancel()
 	}
 	return err
