@@ -27,14 +27,16 @@ probe:
 	$(GO) run ./bench/probe -bin bin/tollway
 
 # Benchmarks of the engine and the log; BENCHMARKS.md records their figures.
+# The embedded ones run `tollway bench`'s embedded-charge scenario through
+# its runner, one timed run each (-benchtime 1x).
 bench:
-	$(GO) test -run '^$$' -bench 'EmbeddedCharge/callers=1$$' -benchtime 20000x -v ./bench/
-	$(GO) test -run '^$$' -bench 'EmbeddedCharge/(callers=64|callers=1024|hot|batch)' -benchtime 600000x -v ./bench/
+	$(GO) test -run '^$$' -bench 'EmbeddedCharge' -benchtime 1x -embedded-duration 5s -v ./bench/
 	$(GO) test -run '^$$' -bench 'RecoveryReplay|OpenAfterSnapshot' -benchtime 1x -v ./bench/
 	$(GO) test -run '^$$' -bench Append -benchtime 3s ./wal/
 
-# The HTTP API under load: an in-process server on 127.0.0.1 and a Go
-# fasthttp client, 10,000 consumer keys, 64 and 256 connections, batches.
+# The HTTP API under load: an in-process server on 127.0.0.1 and the
+# http-charge and http-batch scenarios of `tollway bench` through its
+# runner, 10,000 consumer keys, 64 and 256 connections, batches.
 bench-http:
 	$(GO) test ./bench/ -run '^$$' -bench HTTPCharge -benchtime 1x -http-duration 5s -v
 

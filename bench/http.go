@@ -4,25 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"
 )
 
-// HTTPConfig describes one closed-loop run against a Tollway server.
+// HTTPConfig describes the fixture PrepareHTTP makes on a Tollway server.
 type HTTPConfig struct {
-	Target      string // base URL, e.g. http://127.0.0.1:8080
-	AdminToken  string
-	Connections int // concurrent connections, each with one request in flight
-	Consumers   int // paying accounts, one API key each
-	Suppliers   int
-	Duration    time.Duration
-	BatchSize   int // charges per /v1/charges/batch request; 0 means POST /v1/charges
+	Target     string // base URL, e.g. http://127.0.0.1:8080
+	AdminToken string
+	Consumers  int // paying accounts, one API key each
+	Suppliers  int
 }
+
+// latencyMax bounds a request of the HTTP targets: its read and write
+// timeouts.
+const latencyMax = 10 * time.Second
 
 // HTTPFixture is what PrepareHTTP made through the public API.
 type HTTPFixture struct {
@@ -132,63 +131,6 @@ func call(c *fasthttp.Client, url, token string, body any, want int) (map[string
 		return nil, fmt.Errorf("POST %s: %w", url, err)
 	}
 	return v, nil
-}
-
-// RunHTTP drives cfg.Connections closed loops of charges for cfg.Duration.
-// Each connection walks the consumers from its own offset, so every key and
-// account is busy, and counts charges (a batch counts its items).
-func RunHTTP(ctx context.Context, cfg HTTPConfig, fixture *HTTPFixture) Result {
-	client := &fasthttp.HostClient{Addr: hostOf(cfg.Target), MaxConns: cfg.Connections, ReadTimeout: latencyMax, WriteTimeout: latencyMax}
-	histograms := make([]*hdrhistogram.Histogram, cfg.Connections)
-	var operations, errors atomic.Int64
-	deadline := time.Now().Add(cfg.Duration)
-	path, perRequest := "/v1/charges", 1
-	if cfg.BatchSize > 0 {
-		path, perRequest = "/v1/charges/batch", cfg.BatchSize
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	for conn := range cfg.Connections {
-		histograms[conn] = hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(request)
-			defer fasthttp.ReleaseResponse(response)
-			request.SetRequestURI(cfg.Target + path)
-			request.Header.SetMethod("POST")
-			request.Header.SetContentType("application/json")
-			var body []byte
-			for i := conn; time.Now().Before(deadline) && ctx.Err() == nil; i += cfg.Connections {
-				consumer := i % len(fixture.Keys)
-				request.Header.Set("Authorization", "Bearer "+fixture.Keys[consumer])
-				body = chargeBody(body[:0], fixture.Suppliers[i%len(fixture.Suppliers)], perRequest)
-				request.SetBody(body)
-				began := time.Now()
-				err := client.Do(request, response)
-				histograms[conn].RecordValue(int64(time.Since(began) / time.Microsecond))
-				if err != nil || response.StatusCode() >= 300 {
-					errors.Add(1)
-					continue
-				}
-				operations.Add(int64(perRequest))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	merged := hdrhistogram.New(1, int64(latencyMax/time.Microsecond), 3)
-	for _, h := range histograms {
-		merged.Merge(h)
-	}
-	at := func(q float64) time.Duration { return time.Duration(merged.ValueAtQuantile(q)) * time.Microsecond }
-	return Result{
-		Operations: operations.Load(), Errors: errors.Load(), Elapsed: elapsed,
-		PerSecond:  float64(operations.Load()) / elapsed.Seconds(),
-		LatencyP50: at(50), LatencyP99: at(99), LatencyP999: at(99.9), LatencyMax: time.Duration(merged.Max()) * time.Microsecond,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(),
-	}
 }
 
 // chargeBody appends the JSON of one charge, or of a batch of n.

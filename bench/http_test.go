@@ -55,64 +55,75 @@ func startHTTP(tb testing.TB) (url string, eng *engine.Engine) {
 	return "http://" + ln.Addr().String(), eng
 }
 
+// BenchmarkHTTPCharge measures durable charges per second over HTTP (the
+// http-charge and http-batch scenarios) against a server in this process:
+// 64 and 256 connections, and batches of 100 at 64.
 func BenchmarkHTTPCharge(b *testing.B) {
 	for _, c := range []struct {
 		connections, batch int
 	}{{64, 0}, {256, 0}, {64, 100}} {
 		b.Run(fmt.Sprintf("connections=%d/batch=%d", c.connections, c.batch), func(b *testing.B) {
 			url, eng := startHTTP(b)
-			cfg := HTTPConfig{Target: url, AdminToken: benchAdminToken, Connections: c.connections,
-				Consumers: *httpConsumers, Suppliers: 100, Duration: *httpDuration, BatchSize: c.batch}
+			scenario := ScenarioHTTPCharge
+			if c.batch > 0 {
+				scenario = ScenarioHTTPBatch
+			}
 			setup := time.Now()
-			fixture, err := PrepareHTTP(context.Background(), cfg)
+			target, err := NewHTTPTarget(context.Background(), HTTPTargetConfig{Scenario: scenario, URL: url, AdminToken: benchAdminToken,
+				Consumers: *httpConsumers, Suppliers: 100, BatchSize: c.batch, Connections: c.connections, InProcess: true})
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Logf("set up %d consumers with keys in %v", cfg.Consumers, time.Since(setup).Round(time.Millisecond))
+			defer target.Close()
+			b.Logf("set up %d consumers with keys in %v", *httpConsumers, time.Since(setup).Round(time.Millisecond))
 			b.ResetTimer()
 			before := eng.Stats()
-			cpuBefore, cpuErr := ProcessCPU()
-			result := RunHTTP(context.Background(), cfg, fixture)
-			cpuAfter, cpuAfterErr := ProcessCPU()
+			run, err := Measure(context.Background(), scenario, target, Load{Connections: c.connections, Duration: *httpDuration}, 1, nil)
 			after := eng.Stats()
 			b.StopTimer()
-			if commits := after.Commits - before.Commits; commits > 0 {
-				result.CommitBatchMean = float64(after.CommitsEntries-before.CommitsEntries) / float64(commits)
-				b.Logf("%d commits, %.0f/s", commits, float64(commits)/result.Elapsed.Seconds())
+			if err != nil {
+				b.Fatal(err)
 			}
-			if result.Errors > 0 {
-				b.Fatalf("%d requests failed", result.Errors)
-			}
-			b.Logf("%s", result)
-			if cpuErr == nil && cpuAfterErr == nil && result.Operations > 0 {
-				// Server and load generator together: this process is both.
-				b.ReportMetric(float64((cpuAfter-cpuBefore).Microseconds())/float64(result.Operations), "cpu-µs/charge")
-			}
-			b.ReportMetric(result.PerSecond, "charges/s")
-			b.ReportMetric(float64(result.LatencyP50.Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(result.LatencyP99.Microseconds())/1000, "p99-ms")
+			measured(b, run, before, after)
 		})
 	}
 }
 
-func TestRunHTTPChargesEveryRequestOnce(t *testing.T) {
+// TestMeasureHTTPChargesInProcess runs the HTTP benchmark's path briefly,
+// single and batched: every counted charge reached the supplier, and at
+// most the requests in flight at the window's end were applied uncounted.
+func TestMeasureHTTPChargesInProcess(t *testing.T) {
 	url, eng := startHTTP(t)
-	cfg := HTTPConfig{Target: url, AdminToken: benchAdminToken, Connections: 8, Consumers: 20, Suppliers: 1, Duration: 300 * time.Millisecond}
-	fixture, err := PrepareHTTP(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	result := RunHTTP(context.Background(), cfg, fixture)
-	cfg.BatchSize = 10
-	batched := RunHTTP(context.Background(), cfg, fixture)
-	if result.Errors != 0 || batched.Errors != 0 || result.Operations == 0 || batched.Operations == 0 {
-		t.Fatalf("single %v, batched %v: want charges and no errors", result, batched)
-	}
-	balance, err := eng.Balance(context.Background(), engine.AccountID(fixture.Suppliers[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := engine.NewAmount(uint64(result.Operations + batched.Operations)); balance.Available != want {
-		t.Fatalf("supplier holds %v, want %v: one unit per acknowledged charge", balance.Available, want)
+	const connections = 8
+	for _, batch := range []int{0, 10} {
+		scenario := ScenarioHTTPCharge
+		if batch > 0 {
+			scenario = ScenarioHTTPBatch
+		}
+		target, err := NewHTTPTarget(t.Context(), HTTPTargetConfig{Scenario: scenario, URL: url, AdminToken: benchAdminToken,
+			Consumers: 20, Suppliers: 1, BatchSize: batch, Connections: connections, InProcess: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := Measure(t.Context(), scenario, target, Load{Connections: connections, Duration: 300 * time.Millisecond}, 1, nil)
+		if err != nil || run.Failed() || run.Operations == 0 {
+			t.Fatalf("%s: Measure = %d operations, failures %v, %v; want charges and no failure", scenario, run.Operations, run.Failures, err)
+		}
+		if cpu := run.ServerCPUPerOperation; cpu <= 0 {
+			t.Errorf("%s: CPU per charge %v, want this process's, positive", scenario, cpu)
+		}
+		balance, err := eng.Balance(t.Context(), engine.AccountID(target.(*httpTarget).suppliers[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each target has a supplier of its own (PrepareHTTP).
+		_, held := balance.Available.Parts()
+		counted := run.Operations
+		inFlight := uint64(connections * max(batch, 1))
+		if held < uint64(counted) || held > uint64(counted)+inFlight {
+			t.Fatalf("%s: supplier holds %d, want the %d counted charges and at most %d more in flight at the end",
+				scenario, held, counted, inFlight)
+		}
+		target.Close()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,16 +17,45 @@ const (
 	recoveryAccounts = 1_000_000
 )
 
-// fillLog applies about n charges from 10,000 consumers to 100 suppliers in
-// batches, with snapshots disabled so every entry stays in the log.
+// fillLog applies n charges from 10,000 consumers to 100 suppliers in
+// ChargeBatch calls of 500 from 64 goroutines, each batch paid by one
+// consumer. The engine was opened with snapshots disabled, so every entry
+// stays in the log.
 func fillLog(b *testing.B, eng *engine.Engine, n int) {
 	ctx := context.Background()
-	cfg := EmbeddedConfig{Callers: 64, Consumers: 10_000, Suppliers: 100, Charges: n, BatchSize: 500}
+	const callers, batch = 64, 500
+	cfg := EmbeddedConfig{Consumers: 10_000, Suppliers: 100, Charges: n, BatchSize: batch}
 	if err := PrepareEmbedded(ctx, eng, cfg); err != nil {
 		b.Fatal(err)
 	}
-	if r := RunEmbedded(ctx, eng, cfg, "fill"); r.Errors > 0 {
-		b.Fatalf("%d charges failed while filling the log", r.Errors)
+	consumers, suppliers := accountIDs(consumerID, cfg.Consumers), accountIDs(supplierID, cfg.Suppliers)
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			charges := make([]engine.Charge, batch)
+			for {
+				first := next.Add(batch) - batch
+				if first >= int64(n) {
+					return
+				}
+				count := min(batch, int64(n)-first)
+				for i := range count {
+					charges[i] = engine.Charge{ID: engine.TransferID(fmt.Sprintf("fill-%d", first+i)),
+						From: consumers[int(first/batch)%len(consumers)], To: suppliers[int(first+i)%len(suppliers)],
+						Amount: engine.NewAmount(1000)}
+				}
+				for _, r := range eng.ChargeBatch(ctx, charges[:count]) {
+					if r.Err != nil {
+						failed.Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d charges failed while filling the log", failed.Load())
 	}
 }
 

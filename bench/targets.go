@@ -130,6 +130,9 @@ type HTTPTargetConfig struct {
 	// (--target): ServerCPU then returns 0, without an error, so the run
 	// still counts, and the report's CPU per operation reads 0, "unknown".
 	Process *Process
+	// InProcess says the server runs in this process (the go test
+	// benchmarks): ServerCPU is then ProcessCPU, server and load together.
+	InProcess bool
 }
 
 // httpTarget sends charges, batches or balance reads over HTTP to a Tollway
@@ -143,6 +146,7 @@ type httpTarget struct {
 	perCharge int      // charges per charge request: 1 or a batch's size
 	readEvery int      // 0: no reads
 	process   *Process
+	inProcess bool // ServerCPU is ProcessCPU
 	workers   []httpWorker
 }
 
@@ -183,7 +187,9 @@ func NewHTTPTarget(ctx context.Context, cfg HTTPTargetConfig) (Target, error) {
 	if name == "" {
 		name = "tollway"
 	}
-	return newHTTPTarget(name, cfg.URL, fixture.Keys, fixture.Suppliers, readers, perCharge, readEvery, cfg.Connections, cfg.Process), nil
+	t := newHTTPTarget(name, cfg.URL, fixture.Keys, fixture.Suppliers, readers, perCharge, readEvery, cfg.Connections, cfg.Process)
+	t.inProcess = cfg.InProcess
+	return t, nil
 }
 
 // checkHTTPTarget validates cfg, applies the scenario's settings and
@@ -318,9 +324,13 @@ func (t *httpTarget) Do(ctx context.Context, worker int) (operations int, failur
 	return operations, ""
 }
 
-// ServerCPU returns the server process tree's CPU time, or 0 when the
-// server is not the benchmark's (HTTPTargetConfig.Process).
+// ServerCPU returns the server process tree's CPU time, this process's when
+// the server runs in it, or 0 when the server is not the benchmark's
+// (HTTPTargetConfig.Process, InProcess).
 func (t *httpTarget) ServerCPU() (time.Duration, error) {
+	if t.inProcess {
+		return ProcessCPU()
+	}
 	if t.process == nil {
 		return 0, nil
 	}
@@ -394,17 +404,19 @@ func NewNoopTarget(ctx context.Context, url string, proc *Process, consumers, ba
 type embeddedTarget struct {
 	engine               *engine.Engine
 	consumers, suppliers []engine.AccountID // built once: the load generator shares the cores
+	batch                int                // charges per call: 1 (Charge) or a ChargeBatch's size
 	prefix               string             // of client ids, unique per target
 	next                 atomic.Int64
 }
 
 // NewEmbeddedTarget opens an engine in dir, which must be new, creates
 // consumers and suppliers accounts and funds every consumer for
-// embeddedFundingCharges charges.
-func NewEmbeddedTarget(ctx context.Context, dir string, consumers, suppliers int, feeBps uint32) (Target, error) {
-	if consumers < 1 || consumers > targetConsumersMax || suppliers < 1 {
-		return nil, fmt.Errorf("%w: %d consumers and %d suppliers, want 1 to %d and 1 or more",
-			engine.ErrInvalid, consumers, suppliers, targetConsumersMax)
+// embeddedFundingCharges charges. Each Do is one Charge, or with batch > 1
+// one ChargeBatch of batch charges paid by one consumer, as an HTTP batch is.
+func NewEmbeddedTarget(ctx context.Context, dir string, consumers, suppliers, batch int, feeBps uint32) (Target, error) {
+	if consumers < 1 || consumers > targetConsumersMax || suppliers < 1 || batch < 0 || batch > httpapi.BatchChargesMax {
+		return nil, fmt.Errorf("%w: %d consumers, %d suppliers, batches of %d; want 1 to %d, 1 or more, and up to %d",
+			engine.ErrInvalid, consumers, suppliers, batch, targetConsumersMax, httpapi.BatchChargesMax)
 	}
 	eng, err := engine.Open(engine.Options{Dir: dir, FeeBps: feeBps})
 	if err != nil {
@@ -418,31 +430,51 @@ func NewEmbeddedTarget(ctx context.Context, dir string, consumers, suppliers int
 		return nil, errors.Join(err, eng.Close())
 	}
 	return &embeddedTarget{engine: eng, consumers: accountIDs(consumerID, consumers), suppliers: accountIDs(supplierID, suppliers),
-		prefix: "bench-" + randomBase62(8) + "-"}, nil
+		batch: max(batch, 1), prefix: "bench-" + randomBase62(8) + "-"}, nil
 }
 
 func (t *embeddedTarget) Name() string { return "tollway" }
 
 // Do charges 1 from the next consumer to the next supplier under a fresh
-// client id.
+// client id, or a batch of such charges from one consumer.
 //
-// NB: the walk is one counter shared by the workers, as RunEmbedded's: the
-// target does not know how many workers there are, and one atomic add is
-// noise next to a durable charge. Concurrent calls still take consecutive,
-// so distinct, consumers.
+// NB: the walk is one counter shared by the workers: the target does not
+// know how many workers there are, and one atomic add is noise next to a
+// durable charge. Concurrent calls still take consecutive, so distinct,
+// consumers.
 func (t *embeddedTarget) Do(ctx context.Context, _ int) (operations int, failure string) {
-	n := t.next.Add(1) - 1
-	_, err := t.engine.Charge(ctx, engine.Charge{
+	n := t.next.Add(int64(t.batch)) - int64(t.batch)
+	if t.batch == 1 {
+		if _, err := t.engine.Charge(ctx, t.charge(n, n)); err != nil {
+			return 0, engineFailure(err)
+		}
+		return 1, ""
+	}
+	charges := make([]engine.Charge, t.batch)
+	for i := range charges {
+		charges[i] = t.charge(n+int64(i), n/int64(t.batch))
+	}
+	for _, r := range t.engine.ChargeBatch(ctx, charges) {
+		if r.Err != nil {
+			return 0, engineFailure(r.Err)
+		}
+	}
+	return t.batch, ""
+}
+
+// charge is the n-th charge of the walk, paid by consumer payer.
+func (t *embeddedTarget) charge(n, payer int64) engine.Charge {
+	return engine.Charge{
 		ID:     engine.TransferID(t.prefix + strconv.FormatInt(n, 36)),
-		From:   t.consumers[n%int64(len(t.consumers))],
+		From:   t.consumers[payer%int64(len(t.consumers))],
 		To:     t.suppliers[n%int64(len(t.suppliers))],
 		Amount: engine.NewAmount(1),
-	})
-	if err != nil {
-		return 0, engineFailure(err)
 	}
-	return 1, ""
 }
+
+// Stats returns the engine's counters, for the go test benchmarks' figures
+// of group commits.
+func (t *embeddedTarget) Stats() engine.Stats { return t.engine.Stats() }
 
 // ServerCPU is this process's CPU time: the engine runs in it, beside the
 // load generator, whose time it includes.

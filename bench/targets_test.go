@@ -230,7 +230,7 @@ func testNoopTarget(t *testing.T, exe string) {
 func TestEmbeddedTargetChargesExactlyOnceEach(t *testing.T) {
 	dir := t.TempDir()
 	const consumers, suppliers = 10, 3
-	target, err := NewEmbeddedTarget(t.Context(), dir, consumers, suppliers, 0)
+	target, err := NewEmbeddedTarget(t.Context(), dir, consumers, suppliers, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,5 +331,48 @@ func TestTollwayTargetRefusesWhatItCannotRun(t *testing.T) {
 	}
 	if _, err := NewNoopTarget(t.Context(), "http://127.0.0.1:1", nil, 0, 0, 1); !errors.Is(err, engine.ErrInvalid) {
 		t.Errorf("NewNoopTarget with no consumers = %v, want ErrInvalid", err)
+	}
+}
+
+// TestEmbeddedTargetBatchesChargeExactlyOnceEach checks the embedded
+// target's ChargeBatch calls: each batch paid by one consumer, every charge
+// applied once, each call counting its charges.
+func TestEmbeddedTargetBatchesChargeExactlyOnceEach(t *testing.T) {
+	dir := t.TempDir()
+	const consumers, suppliers, batch, calls = 10, 3, 10, 5
+	target, err := NewEmbeddedTarget(t.Context(), dir, consumers, suppliers, batch, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	operations, failures := doConcurrently(t, target, targetTestWorkers, calls)
+	const charges = targetTestWorkers * calls * batch // 200: batches 0-19, two per consumer
+	if operations != charges || len(failures) > 0 {
+		t.Fatalf("%d operations, failures %v; want %d and none", operations, failures, charges)
+	}
+	if err := target.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Open(engine.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	funding := uint64(embeddedFundingCharges/1000+2) * 1000
+	for i := range consumers {
+		b, err := eng.Balance(t.Context(), consumerID(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := engine.NewAmount(funding - charges/consumers); b.Available.Cmp(want) != 0 {
+			t.Errorf("consumer %d holds %v, want %v", i, b.Available, want)
+		}
+	}
+	for i, want := range []uint64{67, 67, 66} { // charge n goes to supplier n % 3
+		if got := supplierTotal(t, eng, []engine.AccountID{supplierID(i)}); got != want {
+			t.Errorf("supplier %d holds %d, want %d", i, got, want)
+		}
+	}
+	if _, err := NewEmbeddedTarget(t.Context(), t.TempDir(), consumers, suppliers, 1001, 0); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("NewEmbeddedTarget with batches of 1001 = %v, want ErrInvalid", err)
 	}
 }

@@ -429,7 +429,7 @@ func (p *benchPlan) prepare(ctx context.Context, c benchConfig, scenario bench.S
 		p.add(benchStep{scenario: scenario, connections: n, target: target})
 		return nil
 	case bench.ScenarioEmbeddedCharge:
-		target, err := bench.NewEmbeddedTarget(ctx, filepath.Join(work, fmt.Sprintf("embedded-%d", n)), c.consumers, c.suppliers, 0)
+		target, err := bench.NewEmbeddedTarget(ctx, filepath.Join(work, fmt.Sprintf("embedded-%d", n)), c.consumers, c.suppliers, 0, 0)
 		if err != nil {
 			return fmt.Errorf("prepare embedded-charge: %w", err)
 		}
