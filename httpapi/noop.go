@@ -12,6 +12,8 @@ import (
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // Noop is the ceiling of the load benchmark: the same fasthttp server
@@ -29,9 +31,9 @@ type Noop struct {
 	logger     *slog.Logger
 	hasher     secretHasher
 	requestIDs *requestIDs
-	// keys maps the hash of a key to it, in the same map as Server's
+	// keys maps the hash of a key to it, in the same index as Server's
 	// directory.
-	keys      byHash[*noopKey]
+	keys      directory.ByHash[*noopKey]
 	keyCount  atomic.Int64
 	router    *router.Router
 	transport *transport
@@ -142,7 +144,7 @@ func (n *Noop) authenticate(ctx *fasthttp.RequestCtx) (account string, apiErr *a
 		return "", errInvalidCredentials
 	}
 	hash := n.hasher.hash(token)
-	key, ok := n.keys.load(hash)
+	key, ok := n.keys.Load(hash)
 	if !ok {
 		return "", errInvalidCredentials
 	}
@@ -230,7 +232,7 @@ func (n *Noop) register(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return invalid("too_many_keys", fmt.Sprintf("a no-op server holds at most %d keys", NoopKeysMax))
 	}
 	for i := range keys {
-		if n.keys.store(keys[i].hash, &keys[i]) {
+		if n.keys.Store(keys[i].hash, &keys[i]) {
 			n.keyCount.Add(-1) // replaced, not added
 		}
 	}
