@@ -42,7 +42,7 @@ type Noop struct {
 }
 
 // noopKey is a registered key: its hash, compared in constant time as
-// Server compares a keyRecord's, and the account it pays from.
+// Server compares a directory.Key's, and the account it pays from.
 type noopKey struct {
 	hash    []byte
 	account string

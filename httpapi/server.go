@@ -88,7 +88,7 @@ type Config struct {
 }
 
 // Server is Tollway's HTTP API: fasthttp and a router in front of the
-// engine, with the access layer (users, keys, tokens) in a directory.
+// engine, with the access layer (users, keys, tokens) in engine/directory.
 type Server struct {
 	config      Config
 	logger      *slog.Logger
