@@ -22,12 +22,6 @@ type (
 		Now   int64
 		Reply chan Authorization
 	}
-	// KeyChanged replaces the actor's copy of the key's record once the
-	// change is durable; Done is closed once later requests see it.
-	KeyChanged struct {
-		Key  access.Key
-		Done chan struct{}
-	}
 )
 
 // Authorization is a key actor's answer.
@@ -43,50 +37,54 @@ type Authorization struct {
 	Rate access.RateStatus
 }
 
-// KeyRef is the address of one API key's actor: spawned on first use, from
-// the latest record the registry was given.
+// KeyRef is the address of one API key's actor, spawned on first use.
+//
+// Who owns what: the key's record is not here. Its owner (the access
+// directory) keeps the one current version behind the atomic pointer it
+// gives NewKeyRef, publishing a new, never again modified access.Key once a
+// change is durable; the actor reads that pointer at each request, so a
+// request it answers after a publication sees the change. The actor owns
+// only what is per key and mutable: its token bucket.
 type KeyRef struct {
-	mu  sync.Mutex // guards key until the actor is spawned, and spawning
-	key access.Key
+	key *atomic.Pointer[access.Key]
+	mu  sync.Mutex // serializes spawning
 	pid atomic.Pointer[actor.PID]
 }
 
-// NewKeyRef returns the address of key's actor. Nothing is spawned yet.
-func NewKeyRef(key access.Key) *KeyRef { return &KeyRef{key: key} }
+// NewKeyRef returns the address of the actor of the key whose current
+// record key points to; key must hold one before the first Send. Nothing is
+// spawned yet.
+func NewKeyRef(key *atomic.Pointer[access.Key]) *KeyRef { return &KeyRef{key: key} }
 
-// keyActor owns one API key's authorization state and its token bucket, so
-// requests with one key are checked in order with no lock, and different
-// keys never contend.
+// keyActor owns one API key's token bucket, so requests with one key are
+// checked in order with no lock, and different keys never contend.
 type keyActor struct {
-	key    access.Key
+	key    *atomic.Pointer[access.Key] // the owner's record (see KeyRef)
 	bucket access.Bucket
 }
 
 func (a *keyActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *Authorize:
+	if m, ok := ctx.Message().(*Authorize); ok {
 		m.Reply <- a.authorize(m.Scope, m.Now)
-	case *KeyChanged:
-		a.key = m.Key
-		close(m.Done)
 	}
 }
 
 func (a *keyActor) authorize(scope access.Scope, now int64) Authorization {
-	answer := Authorization{Account: a.key.Account, Environment: a.key.Environment}
+	key := a.key.Load()
+	answer := Authorization{Account: key.Account, Environment: key.Environment}
 	// A dead key is refused before its bucket is touched: its requests must
 	// not drain a rate limit a rotated successor might share nothing with.
-	if err := a.key.Authorize(0, time.Unix(0, now)); err != nil {
+	if err := key.Authorize(0, time.Unix(0, now)); err != nil {
 		answer.Err = err
 		return answer
 	}
-	allowed, rate := a.bucket.Take(a.key.RateLimit, now)
+	allowed, rate := a.bucket.Take(key.RateLimit, now)
 	answer.Rate = rate
 	switch {
 	case !allowed:
 		answer.Err = access.ErrRateLimited
-	case !a.key.Scopes.Has(scope):
-		answer.Err = a.key.Authorize(scope, time.Unix(0, now))
+	case !key.Scopes.Has(scope):
+		answer.Err = key.Authorize(scope, time.Unix(0, now))
 	}
 	return answer
 }
@@ -129,22 +127,6 @@ func (k *Keys) Send(ref *KeyRef, msg any) bool {
 	return true
 }
 
-// Update hands a key's actor the key's new durable record and waits until
-// requests after it see the change.
-func (k *Keys) Update(ref *KeyRef, key access.Key) {
-	ref.mu.Lock()
-	if ref.pid.Load() == nil {
-		ref.key = key // not spawned: the actor will start from this record
-		ref.mu.Unlock()
-		return
-	}
-	ref.mu.Unlock()
-	done := make(chan struct{})
-	if k.Send(ref, &KeyChanged{Key: key, Done: done}) {
-		<-done
-	}
-}
-
 func (k *Keys) spawn(ref *KeyRef) *actor.PID {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
@@ -161,7 +143,7 @@ func (k *Keys) spawn(ref *KeyRef) *actor.PID {
 		func() actor.Actor { return &keyActor{key: key} },
 		actor.WithDispatcher(inline), // Receive never blocks: Reply has room
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
-			k.logger.Error("API key actor failed; its requests now time out", "key", key.ID, "reason", reason)
+			k.logger.Error("API key actor failed; its requests now time out", "key", key.Load().ID, "reason", reason)
 			return actor.StopDirective
 		})),
 	)

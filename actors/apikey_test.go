@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,13 +24,21 @@ func authorize(t *testing.T, keys *Keys, ref *KeyRef, scope access.Scope, now ti
 	panic("unreachable")
 }
 
+// newKeyRef returns a key's actor address and the record it reads, which
+// the test owns as the directory would.
+func newKeyRef(key access.Key) (*KeyRef, *atomic.Pointer[access.Key]) {
+	var record atomic.Pointer[access.Key]
+	record.Store(&key)
+	return NewKeyRef(&record), &record
+}
+
 func TestKeyActorChecksScopeAndBucketAndSeesRevocation(t *testing.T) {
 	keys := NewKeys(nil)
 	defer keys.Shutdown()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	key := access.Key{ID: "key_1", Account: "acct_1", Environment: access.EnvironmentTest,
 		Scopes: access.ScopeChargesWrite, RateLimit: access.RateLimit{Requests: 2, PerSeconds: 1}}
-	ref := NewKeyRef(key)
+	ref, record := newKeyRef(key)
 
 	first := authorize(t, keys, ref, access.ScopeChargesWrite, now)
 	if first.Err != nil || first.Account != "acct_1" || first.Rate.Remaining != 1 {
@@ -46,7 +55,7 @@ func TestKeyActorChecksScopeAndBucketAndSeesRevocation(t *testing.T) {
 	}
 
 	key.RevokedAt = now
-	keys.Update(ref, key)
+	record.Store(&key) // the owner publishes the revoked record
 	if revoked := authorize(t, keys, ref, access.ScopeChargesWrite, now.Add(time.Hour)); !errors.Is(revoked.Err, access.ErrKeyRevoked) {
 		t.Fatalf("after revocation = %+v, want ErrKeyRevoked", revoked)
 	}
@@ -56,9 +65,10 @@ func TestKeyUpdatedBeforeItsActorSpawnsStartsFromTheUpdate(t *testing.T) {
 	keys := NewKeys(nil)
 	now := time.Now()
 	key := access.Key{ID: "key_2", Scopes: access.ScopeAll, RateLimit: access.RateLimit{Requests: 5, PerSeconds: 1}}
-	ref := NewKeyRef(key)
-	key.ExpiresAt = now
-	keys.Update(ref, key)
+	ref, record := newKeyRef(key)
+	expired := key
+	expired.ExpiresAt = now
+	record.Store(&expired)
 	if answer := authorize(t, keys, ref, access.ScopeBalanceRead, now); !errors.Is(answer.Err, access.ErrKeyExpired) {
 		t.Fatalf("answer = %+v, want ErrKeyExpired", answer)
 	}

@@ -6,10 +6,19 @@ import (
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // accountNameBytesMax bounds an account's name.
 const accountNameBytesMax = 100
+
+// The directory's caps (engine/directory enforces them; see there why these
+// values), for Config and cmd/tollway's flags.
+const (
+	AccountsPerUserMax = directory.AccountsPerUserMax
+	KeysPerAccountMax  = directory.KeysPerAccountMax
+	FamiliesPerUserMax = directory.FamiliesPerUserMax
+)
 
 type balanceJSON struct {
 	Available string `json:"available"`
@@ -75,7 +84,7 @@ func (s *Server) createAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if okWallet {
 		p.WalletAddress = common.HexToAddress(wallet).Hex()
 	}
-	if err := s.directory.createAccount(ctxOf(ctx), p, engine.LedgerID(env.Ledger())); err != nil {
+	if err := s.directory.CreateAccount(ctxOf(ctx), p, engine.LedgerID(env.Ledger())); err != nil {
 		return errorOf(err, "account")
 	}
 	s.writeJSON(ctx, fasthttp.StatusCreated, accountOf(&p, engine.Balance{}))
@@ -87,7 +96,7 @@ func (s *Server) listAccounts(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	profiles := s.directory.profilesOf(u.ID)
+	profiles := s.directory.Accounts(u.ID)
 	data := make([]accountJSON, len(profiles))
 	for i := range profiles {
 		balance, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(profiles[i].ID))
@@ -107,9 +116,9 @@ func (s *Server) ownedAccount(ctx *fasthttp.RequestCtx) (access.User, access.Pro
 	if apiErr != nil {
 		return u, access.Profile{}, apiErr
 	}
-	p, ok := s.directory.profile(pathID(ctx), u.ID)
-	if !ok {
-		return u, p, notFound("account")
+	p, err := s.directory.Account(pathID(ctx), u.ID)
+	if err != nil {
+		return u, p, errorOf(err, "account")
 	}
 	return u, p, nil
 }
@@ -155,8 +164,8 @@ func (s *Server) credit(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return apiErr
 	}
 	account := pathID(ctx)
-	if _, ok := s.directory.anyProfile(account); !ok {
-		return notFound("account")
+	if _, err := s.directory.AnyAccount(account); err != nil {
+		return errorOf(err, "account")
 	}
 	key, apiErr := idempotencyKeyOf(ctx)
 	if apiErr != nil {

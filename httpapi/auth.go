@@ -19,6 +19,7 @@ import (
 
 	"github.com/tollway/tollway/actors"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // Token settings.
@@ -99,8 +100,8 @@ func (s *Server) authenticateUser(ctx *fasthttp.RequestCtx) (access.User, *apiEr
 	case err != nil || claims.IssuedAt == nil:
 		return access.User{}, errInvalidCredentials
 	}
-	user, ok := s.directory.user(claims.Subject)
-	if !ok {
+	user, err := s.directory.User(claims.Subject)
+	if err != nil { // the token's user is gone
 		return access.User{}, errInvalidCredentials
 	}
 	// NB: iat has one-second resolution; a token from the same second as a
@@ -251,7 +252,7 @@ func (s *Server) authenticateAdmin(ctx *fasthttp.RequestCtx) *apiError {
 // keyGrant is an authorized API key request: the key, its account, and the
 // bucket state for the RateLimit-* headers.
 type keyGrant struct {
-	key     *keyRecord
+	key     *directory.Key
 	account string
 	env     access.Environment
 }
@@ -274,12 +275,12 @@ func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (
 		return keyGrant{}, s.guard.keyFailed(ctx, now, errInvalidCredentials)
 	}
 	hash := s.hasher.hash(token)
-	record := s.directory.keyByHash(hash)
-	if record == nil || subtle.ConstantTimeCompare(record.hash, hash) != 1 {
+	record := s.directory.KeyByHash(hash)
+	if record == nil || subtle.ConstantTimeCompare(record.Hash(), hash) != 1 {
 		return keyGrant{}, s.guard.keyFailed(ctx, now, errInvalidCredentials)
 	}
 	reply := authorizationReplies.Get().(chan actors.Authorization)
-	if !s.keyActors.Send(record.ref, &actors.Authorize{Scope: scope, Now: now, Reply: reply}) {
+	if !s.keyActors.Send(record.Actor(), &actors.Authorize{Scope: scope, Now: now, Reply: reply}) {
 		return keyGrant{}, errUnavailable
 	}
 	answer, ok := awaitAuthorization(reply)
@@ -351,5 +352,3 @@ func setRateHeaders(ctx *fasthttp.RequestCtx, rate access.RateStatus) {
 // ctxOf returns a context for engine calls of a request: fasthttp's
 // RequestCtx is a context.Context whose Done closes at server shutdown.
 func ctxOf(ctx *fasthttp.RequestCtx) context.Context { return ctx }
-
-func subtleEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

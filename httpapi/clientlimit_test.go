@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/httpapi/siwe"
 )
@@ -119,9 +120,9 @@ func TestDummyPasswordHashHasTheConfiguredCost(t *testing.T) {
 		t.Fatalf("bcrypt.Cost(dummy) = %d, %v; want %d", got, err, cost)
 	}
 	u := ts.signup("cost@example.com")
-	stored, ok := ts.server.directory.userNamed(u.email, "")
-	if !ok {
-		t.Fatalf("no user %s", u.email)
+	stored, err := ts.server.directory.UserByEmail(u.email)
+	if err != nil {
+		t.Fatalf("no user %s: %v", u.email, err)
 	}
 	if got, _ := bcrypt.Cost(stored.PasswordHash); got != cost {
 		t.Fatalf("bcrypt.Cost(stored hash) = %d, want %d", got, cost)
@@ -374,7 +375,8 @@ func TestChallengesDoNotOutliveARestart(t *testing.T) {
 	ts := startServer(t)
 	// A row as earlier versions stored challenges: the upgrade deletes it.
 	legacy := access.Nonce{Value: "legacyNonce0123456789a", Address: "0x" + strings.Repeat("ab", 20), ExpiresAt: ts.clock.Now().Add(time.Hour)}
-	if _, err := ts.engine.WriteRows(context.Background(), row(&legacy)); err != nil {
+	rowKey, rowValue := access.Row(&legacy)
+	if _, err := ts.engine.WriteRows(context.Background(), engine.Row{Key: rowKey, Value: rowValue}); err != nil {
 		t.Fatal(err)
 	}
 	key, _ := crypto.GenerateKey()

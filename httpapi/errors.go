@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // apiError is every error a client sees: a status, a type and a code from
@@ -65,6 +67,17 @@ func conflict(code, message string) *apiError {
 // account): the request is valid, the owner's state does not allow it.
 func limitExceeded(message string) *apiError { return conflict("limit_exceeded", message) }
 
+// capExceeded says which of the directory's caps a creation hit.
+func capExceeded(limit *directory.LimitError) *apiError {
+	switch limit.Cap {
+	case directory.CapAccountsPerUser:
+		return limitExceeded(fmt.Sprintf("a user may own at most %d accounts", limit.Max))
+	case directory.CapKeysPerAccount:
+		return limitExceeded(fmt.Sprintf("an account may have at most %d keys, revoked ones included", limit.Max))
+	}
+	return limitExceeded(fmt.Sprintf("at most %d may be created", limit.Max))
+}
+
 var (
 	errMissingCredentials = unauthenticated("missing_credentials", "send Authorization: Bearer <token>")
 	errInvalidCredentials = unauthenticated("invalid_credentials", "the credentials are not valid")
@@ -76,18 +89,32 @@ var (
 		message: "the server cannot make changes durable right now; retry with the same Idempotency-Key"}
 	errIdempotencyReused = conflict("idempotency_key_reused", "the Idempotency-Key was used with a different request")
 	errIdempotencyInUse  = conflict("idempotency_key_in_use", "a request with this Idempotency-Key is in progress")
+	errInvalidState      = conflict("invalid_state", "the object is not in a state that allows this")
 	errMethodNotAllowed  = &apiError{status: http.StatusMethodNotAllowed, kind: typeInvalidRequest, code: "method_not_allowed", message: "method not allowed"}
 	errRouteNotFound     = &apiError{status: http.StatusNotFound, kind: typeNotFound, code: "not_found", message: "no such route"}
 )
 
-// errorOf maps an engine or access error to what the client sees, in one
-// place. what names the object for not-found errors. An error it does not
-// know is internal: logged by the caller, shown as a bare 500.
+// errorOf maps an engine, access or directory error to what the client
+// sees, in one place. what names the object for not-found errors. An error
+// it does not know is internal: logged by the caller, shown as a bare 500.
 func errorOf(err error, what string) *apiError {
-	var api *apiError
+	var (
+		api   *apiError
+		limit *directory.LimitError
+	)
 	switch {
 	case errors.As(err, &api):
 		return api
+	case errors.As(err, &limit):
+		return capExceeded(limit)
+	case errors.Is(err, directory.ErrNotFound):
+		return notFound(what)
+	case errors.Is(err, directory.ErrAlreadyExists):
+		return conflict("already_exists", what+" already exists")
+	case errors.Is(err, directory.ErrKeyRevoked):
+		return errInvalidState
+	case errors.Is(err, directory.ErrInvalidToken), errors.Is(err, directory.ErrTokenReused):
+		return errInvalidCredentials
 	case errors.Is(err, engine.ErrInsufficientFunds):
 		return &apiError{status: http.StatusPaymentRequired, kind: typePayment, code: "insufficient_funds",
 			message: "the account's available balance does not cover the amount"}
@@ -103,7 +130,7 @@ func errorOf(err error, what string) *apiError {
 	case errors.Is(err, engine.ErrIdempotencyConflict):
 		return errIdempotencyReused
 	case errors.Is(err, engine.ErrInvalidState):
-		return conflict("invalid_state", "the object is not in a state that allows this")
+		return errInvalidState
 	case errors.Is(err, engine.ErrAlreadyExists):
 		return conflict("already_exists", what+" already exists")
 	case errors.Is(err, engine.ErrOverflow):

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // keyLabelBytesMax bounds a key's label.
@@ -108,7 +109,7 @@ func (s *Server) createKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	}
 	template.Account, template.Owner, template.Environment = p.ID, u.ID, p.Environment
 	k, plaintext := s.mintKey(template, now)
-	if err := s.directory.createKey(ctxOf(ctx), k); err != nil {
+	if err := s.directory.CreateKey(ctxOf(ctx), k); err != nil {
 		return errorOf(err, "key")
 	}
 	s.writeJSON(ctx, fasthttp.StatusCreated, keyOf(&k, plaintext))
@@ -187,7 +188,7 @@ func (s *Server) listKeys(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	keys := s.directory.keysOf(p.ID)
+	keys := s.directory.Keys(p.ID)
 	data := make([]keyJSON, len(keys))
 	for i := range keys {
 		data[i] = keyOf(&keys[i], "")
@@ -197,14 +198,14 @@ func (s *Server) listKeys(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 }
 
 // ownedKey authenticates the user and finds the path's key among theirs.
-func (s *Server) ownedKey(ctx *fasthttp.RequestCtx) (access.User, *keyRecord, *apiError) {
+func (s *Server) ownedKey(ctx *fasthttp.RequestCtx) (access.User, *directory.Key, *apiError) {
 	u, apiErr := s.authenticateUser(ctx)
 	if apiErr != nil {
 		return u, nil, apiErr
 	}
-	r := s.directory.keyOwned(pathID(ctx), u.ID)
-	if r == nil {
-		return u, nil, notFound("key")
+	r, err := s.directory.Key(pathID(ctx), u.ID)
+	if err != nil {
+		return u, nil, errorOf(err, "key")
 	}
 	return u, r, nil
 }
@@ -214,12 +215,10 @@ func (s *Server) getKey(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	r.mu.Lock()
-	k := r.key
-	r.mu.Unlock()
+	k := r.Record()
 	j := keyOf(&k, "")
 	if j.Budget != nil {
-		spend, err := s.engine.Spent(ctxOf(ctx), engine.AccountID(k.Account), r.budget.Spender)
+		spend, err := s.engine.Spent(ctxOf(ctx), engine.AccountID(k.Account), r.Budget().Spender)
 		if err != nil {
 			return errorOf(err, "account")
 		}
@@ -242,11 +241,8 @@ func (s *Server) rotateKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return apiErr
 	}
 	now := s.now()
-	r.mu.Lock()
-	template := r.key
-	r.mu.Unlock()
-	successor, plaintext := s.mintKey(template, now)
-	if _, err := s.directory.revokeKey(ctxOf(ctx), r, now.UTC(), &successor); err != nil {
+	successor, plaintext := s.mintKey(r.Record(), now)
+	if err := s.directory.RotateKey(ctxOf(ctx), r, successor, now.UTC()); err != nil {
 		return errorOf(err, "key")
 	}
 	s.writeJSON(ctx, fasthttp.StatusCreated, keyOf(&successor, plaintext))
@@ -258,7 +254,7 @@ func (s *Server) revokeKey(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	k, err := s.directory.revokeKey(ctxOf(ctx), r, s.now().UTC(), nil)
+	k, err := s.directory.RevokeKey(ctxOf(ctx), r, s.now().UTC())
 	if err != nil {
 		return errorOf(err, "key")
 	}

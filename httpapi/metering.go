@@ -183,7 +183,7 @@ func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	}
 	t, err := s.engine.Charge(ctxOf(ctx), engine.Charge{
 		ID: chargeID(grant.account, key), From: engine.AccountID(grant.account),
-		To: engine.AccountID(request.to), Amount: request.amount, Memo: request.memo, Budget: grant.key.budget,
+		To: engine.AccountID(request.to), Amount: request.amount, Memo: request.memo, Budget: grant.key.Budget(),
 	})
 	if err != nil {
 		return errorOf(err, "account "+request.to)
@@ -208,7 +208,7 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 			id = engine.TransferID(derivedID(prefixCharge, grant.account, key, uitoa(i)))
 		}
 		charges[i] = engine.Charge{ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(request.to),
-			Amount: request.amount, Memo: request.memo, Budget: grant.key.budget}
+			Amount: request.amount, Memo: request.memo, Budget: grant.key.Budget()}
 	}
 	results := s.engine.ChargeBatch(ctxOf(ctx), charges)
 	errs := make([]*apiError, len(results))
@@ -244,9 +244,7 @@ func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	grant.key.mu.Lock()
-	scopes := grant.key.key.Scopes
-	grant.key.mu.Unlock()
+	scopes := grant.key.Scopes()
 	if scopes&chargeReadScopes == 0 {
 		return errChargeReadScope
 	}

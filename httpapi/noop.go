@@ -12,6 +12,8 @@ import (
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // ChargeFront is Server's charge path up to the engine: the same fasthttp
@@ -32,9 +34,9 @@ type ChargeFront struct {
 	logger     *slog.Logger
 	hasher     secretHasher
 	requestIDs *requestIDs
-	// keys maps the hash of a key to it, in the same map as Server's
+	// keys maps the hash of a key to it, in the same index as Server's
 	// directory.
-	keys      byHash[*frontKey]
+	keys      directory.ByHash[*frontKey]
 	router    *router.Router
 	transport *transport
 	http      *fasthttp.Server
@@ -151,7 +153,7 @@ func (f *ChargeFront) AddKeys(keys []FrontKey) (added int, err error) {
 		records[i] = frontKey{hash: f.hasher.hash([]byte(k.Key)), account: k.Account}
 	}
 	for i := range records {
-		if !f.keys.store(records[i].hash, &records[i]) {
+		if !f.keys.Store(records[i].hash, &records[i]) {
 			added++
 		}
 	}
@@ -206,7 +208,7 @@ func (f *ChargeFront) authenticate(ctx *fasthttp.RequestCtx) (account string, ap
 		return "", errInvalidCredentials
 	}
 	hash := f.hasher.hash(token)
-	key, ok := f.keys.load(hash)
+	key, ok := f.keys.Load(hash)
 	if !ok {
 		return "", errInvalidCredentials
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tollway/tollway/actors"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/directory"
 )
 
 // Server settings; the transport's limits and timeouts are in transport.go.
@@ -87,12 +88,12 @@ type Config struct {
 }
 
 // Server is Tollway's HTTP API: fasthttp and a router in front of the
-// engine, with the access layer (users, keys, tokens) in a directory.
+// engine, with the access layer (users, keys, tokens) in engine/directory.
 type Server struct {
 	config      Config
 	logger      *slog.Logger
 	engine      *engine.Engine
-	directory   *directory
+	directory   *directory.Directory
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -148,13 +149,13 @@ func New(config Config) (*Server, error) {
 		requestIDs:  newRequestIDs(),
 		started:     config.Clock(),
 	}
-	s.directory = newDirectory(config.Engine, s.keyActors, config.AccountsPerUser, config.KeysPerAccount)
+	s.directory = directory.New(config.Engine, config.AccountsPerUser, config.KeysPerAccount)
 	var err error
 	if s.guard, err = newAuthGuard(&config); err == nil {
 		err = purgeStoredNonces(context.Background(), config.Engine)
 	}
 	if err == nil {
-		err = s.directory.load()
+		err = s.directory.Load()
 	}
 	if err != nil {
 		s.keyActors.Shutdown()

@@ -3,13 +3,14 @@ package httpapi
 import (
 	"errors"
 	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/valyala/fasthttp"
 
-	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/directory"
 	"github.com/tollway/tollway/httpapi/siwe"
 )
 
@@ -98,7 +99,7 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return apiErr
 	}
 	u := access.User{ID: newID(prefixUser), Email: email, PasswordHash: hash, CreatedAt: s.now().UTC()}
-	if err := s.directory.createUser(ctxOf(ctx), u); err != nil {
+	if err := s.directory.CreateUser(ctxOf(ctx), u); err != nil {
 		return errorOf(err, "a user with this email")
 	}
 	s.writeJSON(ctx, fasthttp.StatusCreated, map[string]any{"user": userOf(&u)})
@@ -122,7 +123,8 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr := s.guard.beginLogin(email, now.UnixNano()); apiErr != nil {
 		return apiErr
 	}
-	u, found := s.directory.userNamed(email, "")
+	u, err := s.directory.UserByEmail(email)
+	found := err == nil
 	var hash []byte // nil: the dummy, so an unknown email costs a comparison too
 	if found && len(u.PasswordHash) > 0 {
 		hash = u.PasswordHash
@@ -144,7 +146,7 @@ func (s *Server) signIn(ctx *fasthttp.RequestCtx, u *access.User) *apiError {
 	familyID, refreshToken := s.newRefreshToken()
 	family := access.Family{ID: familyID, User: u.ID, Hash: s.hasher.hash([]byte(refreshToken)),
 		CreatedAt: now.UTC(), ExpiresAt: now.Add(refreshTokenTTL).UTC()}
-	if err := s.directory.startFamily(ctxOf(ctx), family, now); err != nil {
+	if err := s.directory.StartFamily(ctxOf(ctx), family, now); err != nil {
 		return errorOf(err, "session")
 	}
 	return s.writeTokenPair(ctx, u, refreshToken, now)
@@ -188,41 +190,16 @@ func (s *Server) refresh(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if !ok {
 		return errInvalidCredentials
 	}
-	record := s.directory.family(familyID)
-	if record == nil {
-		return errInvalidCredentials
-	}
 	now := s.now()
-	record.mu.Lock()
-	defer record.mu.Unlock()
-	f := record.family
-	if f.Revoked || !now.Before(f.ExpiresAt) {
-		return errInvalidCredentials
-	}
-	u, found := s.directory.user(f.User)
-	if !found {
-		return errInvalidCredentials
-	}
-	if !hmacEqual(f.Hash, s.hasher.hash([]byte(token))) {
-		// An earlier token of the family: it leaked, or was replayed. End
-		// the whole family, so whoever holds the latest token is out too.
-		f.Revoked = true
-		if err := s.directory.write(ctxOf(ctx), deleteRow(access.PrefixFamily, f.ID)); err != nil {
-			return errorOf(err, "session")
+	next := prefixFamily + familyID + randomBase62(refreshSecretChars)
+	u, err := s.directory.RefreshFamily(ctxOf(ctx), familyID, s.hasher.hash([]byte(token)), s.hasher.hash([]byte(next)),
+		now, now.Add(refreshTokenTTL).UTC())
+	if err != nil {
+		if errors.Is(err, directory.ErrTokenReused) {
+			s.logger.Warn("refresh token reused; its family is revoked", "family", familyID)
 		}
-		record.family = f
-		s.directory.dropFamilies(f.User, []string{f.ID})
-		s.logger.Warn("refresh token reused; its family is revoked", "user", f.User, "family", f.ID)
-		return errInvalidCredentials
-	}
-	next := prefixFamily + f.ID + randomBase62(refreshSecretChars)
-	f.Hash = s.hasher.hash([]byte(next))
-	f.Rotations++
-	f.ExpiresAt = now.Add(refreshTokenTTL).UTC()
-	if err := s.directory.write(ctxOf(ctx), row(&f)); err != nil {
 		return errorOf(err, "session")
 	}
-	record.family = f
 	return s.writeTokenPair(ctx, &u, next, now)
 }
 
@@ -232,20 +209,12 @@ func (s *Server) logout(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return apiErr
 	}
 	familyID, ok := parseRefreshToken(token)
-	record := s.directory.family(familyID)
-	if !ok || record == nil {
+	if !ok {
 		return errInvalidCredentials
 	}
-	record.mu.Lock()
-	defer record.mu.Unlock()
-	if record.family.Revoked || !hmacEqual(record.family.Hash, s.hasher.hash([]byte(token))) {
-		return errInvalidCredentials
-	}
-	if err := s.directory.write(ctxOf(ctx), deleteRow(access.PrefixFamily, familyID)); err != nil {
+	if err := s.directory.EndFamily(ctxOf(ctx), familyID, s.hasher.hash([]byte(token))); err != nil {
 		return errorOf(err, "session")
 	}
-	record.family.Revoked = true
-	s.directory.dropFamilies(record.family.User, []string{familyID})
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
@@ -258,7 +227,7 @@ func (s *Server) logoutAll(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr := readEmpty(ctx.PostBody()); apiErr != nil {
 		return apiErr
 	}
-	if err := s.directory.signOutEverywhere(ctxOf(ctx), u.ID, s.now().UTC()); err != nil {
+	if err := s.directory.SignOutEverywhere(ctxOf(ctx), u.ID, s.now().UTC()); err != nil {
 		return errorOf(err, "user")
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -346,12 +315,11 @@ func (s *Server) siweLogin(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if issuedTo, ok := s.guard.challenges.take(message.Nonce, now.UnixNano()); !ok || issuedTo != address {
 		return unauthenticated("invalid_credentials", "the challenge is unknown, used or expired")
 	}
-	u, exists := s.directory.userNamed("", address)
-	if !exists {
+	u, err := s.directory.UserByAddress(address)
+	if err != nil {
 		u = access.User{ID: newID(prefixUser), Address: address, CreatedAt: now.UTC()}
-		if err := s.directory.createUser(ctxOf(ctx), u); errors.Is(err, engine.ErrAlreadyExists) {
-			u, exists = s.directory.userNamed("", address) // created concurrently
-			if !exists {
+		if err := s.directory.CreateUser(ctxOf(ctx), u); errors.Is(err, directory.ErrAlreadyExists) {
+			if u, err = s.directory.UserByAddress(address); err != nil { // created concurrently
 				return errUnavailable
 			}
 		} else if err != nil {
@@ -361,4 +329,5 @@ func (s *Server) siweLogin(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	return s.signIn(ctx, &u)
 }
 
-func hmacEqual(a, b []byte) bool { return len(a) == len(b) && subtleEqual(a, b) }
+// normalizeEmail lower-cases an email address for uniqueness.
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

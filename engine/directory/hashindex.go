@@ -1,19 +1,21 @@
-package httpapi
+package directory
 
 import "sync"
 
 // hashShardCount spreads key hashes over independent locks.
 const hashShardCount = 64
 
-// byHash maps API key hashes (HMAC outputs, so uniformly spread) to V: a Go
+// ByHash maps API key hashes (HMAC outputs, so uniformly spread) to V: a Go
 // map per shard under a read-write lock, the shard chosen by the hash's
-// first byte.
+// first byte. A lookup takes its shard's read lock, shared with every other
+// lookup, and allocates nothing. It is exported for httpapi's no-op server,
+// which must find its keys the way the directory does.
 //
 // NB: not a sync.Map. Every request looks a key up by its hash; sync.Map's
 // interface keys cost an allocation per lookup (the string escapes into
 // the interface) and a hash trie's pointer chase, where a Go map indexed by
 // string(hash) allocates nothing.
-type byHash[V any] struct {
+type ByHash[V any] struct {
 	shards [hashShardCount]hashShard[V]
 }
 
@@ -23,14 +25,15 @@ type hashShard[V any] struct {
 	_  [32]byte // pads the shard to a 64-byte cache line, so locks share none
 }
 
-func (b *byHash[V]) shard(hash []byte) *hashShard[V] {
+func (b *ByHash[V]) shard(hash []byte) *hashShard[V] {
 	if len(hash) == 0 {
 		return &b.shards[0]
 	}
 	return &b.shards[hash[0]%hashShardCount]
 }
 
-func (b *byHash[V]) load(hash []byte) (V, bool) {
+// Load returns hash's value.
+func (b *ByHash[V]) Load(hash []byte) (V, bool) {
 	s := b.shard(hash)
 	s.mu.RLock()
 	v, ok := s.m[string(hash)]
@@ -38,8 +41,8 @@ func (b *byHash[V]) load(hash []byte) (V, bool) {
 	return v, ok
 }
 
-// store sets hash's value and reports whether it replaced one.
-func (b *byHash[V]) store(hash []byte, v V) (replaced bool) {
+// Store sets hash's value and reports whether it replaced one.
+func (b *ByHash[V]) Store(hash []byte, v V) (replaced bool) {
 	s := b.shard(hash)
 	s.mu.Lock()
 	defer s.mu.Unlock()
