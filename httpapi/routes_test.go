@@ -154,3 +154,24 @@ func TestAccountsBelongToTheirOwner(t *testing.T) {
 	expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "third", "environment": "test"}, "Idempotency-Key", "make-second"),
 		409, "conflict_error", "idempotency_key_reused")
 }
+
+// A method a route does not have, HEAD and OPTIONS included (the router
+// answers neither by itself), is 405 with an Allow that lists only the
+// route's methods.
+func TestWrongMethodIs405WithTheRoutesMethodsInAllow(t *testing.T) {
+	ts := startServer(t)
+	for _, c := range []struct{ method, path, allow string }{
+		{"OPTIONS", "/v1/charges", "POST"},
+		{"HEAD", "/healthz", "GET"},
+		{"PUT", "/v1/keys/key_x", "DELETE, GET"},
+		{"OPTIONS", "/v1/accounts", "GET, POST"},
+	} {
+		r := ts.do(c.method, c.path, "", nil)
+		if r.status != 405 || r.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s = %d Allow %q, want 405 Allow %q", c.method, c.path, r.status, r.header.Get("Allow"), c.allow)
+		}
+		if c.method != "HEAD" {
+			expect(t, r, 405, "invalid_request_error", "method_not_allowed")
+		}
+	}
+}
