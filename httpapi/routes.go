@@ -17,7 +17,7 @@ var openAPIDocument []byte
 // each wrapped by handle under its pattern as the metrics label.
 func (s *Server) routes() *router.Router {
 	r := newRouter(s.logger, s.handle)
-	add := func(method, path string, h handler) { r.Handle(method, path, s.handle(path, h)) }
+	add := func(method, path string, h handler) { r.Handle(method, path, s.handleMethod(method, path, h)) }
 
 	add("GET", "/healthz", s.healthz)
 	add("GET", "/readyz", s.readyz)

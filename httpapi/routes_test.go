@@ -51,8 +51,8 @@ func TestHealthStatusConfigAndMetrics(t *testing.T) {
 	expect(t, ts.do("GET", "/v1/balance", m.key, nil), 200, "", "")
 	metrics := ts.do("GET", "/metrics", testAdminToken, nil)
 	for _, want := range []string{
-		`tollway_http_requests_total{route="/v1/balance",status="200"} 1`,
-		`tollway_http_request_duration_seconds_bucket{route="/v1/balance"`,
+		`tollway_http_requests_total{method="GET",route="/v1/balance",status="200"} 1`,
+		`tollway_http_request_duration_seconds_bucket{method="GET",route="/v1/balance"`,
 		"tollway_log_commits_total", "tollway_account_actors", "tollway_key_actors 1",
 	} {
 		if !strings.Contains(string(metrics.body), want) {
