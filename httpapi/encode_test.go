@@ -121,3 +121,16 @@ func TestAppendBatchResultsWritesWhatEncodingJSONWrites(t *testing.T) {
 		t.Fatal("the sample has no error item")
 	}
 }
+
+// The charge answer, replayed included, is appended without allocating:
+// the hot path's encoder stays allocation-free.
+func TestAppendChargeDoesNotAllocate(t *testing.T) {
+	transfers := sampleTransfers()
+	buf := make([]byte, 0, 4096)
+	for _, i := range []int{0, 2} { // a first answer, a replay
+		tr := &transfers[i]
+		if allocs := testing.AllocsPerRun(100, func() { buf = appendCharge(buf[:0], tr, true) }); allocs != 0 {
+			t.Errorf("appendCharge(replayed %v) allocates %v times", tr.Replayed, allocs)
+		}
+	}
+}
