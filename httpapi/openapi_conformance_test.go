@@ -195,3 +195,14 @@ func TestOpenAPIConformanceCatchesMismatches(t *testing.T) {
 		t.Error("an error without request_id passed")
 	}
 }
+
+// The no-op server's fixed charge (the benchmark's ceiling) is shaped as a
+// charge answer.
+func TestNoopChargeConformsToOpenAPI(t *testing.T) {
+	request, _ := http.NewRequest("POST", "http://127.0.0.1:1/v1/charges", nil)
+	header := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req_1"},
+		"Ratelimit-Limit": {"10"}, "Ratelimit-Remaining": {"9"}, "Ratelimit-Reset": {"1"}}
+	for _, p := range checkOpenAPI(request, 201, header, []byte(noopCharge)) {
+		t.Errorf("noopCharge: %s", p)
+	}
+}
