@@ -28,7 +28,9 @@ func writeAppended(ctx *fasthttp.RequestCtx, status int, appendTo func([]byte) [
 	}
 }
 
-// appendCharge appends the JSON of a charge, as chargeJSON describes it.
+// appendCharge appends the JSON of a charge, as chargeJSON describes it:
+// withBalance for a charge's answer (balance, position and replayed), not
+// for a lookup.
 func appendCharge(buf []byte, t *engine.Transfer, withBalance bool) []byte {
 	buf = append(buf, `{"id":`...)
 	buf = appendString(buf, string(t.ID))
@@ -46,27 +48,27 @@ func appendCharge(buf []byte, t *engine.Transfer, withBalance bool) []byte {
 		buf = append(buf, `,"metadata":`...)
 		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata
 	}
-	if withBalance && !t.Replayed {
+	if withBalance {
+		// A charge's answer: the same shape first and on every replay.
 		b := &t.Balance
 		buf = appendAmountField(buf, `,"balance":{"available":`, b.Available)
 		buf = appendAmountField(buf, `,"reserved":`, b.Reserved)
 		buf = appendAmountField(buf, `,"posted":`, b.Posted)
 		buf = appendAmountField(buf, `,"pending":`, b.Pending)
-		buf = append(buf, '}')
-		if t.Position != 0 {
-			buf = append(buf, `,"position":`...)
-			buf = appendUint(buf, t.Position)
+		buf = append(buf, `},"position":`...)
+		buf = appendUint(buf, t.Position)
+		if t.Replayed {
+			buf = append(buf, `,"replayed":true`...)
+		} else {
+			buf = append(buf, `,"replayed":false`...)
 		}
-	}
-	if t.Replayed {
-		buf = append(buf, `,"replayed":true`...)
 	}
 	return append(buf, '}')
 }
 
 // appendBatchResults appends {"results":[…]}: each item a charge or
-// {"error":{…}}.
-func appendBatchResults(buf []byte, results []engine.Result, errs []*apiError) []byte {
+// {"error":{…}} carrying the batch request's id, as every error does.
+func appendBatchResults(buf []byte, results []engine.Result, errs []*apiError, requestID []byte) []byte {
 	buf = append(buf, `{"results":[`...)
 	for i := range results {
 		if i > 0 {
@@ -79,7 +81,9 @@ func appendBatchResults(buf []byte, results []engine.Result, errs []*apiError) [
 			buf = appendString(buf, e.code)
 			buf = append(buf, `,"message":`...)
 			buf = appendString(buf, e.message)
-			buf = append(buf, "}}"...)
+			buf = append(buf, `,"request_id":"`...)
+			buf = append(buf, requestID...) // req_ and base62: nothing to escape
+			buf = append(buf, `"}}`...)
 			continue
 		}
 		buf = appendCharge(buf, &results[i].Transfer, true)

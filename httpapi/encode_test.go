@@ -22,19 +22,20 @@ type chargeJSON struct {
 	CreatedAt string       `json:"createdAt"`
 	Metadata  metadataJSON `json:"metadata,omitempty"`
 	Balance   *balanceJSON `json:"balance,omitempty"`
-	Position  uint64       `json:"position,omitempty"`
-	Replayed  bool         `json:"replayed,omitempty"`
+	Position  *uint64      `json:"position,omitempty"`
+	Replayed  *bool        `json:"replayed,omitempty"`
 }
 
-// chargeOf describes a charge; the payer's balance and the log position
-// only when the answer is the charge's first (not a replay or a lookup).
+// chargeOf describes a charge; the payer's balance, the log position and
+// replayed whenever it is a charge's answer (first or replayed), none of
+// them for a lookup.
 func chargeOf(t *engine.Transfer, withBalance bool) chargeJSON {
 	j := chargeJSON{ID: string(t.ID), From: string(t.From), To: string(t.To), Amount: t.Amount.String(),
-		Fee: t.Fee.String(), ToAmount: t.ToAmount.String(), CreatedAt: timeJSON(t.Time), Replayed: t.Replayed,
+		Fee: t.Fee.String(), ToAmount: t.ToAmount.String(), CreatedAt: timeJSON(t.Time),
 		Metadata: metadataJSON(t.Memo)}
-	if withBalance && !t.Replayed {
-		b := balanceOf(t.Balance)
-		j.Balance, j.Position = &b, t.Position
+	if withBalance {
+		b, position, replayed := balanceOf(t.Balance), t.Position, t.Replayed
+		j.Balance, j.Position, j.Replayed = &b, &position, &replayed
 	}
 	return j
 }
@@ -63,7 +64,7 @@ func sampleTransfers() []engine.Transfer {
 	memo, _ := json.Marshal(map[string]string{"model": "m-1", "a": "<b>&\"é"}) // as readMetadata makes it
 	withMemo.Memo = string(memo)
 	replayed := base
-	replayed.Replayed, replayed.Position, replayed.Balance = true, 0, engine.Balance{}
+	replayed.Replayed, replayed.Position = true, 77 // filled by fillReplayed
 	huge := base
 	huge.Amount, huge.ToAmount, huge.Balance.Pending = max, max, max
 	odd := base
@@ -103,20 +104,33 @@ func TestAppendBatchResultsWritesWhatEncodingJSONWrites(t *testing.T) {
 		if i == len(results)-1 {
 			errs[i] = notFound("account acct_<nope>")
 		}
-		out[i].Error = &errorBody{Type: errs[i].kind, Code: errs[i].code, Message: errs[i].message}
+		out[i].Error = &errorBody{Type: errs[i].kind, Code: errs[i].code, Message: errs[i].message, RequestID: "req_batch1"}
 	}
 	want, err := json.Marshal(map[string]any{"results": out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := appendBatchResults(nil, results, errs); string(got) != string(want) {
+	if got := appendBatchResults(nil, results, errs, []byte("req_batch1")); string(got) != string(want) {
 		t.Fatalf("appendBatchResults =\n%s\nwant\n%s", got, want)
 	}
 	var decoded map[string][]map[string]any
-	if err := json.Unmarshal(appendBatchResults(nil, results, errs), &decoded); err != nil || len(decoded["results"]) != len(results) {
+	if err := json.Unmarshal(appendBatchResults(nil, results, errs, []byte("req_batch1")), &decoded); err != nil || len(decoded["results"]) != len(results) {
 		t.Fatalf("appendBatchResults is not the JSON of %d results: %v", len(results), err)
 	}
 	if !strings.Contains(string(want), "insufficient_funds") {
 		t.Fatal("the sample has no error item")
+	}
+}
+
+// The charge answer, replayed included, is appended without allocating:
+// the hot path's encoder stays allocation-free.
+func TestAppendChargeDoesNotAllocate(t *testing.T) {
+	transfers := sampleTransfers()
+	buf := make([]byte, 0, 4096)
+	for _, i := range []int{0, 2} { // a first answer, a replay
+		tr := &transfers[i]
+		if allocs := testing.AllocsPerRun(100, func() { buf = appendCharge(buf[:0], tr, true) }); allocs != 0 {
+			t.Errorf("appendCharge(replayed %v) allocates %v times", tr.Replayed, allocs)
+		}
 	}
 }

@@ -188,6 +188,11 @@ func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if err != nil {
 		return errorOf(err, "account "+request.to)
 	}
+	if t.Replayed {
+		if apiErr := s.fillReplayed(ctx, grant.account, &t); apiErr != nil {
+			return apiErr
+		}
+	}
 	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendCharge(buf, &t, true) })
 	return nil
 }
@@ -213,6 +218,7 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	results := s.engine.ChargeBatch(ctxOf(ctx), charges)
 	errs := make([]*apiError, len(results))
 	failed := 0
+	var replayed *engine.Transfer // the first replayed item, whose balance the others copy
 	for i := range results {
 		if err := results[i].Err; err != nil {
 			errs[i] = errorOf(err, "account "+requests[i].to)
@@ -220,14 +226,42 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 				return errUnavailable // nothing after a failure of the log is trustworthy
 			}
 			failed++
+			continue
 		}
+		t := &results[i].Transfer
+		if !t.Replayed {
+			continue
+		}
+		if replayed == nil {
+			if apiErr := s.fillReplayed(ctx, grant.account, t); apiErr != nil {
+				return apiErr
+			}
+			replayed = t
+		}
+		t.Balance, t.Position = replayed.Balance, replayed.Position
 	}
 	if failed == len(results) {
 		// Nothing happened: not worth memory, as a single charge's error is
 		// not stored either. A retry tries every item again.
 		s.forgetIdempotent(c)
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendBatchResults(buf, results, errs) })
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendBatchResults(buf, results, errs, c.requestID) })
+	return nil
+}
+
+// fillReplayed gives a charge the ledger replayed (its client id was used
+// before, and the stored response is gone: after a restart, past
+// idempotencyTTL, or a batch item's own key) the shape of a first answer:
+// the ledger keeps no balance or position per charge, so they are the
+// payer's balance and the log position now. Replays only: never on the
+// path of a new charge.
+func (s *Server) fillReplayed(ctx *fasthttp.RequestCtx, payer string, t *engine.Transfer) *apiError {
+	position := s.engine.Position() // before the balance: the balance reflects at least this position
+	b, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(payer))
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	t.Balance, t.Position = b, position
 	return nil
 }
 

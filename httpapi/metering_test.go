@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,58 @@ func TestKeyScopesEnvironmentsAndLifecycle(t *testing.T) {
 	expect(t, ts.do("POST", "/v1/accounts/"+m.payee+"/keys", m.consumer.access, map[string]any{"kind": "secret", "scopes": []string{"*"}}), 404, "not_found_error", "not_found")
 	if r := ts.do("GET", "/v1/balance", rotated, nil); r.status != http.StatusOK {
 		t.Fatalf("balance = %d", r.status)
+	}
+}
+
+// A charge's answer has one shape, first or replayed, before a restart and
+// after it (when the stored response is gone and the ledger answers):
+// balance, position and replayed are always there.
+func TestChargeAnswersHaveOneShapeAcrossReplaysAndRestarts(t *testing.T) {
+	ts := startServer(t)
+	m := ts.market("10000")
+	body := map[string]string{"to": m.payee, "amount": "700"}
+	keys := func(v map[string]any) []string {
+		var k []string
+		for name := range v {
+			k = append(k, name)
+		}
+		slices.Sort(k)
+		return k
+	}
+	first := expect(t, ts.do("POST", "/v1/charges", m.key, body, "Idempotency-Key", "shape-1"), 201, "", "")
+	if first["replayed"] != false || first["position"] == nil || first["balance"] == nil {
+		t.Fatalf("first answer = %v, want balance, position and replayed false", first)
+	}
+	batch := map[string]any{"charges": []map[string]string{{"to": m.payee, "amount": "5", "idempotencyKey": "shape-item"}}}
+	firstItem := expect(t, ts.do("POST", "/v1/charges/batch", m.key, batch), 200, "", "")["results"].([]any)[0].(map[string]any)
+	ts.restart()
+	ts.do("POST", "/v1/charges", m.key, map[string]string{"to": m.payee, "amount": "1"}) // moves the balance on
+	replayed := expect(t, ts.do("POST", "/v1/charges", m.key, body, "Idempotency-Key", "shape-1"), 201, "", "")
+	if !slices.Equal(keys(replayed), keys(first)) || replayed["replayed"] != true {
+		t.Fatalf("replay after restart = %v, want the fields of %v, replayed", replayed, first)
+	}
+	if b := replayed["balance"].(map[string]any); b["available"] != "9294" {
+		t.Fatalf("replayed balance = %v, want the payer's balance now (available 9294)", b)
+	}
+	if replayed["position"].(float64) <= first["position"].(float64) {
+		t.Fatalf("replayed position %v, want after the charge's %v", replayed["position"], first["position"])
+	}
+	item := expect(t, ts.do("POST", "/v1/charges/batch", m.key, batch), 200, "", "")["results"].([]any)[0].(map[string]any)
+	if !slices.Equal(keys(item), keys(firstItem)) || item["replayed"] != true || firstItem["replayed"] != false {
+		t.Fatalf("batch item replayed after restart = %v, want the fields of %v", item, firstItem)
+	}
+}
+
+// A batch's error items carry the request's id, as every error does.
+func TestBatchErrorItemsCarryTheRequestID(t *testing.T) {
+	ts := startServer(t)
+	m := ts.market("10")
+	r := ts.do("POST", "/v1/charges/batch", m.key, map[string]any{"charges": []map[string]string{
+		{"to": m.payee, "amount": "5"}, {"to": m.payee, "amount": "50"},
+	}})
+	results := expect(t, r, 200, "", "")["results"].([]any)
+	e := results[1].(map[string]any)["error"].(map[string]any)
+	if e["code"] != "insufficient_funds" || e["request_id"] != r.header.Get("X-Request-Id") {
+		t.Fatalf("error item = %v, want insufficient_funds with request_id %s", e, r.header.Get("X-Request-Id"))
 	}
 }

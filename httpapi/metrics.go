@@ -3,6 +3,7 @@ package httpapi
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,12 +31,12 @@ type metrics struct {
 func newMetrics(s *Server) *metrics {
 	m := &metrics{registry: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tollway_http_requests_total", Help: "HTTP requests by route and status.",
-	}, []string{"route", "status"})
+		Name: "tollway_http_requests_total", Help: "HTTP requests by method, route and status (requests refused before routing: tollway_http_transport_refusals_total).",
+	}, []string{"method", "route", "status"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "tollway_http_request_duration_seconds", Help: "HTTP request latency by route, from routing to the written response.",
+		Name: "tollway_http_request_duration_seconds", Help: "HTTP request latency by method and route, from routing to the written response.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs to 3.3 s
-	}, []string{"route"})
+	}, []string{"method", "route"})
 	stats := func(pick func(s statsView) float64) func() float64 {
 		return func() float64 { return pick(s.statsView()) }
 	}
@@ -64,19 +65,56 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// route returns the observer of one route's requests. Counters are looked
-// up once per status and cached, off the label-hashing path.
-func (m *metrics) route(route string) func(status int, elapsed time.Duration) {
-	latency := m.latency.WithLabelValues(route)
+// route returns the observer of one route's requests, method's or, when
+// method is "", any method's (the router's fallbacks: not found, method not
+// allowed). A route's counters are looked up once per status and cached,
+// off the label-hashing path; the fallbacks, not a hot path, look theirs up
+// per request.
+func (m *metrics) route(method, route string) func(ctx *fasthttp.RequestCtx, status int, elapsed time.Duration) {
+	if method == "" {
+		return func(ctx *fasthttp.RequestCtx, status int, elapsed time.Duration) {
+			label := methodLabel(ctx.Method())
+			m.latency.WithLabelValues(label, route).Observe(elapsed.Seconds())
+			m.requests.WithLabelValues(label, route, strconv.Itoa(status)).Inc()
+		}
+	}
+	latency := m.latency.WithLabelValues(method, route)
 	var counters sync.Map // status -> prometheus.Counter
-	return func(status int, elapsed time.Duration) {
+	return func(_ *fasthttp.RequestCtx, status int, elapsed time.Duration) {
 		latency.Observe(elapsed.Seconds())
 		counter, ok := counters.Load(status)
 		if !ok {
-			counter, _ = counters.LoadOrStore(status, m.requests.WithLabelValues(route, strconv.Itoa(status)))
+			counter, _ = counters.LoadOrStore(status, m.requests.WithLabelValues(method, route, strconv.Itoa(status)))
 		}
 		counter.(prometheus.Counter).Inc()
 	}
+}
+
+// methodLabel names a request's method for a label: HTTP's methods as they
+// are, anything else "other", so that made-up methods cannot grow the
+// metrics without bound.
+func methodLabel(method []byte) string {
+	switch string(method) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "CONNECT":
+		return "CONNECT"
+	case "TRACE":
+		return "TRACE"
+	}
+	return "other"
 }
 
 // commitHistograms exports the log's group-commit histograms. The log keeps
@@ -138,6 +176,19 @@ func transportCollectors(t *transport) []prometheus.Collector {
 	counter := func(name, help string, value func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, value)
 	}
+	// refusals are the requests and connections the transport answers (or
+	// closes) before any route sees them, so tollway_http_requests_total
+	// does not count them: one series per reason.
+	refusals := func(reason string, n *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tollway_http_transport_refusals_total",
+			Help: "Connections and requests refused before routing, by reason: a connection over the server's or its address's limit " +
+				"(too_many_connections_server, too_many_connections_address), a request that could not be read (malformed_request), " +
+				"a body over its route's limit (body_too_large) or over the body budget (server_busy), a connection closed after " +
+				"sending nothing within the read timeout (closed_unanswered).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(n.Load()) })
+	}
 	return []prometheus.Collector{
 		gauge("tollway_http_connections_open", "HTTP connections open (admitted, not yet closed).",
 			func() float64 { return float64(t.open.Load()) }),
@@ -151,6 +202,12 @@ func transportCollectors(t *transport) []prometheus.Collector {
 			func() float64 {
 				return float64(t.rejected[rejectConnectionsMax].Load() + t.rejected[rejectPerIPMax].Load())
 			}),
+		refusals("too_many_connections_server", &t.rejected[rejectConnectionsMax]),
+		refusals("too_many_connections_address", &t.rejected[rejectPerIPMax]),
+		refusals("malformed_request", &t.refusals[refusalMalformed]),
+		refusals("body_too_large", &t.refusals[refusalBodyTooLarge]),
+		refusals("server_busy", &t.refusals[refusalBodyBudget]),
+		refusals("closed_unanswered", &t.refusals[refusalUnanswered]),
 		counter("tollway_http_accept_errors_total", "Failed accepts (such as out of file descriptors), each retried after a pause.",
 			func() float64 { return float64(t.acceptErrors.Load()) }),
 		gauge("tollway_http_body_budget_bytes_in_use", "Bytes of large request bodies reserved (being read or handled).",

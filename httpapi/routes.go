@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"log/slog"
 
 	"github.com/fasthttp/router"
@@ -16,7 +17,7 @@ var openAPIDocument []byte
 // each wrapped by handle under its pattern as the metrics label.
 func (s *Server) routes() *router.Router {
 	r := newRouter(s.logger, s.handle)
-	add := func(method, path string, h handler) { r.Handle(method, path, s.handle(path, h)) }
+	add := func(method, path string, h handler) { r.Handle(method, path, s.handleMethod(method, path, h)) }
 
 	add("GET", "/healthz", s.healthz)
 	add("GET", "/readyz", s.readyz)
@@ -61,12 +62,30 @@ func newRouter(logger *slog.Logger, handle func(route string, h handler) fasthtt
 	r.RedirectFixedPath = false
 	r.HandleOPTIONS = false
 	r.NotFound = handle("not_found", func(*fasthttp.RequestCtx, *call) *apiError { return errRouteNotFound })
-	r.MethodNotAllowed = handle("method_not_allowed", func(*fasthttp.RequestCtx, *call) *apiError { return errMethodNotAllowed })
+	r.MethodNotAllowed = handle("method_not_allowed", func(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+		dropOptionsFromAllow(ctx)
+		return errMethodNotAllowed
+	})
 	r.PanicHandler = func(ctx *fasthttp.RequestCtx, reason any) {
 		logger.Error("router panicked", "panic", reason)
 		writeBody(ctx, fasthttp.StatusInternalServerError, []byte(`{"error":{"type":"api_error","code":"internal","message":"internal error"}}`))
 	}
 	return r
+}
+
+// dropOptionsFromAllow removes OPTIONS from the Allow header the router set
+// on a 405: fasthttp/router always lists it, even with HandleOPTIONS off,
+// and this server answers OPTIONS (as HEAD) with 405 like any method a
+// route does not have. The router sorts the list and joins it with ", ".
+func dropOptionsFromAllow(ctx *fasthttp.RequestCtx) {
+	allow := ctx.Response.Header.Peek(fasthttp.HeaderAllow)
+	for _, options := range []string{", OPTIONS", "OPTIONS, "} {
+		if i := bytes.Index(allow, []byte(options)); i >= 0 {
+			fixed := append(allow[:i:i], allow[i+len(options):]...)
+			ctx.Response.Header.SetBytesV(fasthttp.HeaderAllow, fixed)
+			return
+		}
+	}
 }
 
 // pathID returns the {id} path parameter.

@@ -51,8 +51,8 @@ func TestHealthStatusConfigAndMetrics(t *testing.T) {
 	expect(t, ts.do("GET", "/v1/balance", m.key, nil), 200, "", "")
 	metrics := ts.do("GET", "/metrics", testAdminToken, nil)
 	for _, want := range []string{
-		`tollway_http_requests_total{route="/v1/balance",status="200"} 1`,
-		`tollway_http_request_duration_seconds_bucket{route="/v1/balance"`,
+		`tollway_http_requests_total{method="GET",route="/v1/balance",status="200"} 1`,
+		`tollway_http_request_duration_seconds_bucket{method="GET",route="/v1/balance"`,
 		"tollway_log_commits_total", "tollway_account_actors", "tollway_key_actors 1",
 	} {
 		if !strings.Contains(string(metrics.body), want) {
@@ -153,4 +153,25 @@ func TestAccountsBelongToTheirOwner(t *testing.T) {
 	}
 	expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "third", "environment": "test"}, "Idempotency-Key", "make-second"),
 		409, "conflict_error", "idempotency_key_reused")
+}
+
+// A method a route does not have, HEAD and OPTIONS included (the router
+// answers neither by itself), is 405 with an Allow that lists only the
+// route's methods.
+func TestWrongMethodIs405WithTheRoutesMethodsInAllow(t *testing.T) {
+	ts := startServer(t)
+	for _, c := range []struct{ method, path, allow string }{
+		{"OPTIONS", "/v1/charges", "POST"},
+		{"HEAD", "/healthz", "GET"},
+		{"PUT", "/v1/keys/key_x", "DELETE, GET"},
+		{"OPTIONS", "/v1/accounts", "GET, POST"},
+	} {
+		r := ts.do(c.method, c.path, "", nil)
+		if r.status != 405 || r.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s = %d Allow %q, want 405 Allow %q", c.method, c.path, r.status, r.header.Get("Allow"), c.allow)
+		}
+		if c.method != "HEAD" {
+			expect(t, r, 405, "invalid_request_error", "method_not_allowed")
+		}
+	}
 }

@@ -208,10 +208,18 @@ type call struct {
 
 type handler func(ctx *fasthttp.RequestCtx, c *call) *apiError
 
-// handle wraps a handler: request id, panic recovery, error writing,
-// idempotent response storing, metrics and logs.
+// handle wraps a handler for any method: the router's answers to unknown
+// routes and wrong methods.
 func (s *Server) handle(route string, h handler) fasthttp.RequestHandler {
-	observe := s.metrics.route(route)
+	return s.handleMethod("", route, h)
+}
+
+// handleMethod wraps the handler of method's route: request id, panic
+// recovery, error writing, idempotent response storing, metrics and logs.
+// The metrics label requests with method, or with the request's own method
+// when it is "".
+func (s *Server) handleMethod(method, route string, h handler) fasthttp.RequestHandler {
+	observe := s.metrics.route(method, route)
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		c := call{route: route}
@@ -235,7 +243,7 @@ func (s *Server) handle(route string, h handler) fasthttp.RequestHandler {
 			s.idempotency.finish(c.idempotencyKey, status, ctx.Response.Body(), contentTypeOf(ctx))
 		}
 		elapsed := time.Since(start)
-		observe(status, elapsed)
+		observe(ctx, status, elapsed)
 		if s.logger.Enabled(ctx, slog.LevelDebug) {
 			s.logger.Debug("request", "request_id", string(c.requestID), "method", string(ctx.Method()),
 				"route", route, "status", status, "duration", elapsed)

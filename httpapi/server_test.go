@@ -189,6 +189,7 @@ func (ts *testServer) doWith(c *http.Client, method, path, token string, body an
 	if id := resp.Header.Get("X-Request-Id"); !strings.HasPrefix(id, "req_") {
 		ts.t.Errorf("%s %s: X-Request-Id = %q, want req_…", method, path, id)
 	}
+	reportOpenAPI(ts.t, request, resp.StatusCode, resp.Header, data)
 	return response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 

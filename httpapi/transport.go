@@ -160,6 +160,7 @@ type transport struct {
 	mu                          sync.Mutex
 	perIP                       map[netip.Addr]int
 	rejected                    [rejectReasons]atomic.Uint64
+	refusals                    [refusalReasons]atomic.Uint64
 	acceptErrors                atomic.Uint64
 	lastAcceptLog, acceptLogged atomic.Int64
 
@@ -172,6 +173,18 @@ const (
 	rejectConnectionsMax rejectReason = iota
 	rejectPerIPMax
 	rejectReasons
+)
+
+// refusalReason is why a request was answered (or its connection closed)
+// before a handler: the metrics count each.
+type refusalReason int
+
+const (
+	refusalMalformed refusalReason = iota
+	refusalBodyTooLarge
+	refusalBodyBudget
+	refusalUnanswered
+	refusalReasons
 )
 
 type transportConfig struct {
@@ -580,6 +593,7 @@ func (t *transport) answerError(ctx *fasthttp.RequestCtx, err error, ids *reques
 	c, _ := ctx.Conn().(*conn)
 	if c != nil && !c.sent {
 		c.silent = true
+		t.refusals[refusalUnanswered].Add(1)
 		return
 	}
 	if t.logger.Enabled(ctx, slog.LevelDebug) {
@@ -592,13 +606,14 @@ func (t *transport) answerError(ctx *fasthttp.RequestCtx, err error, ids *reques
 	var buf [40]byte
 	call.requestID = ids.next(buf[:0])
 	ctx.Response.Header.SetBytesV("X-Request-Id", call.requestID)
-	apiErr := invalid("malformed_request", "the HTTP request could not be read")
+	apiErr, reason := invalid("malformed_request", "the HTTP request could not be read"), refusalMalformed
 	switch {
 	case refused:
-		apiErr = errBodyBudget
+		apiErr, reason = errBodyBudget, refusalBodyBudget
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		apiErr = bodyTooLarge(t.bodyLimit(&ctx.Request.Header))
+		apiErr, reason = bodyTooLarge(t.bodyLimit(&ctx.Request.Header)), refusalBodyTooLarge
 	}
+	t.refusals[reason].Add(1)
 	writeError(t.logger, ctx, &call, apiErr)
 }
 

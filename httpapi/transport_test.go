@@ -107,6 +107,11 @@ func TestConnectionsOverTheLimitsAreRefusedAtAccept(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"code":"too_many_connections"`) {
 		t.Fatalf("fifth connection = %d %q, want 503 too_many_connections", r.status, r.body)
 	}
+	for reason, want := range map[string]float64{"too_many_connections_address": 1, "too_many_connections_server": 1} {
+		if got := refusalsCounted(t, ts, reason); got != want {
+			t.Errorf("tollway_http_transport_refusals_total{reason=%q} = %v, want %v", reason, got, want)
+		}
+	}
 	// The admitted connections are served.
 	fmt.Fprintf(first, "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
 	r = readResponse(t, first)
@@ -436,4 +441,64 @@ func TestRedactSecrets(t *testing.T) {
 			t.Errorf("redactSecrets(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// The metrics label requests with their method (made-up methods as
+// "other", so they cannot grow the series), and count what the transport
+// refuses before any route, by reason.
+func TestMetricsHaveTheMethodAndTheTransportRefusals(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RequestReadTimeout = 50 * time.Millisecond })
+	expect(t, ts.do("GET", "/healthz", "", nil), 200, "", "")
+	ts.do("DELETE", "/healthz", "", nil)
+	ts.do("BREW", "/nowhere", "", nil)
+	expect(t, ts.do("POST", "/v1/accounts", "", strings.Repeat("x", RouteBodyBytesMax+1)), 400, typeInvalidRequest, "body_too_large")
+	c := ts.dialFrom("127.0.0.1")
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\n") // never finished
+	expect(t, readResponse(t, c), http.StatusBadRequest, typeInvalidRequest, "malformed_request")
+	idle := ts.dialFrom("127.0.0.1")
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(idle); err != nil || len(got) != 0 {
+		t.Fatalf("idle connection read %q, %v: want EOF", got, err)
+	}
+	body := string(ts.do("GET", "/metrics", testAdminToken, nil).body)
+	for _, want := range []string{
+		`tollway_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		`tollway_http_requests_total{method="DELETE",route="method_not_allowed",status="405"} 1`,
+		`tollway_http_requests_total{method="other",route="not_found",status="404"} 1`,
+		`tollway_http_request_duration_seconds_count{method="GET",route="/healthz"} 1`,
+		`tollway_http_transport_refusals_total{reason="body_too_large"} 1`,
+		`tollway_http_transport_refusals_total{reason="malformed_request"} 1`,
+		`tollway_http_transport_refusals_total{reason="closed_unanswered"} 1`,
+		`tollway_http_transport_refusals_total{reason="server_busy"} 0`,
+		`tollway_http_transport_refusals_total{reason="too_many_connections_address"} 0`,
+		`tollway_http_transport_refusals_total{reason="too_many_connections_server"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// refusalsCounted reads tollway_http_transport_refusals_total{reason} from
+// the server's registry.
+func refusalsCounted(t *testing.T, ts *testServer, reason string) float64 {
+	t.Helper()
+	families, err := ts.server.prometheusRegistry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "tollway_http_transport_refusals_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no tollway_http_transport_refusals_total{reason=%q}", reason)
+	return 0
 }

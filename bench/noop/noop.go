@@ -40,7 +40,7 @@ const (
 	charge = `{"id":"ch_0000000000000000000000","from":"acct_0000000000000000000000",` +
 		`"to":"acct_0000000000000000000001","amount":"1","fee":"0","toAmount":"1",` +
 		`"createdAt":"2025-01-01T00:00:00Z","balance":{"available":"999999999999",` +
-		`"reserved":"0","posted":"999999999999","pending":"0"},"position":1}`
+		`"reserved":"0","posted":"999999999999","pending":"0"},"position":1,"replayed":false}`
 	registered = `{"registered":true}`
 )
 
