@@ -43,7 +43,7 @@ func startFront(t *testing.T, routeErr error) (*ChargeFront, *testServer) {
 			t.Errorf("Serve = %v", err)
 		}
 	})
-	return front, &testServer{t: t, url: "http://" + ln.Addr().String()}
+	return front, &testServer{t: t, url: "http://" + ln.Addr().String(), notTheAPI: true}
 }
 
 // TestChargeFrontAddsKeysAllOrNone checks that AddKeys adds nothing when

@@ -195,4 +195,3 @@ func TestOpenAPIConformanceCatchesMismatches(t *testing.T) {
 		t.Error("an error without request_id passed")
 	}
 }
-

@@ -33,6 +33,9 @@ type testServer struct {
 	server *Server
 	clock  *testClock
 	logs   *syncBuffer
+	// notTheAPI: the server is a ChargeFront, whose answers are its
+	// maker's, not openapi.json's.
+	notTheAPI bool
 }
 
 type testClock struct {
@@ -189,7 +192,9 @@ func (ts *testServer) doWith(c *http.Client, method, path, token string, body an
 	if id := resp.Header.Get("X-Request-Id"); !strings.HasPrefix(id, "req_") {
 		ts.t.Errorf("%s %s: X-Request-Id = %q, want req_…", method, path, id)
 	}
-	reportOpenAPI(ts.t, request, resp.StatusCode, resp.Header, data)
+	if !ts.notTheAPI {
+		reportOpenAPI(ts.t, request, resp.StatusCode, resp.Header, data)
+	}
 	return response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 
