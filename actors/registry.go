@@ -22,9 +22,12 @@ type Config struct {
 	Log Log
 	// Now returns the current time in Unix nanoseconds: the ledger's only clock.
 	Now func() int64
-	// Complete publishes an op that needs no log entry (a rejection or a read)
-	// once nothing of its account is still waiting for the disk.
-	Complete func(*Op)
+	// Reply answers an op that logged nothing (a rejection or a read) once
+	// nothing of its account is still waiting for the disk.
+	Reply func(Op)
+	// Expired returns the log entry of a due hold's expiry, which the actor
+	// of decider (the hold's payer) has applied.
+	Expired func(decider *Entry, event *ledger.Event) *wal.Entry
 	// Failed reports an actor that panicked: its state can no longer be
 	// trusted, so the engine must fail closed and recover from the log.
 	Failed func(account ledger.AccountID, reason any)

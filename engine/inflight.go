@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"sync"
 
-	"github.com/tollway/tollway/actors"
 	"github.com/tollway/tollway/engine/ledger"
 )
 
@@ -30,13 +29,13 @@ type inflightTable struct {
 
 type inflightShard struct {
 	mu  sync.Mutex
-	ops map[ledger.TransferID]*actors.Op
+	ops map[ledger.TransferID]*op
 }
 
 func (t *inflightTable) init() {
 	t.seed = maphash.MakeSeed()
 	for i := range t.shards {
-		t.shards[i].ops = make(map[ledger.TransferID]*actors.Op)
+		t.shards[i].ops = make(map[ledger.TransferID]*op)
 	}
 }
 
@@ -44,19 +43,25 @@ func (t *inflightTable) shard(id ledger.TransferID) *inflightShard {
 	return &t.shards[maphash.String(t.seed, string(id))%inflightShardCount]
 }
 
-// claim makes op the holder of its client id, waiting while another op holds it.
-func (t *inflightTable) claim(ctx context.Context, op *actors.Op) error {
-	id := op.Command.ID
+// claim makes o the holder of its client id. While another op holds it,
+// claim waits for that op's answer and tries again (claimWaiting), or
+// refuses with errClaimedHere (claimOrRefuse). This is the only place a
+// claim is taken; complete is the only place it is released.
+func (t *inflightTable) claim(ctx context.Context, o *op, mode claimMode) error {
+	id := o.command.ID
 	s := t.shard(id)
 	for attempt := 0; attempt < claimAttemptsMax; attempt++ {
 		s.mu.Lock()
 		holder := s.ops[id]
 		if holder == nil {
-			s.ops[id] = op
+			s.ops[id] = o
 			s.mu.Unlock()
 			return nil
 		}
 		s.mu.Unlock()
+		if mode == claimOrRefuse {
+			return errClaimedHere
+		}
 		if err := wait(ctx, holder); err != nil {
 			return err
 		}
@@ -64,27 +69,15 @@ func (t *inflightTable) claim(ctx context.Context, op *actors.Op) error {
 	return errClaimContended
 }
 
-// tryClaim makes op the holder of its client id if nobody holds it.
-func (t *inflightTable) tryClaim(op *actors.Op) bool {
-	s := t.shard(op.Command.ID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ops[op.Command.ID] != nil {
-		return false
-	}
-	s.ops[op.Command.ID] = op
-	return true
-}
-
-// release gives up op's claim, if it holds one.
-func (t *inflightTable) release(op *actors.Op) {
-	id := op.Command.ID
+// release gives up o's claim, if it holds one. Called by complete only.
+func (t *inflightTable) release(o *op) {
+	id := o.command.ID
 	if id == "" {
 		return
 	}
 	s := t.shard(id)
 	s.mu.Lock()
-	if s.ops[id] == op {
+	if s.ops[id] == o {
 		delete(s.ops, id)
 	}
 	s.mu.Unlock()
