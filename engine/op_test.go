@@ -11,12 +11,7 @@ import (
 // claims counts the client ids held in the in-flight table.
 func (t *inflightTable) claims() int {
 	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		n += len(s.ops)
-		s.mu.Unlock()
-	}
+	t.ops.Range(func(TransferID, *op) bool { n++; return true })
 	return n
 }
 
