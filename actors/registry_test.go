@@ -37,7 +37,6 @@ func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
 		Failed:  func(id ledger.AccountID, _ any) { failures <- id },
 		Logger:  slog.New(slog.DiscardHandler),
 	})
-	defer registry.Shutdown()
 	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100)})
 	alice := registry.Entry("alice")
 
@@ -52,12 +51,14 @@ func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a panicking actor was not reported")
 	}
-	// The stopped actor must not answer: a restarted one would, from empty state.
+	// The stopped actor must not answer: a restarted one would, from empty
+	// state, before the poison that Shutdown sends behind the read.
 	registry.Send(alice, &readOp{})
+	registry.Shutdown()
 	select {
 	case op := <-completed:
 		t.Fatalf("stopped actor answered %+v", op)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 }
 
