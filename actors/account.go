@@ -7,23 +7,16 @@ import (
 	"github.com/tollway/tollway/wal"
 )
 
-// Messages an account actor receives.
+// Messages an account actor receives, besides an Op.
 type (
 	// Batch asks the account to decide many ops, in order, with one append.
-	Batch struct{ Ops []*Op }
+	Batch struct{ Ops []Op }
 	// Effects carries durable events in which the account is a counterparty
 	// (payee, fee or chain account), in log order.
 	Effects struct{ Events []*ledger.Event }
-	// Read asks for the account's balance, and the spend of the spender its
-	// op's command budgets if any, answered through Complete once every
-	// event of the account it reflects is durable.
-	Read struct{ Op *Op }
 	// Expire asks the account to expire its due holds.
 	Expire struct{}
 )
-
-// recordBytesTypical sizes a new log record's buffer to avoid regrowth.
-const recordBytesTypical = 128
 
 // accountActor owns one account's state. Receive never blocks on the disk.
 type accountActor struct {
@@ -34,7 +27,7 @@ type accountActor struct {
 
 func (a *accountActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *Op:
+	case Op:
 		a.execute(m, a.config.Now())
 	case *Batch:
 		now := a.config.Now()
@@ -45,68 +38,48 @@ func (a *accountActor) Receive(ctx actor.Context) {
 		for _, e := range m.Events {
 			a.entry.account.Apply(e)
 		}
-	case *Read:
-		now := a.config.Now()
-		a.expireDue(now)
-		m.Op.Balance = balanceOf(&a.entry.account)
-		if spender := m.Op.Command.Budget.Spender; spender != "" {
-			m.Op.Spend = a.entry.account.Spent(spender, now)
-		}
-		a.replyWhenDurable(m.Op)
 	case *Expire:
 		a.expireDue(a.config.Now())
 	}
 	a.flush()
 }
 
-// execute decides one op, applies its event in memory and queues it for the
-// log; a rejection is answered once the state it was judged on is durable.
-func (a *accountActor) execute(op *Op, now int64) {
+// execute lets one op decide, applies its event in memory and queues it for
+// the log; an op that logs nothing is answered once the state it was judged
+// on is durable.
+func (a *accountActor) execute(op Op, now int64) {
 	a.expireDue(now)
-	event, err := ledger.Decide(&a.entry.account, &op.Command, now)
-	if err != nil {
-		op.Err = err
+	event := op.Decide(&a.entry.account, now)
+	if event == nil {
 		a.replyWhenDurable(op)
 		return
 	}
-	a.log(op, event)
-	op.Balance = balanceOf(&a.entry.account)
+	a.entry.account.Apply(event)
+	a.append(op.Logged(&a.entry.account))
 }
 
 func (a *accountActor) expireDue(now int64) {
 	for _, event := range ledger.ExpireDue(&a.entry.account, now) {
-		a.log(&Op{}, event)
+		a.entry.account.Apply(&event)
+		a.append(a.config.Expired(a.entry, &event))
 	}
 }
 
-// log applies event to the account and queues it, with its transfer index
-// entry, for the log.
-func (a *accountActor) log(op *Op, event ledger.Event) {
-	a.entry.account.Apply(&event)
-	op.Event = event
-	op.decider = a.entry
-	op.logged = true
-	// One allocation holds the index key (the client id) and the record.
-	id := len(event.ID)
-	buffer := append(make([]byte, 0, id+recordBytesTypical), event.ID...)
-	record := ledger.AppendEvent(buffer[id:], &op.Event)
-	op.index[0] = wal.Put{Key: buffer[:id:id], Value: record}
-	op.entry = wal.Entry{Record: record, Index: op.index[:], Token: op}
+// append queues an entry with the record of one of the account's events.
+func (a *accountActor) append(entry *wal.Entry) {
 	a.entry.appended++
-	a.pending = append(a.pending, &op.entry)
+	a.pending = append(a.pending, entry)
 }
 
 // replyWhenDurable answers an op that logs nothing. If some event of this
 // account is still on its way to the disk, the answer rides behind it as a
 // barrier, so no reply reveals state that a crash could undo.
-func (a *accountActor) replyWhenDurable(op *Op) {
-	op.decider = a.entry
+func (a *accountActor) replyWhenDurable(op Op) {
 	if len(a.pending) == 0 && a.entry.appended == a.entry.durable.Load() {
-		a.config.Complete(op)
+		a.config.Reply(op)
 		return
 	}
-	op.entry = wal.Entry{Token: op}
-	a.pending = append(a.pending, &op.entry)
+	a.pending = append(a.pending, op.Barrier())
 }
 
 func (a *accountActor) flush() {

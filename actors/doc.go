@@ -1,9 +1,11 @@
 // Package actors holds Tollway's protoactor-go actors and the registry that
 // finds or spawns them by id.
 //
-// One account actor owns each account's state: it expires due holds, asks
-// the ledger to decide each command, applies the event in memory and hands
-// it to the write-ahead log, without waiting for the disk (it pipelines).
+// One account actor owns each account's state: it expires due holds, lets
+// each of the engine's operations decide against it (Op: the engine owns
+// the operations and their kinds; the actor only serializes them), applies
+// the event in memory and hands it to the write-ahead log, without waiting
+// for the disk (it pipelines).
 // Replies leave only from the log's commit callback, after the fsync, so
 // nobody learns of an effect a crash could undo. Effects on the other
 // accounts of an event (payee, fees, chain) reach their actors only after

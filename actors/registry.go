@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/internal/shardmap"
 	"github.com/tollway/tollway/wal"
 )
 
@@ -22,9 +23,12 @@ type Config struct {
 	Log Log
 	// Now returns the current time in Unix nanoseconds: the ledger's only clock.
 	Now func() int64
-	// Complete publishes an op that needs no log entry (a rejection or a read)
-	// once nothing of its account is still waiting for the disk.
-	Complete func(*Op)
+	// Reply answers an op that logged nothing (a rejection or a read) once
+	// nothing of its account is still waiting for the disk.
+	Reply func(Op)
+	// Expired returns the log entry of a due hold's expiry, which the actor
+	// of decider (the hold's payer) has applied.
+	Expired func(decider *Entry, event *ledger.Event) *wal.Entry
 	// Failed reports an actor that panicked: its state can no longer be
 	// trusted, so the engine must fail closed and recover from the log.
 	Failed func(account ledger.AccountID, reason any)
@@ -55,7 +59,7 @@ type Registry struct {
 	config   Config
 	system   *actor.ActorSystem
 	root     *actor.RootContext
-	accounts entries
+	accounts shardmap.Map[ledger.AccountID, *Entry]
 	count    atomic.Int64
 	spawnMu  sync.Mutex // serializes spawning, so an account gets one actor
 	stopped  atomic.Bool
@@ -106,7 +110,7 @@ func NewRegistry(config Config) *Registry {
 		return logger.With("component", "actors")
 	}))
 	r := &Registry{config: config, system: system, root: system.Root}
-	r.accounts.init()
+	r.accounts.Init()
 	return r
 }
 
@@ -115,7 +119,7 @@ func NewRegistry(config Config) *Registry {
 func (r *Registry) Insert(a *ledger.Account) {
 	e := &Entry{fees: ledger.FeesAccountID(a.Ledger)}
 	e.account = *a.Clone()
-	if !r.accounts.add(e) {
+	if _, taken := r.accounts.LoadOrStore(a.ID, e); taken {
 		panic("actors: account inserted twice: " + string(a.ID))
 	}
 	r.count.Add(1)
@@ -123,7 +127,8 @@ func (r *Registry) Insert(a *ledger.Account) {
 
 // Entry returns the account's entry, or nil if it does not exist.
 func (r *Registry) Entry(id ledger.AccountID) *Entry {
-	return r.accounts.load(id)
+	e, _ := r.accounts.Load(id)
+	return e
 }
 
 // Lookup implements ledger.Directory.
@@ -185,7 +190,7 @@ func (r *Registry) Shutdown() {
 	r.stopped.Store(true)
 	r.spawnMu.Unlock()
 	var stopping []*actor.Future
-	r.accounts.each(func(e *Entry) bool {
+	r.accounts.Range(func(_ ledger.AccountID, e *Entry) bool {
 		if pid := e.pid.Load(); pid != nil {
 			stopping = append(stopping, r.root.PoisonFuture(pid))
 		}

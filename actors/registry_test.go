@@ -15,12 +15,12 @@ import (
 // Apply) is stopped and reported, never restarted with empty state, and
 // that later messages to it are not processed.
 func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
-	completed := make(chan *actors.Op, 4)
+	completed := make(chan actors.Op, 4)
 	log, err := wal.Open(t.TempDir(), wal.Options{
 		Logger: slog.New(slog.DiscardHandler),
 		OnDurable: func(entries []*wal.Entry, _ uint64, _ error) {
 			for _, e := range entries {
-				completed <- actors.OpOf(e)
+				completed <- e.Token.(actors.Op)
 			}
 		},
 	})
@@ -30,13 +30,13 @@ func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
 	defer log.Close()
 	failures := make(chan ledger.AccountID, 1)
 	registry := actors.NewRegistry(actors.Config{
-		Log:      log,
-		Now:      func() int64 { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() },
-		Complete: func(op *actors.Op) { completed <- op },
-		Failed:   func(id ledger.AccountID, _ any) { failures <- id },
-		Logger:   slog.New(slog.DiscardHandler),
+		Log:     log,
+		Now:     func() int64 { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() },
+		Reply:   func(op actors.Op) { completed <- op },
+		Expired: func(*actors.Entry, *ledger.Event) *wal.Entry { panic("no holds") },
+		Failed:  func(id ledger.AccountID, _ any) { failures <- id },
+		Logger:  slog.New(slog.DiscardHandler),
 	})
-	defer registry.Shutdown()
 	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100)})
 	alice := registry.Entry("alice")
 
@@ -51,13 +51,14 @@ func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a panicking actor was not reported")
 	}
-	// The stopped actor must not answer: a restarted one would, from empty state.
-	read := actors.NewOp(ledger.Command{})
-	registry.Send(alice, &actors.Read{Op: read})
+	// The stopped actor must not answer: a restarted one would, from empty
+	// state, before the poison that Shutdown sends behind the read.
+	registry.Send(alice, &readOp{})
+	registry.Shutdown()
 	select {
 	case op := <-completed:
-		t.Fatalf("stopped actor answered %+v", op.Balance)
-	case <-time.After(300 * time.Millisecond):
+		t.Fatalf("stopped actor answered %+v", op)
+	default:
 	}
 }
 
@@ -69,18 +70,19 @@ func TestReadAnswersWithTheAccountsBalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	completed := make(chan *actors.Op, 1)
+	completed := make(chan actors.Op, 1)
 	registry := actors.NewRegistry(actors.Config{
-		Log: log, Now: func() int64 { return 0 }, Complete: func(op *actors.Op) { completed <- op },
-		Failed: func(ledger.AccountID, any) {}, Logger: slog.New(slog.DiscardHandler),
+		Log: log, Now: func() int64 { return 0 }, Reply: func(op actors.Op) { completed <- op },
+		Expired: func(*actors.Entry, *ledger.Event) *wal.Entry { panic("no holds") },
+		Failed:  func(ledger.AccountID, any) {}, Logger: slog.New(slog.DiscardHandler),
 	})
 	defer registry.Shutdown()
 	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100), DebitsPosted: ledger.NewAmount(30)})
-	registry.Send(registry.Entry("alice"), &actors.Read{Op: actors.NewOp(ledger.Command{})})
+	registry.Send(registry.Entry("alice"), &readOp{})
 	select {
 	case op := <-completed:
-		if op.Balance.Available != ledger.NewAmount(70) || op.Balance.Posted != ledger.NewAmount(70) {
-			t.Fatalf("Read = %+v, want available 70", op.Balance)
+		if read := op.(*readOp); read.available != ledger.NewAmount(70) {
+			t.Fatalf("Read = available %s, want 70", read.available)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no answer to a read")
@@ -89,3 +91,15 @@ func TestReadAnswersWithTheAccountsBalance(t *testing.T) {
 		t.Fatalf("Actors() = %d, Len() = %d, want 1, 1", registry.Actors(), registry.Len())
 	}
 }
+
+// readOp is the smallest Op: it reads its account's available amount and
+// logs nothing, so the actor answers it through Config.Reply.
+type readOp struct{ available ledger.Amount }
+
+func (o *readOp) Decide(account *ledger.Account, _ int64) *ledger.Event {
+	o.available = account.Available()
+	return nil
+}
+
+func (o *readOp) Logged(*ledger.Account) *wal.Entry { panic("a read logs nothing") }
+func (o *readOp) Barrier() *wal.Entry               { return &wal.Entry{Token: o} }

@@ -30,15 +30,15 @@ func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account) []error
 	defer e.leaveWith(weight)
 	lasts, reserved := e.appendCreations(accounts, errs)
 	defer e.releaseReservations(reserved)
-	for i, op := range lasts {
-		if op == nil {
+	for i, last := range lasts {
+		if last == nil {
 			continue
 		}
-		if err := wait(ctx, op); err != nil {
+		if err := wait(ctx, last); err != nil {
 			errs[i] = err
 			continue
 		}
-		errs[i] = op.Err
+		errs[i] = last.err
 	}
 	return errs
 }
@@ -49,11 +49,11 @@ func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account) []error
 // happen, and the log orders a ledger's system accounts before its users.
 // lasts[i] is the op to wait on for accounts[i], nil when it failed (errs[i]
 // says why).
-func (e *Engine) appendCreations(accounts []Account, errs []error) (lasts []*actors.Op, reserved []ledger.AccountID) {
+func (e *Engine) appendCreations(accounts []Account, errs []error) (lasts []*op, reserved []ledger.AccountID) {
 	e.createMu.Lock()
 	defer e.createMu.Unlock()
 	view := reservingDirectory{e}
-	lasts = make([]*actors.Op, len(accounts))
+	lasts = make([]*op, len(accounts))
 	var entries []*wal.Entry
 	now := e.now()
 	for i, a := range accounts {
@@ -63,11 +63,11 @@ func (e *Engine) appendCreations(accounts []Account, errs []error) (lasts []*act
 			continue
 		}
 		for _, event := range events {
-			op := actors.NewCreation(event)
-			entries = append(entries, actors.EntryOf(op))
+			creation := newCreation(event)
+			entries = append(entries, &creation.entry)
 			e.creating[event.Account] = make(chan struct{})
 			reserved = append(reserved, event.Account)
-			lasts[i] = op
+			lasts[i] = creation
 		}
 	}
 	if len(entries) > 0 {
@@ -152,16 +152,16 @@ func (e *Engine) execute(ctx context.Context, c ledger.Command) (Transfer, error
 
 // run is execute within a call that has entered and admitted c.
 func (e *Engine) run(ctx context.Context, c ledger.Command) (Transfer, error) {
-	op := actors.NewOp(c)
-	replay, err := e.prepare(ctx, op, e.accountsOf(&op.Command, commandAccounts{}), claimWaiting)
-	if err != nil || op.Decider() == nil {
+	o := newOp(c)
+	replay, err := e.prepare(ctx, o, e.accountsOf(&o.command, commandAccounts{}), claimWaiting)
+	if err != nil || o.decider == nil {
 		return replay, err
 	}
-	e.registry.Send(op.Decider(), op)
-	if err := wait(ctx, op); err != nil {
+	e.registry.Send(o.decider, o)
+	if err := wait(ctx, o); err != nil {
 		return Transfer{}, err
 	}
-	return resultOf(op)
+	return o.result()
 }
 
 // claimMode says what prepare does when another operation holds the client
@@ -176,39 +176,35 @@ const (
 
 var errClaimedHere = errors.New("client id claimed by an operation in flight")
 
-// prepare validates op's command against the accounts it names (looked up
+// prepare validates o's command against the accounts it names (looked up
 // by the caller), claims its client id and checks it against the transfer
-// index. Either op is then ready to send to its decider (op.Decider(); the
-// claim is released when the op completes), or prepare returns the final
-// answer: a replay or an error.
-func (e *Engine) prepare(ctx context.Context, op *actors.Op, accounts commandAccounts, mode claimMode) (Transfer, error) {
-	c := &op.Command
+// index. Either o is then ready to send to its decider (o.decider; the
+// claim is released when o is answered, by complete), or prepare returns
+// the final answer: a replay or an error.
+func (e *Engine) prepare(ctx context.Context, o *op, accounts commandAccounts, mode claimMode) (Transfer, error) {
+	c := &o.command
 	if !ledger.ValidTransferID(c.ID) {
 		return Transfer{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, ledger.TransferIDBytesMax)
 	}
 	if err := ledger.ResolveKnown(c, accounts.from.Known(), accounts.to.Known()); err != nil {
 		return Transfer{}, err
 	}
-	if mode == claimWaiting {
-		if err := e.inflight.claim(ctx, op); err != nil {
-			return Transfer{}, err
-		}
-	} else if !e.inflight.tryClaim(op) {
-		return Transfer{}, errClaimedHere
+	if err := e.inflight.claim(ctx, o, mode); err != nil {
+		return Transfer{}, err
 	}
-	replay, err := e.route(op, accounts)
-	if err != nil || op.Decider() == nil {
-		e.complete(op) // releases the claim, waking any call waiting for this client id
+	replay, err := e.route(o, accounts)
+	if err != nil || o.decider == nil {
+		e.complete(o) // answered here: releases the claim, waking any call waiting for this client id
 		return replay, err
 	}
 	return Transfer{}, nil
 }
 
 // route checks a claimed op against the latest durable event of its client
-// id, and either names the account that will decide it (op.Decider()) or
+// id, and either names the account that will decide it (o.decider) or
 // returns the final answer: a replay or an error.
-func (e *Engine) route(op *actors.Op, accounts commandAccounts) (Transfer, error) {
-	c := &op.Command
+func (e *Engine) route(o *op, accounts commandAccounts) (Transfer, error) {
+	c := &o.command
 	idHash := e.ids.hash(string(c.ID))
 	last, found, err := e.lookupHashed(c.ID, idHash)
 	switch {
@@ -236,7 +232,7 @@ func (e *Engine) route(op *actors.Op, accounts commandAccounts) (Transfer, error
 		return Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, c.Decider())
 	}
 	e.ids.addHash(idHash) // before the op can be durable: the filter never says "no" to a used id
-	actors.Route(op, decider)
+	o.decider = decider
 	return Transfer{}, nil
 }
 
@@ -304,16 +300,6 @@ func (e *Engine) lookupHashed(id TransferID, idHash uint64) (ledger.Event, bool,
 	return event, true, nil
 }
 
-func resultOf(op *actors.Op) (Transfer, error) {
-	if op.Err != nil {
-		return Transfer{}, op.Err
-	}
-	t := transferOf(&op.Event)
-	t.Position = op.Position
-	t.Balance = Balance(op.Balance)
-	return t, nil
-}
-
 // ChargeBatch applies many charges, each on its own (one failing does not
 // stop the others), sharing commits and actor messages: the fast path for
 // callers that meter many calls at once. Results are in input order.
@@ -327,41 +313,41 @@ func (e *Engine) ChargeBatch(ctx context.Context, charges []Charge) []Result {
 		return results
 	}
 	defer e.leaveWith(weight)
-	ops := actors.NewOps(len(charges)) // one allocation: they live and die together
+	ops := newOps(len(charges)) // one allocation: they live and die together
 	batches := make(map[*actors.Entry]*actors.Batch)
 	var later []int // client ids claimed by another item of this batch
 	var accounts commandAccounts
 	for i := range charges {
-		op := &ops[i]
-		op.Command = e.chargeCommand(&charges[i])
-		accounts = e.accountsOf(&op.Command, accounts)
-		replay, err := e.prepare(ctx, op, accounts, claimOrRefuse)
+		o := &ops[i]
+		o.command = e.chargeCommand(&charges[i])
+		accounts = e.accountsOf(&o.command, accounts)
+		replay, err := e.prepare(ctx, o, accounts, claimOrRefuse)
 		switch {
 		case errors.Is(err, errClaimedHere):
 			later = append(later, i)
-		case err != nil || op.Decider() == nil:
+		case err != nil || o.decider == nil:
 			results[i] = Result{Transfer: replay, Err: err}
 		default:
-			b := batches[op.Decider()]
+			b := batches[o.decider]
 			if b == nil {
 				b = &actors.Batch{}
-				batches[op.Decider()] = b
+				batches[o.decider] = b
 			}
-			b.Ops = append(b.Ops, op)
+			b.Ops = append(b.Ops, o)
 		}
 	}
 	for decider, b := range batches {
 		e.registry.Send(decider, b)
 	}
 	for i := range ops {
-		if ops[i].Decider() == nil {
+		if ops[i].decider == nil {
 			continue // answered above, or left for later: never sent
 		}
 		if err := wait(ctx, &ops[i]); err != nil {
 			results[i].Err = err
 			continue
 		}
-		results[i].Transfer, results[i].Err = resultOf(&ops[i])
+		results[i].Transfer, results[i].Err = ops[i].result()
 	}
 	for _, i := range later { // within the batch's admission
 		t, err := e.run(ctx, e.chargeCommand(&charges[i]))
@@ -382,15 +368,15 @@ func (e *Engine) Balance(ctx context.Context, account AccountID) (Balance, error
 	if entry == nil {
 		return Balance{}, fmt.Errorf("%w: account %q", ErrNotFound, account)
 	}
-	op := actors.NewOp(ledger.Command{})
-	e.registry.Send(entry, &actors.Read{Op: op})
-	if err := wait(ctx, op); err != nil {
+	read := newRead(entry, "")
+	e.registry.Send(entry, read)
+	if err := wait(ctx, read); err != nil {
 		return Balance{}, err
 	}
-	if op.Err != nil {
-		return Balance{}, op.Err
+	if read.err != nil {
+		return Balance{}, read.err // its barrier failed with the log
 	}
-	return Balance(op.Balance), nil
+	return read.balance, nil
 }
 
 // Spent returns what spender has debited from account under its budgets,
@@ -405,15 +391,15 @@ func (e *Engine) Spent(ctx context.Context, account AccountID, spender SpenderID
 	if entry == nil {
 		return Spend{}, fmt.Errorf("%w: account %q", ErrNotFound, account)
 	}
-	op := actors.NewOp(ledger.Command{Budget: ledger.Budget{Spender: spender}})
-	e.registry.Send(entry, &actors.Read{Op: op})
-	if err := wait(ctx, op); err != nil {
+	read := newRead(entry, spender)
+	e.registry.Send(entry, read)
+	if err := wait(ctx, read); err != nil {
 		return Spend{}, err
 	}
-	if op.Err != nil {
-		return Spend{}, op.Err
+	if read.err != nil {
+		return Spend{}, read.err
 	}
-	return op.Spend, nil
+	return read.spend, nil
 }
 
 // Transfer returns the transfer with this client id, as of the latest

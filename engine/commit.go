@@ -24,9 +24,9 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 				close(w.done)
 				continue
 			}
-			op := actors.OpOf(entry)
-			op.Err = fmt.Errorf("%w: %v", ErrUnavailable, err)
-			e.complete(op)
+			o := entry.Token.(*op)
+			o.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+			e.complete(o)
 		}
 		return
 	}
@@ -35,18 +35,18 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 	events := make([]*ledger.Event, 0, len(entries))
 	var last uint64
 	for _, entry := range entries {
-		op, ok := entry.Token.(*actors.Op)
-		if !ok || !op.Logged() {
+		o, ok := entry.Token.(*op)
+		if !ok || !o.logged {
 			continue // a barrier: an answer waiting for the entries before it
 		}
-		op.Position, last = entry.Position, entry.Position
-		event := &op.Event
+		o.position, last = entry.Position, entry.Position
+		event := &o.event
 		events = append(events, event)
 		if event.Type == ledger.EventAccountCreated {
 			e.registry.Insert(&ledger.Account{ID: event.Account, Ledger: event.Ledger, Kind: event.Kind})
 			continue
 		}
-		op.Decider().MarkDurable()
+		o.decider.MarkDurable()
 		if event.Type == ledger.EventHeld {
 			e.sweeper.add(event.Deadline, event.From)
 		}
@@ -60,7 +60,7 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 			close(w.done)
 			continue
 		}
-		e.complete(actors.OpOf(entry))
+		e.complete(entry.Token.(*op))
 	}
 }
 
@@ -110,23 +110,15 @@ type effectSpan struct{ start, next, end int }
 // entries, in log order.
 func forEachEffect(entries []*wal.Entry, fn func(ledger.AccountID, *ledger.Event)) {
 	for _, entry := range entries {
-		op, ok := entry.Token.(*actors.Op)
-		if !ok || !op.Logged() || op.Event.Type == ledger.EventAccountCreated {
+		o, ok := entry.Token.(*op)
+		if !ok || !o.logged || o.event.Type == ledger.EventAccountCreated {
 			continue
 		}
-		event, decider := &op.Event, op.Decider().ID()
+		event, decider := &o.event, o.decider.ID()
 		for _, id := range [...]ledger.AccountID{event.From, event.To, event.Fees} {
 			if id != decider && event.Involves(id) {
 				fn(id, event)
 			}
 		}
 	}
-}
-
-// complete publishes an op's result: it releases the op's client id (once
-// its outcome is durable, so the next claimant finds it in the index) and
-// wakes its caller.
-func (e *Engine) complete(op *actors.Op) {
-	e.inflight.release(op)
-	op.Finish()
 }

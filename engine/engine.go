@@ -167,11 +167,12 @@ func Open(options Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: recover %s: %w", options.Dir, err)
 	}
 	e.registry = actors.NewRegistry(actors.Config{
-		Log:      log,
-		Now:      e.now,
-		Complete: e.complete,
-		Failed:   e.actorFailed,
-		Logger:   options.Logger,
+		Log:     log,
+		Now:     e.now,
+		Reply:   e.reply,
+		Expired: newExpiry,
+		Failed:  e.actorFailed,
+		Logger:  options.Logger,
 	})
 	e.sweeper = newSweeper(e)
 	book.Range(func(a *ledger.Account) bool {
@@ -468,13 +469,3 @@ func (e *Engine) actorFailed(account ledger.AccountID, reason any) {
 }
 
 func (e *Engine) now() int64 { return e.options.Clock().UnixNano() }
-
-// wait blocks until op is done or ctx ends.
-func wait(ctx context.Context, op *actors.Op) error {
-	select {
-	case <-op.Done():
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("engine: gave up waiting (the operation may still apply; retry with the same id): %w", ctx.Err())
-	}
-}

@@ -244,35 +244,6 @@ func TestVoidReleasesAndCaptureAfterVoidFails(t *testing.T) {
 	wantErr(t, "Void(a charge id)", eng.Void(ctx, "dep-1"), engine.ErrNotFound)
 }
 
-func TestHoldExpiresAtDeadlineWithoutAnyCall(t *testing.T) {
-	ctx := context.Background()
-	clock := newFakeClock()
-	eng := openTest(t, engine.Options{Clock: clock.Now})
-	mustCreate(t, eng, "alice", "bob")
-	mustCredit(t, eng, "dep-1", "alice", 800)
-	if _, err := eng.Hold(ctx, engine.Hold{ID: "h-1", From: "alice", To: "bob", Amount: engine.NewAmount(800), Timeout: 30 * time.Second}); err != nil {
-		t.Fatalf("Hold = %v", err)
-	}
-	clock.Advance(30*time.Second - time.Nanosecond)
-	wantBalance(t, eng, "alice", 0, 800) // open strictly before its deadline
-	clock.Advance(time.Nanosecond)
-	// The sweeper polls at least every second; wait for the expiry event.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tr, err := eng.Transfer(ctx, "h-1")
-		if err == nil && tr.State == engine.HoldExpired {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hold not expired by the sweeper: %+v, %v", tr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	wantBalance(t, eng, "alice", 800, 0)
-	_, err := eng.Capture(ctx, "h-1", engine.NewAmount(1))
-	wantErr(t, "Capture(expired)", err, engine.ErrInvalidState)
-}
-
 func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	eng := openTest(t, engine.Options{})

@@ -3,15 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
-	"hash/maphash"
-	"sync"
 
-	"github.com/tollway/tollway/actors"
 	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/internal/shardmap"
 )
-
-// inflightShardCount spreads client ids over independent locks.
-const inflightShardCount = 256
 
 // claimAttemptsMax bounds how often one call waits for another holder of its
 // client id before giving up; each wait ends when that holder's op is durable.
@@ -24,39 +19,24 @@ var errClaimContended = errors.New("engine: client id contended by too many conc
 // "look up, then decide" atomic: a second call with the same id waits for
 // the first, then finds its result in the index.
 type inflightTable struct {
-	seed   maphash.Seed
-	shards [inflightShardCount]inflightShard
+	ops shardmap.Map[ledger.TransferID, *op]
 }
 
-type inflightShard struct {
-	mu  sync.Mutex
-	ops map[ledger.TransferID]*actors.Op
-}
+func (t *inflightTable) init() { t.ops.Init() }
 
-func (t *inflightTable) init() {
-	t.seed = maphash.MakeSeed()
-	for i := range t.shards {
-		t.shards[i].ops = make(map[ledger.TransferID]*actors.Op)
-	}
-}
-
-func (t *inflightTable) shard(id ledger.TransferID) *inflightShard {
-	return &t.shards[maphash.String(t.seed, string(id))%inflightShardCount]
-}
-
-// claim makes op the holder of its client id, waiting while another op holds it.
-func (t *inflightTable) claim(ctx context.Context, op *actors.Op) error {
-	id := op.Command.ID
-	s := t.shard(id)
+// claim makes o the holder of its client id. While another op holds it,
+// claim waits for that op's answer and tries again (claimWaiting), or
+// refuses with errClaimedHere (claimOrRefuse). This is the only place a
+// claim is taken; complete is the only place it is released.
+func (t *inflightTable) claim(ctx context.Context, o *op, mode claimMode) error {
 	for attempt := 0; attempt < claimAttemptsMax; attempt++ {
-		s.mu.Lock()
-		holder := s.ops[id]
-		if holder == nil {
-			s.ops[id] = op
-			s.mu.Unlock()
+		holder, held := t.ops.LoadOrStore(o.command.ID, o)
+		if !held {
 			return nil
 		}
-		s.mu.Unlock()
+		if mode == claimOrRefuse {
+			return errClaimedHere
+		}
 		if err := wait(ctx, holder); err != nil {
 			return err
 		}
@@ -64,28 +44,9 @@ func (t *inflightTable) claim(ctx context.Context, op *actors.Op) error {
 	return errClaimContended
 }
 
-// tryClaim makes op the holder of its client id if nobody holds it.
-func (t *inflightTable) tryClaim(op *actors.Op) bool {
-	s := t.shard(op.Command.ID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ops[op.Command.ID] != nil {
-		return false
+// release gives up o's claim, if it holds one. Called by complete only.
+func (t *inflightTable) release(o *op) {
+	if o.command.ID != "" {
+		t.ops.CompareAndDelete(o.command.ID, o)
 	}
-	s.ops[op.Command.ID] = op
-	return true
-}
-
-// release gives up op's claim, if it holds one.
-func (t *inflightTable) release(op *actors.Op) {
-	id := op.Command.ID
-	if id == "" {
-		return
-	}
-	s := t.shard(id)
-	s.mu.Lock()
-	if s.ops[id] == op {
-		delete(s.ops, id)
-	}
-	s.mu.Unlock()
 }

@@ -13,6 +13,14 @@ import (
 // holds before every decision, so the sweeper matters only for accounts that
 // are otherwise idle: it wakes at the earliest deadline and asks the payer's
 // actor to expire what is due. One goroutine.
+//
+// Deadlines are on the engine's clock (Options.Clock); the wait until the
+// next one is a runtime timer of that length, capped at sweepWaitMax. With
+// the default clock, time.Now, the two are the same clock: inside a
+// testing/synctest bubble both are the bubble's fake time, so a test sees a
+// hold expire exactly at its deadline without sleeping (sweeper_test.go). A
+// Clock that is not time.Now (a test's settable clock, a stepped wall
+// clock) is re-read at least every sweepWaitMax.
 type sweeper struct {
 	e        *Engine
 	mu       sync.Mutex

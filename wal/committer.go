@@ -99,8 +99,8 @@ func (f *flight) reset() {
 }
 
 // run is the committer goroutine: it takes groups from the queue, encodes
-// each into a Pebble batch and applies it without waiting for the fsync,
-// then hands it to the syncer, until the queue is closed and drained. It
+// each into a Pebble batch and commits it, waiting for its fsync, then hands
+// it to the syncer to report, until the queue is closed and drained. It
 // owns every Pebble write; a WriteSnapshot batch is committed between
 // groups, once the groups before it are reported.
 func (l *Log) run() {
@@ -160,8 +160,8 @@ func (l *Log) drain() {
 }
 
 // commit encodes a prefix of entries (bounded by batchBytesMax) into one
-// Pebble batch, applies it with pebble.Sync but without waiting for the
-// fsync, hands it to the syncer and returns the prefix's length. A group of
+// Pebble batch, commits it with pebble.Sync, waiting for the fsync, hands
+// it to the syncer and returns the prefix's length. A group of
 // barriers only, and a group refused because the log failed, go to the
 // syncer too: it reports every group in order.
 func (l *Log) commit(entries []*Entry) int {
@@ -213,8 +213,9 @@ func (l *Log) commit(entries []*Entry) int {
 }
 
 // syncLoop is the syncer goroutine: it receives the flights in position
-// order, waits for each one's fsync and reports it, until the committer
-// closes l.applied.
+// order, each already committed and synced by the committer, and reports
+// them (OnDurable), until the committer closes l.applied. It waits for no
+// fsync: the name is older than the committer's synced commits.
 func (l *Log) syncLoop() {
 	defer close(l.syncerStopped)
 	for f := range l.applied {

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/ledger"
+	"github.com/tollway/tollway/wal"
+)
+
+// op is one operation on its way from a call through its account's actor
+// and the log to its answer: a command, a read, an account's creation or an
+// expiry. Its life has three owners, one after the other: the call fills
+// and routes it (prepare), the decider's actor decides it (actors.Op), and
+// the log's commit callback answers it (complete), unless the call or the
+// actor answered it first because it logs nothing.
+//
+// NB: an op is also the wal.Entry token of its event, so it costs one
+// allocation from request to reply (the record's buffer is the other).
+type op struct {
+	command ledger.Command
+	read    bool // answers the decider's balance (and spend) instead of deciding command
+
+	// Results, valid after done is closed.
+	event    ledger.Event
+	balance  Balance      // the decider's balance right after the event
+	spend    ledger.Spend // reads of a spender: what it has spent
+	position uint64       // the event's log position (0 for reads and rejections)
+	err      error
+
+	decider *actors.Entry // the account whose actor decides it; nil for creations and ops answered early
+	logged  bool          // the op appended an event (not a read or a rejection)
+	entry   wal.Entry
+	index   [1]wal.Put
+	done    chan struct{} // nil for expiries, which nobody waits for
+}
+
+// recordBytesLogged sizes a new log record's buffer to avoid regrowth.
+const recordBytesLogged = 128
+
+// newOp returns an op that a call will wait on.
+func newOp(c ledger.Command) *op {
+	return &op{command: c, done: make(chan struct{})}
+}
+
+// newOps returns n ops for a batch, in one allocation; the caller fills
+// each one's command. One op keeps all of them alive, so they suit ops
+// that are answered together.
+func newOps(n int) []op {
+	ops := make([]op, n)
+	for i := range ops {
+		ops[i].done = make(chan struct{})
+	}
+	return ops
+}
+
+// newRead returns an op that reads decider's balance, and the spend of
+// spender if it is not empty.
+func newRead(decider *actors.Entry, spender ledger.SpenderID) *op {
+	o := newOp(ledger.Command{Budget: ledger.Budget{Spender: spender}})
+	o.read, o.decider = true, decider
+	return o
+}
+
+// newCreation returns an op that logs the creation of an account.
+//
+// NB: creations do not go through an account actor, because there is no
+// actor to send them to: an account's actor exists once its creation is
+// durable (onDurable inserts it), and one creation may also create its
+// ledger's fee and chain accounts, which must reach the log before it.
+// The engine's creation lock (appendCreations) serializes them instead.
+func newCreation(event ledger.Event) *op {
+	o := &op{event: event, logged: true, done: make(chan struct{})}
+	record := ledger.AppendEvent(make([]byte, 0, recordBytesLogged), &o.event)
+	o.entry = wal.Entry{Record: record, Token: o}
+	return o
+}
+
+// newExpiry is the actors' Config.Expired: it returns the log entry of an
+// expiry that decider's actor applied. Nobody waits for it.
+func newExpiry(decider *actors.Entry, event *ledger.Event) *wal.Entry {
+	o := &op{decider: decider}
+	o.event = *event
+	return o.encode()
+}
+
+// Decide implements actors.Op. It runs on the decider's actor.
+func (o *op) Decide(account *ledger.Account, now int64) *ledger.Event {
+	if o.read {
+		o.balance = balanceOf(account)
+		if spender := o.command.Budget.Spender; spender != "" {
+			o.spend = account.Spent(spender, now)
+		}
+		return nil
+	}
+	event, err := ledger.Decide(account, &o.command, now)
+	if err != nil {
+		o.err = err
+		return nil
+	}
+	o.event = event
+	return &o.event
+}
+
+// Logged implements actors.Op: account has applied the op's event.
+func (o *op) Logged(account *ledger.Account) *wal.Entry {
+	o.balance = balanceOf(account)
+	return o.encode()
+}
+
+// Barrier implements actors.Op.
+func (o *op) Barrier() *wal.Entry {
+	o.entry = wal.Entry{Token: o}
+	return &o.entry
+}
+
+// encode makes the op's log entry: its event's record and the transfer
+// index entry of its client id.
+func (o *op) encode() *wal.Entry {
+	o.logged = true
+	// One allocation holds the index key (the client id) and the record.
+	id := len(o.event.ID)
+	buffer := append(make([]byte, 0, id+recordBytesLogged), o.event.ID...)
+	record := ledger.AppendEvent(buffer[id:], &o.event)
+	o.index[0] = wal.Put{Key: buffer[:id:id], Value: record}
+	o.entry = wal.Entry{Record: record, Index: o.index[:], Token: o}
+	return &o.entry
+}
+
+func balanceOf(a *ledger.Account) Balance {
+	b := Balance{Available: a.Available(), Reserved: a.Reserved()}
+	if posted, ok := a.CreditsPosted.Sub(a.DebitsPosted); ok {
+		b.Posted = posted
+	}
+	if pending, ok := a.CreditsPending.Sub(a.DebitsPending); ok {
+		b.Pending = pending
+	}
+	return b
+}
+
+// complete answers an op: it releases the op's client id, if the op holds
+// its claim, and wakes its caller. Every answer goes through here (a call's
+// early answer, an actor's reply to an op that logged nothing, the commit
+// callback's), so the claim taken in prepare is released in this one place,
+// once the op's outcome is final (durable, for a logged op: the next
+// claimant finds it in the index).
+func (e *Engine) complete(o *op) {
+	e.inflight.release(o)
+	if o.done != nil {
+		close(o.done)
+	}
+}
+
+// reply is the actors' Config.Reply: an op that logged nothing is answered.
+func (e *Engine) reply(o actors.Op) { e.complete(o.(*op)) }
+
+// wait blocks until o is answered or ctx ends.
+func wait(ctx context.Context, o *op) error {
+	select {
+	case <-o.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("engine: gave up waiting (the operation may still apply; retry with the same id): %w", ctx.Err())
+	}
+}
+
+// result is the call's answer from a completed op.
+func (o *op) result() (Transfer, error) {
+	if o.err != nil {
+		return Transfer{}, o.err
+	}
+	t := transferOf(&o.event)
+	t.Position = o.position
+	t.Balance = o.balance
+	return t, nil
+}
