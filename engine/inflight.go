@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/tollway/tollway/engine/ledger"
-	"github.com/tollway/tollway/internal/shardmap"
+	"github.com/tollway/tollway/actors/shardmap"
 )
 
 // claimAttemptsMax bounds how often one call waits for another holder of its
