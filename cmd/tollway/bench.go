@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -42,7 +41,7 @@ var allScenarios = []bench.Scenario{
 }
 
 func parseBench(args []string) (benchConfig, error) {
-	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	flags := newFlagSet("bench")
 	scenarios := flags.String("scenarios", "http-charge,http-batch,embedded-charge,noop-http", "comma-separated: "+joinScenarios(allScenarios))
 	connections := flags.String("connections", "64,256", "comma-separated concurrent connections (callers for embedded-charge) per run")
 	rate := flags.Float64("rate", 0, "requests per second for an open loop; 0 runs a closed loop")
@@ -59,7 +58,7 @@ func parseBench(args []string) (benchConfig, error) {
 	adminToken := flags.String("admin-token", envOr("TOLLWAY_ADMIN_TOKEN", ""), "admin token of --target (TOLLWAY_ADMIN_TOKEN)")
 	quiet := flags.Bool("quiet", false, "no progress bars")
 	update := flags.String("update", "", "Markdown file (e.g. BENCHMARKS.md) whose section between "+benchBegin+" and "+benchEnd+" is replaced by the summary")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return benchConfig{}, err
 	}
 	c := benchConfig{rate: *rate, duration: *duration, warmup: *warmup, repetitions: *repetitions,
@@ -136,7 +135,7 @@ func joinScenarios(list []bench.Scenario) string {
 func benchCommand(args []string) error {
 	c, err := parseBench(args)
 	if err != nil {
-		return err
+		return badUsage(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -14,11 +14,7 @@ const beMain = "TOLLWAY_TEST_BE_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(beMain) == "1" {
-		if err := run(os.Args[1:]); err != nil {
-			os.Stderr.WriteString("tollway: " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

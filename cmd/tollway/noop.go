@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os/signal"
 	"syscall"
@@ -16,11 +16,11 @@ import (
 //
 //	tollway noop-server [--listen ADDR]
 //
-// It is hidden from the usage: `tollway bench` starts it as its ceiling.
-func noopServer(args []string) error {
-	flags := flag.NewFlagSet("noop-server", flag.ContinueOnError)
+// `tollway bench` starts it as its ceiling.
+func noopServer(args []string, stdout io.Writer) error {
+	flags := newFlagSet("noop-server")
 	listen := flags.String("listen", "127.0.0.1:0", "address to listen on")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -32,7 +32,7 @@ func noopServer(args []string) error {
 	noop := httpapi.NewNoop()
 	// Standard output, for scripts: the address is known only now when the
 	// port was 0.
-	fmt.Printf("tollway noop listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "tollway noop listening on http://%s\n", ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- noop.Serve(ln) }()
 	select {
