@@ -296,6 +296,10 @@ func (v *urlFlag) String() string {
 }
 
 func (v *urlFlag) Set(text string) error {
+	if text == "" { // the default
+		*v.p = nil
+		return nil
+	}
 	u, err := parsePublicURL(text)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tollway help: unexpected argument %q: help takes one command\n", rest[1])
 			return exitUsage
 		case rest[0] == "help":
-			fmt.Fprintf(stdout, "usage: tollway help [command]\n\n%s.\n", helpSummary)
+			fmt.Fprintf(stdout, "usage: tollway help [command]\n\n%s%s.\n", strings.ToUpper(helpSummary[:1]), helpSummary[1:])
 			return 0
 		}
 		name, rest = rest[0], []string{"--help"}
@@ -120,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &help):
-		fmt.Fprintf(stdout, "usage: tollway %s %s\n\n%s.\n", cmd.name, cmd.args, cmd.summary)
+		fmt.Fprintf(stdout, "usage: tollway %s %s\n\n%s%s.\n", cmd.name, cmd.args, strings.ToUpper(cmd.summary[:1]), cmd.summary[1:])
 		if hasFlags(help.flags) {
 			fmt.Fprintf(stdout, "\nflags:\n")
 			printFlags(stdout, help.flags)
