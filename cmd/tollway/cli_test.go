@@ -61,7 +61,7 @@ func TestCommandHelpPrintsItsFlagsAndExits0(t *testing.T) {
 		{[]string{"serve", "-h"}, "usage: tollway serve [flags]", []string{"--fee-bps int"}},
 		{[]string{"help", "bench"}, "usage: tollway bench [flags]", []string{"--scenarios string", "--duration duration"}},
 		{[]string{"help", "noop-server"}, "usage: tollway noop-server [--listen ADDR]", []string{"--listen string"}},
-		{[]string{"help", "version"}, "usage: tollway version ", nil},
+		{[]string{"help", "version"}, "usage: tollway version", nil},
 		{[]string{"help", "help"}, "usage: tollway help [command]", nil},
 	} {
 		code, stdout, stderr := runCLI(t, c.args...)

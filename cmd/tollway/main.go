@@ -121,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &help):
-		fmt.Fprintf(stdout, "usage: tollway %s %s\n\n%s%s.\n", cmd.name, cmd.args, strings.ToUpper(cmd.summary[:1]), cmd.summary[1:])
+		fmt.Fprintf(stdout, "%s\n\n%s%s.\n", strings.TrimSpace("usage: tollway "+cmd.name+" "+cmd.args), strings.ToUpper(cmd.summary[:1]), cmd.summary[1:])
 		if hasFlags(help.flags) {
 			fmt.Fprintf(stdout, "\nflags:\n")
 			printFlags(stdout, help.flags)
