@@ -123,7 +123,7 @@ func (f envFlags) parse(args []string) error {
 	onCommandLine := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { onCommandLine[fl.Name] = true })
 	var first error
-	f.VisitAll(func(fl *flag.Flag) { // in the flags' order: the same error every time
+	f.VisitAll(func(fl *flag.Flag) { // in lexical order: the same error every time
 		if first != nil {
 			return
 		}
