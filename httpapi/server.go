@@ -49,6 +49,9 @@ type Config struct {
 	// Domain and ChainID are what Sign-In with Ethereum messages must name.
 	Domain  string
 	ChainID uint64
+	// Origin is the URI the challenges name, e.g. https://pay.example.com;
+	// its authority must be Domain. Empty: http:// and Domain.
+	Origin string
 	// AccessTokenTTL defaults to AccessTokenTTLDefault.
 	AccessTokenTTL time.Duration
 	// PasswordCost is bcrypt's cost, bcrypt.DefaultCost unless set (tests

@@ -275,9 +275,13 @@ func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if err != nil {
 		return errInternal
 	}
+	uri := s.config.Origin
+	if uri == "" {
+		uri = "http://" + s.config.Domain
+	}
 	message := siwe.Message{
 		Domain: s.config.Domain, Address: common.HexToAddress(address),
-		Statement: "Sign in to Tollway.", URI: "http://" + s.config.Domain, Version: "1",
+		Statement: "Sign in to Tollway.", URI: uri, Version: "1",
 		ChainID: s.config.ChainID, Nonce: nonce, IssuedAt: now, ExpirationTime: now.Add(challengeTTL),
 	}
 	s.guard.challenges.add(nonce, message.Address.Hex(), message.ExpirationTime.UnixNano(), now.UnixNano())

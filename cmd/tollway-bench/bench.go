@@ -64,6 +64,9 @@ func parseBench(args []string) (benchConfig, error) {
 	if err := flags.Parse(args); err != nil {
 		return benchConfig{}, err
 	}
+	if flags.NArg() > 0 {
+		return benchConfig{}, fmt.Errorf("unexpected argument %q: tollway-bench takes flags only", flags.Arg(0))
+	}
 	c := benchConfig{rate: *rate, duration: *duration, warmup: *warmup, repetitions: *repetitions,
 		consumers: *consumers, suppliers: *suppliers, batch: *batch, out: *out, target: *target,
 		adminToken: *adminToken, quiet: *quiet, update: *update, tollway: *tollway}
@@ -138,6 +141,9 @@ func joinScenarios(list []bench.Scenario) string {
 // results, and stops everything it started, also when interrupted.
 func benchCommand(args []string) error {
 	c, err := parseBench(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		err = usageError{err}
+	}
 	if err != nil {
 		return err
 	}

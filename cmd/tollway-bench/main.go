@@ -11,6 +11,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,12 +23,26 @@ import (
 // requests in flight, as `tollway serve`'s does.
 const drainTimeout = 15 * time.Second
 
+// Exit statuses, as the go command's: 0 also for --help (the flag package
+// printed the usage), 1 for a failure at run time, 2 for a bad command line.
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, new(usageError)):
 		fmt.Fprintln(os.Stderr, "tollway-bench:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
+	fmt.Fprintln(os.Stderr, "tollway-bench:", err)
+	os.Exit(1)
 }
+
+// usageError is a bad command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "noop-server" {

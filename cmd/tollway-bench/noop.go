@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -21,7 +22,13 @@ func noopServer(args []string) error {
 	flags := flag.NewFlagSet("noop-server", flag.ContinueOnError)
 	listen := flags.String("listen", "127.0.0.1:0", "address to listen on")
 	if err := flags.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if flags.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q: noop-server takes flags only", flags.Arg(0))}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

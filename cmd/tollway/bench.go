@@ -57,14 +57,21 @@ func runBench(self string, args []string) error {
 	}()
 	if err := command.Wait(); err != nil {
 		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			// tollway-bench said why on standard error.
-			return fmt.Errorf("bench: %s exited with status %d", helper, exit.ExitCode())
+		if errors.As(err, &exit) && exit.ExitCode() > 0 {
+			// tollway-bench said why on standard error; its status is ours
+			// (0 for --help, 2 for a bad command line).
+			return exitStatus(exit.ExitCode())
 		}
 		return fmt.Errorf("bench: run %s: %w", helper, err)
 	}
 	return nil
 }
+
+// exitStatus is a command's exit status when it has already said why (a
+// program it ran and whose status it passes on).
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
 
 // findBenchBinary returns tollway-bench in dir, else on PATH.
 func findBenchBinary(dir string) (string, error) {

@@ -77,7 +77,7 @@ func (c *floodClient) do(method, path, token, body string) (int, string) {
 // once the flood ends new connections are served again.
 func TestServeSurvivesAConnectionFlood(t *testing.T) {
 	const fileLimit, connectionsMax, perIPMax, flood, floodAddresses = 256, 128, 64, 300, 10
-	const adminToken = "adm_flood_test_token_0123456789"
+	const adminToken = "adm_flood_test_token_0123456789abcdef"
 	child := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(),
 		"--admin-token", adminToken, "--log-level", "warn")
 	child.Env = append(os.Environ(), beMain+"=1", fileLimitEnv+"="+strconv.Itoa(fileLimit))

@@ -1,14 +1,15 @@
 // Command tollway runs the Tollway settlement engine and its HTTP API.
 //
-//	tollway serve [--listen ADDR] [--data DIR] [--admin-token T] [--jwt-secret S]
-//	              [--fee-bps N] [--rate-limit N/D] [--log-level L] [--pprof ADDR]
-//	              [--recover-truncated-log]
-//	              [--max-conns N] [--max-conns-per-ip N] [--body-budget-bytes N]
-//	              [--metrics-public]
-//	tollway bench [--scenarios …] [--connections …] [--baselines …] [--out DIR] …
+//	tollway serve [flags]        the engine and its HTTP API
+//	tollway bench [flags]        the load benchmark
+//	tollway noop-server [flags]  the bench's no-op server
+//	tollway version              the version and Go version
+//	tollway help [command]       the usage, or a command's flags
 //
 // cmd/ owns configuration: flags, environment variables and signals are read
-// here and nowhere else. Every flag has a TOLLWAY_* variable; flags win.
+// here and nowhere else. Every flag of serve has a TOLLWAY_* variable; flags
+// win. Exit status: 0 done (help included), 1 a failure at run time, 2 a bad
+// command line (usageError).
 package main
 
 import (
@@ -16,14 +17,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,24 +42,141 @@ var version = "dev"
 // drainTimeout bounds how long shutdown waits for requests in flight.
 const drainTimeout = 15 * time.Second
 
+// Exit statuses, as the go command's.
+const (
+	exitFailure = 1 // a failure at run time
+	exitUsage   = 2 // a bad command line
+)
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "tollway:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) error {
+// command is a subcommand. Each parses its flags with parseFlags, so that
+// `tollway help NAME` (NAME --help) prints them.
+type command struct {
+	name, args, summary string
+	run                 func(args []string, stdout io.Writer) error
+}
+
+// commands lists the subcommands in the usage's order; help is run's own.
+var commands = []command{
+	{"serve", "[flags]", "run the settlement engine and its HTTP API", serve},
+	{"bench", "[flags]", "measure the HTTP API under load beside the machine's ceiling and baselines (runs tollway-bench)", func(args []string, _ io.Writer) error { return benchCommand(args) }},
+	{"version", "", "print the version, Go version and VCS revision", versionCommand},
+}
+
+// helpSummary is the usage's line for help.
+const helpSummary = "print this usage, or a command's flags"
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Tollway settles metered API calls durably.\n\nusage: tollway <command> [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-12s %s\n\nRun 'tollway help <command>' for a command's flags.\n", "help", helpSummary)
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// run runs the command line args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return errors.New("usage: tollway serve [flags]")
+		printUsage(stdout)
+		return 0
 	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:])
-	case "bench":
-		return benchCommand(args[1:])
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		switch {
+		case len(rest) == 0:
+			printUsage(stdout)
+			return 0
+		case len(rest) > 1:
+			fmt.Fprintf(stderr, "tollway help: unexpected argument %q: help takes one command\n", rest[1])
+			return exitUsage
+		case rest[0] == "help":
+			fmt.Fprintf(stdout, "usage: tollway help [command]\n\n%s%s.\n", strings.ToUpper(helpSummary[:1]), helpSummary[1:])
+			return 0
+		}
+		name, rest = rest[0], []string{"--help"}
 	}
-	return fmt.Errorf("unknown command %q (want: serve)", args[0])
+	cmd, ok := lookupCommand(name)
+	if !ok {
+		fmt.Fprintf(stderr, "tollway: unknown command %q\n\n", name)
+		printUsage(stderr)
+		return exitUsage
+	}
+	err := cmd.run(rest, stdout)
+	var help helpRequest
+	var status exitStatus
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status):
+		return int(status) // the command said why itself
+	case errors.As(err, &help):
+		fmt.Fprintf(stdout, "%s\n\n%s%s.\n", strings.TrimSpace("usage: tollway "+cmd.name+" "+cmd.args), strings.ToUpper(cmd.summary[:1]), cmd.summary[1:])
+		if hasFlags(help.flags) {
+			fmt.Fprintf(stdout, "\nflags:\n")
+			printFlags(stdout, help.flags)
+		}
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "tollway %s: %v (see 'tollway help %s')\n", cmd.name, err, cmd.name)
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "tollway:", err)
+	return exitFailure
+}
+
+func hasFlags(flags *flag.FlagSet) bool {
+	n := 0
+	flags.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// versionCommand prints the version, the Go version and platform, and the
+// VCS revision the build recorded (go build in a checkout does; go test and
+// go run do not).
+func versionCommand(args []string, stdout io.Writer) error {
+	if err := parseFlags(newFlagSet("version"), args); err != nil {
+		return err
+	}
+	info, _ := debug.ReadBuildInfo()
+	_, err := fmt.Fprintln(stdout, versionLine(info))
+	return err
+}
+
+// versionLine is `tollway VERSION GOVERSION GOOS/GOARCH [revision REV[+dirty]]`.
+func versionLine(info *debug.BuildInfo) string {
+	line := fmt.Sprintf("tollway %s %s %s/%s", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if info == nil {
+		return line
+	}
+	var revision, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if revision != "" {
+		line += " revision " + revision
+		if modified == "true" {
+			line += "+dirty"
+		}
+	}
+	return line
 }
 
 // servePprof serves net/http/pprof on addr, apart from the API, with mutex
@@ -89,12 +210,24 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
+// adminTokenBytesMin is the shortest admin token accepted. The token opens
+// every admin route (credits, /metrics) and the server keeps only its
+// unsalted SHA-256, a fast hash: it must be too long to guess online or to
+// search for from a leaked hash. 32 bytes, as httpapi.JWTSecretBytesMin,
+// are 128 bits even as hex (openssl rand -hex 16); a generated token is
+// adm_ and 40 base62 characters, 44 bytes.
+const adminTokenBytesMin = 32
+
 type serveConfig struct {
 	listen, data, adminToken, jwtSecret string
-	feeBps                              uint32
-	rateLimit                           access.RateLimit
-	logLevel                            slog.Level
-	pprof                               string // address of the profiling endpoint; empty: none
+	// publicURL is the origin clients reach the server at; nil: http://
+	// and the listen address. Sign-In with Ethereum messages name its host
+	// as their domain and it as their URI.
+	publicURL *url.URL
+	feeBps    uint32
+	rateLimit access.RateLimit
+	logLevel  slog.Level
+	pprof     string // address of the profiling endpoint; empty: none
 	// Memory and creation limits of the HTTP API (httpapi.Config).
 	idempotencyStoreBytes, accountsPerUser, keysPerAccount int
 	auth                                                   authConfig
@@ -111,81 +244,52 @@ type serveConfig struct {
 // recoverTruncatedLogFlag names the override in the refusal's message.
 const recoverTruncatedLogFlag = "--recover-truncated-log (TOLLWAY_RECOVER_TRUNCATED_LOG=true)"
 
+// countMax bounds the integer flags that count things: far above any
+// useful value, and within int on every platform.
+const countMax = 1<<31 - 1
+
+// serveFlags defines the flags of serve, writing into c.
+func serveFlags(c *serveConfig) envFlags {
+	flags := newEnvFlags("serve")
+	flags.Var(newStringFlag(&c.listen, "127.0.0.1:8080"), "listen", "address to listen on")
+	flags.Var(&urlFlag{&c.publicURL}, "public-url", "URL clients reach the server at, http(s)://host[:port]: Sign-In with Ethereum "+
+		"messages name its host as their domain and it as their URI; when empty, http:// and the listen address")
+	flags.Var(newStringFlag(&c.data, "./data"), "data", "data directory")
+	flags.Var(newSecretFlag(&c.adminToken, adminTokenBytesMin), "admin-token",
+		fmt.Sprintf("admin token, %d+ bytes; generated on first start when empty", adminTokenBytesMin))
+	flags.Var(newSecretFlag(&c.jwtSecret, httpapi.JWTSecretBytesMin), "jwt-secret",
+		fmt.Sprintf("secret signing access tokens, %d+ bytes; generated on first start when empty", httpapi.JWTSecretBytesMin))
+	flags.Var(newIntFlag(&c.feeBps, 0, 0, 10_000, "want 0-10000"), "fee-bps", "platform fee in basis points")
+	flags.Var(newRateFlag(&c.rateLimit, "1000/1s"), "rate-limit", "default token bucket per API key, requests/duration")
+	flags.Var(&levelFlag{&c.logLevel}, "log-level", "debug, info, warn or error")
+	flags.Var(newStringFlag(&c.pprof, ""), "pprof", "address for net/http/pprof (CPU, heap, mutex profiles), e.g. 127.0.0.1:6060; off when empty")
+	flags.Var(newIntFlag(&c.idempotencyStoreBytes, httpapi.IdempotencyStoreBytesDefault, httpapi.IdempotencyStoreBytesMin, countMax,
+		fmt.Sprintf("want an integer of at least %d", httpapi.IdempotencyStoreBytesMin)), "idempotency-store-bytes",
+		"memory for stored Idempotency-Key responses; an owner (account, user) may use 1/128 of it, one response 1/512")
+	flags.Var(newIntFlag(&c.accountsPerUser, httpapi.AccountsPerUserMax, 1, countMax, "want an integer of at least 1"),
+		"accounts-per-user", "accounts a user may create")
+	flags.Var(newIntFlag(&c.keysPerAccount, httpapi.KeysPerAccountMax, 1, countMax, "want an integer of at least 1"),
+		"keys-per-account", "API keys an account may have, revoked ones included")
+	addAuthFlags(flags, &c.auth)
+	flags.Var(newBoolFlag(&c.recoverTruncatedLog), "recover-truncated-log", "start even if the log lost acknowledged operations "+
+		"(a corrupted or truncated WAL); the lost positions are logged at error level. Without it the server refuses to start")
+	flags.Var(newIntFlag(&c.maxConns, 0, 0, countMax, "want a count, 0 for the default"), "max-conns",
+		"most HTTP connections open at once; 0: the file limit less a reserve for the log, which also caps it")
+	flags.Var(newIntFlag(&c.maxConnsPerIP, 0, 0, countMax, "want a count, 0 for the default"), "max-conns-per-ip",
+		"most HTTP connections open at once from one address; 0: half of --max-conns; behind a proxy, set it to --max-conns")
+	flags.Var(newIntFlag(&c.bodyBudgetBytes, httpapi.BodyBudgetBytesDefault, httpapi.BodyBytesMax, 1<<62,
+		fmt.Sprintf("want at least %d (one batch body)", httpapi.BodyBytesMax)), "body-budget-bytes",
+		"most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After")
+	flags.Var(newBoolFlag(&c.metricsPublic), "metrics-public", "serve /metrics without the admin token")
+	return flags
+}
+
+// parseServe parses serve's command line and variables.
 func parseServe(args []string) (serveConfig, error) {
-	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
-	listen := flags.String("listen", envOr("TOLLWAY_LISTEN", "127.0.0.1:8080"), "address to listen on (TOLLWAY_LISTEN)")
-	data := flags.String("data", envOr("TOLLWAY_DATA", "./data"), "data directory (TOLLWAY_DATA)")
-	adminToken := flags.String("admin-token", envOr("TOLLWAY_ADMIN_TOKEN", ""), "admin token; generated on first start when empty (TOLLWAY_ADMIN_TOKEN)")
-	jwtSecret := flags.String("jwt-secret", envOr("TOLLWAY_JWT_SECRET", ""), "secret signing access tokens, 32+ bytes; generated on first start when empty (TOLLWAY_JWT_SECRET)")
-	feeBps := flags.String("fee-bps", envOr("TOLLWAY_FEE_BPS", "0"), "platform fee in basis points (TOLLWAY_FEE_BPS)")
-	rateLimit := flags.String("rate-limit", envOr("TOLLWAY_RATE_LIMIT", "1000/1s"), "default token bucket per API key, requests/duration (TOLLWAY_RATE_LIMIT)")
-	logLevel := flags.String("log-level", envOr("TOLLWAY_LOG_LEVEL", "info"), "debug, info, warn or error (TOLLWAY_LOG_LEVEL)")
-	pprofAddr := flags.String("pprof", envOr("TOLLWAY_PPROF", ""), "address for net/http/pprof (CPU, heap, mutex profiles), e.g. 127.0.0.1:6060; off when empty (TOLLWAY_PPROF)")
-	idempotencyStoreBytes := flags.String("idempotency-store-bytes", envOr("TOLLWAY_IDEMPOTENCY_STORE_BYTES", strconv.Itoa(httpapi.IdempotencyStoreBytesDefault)),
-		"memory for stored Idempotency-Key responses; an owner (account, user) may use 1/128 of it, one response 1/512 (TOLLWAY_IDEMPOTENCY_STORE_BYTES)")
-	accountsPerUser := flags.String("accounts-per-user", envOr("TOLLWAY_ACCOUNTS_PER_USER", strconv.Itoa(httpapi.AccountsPerUserMax)), "accounts a user may create (TOLLWAY_ACCOUNTS_PER_USER)")
-	keysPerAccount := flags.String("keys-per-account", envOr("TOLLWAY_KEYS_PER_ACCOUNT", strconv.Itoa(httpapi.KeysPerAccountMax)), "API keys an account may have, revoked ones included (TOLLWAY_KEYS_PER_ACCOUNT)")
-	auth := addAuthFlags(flags)
-	recoverDefault, err := strconv.ParseBool(envOr("TOLLWAY_RECOVER_TRUNCATED_LOG", "false"))
-	if err != nil {
-		return serveConfig{}, fmt.Errorf("TOLLWAY_RECOVER_TRUNCATED_LOG: %w", err)
-	}
-	recoverTruncatedLog := flags.Bool("recover-truncated-log", recoverDefault, "start even if the log lost acknowledged operations "+
-		"(a corrupted or truncated WAL); the lost positions are logged at error level. Without it the server refuses to start (TOLLWAY_RECOVER_TRUNCATED_LOG)")
-	maxConns := flags.String("max-conns", envOr("TOLLWAY_MAX_CONNS", "0"), "most HTTP connections open at once; 0: the file limit less a reserve for the log, which also caps it (TOLLWAY_MAX_CONNS)")
-	maxConnsPerIP := flags.String("max-conns-per-ip", envOr("TOLLWAY_MAX_CONNS_PER_IP", "0"), "most HTTP connections open at once from one address; 0: half of --max-conns; behind a proxy, set it to --max-conns (TOLLWAY_MAX_CONNS_PER_IP)")
-	bodyBudget := flags.String("body-budget-bytes", envOr("TOLLWAY_BODY_BUDGET_BYTES", strconv.Itoa(httpapi.BodyBudgetBytesDefault)), "most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After (TOLLWAY_BODY_BUDGET_BYTES)")
-	metricsPublicEnv := envOr("TOLLWAY_METRICS_PUBLIC", "false")
-	metricsPublicDefault, metricsPublicErr := strconv.ParseBool(metricsPublicEnv)
-	metricsPublic := flags.Bool("metrics-public", metricsPublicDefault, "serve /metrics without the admin token (TOLLWAY_METRICS_PUBLIC)")
-	if err := flags.Parse(args); err != nil {
-		return serveConfig{}, err
-	}
-	c := serveConfig{listen: *listen, data: *data, adminToken: *adminToken, jwtSecret: *jwtSecret, pprof: *pprofAddr,
-		recoverTruncatedLog: *recoverTruncatedLog}
-	for _, limit := range []struct {
-		flag, text string
-		min        int
-		dst        *int
-	}{
-		{"--idempotency-store-bytes", *idempotencyStoreBytes, httpapi.IdempotencyStoreBytesMin, &c.idempotencyStoreBytes},
-		{"--accounts-per-user", *accountsPerUser, 1, &c.accountsPerUser},
-		{"--keys-per-account", *keysPerAccount, 1, &c.keysPerAccount},
-	} {
-		n, err := strconv.Atoi(limit.text)
-		if err != nil || n < limit.min {
-			return c, fmt.Errorf("%s %q: want an integer of at least %d", limit.flag, limit.text, limit.min)
-		}
-		*limit.dst = n
-	}
-	if c.maxConns, err = strconv.Atoi(*maxConns); err != nil || c.maxConns < 0 {
-		return c, fmt.Errorf("--max-conns %q: want a count, 0 for the default", *maxConns)
-	}
-	if c.maxConnsPerIP, err = strconv.Atoi(*maxConnsPerIP); err != nil || c.maxConnsPerIP < 0 {
-		return c, fmt.Errorf("--max-conns-per-ip %q: want a count, 0 for the default", *maxConnsPerIP)
-	}
-	if c.bodyBudgetBytes, err = strconv.ParseInt(*bodyBudget, 10, 64); err != nil || c.bodyBudgetBytes < httpapi.BodyBytesMax {
-		return c, fmt.Errorf("--body-budget-bytes %q: want at least %d (one batch body)", *bodyBudget, httpapi.BodyBytesMax)
-	}
-	if metricsPublicErr != nil {
-		return c, fmt.Errorf("TOLLWAY_METRICS_PUBLIC %q: want true or false", metricsPublicEnv)
-	}
-	c.metricsPublic = *metricsPublic
-	fee, err := strconv.ParseUint(*feeBps, 10, 32)
-	if err != nil || fee > 10_000 {
-		return c, fmt.Errorf("--fee-bps %q: want 0-10000", *feeBps)
-	}
-	c.feeBps = uint32(fee)
-	if c.rateLimit, err = access.ParseRateLimit(*rateLimit); err != nil {
-		return c, fmt.Errorf("--rate-limit: %w", err)
-	}
-	if c.auth, err = auth.parse(); err != nil {
-		return c, err
-	}
-	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return c, fmt.Errorf("--log-level: %w", err)
-	}
-	return c, nil
+	var c serveConfig
+	c.logLevel = slog.LevelInfo
+	err := serveFlags(&c).parse(args)
+	return c, err
 }
 
 // connectionLimits returns the connection limits: the file limit less the
@@ -208,7 +312,7 @@ func connectionLimits(c serveConfig, fileLimit uint64, logger *slog.Logger) (max
 	return maxConns, maxConnsPerIP
 }
 
-func serve(args []string) error {
+func serve(args []string, stdout io.Writer) error {
 	c, err := parseServe(args)
 	if err != nil {
 		return err
@@ -248,23 +352,29 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	publicURL := c.publicURL
+	if publicURL == nil {
+		publicURL = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	}
 	config := httpapi.Config{
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
-		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Domain: ln.Addr().String(), Version: version,
+		Pepper: secrets.Pepper, FeeBps: c.feeBps, RateLimit: c.rateLimit, Version: version,
+		Domain: publicURL.Host, Origin: publicURL.String(),
 		IdempotencyStoreBytes: c.idempotencyStoreBytes, AccountsPerUser: c.accountsPerUser, KeysPerAccount: c.keysPerAccount,
 		FileLimit: fileLimit, ConnectionsMax: maxConns, ConnectionsPerIPMax: maxConnsPerIP,
 		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic,
 	}
 	c.auth.apply(&config)
+	logger.Info("public URL (Sign-In with Ethereum domain and URI)", "url", config.Origin)
 	server, err := httpapi.New(config)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	// These lines go to stdout, for people and for scripts (tests read them).
-	fmt.Printf("tollway listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "tollway listening on http://%s\n", ln.Addr())
 	if generated != "" {
-		fmt.Printf("admin token (shown once; only its hash is stored): %s\n", generated)
+		fmt.Fprintf(stdout, "admin token (shown once; only its hash is stored): %s\n", generated)
 	}
 	if c.pprof != "" {
 		if err := servePprof(c.pprof, logger); err != nil {

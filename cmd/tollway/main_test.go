@@ -15,11 +15,7 @@ const beMain = "TOLLWAY_TEST_BE_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(beMain) == "1" {
-		if err := run(os.Args[1:]); err != nil {
-			os.Stderr.WriteString("tollway: " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -48,9 +44,10 @@ func TestServerLinksNoBenchmark(t *testing.T) {
 // TestNoNoopServerCommand checks that the server binary cannot start the
 // benchmark's no-op server, whose key registration is unauthenticated.
 func TestNoNoopServerCommand(t *testing.T) {
-	err := run([]string{"noop-server", "--listen", "127.0.0.1:0"})
-	if err == nil || !strings.Contains(err.Error(), `unknown command "noop-server"`) {
-		t.Fatalf("tollway noop-server = %v, want unknown command", err)
+	var stdout, stderr strings.Builder
+	status := run([]string{"noop-server", "--listen", "127.0.0.1:0"}, &stdout, &stderr)
+	if status != exitUsage || !strings.Contains(stderr.String(), `unknown command "noop-server"`) {
+		t.Fatalf("tollway noop-server = %d %q, want %d and unknown command", status, stderr.String(), exitUsage)
 	}
 }
 
@@ -86,7 +83,7 @@ func TestBenchRunsTheBenchBinary(t *testing.T) {
 	}
 
 	fakeBenchBinary(t, dir, 3)
-	if err := runBench(self, nil); err == nil || !strings.Contains(err.Error(), "exited with status 3") {
+	if err := runBench(self, nil); err != exitStatus(3) {
 		t.Fatalf("tollway bench with a failing tollway-bench = %v, want its status 3", err)
 	}
 
