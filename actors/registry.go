@@ -7,8 +7,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/tollway/tollway/engine/ledger"
 	"github.com/tollway/tollway/actors/shardmap"
+	"github.com/tollway/tollway/engine/ledger"
 	"github.com/tollway/tollway/wal"
 )
 

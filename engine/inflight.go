@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/tollway/tollway/engine/ledger"
 	"github.com/tollway/tollway/actors/shardmap"
+	"github.com/tollway/tollway/engine/ledger"
 )
 
 // claimAttemptsMax bounds how often one call waits for another holder of its
