@@ -423,3 +423,37 @@ func BenchmarkKeyPenalty(b *testing.B) {
 		}
 	})
 }
+
+// A wallet may sign the challenge without its Expiration Time line (EIP-4361
+// makes it optional): the login works while the challenge's nonce lives,
+// and not after challengeTTL, which bounds such a message instead.
+func TestSignInWithEthereumWithoutExpirationTime(t *testing.T) {
+	ts := startServer(t)
+	signIn := func() (message, signature string) {
+		key, _ := crypto.GenerateKey()
+		address := crypto.PubkeyToAddress(key.PublicKey).Hex()
+		challenge := expect(t, ts.do("POST", "/v1/auth/siwe/challenge", "", map[string]string{"address": address}), 200, "", "")["message"].(string)
+		lines := strings.Split(challenge, "\n")
+		kept := lines[:0]
+		for _, line := range lines {
+			if !strings.HasPrefix(line, "Expiration Time: ") {
+				kept = append(kept, line)
+			}
+		}
+		message = strings.Join(kept, "\n")
+		if message == challenge {
+			t.Fatalf("the challenge has no Expiration Time line:\n%s", challenge)
+		}
+		signature, err := siwe.Sign(message, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return message, signature
+	}
+	message, signature := signIn()
+	expect(t, ts.do("POST", "/v1/auth/siwe/login", "", map[string]string{"message": message, "signature": signature}), 200, "", "")
+
+	message, signature = signIn()
+	ts.clock.Advance(challengeTTL)
+	expect(t, ts.do("POST", "/v1/auth/siwe/login", "", map[string]string{"message": message, "signature": signature}), 401, "authentication_error", "invalid_credentials")
+}

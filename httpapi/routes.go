@@ -119,9 +119,12 @@ func (s *Server) status(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	return nil
 }
 
+// configuration answers /v1/config. chainId is the chain Sign-In with
+// Ethereum messages must name (Config.ChainID), so a wallet that reads it
+// signs for the chain the server checks.
 func (s *Server) configuration(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{
-		"chainId":           nil,
+		"chainId":           s.config.ChainID,
 		"assets":            []map[string]any{{"symbol": "USDC", "address": nil, "decimals": 6}},
 		"settlementAddress": nil,
 		"feeBps":            s.config.FeeBps,

@@ -44,7 +44,7 @@ func TestHealthStatusConfigAndMetrics(t *testing.T) {
 	}
 	config := expect(t, ts.do("GET", "/v1/config", "", nil), 200, "", "")
 	assets := config["assets"].([]any)
-	if config["chainId"] != nil || config["settlementAddress"] != nil || config["feeBps"].(float64) != 100 ||
+	if config["chainId"] != float64(ChainIDDefault) || config["settlementAddress"] != nil || config["feeBps"].(float64) != 100 ||
 		len(assets) != 1 || assets[0].(map[string]any)["symbol"] != "USDC" || assets[0].(map[string]any)["decimals"].(float64) != 6 {
 		t.Fatalf("config = %v", config)
 	}

@@ -9,9 +9,12 @@
 //   - Parse(m.String()) returns m for every m that Parse returned: the text
 //     String renders is the canonical form of a parsed message.
 //   - Verify returns a message only if its domain and chain id are the
-//     expected ones, its URI is http or https on the expected domain, the expected time lies in [NotBefore, ExpirationTime),
-//     and the signature recovers the message's own address. It does not check
-//     the nonce: single use needs state, which the caller owns.
+//     expected ones, its URI is http or https on the expected domain, the
+//     expected time lies in [NotBefore, ExpirationTime) (ExpirationTime is
+//     optional, as in EIP-4361), and the signature recovers the message's
+//     own address. It does not check the nonce: single use and the nonce's
+//     lifetime need state, which the caller owns (a message without an
+//     expiration is good only as long as its nonce).
 //
 // The package is pure: no goroutines, no I/O, and time is an argument.
 package siwe

@@ -205,6 +205,26 @@ func TestVerifyAcceptsMessageSignedByItsAddress(t *testing.T) {
 	}
 }
 
+// EIP-4361 makes Expiration Time optional: a message without one is valid
+// from its Not Before on (the caller's nonce bounds how long it can be used).
+func TestVerifyAcceptsAMessageWithoutExpirationTime(t *testing.T) {
+	key := newKey(t)
+	m := challenge(crypto.PubkeyToAddress(key.PublicKey))
+	m.ExpirationTime = time.Time{}
+	signature, err := Sign(m.String(), key)
+	if err != nil {
+		t.Fatalf("Sign() = %v", err)
+	}
+	for _, now := range []time.Time{expect.Now, expect.Now.Add(24 * time.Hour)} {
+		if _, err := Verify(m.String(), signature, Expect{expect.Domain, expect.ChainID, now}); err != nil {
+			t.Errorf("Verify(no Expiration Time) at %v = %v, want nil", now, err)
+		}
+	}
+	if strings.Contains(m.String(), "Expiration Time") {
+		t.Fatalf("String() = %q, want no Expiration Time line", m.String())
+	}
+}
+
 func TestVerifyAcceptsURIsOnTheServersOrigin(t *testing.T) {
 	key := newKey(t)
 	for _, uri := range []string{"http://127.0.0.1:8080", "https://127.0.0.1:8080/login", "HTTP://127.0.0.1:8080/?next=%2Fv1"} {
@@ -296,14 +316,6 @@ func TestVerifyRejects(t *testing.T) {
 		}
 		return signature
 	}
-	noExpiration := m
-	noExpiration.ExpirationTime = time.Time{}
-	noExpirationText := noExpiration.String()
-	noExpirationSignature, err := Sign(noExpirationText, key)
-	if err != nil {
-		t.Fatalf("Sign() = %v", err)
-	}
-
 	tests := []struct {
 		name      string
 		text      string
@@ -321,7 +333,6 @@ func TestVerifyRejects(t *testing.T) {
 		{"URI without authority", withURI("urn:127.0.0.1:8080"), withURISignature("urn:127.0.0.1:8080"), expect, ErrURI},
 		{"expired", text, signature, Expect{expect.Domain, expect.ChainID, m.ExpirationTime.Add(time.Second)}, ErrExpired},
 		{"not yet valid", text, signature, Expect{expect.Domain, expect.ChainID, m.NotBefore.Add(-time.Second)}, ErrNotYetValid},
-		{"no expiration time", noExpirationText, noExpirationSignature, expect, ErrMalformed},
 		{"signed by another key", text, signedByOther, expect, ErrSigner},
 		{"message changed after signing", tampered, signature, expect, ErrSigner},
 		{"malformed message", text + "\n", signature, expect, ErrMalformed},

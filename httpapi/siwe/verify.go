@@ -93,9 +93,7 @@ func check(m *Message, expect Expect) error {
 		return fmt.Errorf("%w: message is for chain %d, want %d", ErrChainID, m.ChainID, expect.ChainID)
 	case m.Version != versionOne:
 		return fmt.Errorf("%w: version is not %q", ErrMalformed, versionOne)
-	case m.ExpirationTime.IsZero():
-		return fmt.Errorf("%w: expiration time required", ErrMalformed)
-	case !expect.Now.Before(m.ExpirationTime):
+	case !m.ExpirationTime.IsZero() && !expect.Now.Before(m.ExpirationTime):
 		return fmt.Errorf("%w: expired at %s", ErrExpired, formatTime(m.ExpirationTime))
 	case expect.Now.Before(m.NotBefore):
 		return fmt.Errorf("%w: valid from %s", ErrNotYetValid, formatTime(m.NotBefore))
