@@ -231,10 +231,12 @@ func TestCloseJoinsEveryGoroutineTheEngineStarted(t *testing.T) {
 	if err := blocked.Err(); err != nil {
 		t.Fatalf("Err of a subscription closed by Close = %v, want nil", err)
 	}
-	// The last goroutines may still be returning from their final call
-	// (wg.Done, close) after Close saw them done: yield, never sleep.
+	// The last goroutines (this test's own Close caller among them) may
+	// still be returning from their final call (wg.Done, close, a channel
+	// send) after Close saw them done: yield until they are gone, never
+	// sleep, within a bound a loaded machine under -race still meets.
 	after := runtime.NumGoroutine()
-	for i := 0; i < 10_000 && after > before; i++ {
+	for deadline := time.Now().Add(10 * time.Second); after > before && time.Now().Before(deadline); {
 		runtime.Gosched()
 		after = runtime.NumGoroutine()
 	}
