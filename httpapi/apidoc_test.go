@@ -53,7 +53,8 @@ func TestAPIReferenceIsCurrent(t *testing.T) {
 		for line < min(len(have), len(render)) && have[line] == render[line] {
 			line++
 		}
-		t.Fatalf("docs/API.md is not what openapi.json renders to (first difference at line %d); regenerate it with: %s", line+1, apiDocCommand)
+		t.Fatalf("docs/API.md is not what openapi.json renders to; regenerate it with: %s\nfirst difference, line %d:\nhave   %q\nrender %q",
+			apiDocCommand, line+1, lineAt(have, line), lineAt(render, line))
 	}
 }
 
@@ -377,6 +378,13 @@ func describe(s jsonObject) string {
 }
 
 func yesNo(b bool) string { return map[bool]string{true: "yes", false: "no"}[b] }
+
+func lineAt(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return "(end of file)"
+}
 
 // cell makes text safe inside a Markdown table cell.
 func cell(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s) }
