@@ -28,8 +28,8 @@ const (
 
 func TestAPIReferenceIsCurrent(t *testing.T) {
 	root, err := decodeValue(json.NewDecoder(bytes.NewReader(openAPIDocument)))
-	if err != nil {
-		t.Fatalf("decode openapi.json: %v", err)
+	if _, ok := root.(jsonObject); err != nil || !ok {
+		t.Fatalf("decode openapi.json: %v (a %T)", err, root)
 	}
 	d := &apiDoc{root: root.(jsonObject)}
 	got := d.render()
