@@ -183,13 +183,13 @@ func (d *apiDoc) render() string {
 	}
 	d.printf("\n## Errors\n\nEvery error is answered with this body ([`Error`](#error)):\n\n")
 	d.fields(components.obj("schemas").obj("Error"), 2)
-	d.printf("\nThe error responses the operations name, by status, with their types and codes:\n\n| Status | Response | Type | Codes |\n|---|---|---|---|\n")
+	d.printf("\nThe error responses the operations name (shared, by reference), by status, with their types and codes:\n\n| Status | Response | Type | Codes |\n|---|---|---|---|\n")
 	type errorRow struct{ status, name string }
 	var rows []errorRow
 	d.eachOperation(func(_, _ string, _, op jsonObject) {
 		for _, status := range op.obj("responses").keys {
 			row := errorRow{status, path.Base(op.obj("responses").obj(status).str("$ref"))}
-			if row.name != "." && !slices.Contains(rows, row) {
+			if row.name != "." && status >= "4" && !slices.Contains(rows, row) { // 4xx, 5xx, default
 				rows = append(rows, row)
 			}
 		}
@@ -265,7 +265,7 @@ func (d *apiDoc) operation(method, p string, item, op jsonObject) {
 	for _, status := range op.obj("responses").keys {
 		response, name := d.deref(op.obj("responses").obj(status))
 		desc := response.str("description")
-		if name != "" {
+		if name != "" && status >= "4" {
 			kind, _, _ := strings.Cut(desc, ":")
 			desc = fmt.Sprintf("`%s` (`%s`, see [Errors](#errors))", name, kind)
 		}
