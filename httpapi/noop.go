@@ -13,7 +13,7 @@ import (
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
-	"github.com/tollway/tollway/engine/directory"
+	"github.com/tollway/tollway/actors/shardmap"
 )
 
 // ChargeFront is Server's charge path up to the engine: the same fasthttp
@@ -36,7 +36,7 @@ type ChargeFront struct {
 	requestIDs *requestIDs
 	// keys maps the hash of a key to it, in the same index as Server's
 	// directory.
-	keys      directory.ByHash[*frontKey]
+	keys      shardmap.Map[string, *frontKey]
 	router    *router.Router
 	transport *transport
 	http      *fasthttp.Server
@@ -106,6 +106,7 @@ func NewChargeFront(config ChargeFrontConfig) (*ChargeFront, error) {
 		hasher:     secretHasher{pepper: randomBytes(32)},
 		requestIDs: newRequestIDs(),
 	}
+	f.keys.Init()
 	bigBodyRoutes := []string{"POST /v1/charges/batch"}
 	for _, r := range config.Routes {
 		if r.BigBody {
@@ -153,7 +154,7 @@ func (f *ChargeFront) AddKeys(keys []FrontKey) (added int, err error) {
 		records[i] = frontKey{hash: f.hasher.hash([]byte(k.Key)), account: k.Account}
 	}
 	for i := range records {
-		if !f.keys.Store(records[i].hash, &records[i]) {
+		if !f.keys.Store(string(records[i].hash), &records[i]) {
 			added++
 		}
 	}
@@ -208,7 +209,7 @@ func (f *ChargeFront) authenticate(ctx *fasthttp.RequestCtx) (account string, ap
 		return "", errInvalidCredentials
 	}
 	hash := f.hasher.hash(token)
-	key, ok := f.keys.Load(hash)
+	key, ok := f.keys.LoadBytes(hash)
 	if !ok {
 		return "", errInvalidCredentials
 	}

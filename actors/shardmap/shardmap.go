@@ -1,6 +1,7 @@
 // Package shardmap is a concurrent map from string keys: a Go map per shard
-// under a read-write lock. It is the one sharded map of the engine and its
-// actors (accounts by id, client ids in flight).
+// under a read-write lock. It is the one sharded map of the engine, its
+// actors and the access layer (accounts by id, client ids in flight, API
+// keys by the hash of their plaintext).
 //
 // NB: not a sync.Map. Every charge looks up two accounts and claims a client
 // id, and sync.Map's hash trie (interface keys, a pointer chase per level)
@@ -40,6 +41,28 @@ func (m *Map[K, V]) Init() {
 
 func (m *Map[K, V]) shard(key K) *shard[K, V] {
 	return &m.shards[maphash.String(m.seed, string(key))%shardCount]
+}
+
+// LoadBytes is Load of string(key), without allocating it: a key looked up
+// by a hash the caller holds as bytes (an API key's HMAC per request).
+func (m *Map[K, V]) LoadBytes(key []byte) (V, bool) {
+	// maphash.Bytes and maphash.String agree on equal contents, so this is
+	// the shard Load and Store pick for the string.
+	s := &m.shards[maphash.Bytes(m.seed, key)%shardCount]
+	s.mu.RLock()
+	value, ok := s.m[K(key)]
+	s.mu.RUnlock()
+	return value, ok
+}
+
+// Store stores value under key and reports whether it replaced a value.
+func (m *Map[K, V]) Store(key K, value V) (replaced bool) {
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, replaced = s.m[key]
+	s.m[key] = value
+	return replaced
 }
 
 // Load returns the value stored under key, and whether there is one.

@@ -86,3 +86,37 @@ func TestLoadOrStoreHasOneWinner(t *testing.T) {
 		t.Fatalf("%d racers stored, want 1", winners)
 	}
 }
+
+// TestLoadBytesFindsWhatStoreStored checks that a key stored as a string is
+// found by its bytes (the same shard and entry), that Store reports a
+// replacement, and that the lookup by bytes allocates nothing: it runs on
+// every key-authenticated request.
+func TestLoadBytesFindsWhatStoreStored(t *testing.T) {
+	var m Map[string, int]
+	m.Init()
+	keys := make([][]byte, 1000)
+	for i := range keys {
+		keys[i] = []byte("hash-" + strconv.Itoa(i))
+		if m.Store(string(keys[i]), i) {
+			t.Fatalf("Store(%q) replaced a value in an empty map", keys[i])
+		}
+	}
+	if !m.Store(string(keys[7]), 70) {
+		t.Fatal("Store of a stored key did not report the replacement")
+	}
+	for i, key := range keys {
+		want := i
+		if i == 7 {
+			want = 70
+		}
+		if got, ok := m.LoadBytes(key); !ok || got != want {
+			t.Fatalf("LoadBytes(%q) = %d, %v; want %d", key, got, ok, want)
+		}
+	}
+	if _, ok := m.LoadBytes([]byte("absent")); ok {
+		t.Fatal("LoadBytes of an absent key found one")
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { m.LoadBytes(keys[3]) }); allocs != 0 {
+		t.Fatalf("LoadBytes allocates %v times, want 0", allocs)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollway/tollway/actors/shardmap"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 )
@@ -42,7 +43,7 @@ const (
 // own lock across its write, so changes of different records share group
 // commits instead of queueing on one lock. The hot path, finding a key by
 // its hash (KeyByHash), does not take mu: it takes the read lock of one
-// of the by-hash index's shards (hashindex.go).
+// of the by-hash index's shards (actors/shardmap).
 type Directory struct {
 	engine      *engine.Engine
 	accountsMax int // per user
@@ -63,7 +64,7 @@ type Directory struct {
 	pendingAccounts map[string]int
 	pendingKeys     map[string]int
 
-	byHash ByHash[*Key] // the same records as keys, by the hash of the plaintext
+	byHash shardmap.Map[string, *Key] // the same records as keys, by the hash of the plaintext
 }
 
 type userRecord struct {
@@ -85,7 +86,7 @@ func New(eng *engine.Engine, accountsMax, keysMax int) *Directory {
 	if keysMax <= 0 {
 		keysMax = KeysPerAccountMax
 	}
-	return &Directory{
+	d := &Directory{
 		engine: eng, accountsMax: accountsMax, keysMax: keysMax,
 		pendingAccounts: map[string]int{}, pendingKeys: map[string]int{},
 		users: map[string]*userRecord{}, byEmail: map[string]string{}, byAddress: map[string]string{},
@@ -93,6 +94,8 @@ func New(eng *engine.Engine, accountsMax, keysMax int) *Directory {
 		keys: map[string]*Key{}, accountKeys: map[string][]string{},
 		families: map[string]*familyRecord{}, userFamilies: map[string][]string{},
 	}
+	d.byHash.Init()
+	return d
 }
 
 // Load reads every record from the engine's table. Call it once, before

@@ -53,7 +53,7 @@ func (d *Directory) insertKey(k *access.Key, budget engine.Budget) {
 	r.actor = actors.NewKeyRef(&r.current)
 	d.keys[k.ID] = r
 	d.accountKeys[k.Account] = append(d.accountKeys[k.Account], k.ID)
-	d.byHash.Store(k.Hash, r)
+	d.byHash.Store(string(k.Hash), r)
 }
 
 // CreateKey writes k unless its account has keysMax keys counting those
@@ -137,7 +137,7 @@ func (d *Directory) Keys(account string) []access.Key {
 // request path's lookup, one shard's read lock and no allocation. The
 // caller still compares the hash in constant time.
 func (d *Directory) KeyByHash(hash []byte) *Key {
-	r, _ := d.byHash.Load(hash)
+	r, _ := d.byHash.LoadBytes(hash)
 	return r
 }
 
