@@ -246,25 +246,8 @@ func TestEmbeddedTargetChargesExactlyOnceEach(t *testing.T) {
 	if after, err := target.ServerCPU(); err != nil || after <= before {
 		t.Fatalf("ServerCPU() = %v, %v after %v; want it to grow", after, err, before)
 	}
-	if err := target.Close(); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Open(engine.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := reopenCharged(t, target, dir, consumers, charges)
 	defer eng.Close()
-	// PrepareEmbedded's funding: (Charges/Consumers + 2) * 1000.
-	funding := uint64(embeddedFundingCharges/1000+2) * 1000
-	for i := range consumers {
-		b, err := eng.Balance(t.Context(), consumerID(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := engine.NewAmount(funding - charges/consumers); b.Available.Cmp(want) != 0 {
-			t.Errorf("consumer %d holds %v, want %v", i, b.Available, want)
-		}
-	}
 	for i := range suppliers {
 		if got := supplierTotal(t, eng, []engine.AccountID{supplierID(i)}); got != charges/suppliers {
 			t.Errorf("supplier %d holds %d, want %d", i, got, charges/suppliers)
@@ -349,24 +332,8 @@ func TestEmbeddedTargetBatchesChargeExactlyOnceEach(t *testing.T) {
 	if operations != charges || len(failures) > 0 {
 		t.Fatalf("%d operations, failures %v; want %d and none", operations, failures, charges)
 	}
-	if err := target.Close(); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Open(engine.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := reopenCharged(t, target, dir, consumers, charges)
 	defer eng.Close()
-	funding := uint64(embeddedFundingCharges/1000+2) * 1000
-	for i := range consumers {
-		b, err := eng.Balance(t.Context(), consumerID(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := engine.NewAmount(funding - charges/consumers); b.Available.Cmp(want) != 0 {
-			t.Errorf("consumer %d holds %v, want %v", i, b.Available, want)
-		}
-	}
 	for i, want := range []uint64{67, 67, 66} { // charge n goes to supplier n % 3
 		if got := supplierTotal(t, eng, []engine.AccountID{supplierID(i)}); got != want {
 			t.Errorf("supplier %d holds %d, want %d", i, got, want)
@@ -375,4 +342,30 @@ func TestEmbeddedTargetBatchesChargeExactlyOnceEach(t *testing.T) {
 	if _, err := NewEmbeddedTarget(t.Context(), t.TempDir(), consumers, suppliers, 1001, 0); !errors.Is(err, engine.ErrInvalid) {
 		t.Errorf("NewEmbeddedTarget with batches of 1001 = %v, want ErrInvalid", err)
 	}
+}
+
+// reopenCharged closes target, reopens its data directory and checks that
+// each of its consumers paid charges/consumers of PrepareEmbedded's funding,
+// (Charges/Consumers + 2) * 1000. The caller closes the engine.
+func reopenCharged(t *testing.T, target Target, dir string, consumers, charges int) *engine.Engine {
+	t.Helper()
+	if err := target.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Open(engine.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	funding := uint64(embeddedFundingCharges/1000+2) * 1000
+	for i := range consumers {
+		b, err := eng.Balance(t.Context(), consumerID(i))
+		if err != nil {
+			eng.Close()
+			t.Fatal(err)
+		}
+		if want := engine.NewAmount(funding - uint64(charges/consumers)); b.Available.Cmp(want) != 0 {
+			t.Errorf("consumer %d holds %v, want %v", i, b.Available, want)
+		}
+	}
+	return eng
 }
