@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,40 +77,8 @@ func (c *floodClient) do(method, path, token, body string) (int, string) {
 func TestServeSurvivesAConnectionFlood(t *testing.T) {
 	const fileLimit, connectionsMax, perIPMax, flood, floodAddresses = 256, 128, 64, 300, 10
 	const adminToken = "adm_flood_test_token_0123456789abcdef"
-	child := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(),
-		"--admin-token", adminToken, "--log-level", "warn")
-	child.Env = append(os.Environ(), beMain+"=1", fileLimitEnv+"="+strconv.Itoa(fileLimit))
-	var stderr strings.Builder
-	child.Stderr = &stderr
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var exitErr error
-	exited := make(chan struct{}) // closed once exitErr is set
-	go func() {
-		exitErr = child.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		child.Process.Kill()
-		<-exited
-	})
-	lines := bufio.NewScanner(stdout)
-	var addr string
-	for lines.Scan() {
-		if rest, ok := strings.CutPrefix(lines.Text(), "tollway listening on http://"); ok {
-			addr = rest
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatalf("the child did not start: %s", stderr.String())
-	}
-	go io.Copy(io.Discard, stdout)
+	child := startServeChild(t, []string{fileLimitEnv + "=" + strconv.Itoa(fileLimit)}, "--admin-token", adminToken)
+	addr, exited, stderr := child.addr, child.exited, child.stderr
 
 	conn, err := dialFlood(t, addr, "127.0.0.1")
 	if err != nil {
@@ -145,7 +112,7 @@ func TestServeSurvivesAConnectionFlood(t *testing.T) {
 		if err != nil {
 			select { // a refused dial: did the server exit?
 			case <-exited:
-				t.Fatalf("the server exited under the flood (%v) after %d connections:\n%s", exitErr, i, stderr.String())
+				t.Fatalf("the server exited under the flood (%v) after %d connections:\n%s", child.err, i, stderr.String())
 			case <-time.After(5 * time.Second):
 				t.Fatalf("flood connection %d: %v", i, err)
 			}
@@ -158,7 +125,7 @@ func TestServeSurvivesAConnectionFlood(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		select {
 		case <-exited:
-			t.Fatalf("the server exited under the flood: %v\n%s", exitErr, stderr.String())
+			t.Fatalf("the server exited under the flood: %v\n%s", child.err, stderr.String())
 		default:
 		}
 		code, body := client.do("GET", "/metrics", adminToken, "")
@@ -212,12 +179,12 @@ func TestServeSurvivesAConnectionFlood(t *testing.T) {
 
 	select {
 	case <-exited:
-		t.Fatalf("the server exited: %v\n%s", exitErr, stderr.String())
+		t.Fatalf("the server exited: %v\n%s", child.err, stderr.String())
 	default:
 	}
-	child.Process.Signal(syscall.SIGTERM)
+	child.cmd.Process.Signal(syscall.SIGTERM)
 	<-exited
-	if exitErr != nil {
-		t.Fatalf("the server's exit after SIGTERM = %v, want 0\n%s", exitErr, stderr.String())
+	if child.err != nil {
+		t.Fatalf("the server's exit after SIGTERM = %v, want 0\n%s", child.err, stderr.String())
 	}
 }

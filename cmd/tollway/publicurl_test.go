@@ -11,39 +11,50 @@ import (
 	"testing"
 )
 
-// startServeChild runs `tollway serve` with args as a child process and
-// returns the base URL it listens on; the child is killed at the test's end.
-func startServeChild(t *testing.T, args ...string) string {
+// servingChild is `tollway serve` run by a test as a child process.
+type servingChild struct {
+	cmd    *exec.Cmd
+	addr   string // host:port it listens on
+	stderr *strings.Builder
+	exited chan struct{} // closed once err is set
+	err    error         // of Wait
+}
+
+// startServeChild runs `tollway serve` on a new data directory with args
+// (env added to its environment) as a child process, and returns once it
+// listens; the child is killed at the test's end.
+func startServeChild(t *testing.T, env []string, args ...string) *servingChild {
 	t.Helper()
-	child := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, args...)...)
-	child.Env = append(os.Environ(), beMain+"=1")
-	var stderr strings.Builder
-	child.Stderr = &stderr
-	stdout, err := child.StdoutPipe()
+	c := &servingChild{stderr: &strings.Builder{}, exited: make(chan struct{})}
+	c.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, args...)...)
+	c.cmd.Env = append(append(os.Environ(), beMain+"=1"), env...)
+	c.cmd.Stderr = c.stderr
+	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := child.Start(); err != nil {
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
 	go func() {
-		child.Wait()
-		close(exited)
+		c.err = c.cmd.Wait()
+		close(c.exited)
 	}()
 	t.Cleanup(func() {
-		child.Process.Kill()
-		<-exited
+		c.cmd.Process.Kill()
+		<-c.exited
 	})
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
-		if rest, ok := strings.CutPrefix(lines.Text(), "tollway listening on "); ok {
+		if rest, ok := strings.CutPrefix(lines.Text(), "tollway listening on http://"); ok {
 			go io.Copy(io.Discard, stdout)
-			return rest
+			c.addr = rest
+			return c
 		}
 	}
-	t.Fatalf("the child did not start: %s", stderr.String())
-	return ""
+	<-c.exited
+	t.Fatalf("the child did not start (%v): %s", c.err, c.stderr.String())
+	return nil
 }
 
 // TestServeNamesThePublicURLInSIWEChallenges: the challenge named the
@@ -64,11 +75,11 @@ func TestServeNamesThePublicURLInSIWEChallenges(t *testing.T) {
 		}
 		return v.Message
 	}
-	message := challenge(startServeChild(t, "--public-url", "https://Pay.Example.com"))
+	message := challenge("http://" + startServeChild(t, nil, "--public-url", "https://Pay.Example.com").addr)
 	if !strings.HasPrefix(message, "pay.example.com wants you to sign in") || !strings.Contains(message, "\nURI: https://pay.example.com\n") {
 		t.Fatalf("challenge with --public-url:\n%s\nwant the domain pay.example.com and the URI https://pay.example.com", message)
 	}
-	base := startServeChild(t)
+	base := "http://" + startServeChild(t, nil).addr
 	domain := strings.TrimPrefix(base, "http://")
 	message = challenge(base)
 	if !strings.HasPrefix(message, domain+" wants you to sign in") || !strings.Contains(message, "\nURI: "+base+"\n") {
