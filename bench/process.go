@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -397,4 +398,145 @@ func startOnFreePort(ctx context.Context, configure func(port int) ProcessConfig
 		}
 	}
 	return nil, 0, err
+}
+
+// Memory is a server's resident memory, in bytes, from the VmRSS and VmHWM
+// lines of /proc/PID/status. Either is 0 when unknown.
+type Memory struct {
+	// RSS is resident memory now, summed over the process tree.
+	RSS int64
+	// Peak is the highest resident memory (VmHWM) since the peak was last
+	// reset, summed over the process tree: for one process its peak, for a
+	// tree (PostgreSQL's backends) an upper bound of the tree's, since each
+	// process may have peaked at another moment.
+	Peak int64
+}
+
+// Memory returns the resident memory of the process and its live
+// descendants (see Memory). With resetPeak it then starts every one's peak
+// anew (writing 5 to /proc/PID/clear_refs, Linux 4.0 and later), so the
+// next call's Peak covers only what came after this one; it reports whether
+// every reset took, false when the kernel refused one (another user's
+// process without privilege), and then the next Peak is since the process
+// began.
+func (p *Process) Memory(resetPeak bool) (m Memory, peakReset bool, err error) {
+	select {
+	case <-p.exited:
+		return Memory{}, false, fmt.Errorf("memory of %s: process %d has exited", p.name, p.PID())
+	default:
+	}
+	pids, err := p.tree()
+	if err != nil {
+		return Memory{}, false, fmt.Errorf("memory of %s: %w", p.name, err)
+	}
+	return treeMemory(pids, resetPeak)
+}
+
+// ProcessMemory is Process.Memory for this process alone: the server
+// memory of targets that run in-process, such as the embedded engine, whose
+// figure includes the load generator and every other target this process
+// holds.
+func ProcessMemory(resetPeak bool) (m Memory, peakReset bool, err error) {
+	return treeMemory([]int{os.Getpid()}, resetPeak)
+}
+
+// treeMemory sums the memory of pids, the first of which must be readable;
+// the others are skipped when they exited meanwhile.
+func treeMemory(pids []int, resetPeak bool) (Memory, bool, error) {
+	var sum Memory
+	peakReset := true
+	for i, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid)
+		data, err := os.ReadFile(dir + "/status")
+		if err != nil {
+			if i > 0 && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)) {
+				continue
+			}
+			return Memory{}, false, fmt.Errorf("read %s/status: %w", dir, err)
+		}
+		m, err := parseStatusMemory(data)
+		if err != nil {
+			return Memory{}, false, fmt.Errorf("%s/status: %w", dir, err)
+		}
+		sum.RSS += m.RSS
+		sum.Peak += m.Peak
+		if resetPeak && m.RSS > 0 {
+			// A zombie or a kernel thread has no memory to reset, nor
+			// VmRSS; a process that exited since holds no memory later.
+			if err := resetPeakMemory(dir); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
+				peakReset = false
+			}
+		}
+	}
+	return sum, resetPeak && peakReset, nil
+}
+
+// resetPeakMemory resets the peak of the process whose /proc directory is
+// dir.
+func resetPeakMemory(dir string) error {
+	file, err := os.OpenFile(dir+"/clear_refs", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = file.WriteString(clearRefsPeak)
+	if closeErr := file.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}
+
+// clearRefsPeak, written to /proc/PID/clear_refs, resets the process's
+// VmHWM to its current VmRSS and touches nothing else (proc(5)).
+const clearRefsPeak = "5"
+
+// parseStatusMemory reads VmRSS and VmHWM (in kB, that is KiB) from the
+// text of /proc/PID/status; a line that is absent (a zombie, a kernel
+// thread) reads 0.
+func parseStatusMemory(status []byte) (Memory, error) {
+	var m Memory
+	for line := range bytes.Lines(status) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		var field *int64
+		switch string(name) {
+		case "VmRSS":
+			field = &m.RSS
+		case "VmHWM":
+			field = &m.Peak
+		default:
+			continue
+		}
+		number, unit, _ := bytes.Cut(bytes.TrimSpace(value), []byte(" "))
+		kibibytes, err := strconv.ParseInt(string(number), 10, 64)
+		if err != nil || kibibytes < 0 || kibibytes > math.MaxInt64/1024 || string(bytes.TrimSpace(unit)) != "kB" {
+			return Memory{}, fmt.Errorf("%s: %q, want a count of kB", name, bytes.TrimSpace(value))
+		}
+		*field = kibibytes * 1024
+	}
+	return m, nil
+}
+
+// ServerMemory is the optional MemoryTarget method of the targets of
+// targets.go: the server's tree, this process when the server runs in it,
+// nothing when the server is not the benchmark's.
+func (t *httpTarget) ServerMemory(resetPeak bool) (Memory, bool, error) {
+	if t.inProcess {
+		return ProcessMemory(resetPeak)
+	}
+	if t.process == nil {
+		return Memory{}, false, nil
+	}
+	return t.process.Memory(resetPeak)
+}
+
+// ServerMemory is this process's: the engine runs in it.
+func (t *embeddedTarget) ServerMemory(resetPeak bool) (Memory, bool, error) {
+	return ProcessMemory(resetPeak)
+}
+
+// ServerMemory is the baseline server's process tree.
+func (t *baselineTarget) ServerMemory(resetPeak bool) (Memory, bool, error) {
+	return t.baseline.Process().Memory(resetPeak)
 }

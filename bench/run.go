@@ -81,6 +81,15 @@ type Run struct {
 	// ServerCPUPerOperation is the serving process's CPU time over the
 	// window divided by the operations, in microseconds.
 	ServerCPUPerOperation float64 `json:"serverCpuMicrosPerOperation"`
+	// Server memory, in bytes, from /proc/PID/status of the serving process
+	// tree (this process's for a target that runs in it, such as the
+	// embedded engine: load generator and every prepared target included);
+	// 0 when unknown (a --target server, a target that cannot say). RSS at
+	// the start and at the end of the window, and the peak (VmHWM) over the
+	// window: 0 when the kernel refused to reset the peak at its start.
+	ServerRSSStart int64 `json:"serverRssBytesAtStart"`
+	ServerRSSEnd   int64 `json:"serverRssBytesAtEnd"`
+	ServerRSSPeak  int64 `json:"serverPeakRssBytes"`
 }
 
 // Failed reports whether any request of the run failed.

@@ -76,7 +76,9 @@ const (
 // stalls is counted (no coordinated omission).
 //
 // ServerCPUPerOperation is target.ServerCPU's growth over the window per
-// operation; an error from ServerCPU fails the run. When progress is not
+// operation; an error from ServerCPU fails the run. A MemoryTarget's memory
+// is read at the window's start (resetting its peak) and end, into the
+// Run's ServerRSS fields; an error reading it fails the run too. When progress is not
 // nil, a progress bar of the window is drawn to it. Run.Durable is left to
 // the caller, which knows the target's configuration.
 //
@@ -93,7 +95,7 @@ func Measure(ctx context.Context, scenario Scenario, target Target, load Load, r
 	m.begin = time.Now()
 	m.startWorkers(runCtx, &wg, target)
 	description := fmt.Sprintf("%s %s c=%d", scenario, target.Name(), load.Connections)
-	serverCPU, err := m.watch(runCtx, target, progress, description)
+	before, after, err := m.watch(runCtx, target, progress, description)
 	if err != nil {
 		cancel()
 	}
@@ -104,7 +106,7 @@ func Measure(ctx context.Context, scenario Scenario, target Target, load Load, r
 	if err != nil {
 		return Run{}, err
 	}
-	return m.run(scenario, target.Name(), repetition, serverCPU), nil
+	return m.run(scenario, target.Name(), repetition, before, after), nil
 }
 
 // checkLoad validates a load before any goroutine starts.
@@ -120,6 +122,41 @@ func checkLoad(load Load) error {
 			engine.ErrInvalid, load.Duration, load.Warmup, runDurationMax)
 	}
 	return nil
+}
+
+// MemoryTarget is a Target that can read its server's resident memory; the
+// runner records it at the start and the end of the window. The targets of
+// this package are all MemoryTargets.
+type MemoryTarget interface {
+	Target
+	// ServerMemory returns the serving process(es)' memory now (Memory) and,
+	// with resetPeak, starts the peak anew, reporting whether it could: the
+	// next call's Peak then covers only the time since.
+	ServerMemory(resetPeak bool) (m Memory, peakReset bool, err error)
+}
+
+// serverUsage is what the runner reads of the server at either end of the
+// window.
+type serverUsage struct {
+	cpu       time.Duration
+	memory    Memory
+	peakReset bool // at the start: the peak was reset, Memory.Peak at the end is the window's
+}
+
+// readServer reads target's CPU time and, if it is a MemoryTarget, its
+// memory, resetting the peak at the start of the window.
+func readServer(target Target, start bool) (serverUsage, error) {
+	var u serverUsage
+	var err error
+	if u.cpu, err = target.ServerCPU(); err != nil {
+		return u, fmt.Errorf("server CPU: %w", err)
+	}
+	if memory, ok := target.(MemoryTarget); ok {
+		if u.memory, u.peakReset, err = memory.ServerMemory(start); err != nil {
+			return u, fmt.Errorf("server memory: %w", err)
+		}
+	}
+	return u, nil
 }
 
 // latencyShard is a histogram and the lock of the workers sharing it.
@@ -209,36 +246,34 @@ func (m *measurement) dispatch(ctx context.Context, queue chan<- time.Duration) 
 	}
 }
 
-// watch waits for the window, reads the server's CPU time at its start and
-// end and draws progress meanwhile. It returns the CPU time used over the
-// window.
-func (m *measurement) watch(ctx context.Context, target Target, progress io.Writer, description string) (time.Duration, error) {
+// watch waits for the window, reads the server's CPU time and memory at
+// its start and end and draws progress meanwhile. It returns the two
+// readings.
+func (m *measurement) watch(ctx context.Context, target Target, progress io.Writer, description string) (before, after serverUsage, err error) {
 	if err := m.sleepUntil(ctx, m.start); err != nil {
-		return 0, err
+		return before, after, err
 	}
-	before, err := target.ServerCPU()
-	if err != nil {
-		return 0, fmt.Errorf("server CPU at the start of the window: %w", err)
+	if before, err = readServer(target, true); err != nil {
+		return before, after, fmt.Errorf("at the start of the window: %w", err)
 	}
 	bar := newRunProgress(progress, description, m.load.Duration)
 	for {
 		next := min(m.now()+bar.interval, m.end)
 		if err := m.sleepUntil(ctx, next); err != nil {
 			bar.abandon()
-			return 0, err
+			return before, after, err
 		}
 		if next == m.end {
 			break
 		}
 		bar.update(m.now()-m.start, m.operationsSoFar())
 	}
-	after, err := target.ServerCPU()
-	if err != nil {
+	if after, err = readServer(target, false); err != nil {
 		bar.abandon()
-		return 0, fmt.Errorf("server CPU at the end of the window: %w", err)
+		return before, after, fmt.Errorf("at the end of the window: %w", err)
 	}
 	bar.finish(m.operationsSoFar(), m.load.Duration)
-	return after - before, nil
+	return before, after, nil
 }
 
 // sleepUntil waits until offset or until ctx is done.
@@ -268,7 +303,8 @@ func (m *measurement) operationsSoFar() int64 {
 }
 
 // run merges the workers' tallies into a Run. REQUIRES: the workers stopped.
-func (m *measurement) run(scenario Scenario, target string, repetition int, serverCPU time.Duration) Run {
+func (m *measurement) run(scenario Scenario, target string, repetition int, before, after serverUsage) Run {
+	serverCPU := after.cpu - before.cpu
 	r := Run{Scenario: scenario, Target: target, Repetition: repetition, Load: m.load, Elapsed: m.load.Duration}
 	for _, w := range m.workers {
 		r.Requests += w.requests
@@ -285,6 +321,10 @@ func (m *measurement) run(scenario Scenario, target string, repetition int, serv
 	r.PerSecond = m.wholeSeconds()
 	if r.Operations > 0 {
 		r.ServerCPUPerOperation = float64(serverCPU.Nanoseconds()) / 1e3 / float64(r.Operations)
+	}
+	r.ServerRSSStart, r.ServerRSSEnd = before.memory.RSS, after.memory.RSS
+	if before.peakReset {
+		r.ServerRSSPeak = after.memory.Peak
 	}
 	return r
 }

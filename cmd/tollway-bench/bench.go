@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,7 +28,7 @@ type benchConfig struct {
 	consumers   int
 	suppliers   int
 	batch       int
-	callers     int
+	callers     []int // embedded-charge's concurrent callers, one run each
 	baselines   []string
 	out         string
 	target      string // an external Tollway server; empty: start one
@@ -45,7 +46,7 @@ var allScenarios = []bench.Scenario{
 func parseBench(args []string) (benchConfig, error) {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scenarios := flags.String("scenarios", "http-charge,http-batch,embedded-charge,noop-http", "comma-separated: "+joinScenarios(allScenarios))
-	connections := flags.String("connections", "64,256", "comma-separated concurrent connections (callers for embedded-charge) per run")
+	connections := flags.String("connections", "64,256", "comma-separated concurrent connections, one run each (embedded-charge takes --callers)")
 	rate := flags.Float64("rate", 0, "requests per second for an open loop; 0 runs a closed loop")
 	duration := flags.Duration("duration", 10*time.Second, "measured window of each run")
 	warmup := flags.Duration("warmup", 2*time.Second, "unmeasured warm-up before each run")
@@ -53,7 +54,7 @@ func parseBench(args []string) (benchConfig, error) {
 	consumers := flags.Int("consumers", 10_000, "consumer accounts, one API key each")
 	suppliers := flags.Int("suppliers", 100, "supplier accounts (hot-supplier uses 1)")
 	batch := flags.Int("batch", 100, "charges per request of http-batch")
-	callers := flags.Int("callers", 1024, "concurrent callers of embedded-charge")
+	callers := flags.String("callers", "64,1024", "comma-separated concurrent callers of embedded-charge, one run each")
 	baselines := flags.String("baselines", "", "comma-separated: redis (appendfsync always), redis-everysec, postgres; run beside http-charge")
 	out := flags.String("out", "bench-results", "directory for results.json, summary.md and the plots")
 	target := flags.String("target", "", "URL of a running Tollway server; by default the bench starts its own on a temporary directory")
@@ -84,6 +85,18 @@ func parseBench(args []string) (benchConfig, error) {
 		}
 		c.connections = append(c.connections, n)
 	}
+	// Each caller count opens an engine of its own, in a directory named
+	// by the count: a count given twice is refused, not opened twice.
+	for _, text := range splitList(*callers) {
+		n, err := strconv.Atoi(text)
+		if err != nil || n < 1 || n > 10_000 {
+			return c, fmt.Errorf("--callers: %q is not a count from 1 to 10000", text)
+		}
+		if slices.Contains(c.callers, n) {
+			return c, fmt.Errorf("--callers: %d given twice", n)
+		}
+		c.callers = append(c.callers, n)
+	}
 	for _, name := range splitList(*baselines) {
 		switch name {
 		case "redis", "redis-everysec", "postgres":
@@ -99,12 +112,11 @@ func parseBench(args []string) (benchConfig, error) {
 		return c, errors.New("--repetitions must be at least 1, --duration positive, --warmup and --rate not negative")
 	case c.consumers < 1 || c.suppliers < 1 || c.batch < 1 || c.batch > 1000:
 		return c, errors.New("--consumers and --suppliers must be positive, --batch from 1 to 1000")
-	case *callers < 1:
-		return c, errors.New("--callers must be positive")
+	case len(c.callers) == 0:
+		return c, errors.New("--callers must name at least one count")
 	case c.target != "" && c.adminToken == "":
 		return c, errors.New("--target needs --admin-token")
 	}
-	c.callers = *callers
 	return c, nil
 }
 
@@ -191,9 +203,10 @@ func benchCommand(args []string) error {
 			}
 			run.Durable = step.durable
 			report.Runs = append(report.Runs, run)
-			fmt.Fprintf(os.Stderr, "%-16s %-20s c=%-4d rep %d: %10.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.1f µs/op  failures %d\n",
+			fmt.Fprintf(os.Stderr, "%-16s %-20s c=%-4d rep %d: %10.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.1f µs/op  rss %6.1f MiB  failures %d\n",
 				run.Scenario, run.Target, run.Load.Connections, repetition, run.Throughput,
-				run.Latency.P50/1000, run.Latency.P99/1000, run.ServerCPUPerOperation, failures(&run))
+				run.Latency.P50/1000, run.Latency.P99/1000, run.ServerCPUPerOperation,
+				float64(run.ServerRSSEnd)/(1<<20), failures(&run))
 		}
 	}
 	if err := writeBenchResults(c.out, report, c.update); err != nil {
@@ -368,7 +381,7 @@ func prepareBench(ctx context.Context, c benchConfig, exes executables, work str
 	for _, scenario := range c.scenarios {
 		connections := c.connections
 		if scenario == bench.ScenarioEmbeddedCharge {
-			connections = []int{c.callers}
+			connections = c.callers
 		}
 		for _, n := range connections {
 			if err := plan.prepare(ctx, c, scenario, n, url, adminToken, tollway, exes, work, baselines); err != nil {
