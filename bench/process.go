@@ -518,9 +518,16 @@ func parseStatusMemory(status []byte) (Memory, error) {
 	return m, nil
 }
 
-// ServerMemory is the optional MemoryTarget method of the targets of
-// targets.go: the server's tree, this process when the server runs in it,
-// nothing when the server is not the benchmark's.
+// Every target of this package reads its server's memory.
+var (
+	_ MemoryTarget = (*httpTarget)(nil)
+	_ MemoryTarget = (*embeddedTarget)(nil)
+	_ MemoryTarget = (*baselineTarget)(nil)
+)
+
+// ServerMemory makes the targets of targets.go MemoryTargets: the server's
+// tree, this process when the server runs in it, nothing when the server
+// is not the benchmark's (--target).
 func (t *httpTarget) ServerMemory(resetPeak bool) (Memory, bool, error) {
 	if t.inProcess {
 		return ProcessMemory(resetPeak)

@@ -589,7 +589,7 @@ func writeFailures(b *strings.Builder, r *Report) {
 			counts = append(counts, fmt.Sprintf("%s × %d", label, run.Failures[label]))
 		}
 		fmt.Fprintf(b, "> - %s / %s, %s, repetition %d: %s\n", run.Scenario, run.Target,
-			reportLoadText(run.Load), run.Repetition, strings.Join(counts, ", "))
+			scenarioLoadText(run.Scenario, run.Load), run.Repetition, strings.Join(counts, ", "))
 	}
 	b.WriteString("\n")
 }
@@ -605,7 +605,7 @@ func writeSummaryTable(b *strings.Builder, summaries []Summary) {
 			failures = "⚠️ **" + reportThousands(float64(s.Failures)) + "**"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			markdownCell(string(s.Scenario)), markdownCell(targetLabel(s)), reportLoadText(s.Load),
+			markdownCell(string(s.Scenario)), markdownCell(targetLabel(s)), scenarioLoadText(s.Scenario, s.Load),
 			s.Repetitions, reportThousands(s.Throughput), reportMillis(s.Latency.P50),
 			reportMillis(s.Latency.P99), reportMillis(s.Latency.P999),
 			strconv.FormatFloat(s.ServerCPUPerOperation, 'f', 1, 64),
@@ -645,7 +645,7 @@ func writeOverTimeTable(b *strings.Builder, summaries []Summary) {
 			drift = strconv.FormatFloat(ratio, 'f', 2, 64) + "x"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			markdownCell(string(s.Scenario)), markdownCell(targetLabel(s)), reportLoadText(s.Load),
+			markdownCell(string(s.Scenario)), markdownCell(targetLabel(s)), scenarioLoadText(s.Scenario, s.Load),
 			strings.Join(minutes, " · "), drift,
 			reportMiB(s.ServerRSSStart), reportMiB(s.ServerRSSEnd), reportMiB(s.ServerRSSPeak))
 	}
@@ -683,7 +683,7 @@ func writeRatioTable(b *strings.Builder, ratios []Ratio) {
 		}
 		load := Load{Connections: ratio.Connections, Rate: ratio.Rate}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", markdownCell(string(ratio.Scenario)),
-			reportLoadText(load), markdownCell(ratio.Measure), ratio.Text, goal, met)
+			scenarioLoadText(ratio.Scenario, load), markdownCell(ratio.Measure), ratio.Text, goal, met)
 	}
 	b.WriteString("\n")
 }
@@ -706,6 +706,16 @@ func targetLabel(s *Summary) string {
 		return s.Target
 	}
 	return s.Target + " " + reportNotDurable
+}
+
+// scenarioLoadText is reportLoadText in the scenario's words: the workers
+// of embedded-charge are callers of the engine, not connections.
+func scenarioLoadText(scenario Scenario, load Load) string {
+	text := reportLoadText(load)
+	if scenario == ScenarioEmbeddedCharge {
+		text = strings.Replace(text, " connections", " callers", 1)
+	}
+	return text
 }
 
 func reportLoadText(load Load) string {

@@ -412,3 +412,71 @@ func TestMemoryMiBReadsMemTotal(t *testing.T) {
 		}
 	}
 }
+
+// memoryTarget is a fakeTarget that also reads memory through a test's
+// function.
+type memoryTarget struct {
+	fakeTarget
+	memory func(resetPeak bool) (Memory, bool, error)
+}
+
+func (m *memoryTarget) ServerMemory(resetPeak bool) (Memory, bool, error) { return m.memory(resetPeak) }
+
+func TestMeasureRecordsServerMemoryAtTheWindowsEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		peakReset bool
+		wantPeak  int64
+	}{
+		{"peak reset at the start", true, 300 << 20},
+		{"peak not reset: unknown", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Readings, in order: the start (which asks for the reset), the end.
+			var resets []bool
+			readings := []Memory{{RSS: 100 << 20, Peak: 999 << 20}, {RSS: 200 << 20, Peak: 300 << 20}}
+			target := &memoryTarget{
+				fakeTarget: fakeTarget{do: func(ctx context.Context, worker int) (int, string) {
+					sleep(ctx, time.Millisecond)
+					return 1, ""
+				}},
+				memory: func(resetPeak bool) (Memory, bool, error) {
+					resets = append(resets, resetPeak) // the watcher's goroutine only
+					m := readings[len(resets)-1]
+					return m, resetPeak && tc.peakReset, nil
+				},
+			}
+			run, err := Measure(context.Background(), ScenarioHTTPCharge, target, Load{Connections: 2, Duration: 200 * time.Millisecond, Warmup: 50 * time.Millisecond}, 1, nil)
+			if err != nil {
+				t.Fatalf("Measure = %v", err)
+			}
+			if len(resets) != 2 || !resets[0] || resets[1] {
+				t.Errorf("ServerMemory calls reset the peak %v, want at the start only: [true false]", resets)
+			}
+			if run.ServerRSSStart != 100<<20 || run.ServerRSSEnd != 200<<20 || run.ServerRSSPeak != tc.wantPeak {
+				t.Errorf("Measure memory = %d, %d, peak %d; want %d, %d, peak %d", run.ServerRSSStart, run.ServerRSSEnd,
+					run.ServerRSSPeak, 100<<20, 200<<20, tc.wantPeak)
+			}
+		})
+	}
+}
+
+func TestMeasureFailsWhenServerMemoryFails(t *testing.T) {
+	unreadable := errors.New("no such process")
+	target := &memoryTarget{
+		fakeTarget: fakeTarget{do: func(ctx context.Context, worker int) (int, string) { sleep(ctx, time.Millisecond); return 1, "" }},
+		memory:     func(bool) (Memory, bool, error) { return Memory{}, false, unreadable },
+	}
+	_, err := Measure(context.Background(), ScenarioHTTPCharge, target, Load{Connections: 2, Duration: 100 * time.Millisecond}, 1, nil)
+	if !errors.Is(err, unreadable) {
+		t.Errorf("Measure = %v, want %v", err, unreadable)
+	}
+}
+
+func TestMeasureLeavesMemoryUnknownForATargetWithoutIt(t *testing.T) {
+	target := &fakeTarget{do: func(ctx context.Context, worker int) (int, string) { sleep(ctx, time.Millisecond); return 1, "" }}
+	run, err := Measure(context.Background(), ScenarioHTTPCharge, target, Load{Connections: 1, Duration: 100 * time.Millisecond}, 1, nil)
+	if err != nil || run.ServerRSSStart != 0 || run.ServerRSSEnd != 0 || run.ServerRSSPeak != 0 {
+		t.Errorf("Measure = %+v, %v; want no memory figures", run, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +81,78 @@ func TestCommandArgsLeaveOutTheServerExecutable(t *testing.T) {
 	got := strings.Join(commandArgs([]string{"--tollway", "/bin/tollway", "--scenarios", "http-charge", "-tollway=/x", "--quiet"}), " ")
 	if want := "--scenarios http-charge --quiet"; got != want {
 		t.Fatalf("commandArgs = %q, want %q", got, want)
+	}
+}
+
+func TestParseBenchCallers(t *testing.T) {
+	c, err := parseBench(nil)
+	if err != nil {
+		t.Fatalf("parseBench() = %v", err)
+	}
+	if !slices.Equal(c.callers, []int{64, 1024}) || !slices.Equal(c.connections, []int{64, 256}) {
+		t.Errorf("parseBench() callers %v, connections %v; want [64 1024] and [64 256]", c.callers, c.connections)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []int
+	}{
+		{[]string{"--callers", "32"}, []int{32}},
+		{[]string{"--callers", "1024, 64"}, []int{1024, 64}},
+		{[]string{"--callers=8,16,10000"}, []int{8, 16, 10_000}},
+	} {
+		c, err := parseBench(tc.args)
+		if err != nil || !slices.Equal(c.callers, tc.want) {
+			t.Errorf("parseBench(%q) = callers %v, %v; want %v", tc.args, c.callers, err, tc.want)
+		}
+	}
+	for _, args := range [][]string{
+		{"--callers", ""}, {"--callers", "0"}, {"--callers", "64,x"}, {"--callers", "10001"}, {"--callers", "64,64"},
+	} {
+		if c, err := parseBench(args); err == nil {
+			t.Errorf("parseBench(%q) = callers %v, want an error", args, c.callers)
+		}
+	}
+}
+
+// TestBenchEmbeddedRunsAtEveryCallerCount runs embedded-charge alone (no
+// server to build) at two caller counts, and checks that results.json has
+// a run at each, with work, no failure and this process's memory.
+func TestBenchEmbeddedRunsAtEveryCallerCount(t *testing.T) {
+	out := t.TempDir()
+	err := benchCommand([]string{"--scenarios", "embedded-charge", "--callers", "4,16",
+		"--duration", "1s", "--warmup", "100ms", "--repetitions", "1", "--consumers", "50", "--suppliers", "5",
+		"--quiet", "--out", out,
+	})
+	if err != nil {
+		t.Fatalf("tollway bench = %v", err)
+	}
+	report, err := bench.ReadJSON(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	var callers []int
+	for i := range report.Runs {
+		run := &report.Runs[i]
+		callers = append(callers, run.Load.Connections)
+		if run.Scenario != bench.ScenarioEmbeddedCharge || run.Failed() || run.Operations == 0 {
+			t.Errorf("run %s at %d callers = %d operations, failures %v; want embedded-charge work and no failure",
+				run.Scenario, run.Load.Connections, run.Operations, run.Failures)
+		}
+		if run.ServerRSSStart <= 0 || run.ServerRSSEnd <= 0 || run.ServerRSSPeak < run.ServerRSSEnd/2 {
+			t.Errorf("run at %d callers: RSS %d at the start, %d at the end, peak %d; want this process's memory",
+				run.Load.Connections, run.ServerRSSStart, run.ServerRSSEnd, run.ServerRSSPeak)
+		}
+	}
+	if !slices.Equal(callers, []int{4, 16}) {
+		t.Errorf("runs at %v callers, want [4 16]", callers)
+	}
+	summary, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| embedded-charge | tollway | 4 callers |", "| embedded-charge | tollway | 16 callers |"} {
+		if !strings.Contains(string(summary), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, summary)
+		}
 	}
 }
