@@ -233,7 +233,8 @@ type Ratio struct {
 	Rate        float64  `json:"rate,omitempty"`
 	// Measure says what is compared, e.g. "throughput / noop-http".
 	Measure string `json:"measure"`
-	// Value is the ratio, or the absolute figure in operations per second.
+	// Value is the ratio, or the absolute figure: operations per second, or
+	// server CPU in µs per charge.
 	// Valid is false when it could not be computed (a zero denominator).
 	Value float64 `json:"value"`
 	Valid bool    `json:"valid"`
