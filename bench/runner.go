@@ -78,9 +78,10 @@ const (
 // ServerCPUPerOperation is target.ServerCPU's growth over the window per
 // operation; an error from ServerCPU fails the run. A MemoryTarget's memory
 // is read at the window's start (resetting its peak) and end, into the
-// Run's ServerRSS fields; an error reading it fails the run too. When progress is not
-// nil, a progress bar of the window is drawn to it. Run.Durable is left to
-// the caller, which knows the target's configuration.
+// Run's ServerRSS fields; an error reading it fails the run too. When
+// progress is not nil, a progress bar of the window is drawn to it.
+// Run.Durable is left to the caller, which knows the target's
+// configuration.
 //
 // Measure returns ctx.Err() once ctx is done, after every Do in flight has
 // returned: Do is given ctx, so a target that honours it stops promptly.

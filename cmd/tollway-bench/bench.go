@@ -38,6 +38,9 @@ type benchConfig struct {
 	tollway     string // the tollway executable started as the server
 }
 
+// callersMax is the most workers the runner takes (bench.Measure).
+const callersMax = 1 << 16
+
 var allScenarios = []bench.Scenario{
 	bench.ScenarioHTTPCharge, bench.ScenarioHTTPBatch, bench.ScenarioEmbeddedCharge,
 	bench.ScenarioHotSupplier, bench.ScenarioMixed, bench.ScenarioNoopHTTP,
@@ -89,8 +92,8 @@ func parseBench(args []string) (benchConfig, error) {
 	// by the count: a count given twice is refused, not opened twice.
 	for _, text := range splitList(*callers) {
 		n, err := strconv.Atoi(text)
-		if err != nil || n < 1 || n > 10_000 {
-			return c, fmt.Errorf("--callers: %q is not a count from 1 to 10000", text)
+		if err != nil || n < 1 || n > callersMax {
+			return c, fmt.Errorf("--callers: %q is not a count from 1 to %d", text, callersMax)
 		}
 		if slices.Contains(c.callers, n) {
 			return c, fmt.Errorf("--callers: %d given twice", n)
