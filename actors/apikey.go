@@ -63,10 +63,16 @@ type keyActor struct {
 	bucket access.Bucket
 }
 
-func (a *keyActor) Receive(ctx actor.Context) {
-	if m, ok := ctx.Message().(*Authorize); ok {
+// Receive takes protoactor's own messages; the mailbox hands requests to
+// handle.
+func (a *keyActor) Receive(ctx actor.Context) { a.handle(ctx.Message()) }
+
+func (a *keyActor) handle(msg any) bool {
+	m, ok := msg.(*Authorize)
+	if ok {
 		m.Reply <- a.authorize(m.Scope, m.Now)
 	}
+	return ok
 }
 
 func (a *keyActor) authorize(scope access.Scope, now int64) Authorization {
@@ -143,7 +149,11 @@ func (k *Keys) spawn(ref *KeyRef) *mailbox {
 	key := ref.key
 	mb := newMailbox() // runs Receive on the sender: it never blocks, Reply has room
 	props := actor.PropsFromProducer(
-		func() actor.Actor { return &keyActor{key: key} },
+		func() actor.Actor {
+			a := &keyActor{key: key}
+			mb.incarnate(a)
+			return a
+		},
 		actor.WithMailbox(func() actor.Mailbox { return mb }),
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 			k.logger.Error("API key actor failed; its requests now time out", "key", key.Load().ID, "reason", reason)

@@ -47,6 +47,14 @@ const (
 // swaps out whole, so the runner takes the lock once per batch, not once
 // per message, and neither side allocates once the slices have grown.
 //
+// The actor's own messages go straight to its handler (see handler),
+// skipping protoactor's context (its stopped check, receive timeout,
+// metrics, middleware and envelope unwrapping, none of which these actors
+// use): in the profile above that was a further ~0.45 µs a charge, mostly
+// cache misses on the context and its props. Protoactor's user messages
+// (poison pill, envelopes) and every system message still go through the
+// context.
+//
 // System messages (started, watch, stop, failure, suspend/resume) take
 // precedence over user messages, as in protoactor's mailbox; a panic in
 // the actor is escalated to its supervisor, which suspends the mailbox and
@@ -54,27 +62,51 @@ const (
 // dropped: the actors of this package spawn no children, so handling Stop
 // stops them at once.
 type mailbox struct {
+	// What a send to an idle mailbox reads, first: one cache line.
 	state   atomic.Int32 // mailboxIdle or mailboxRunning
 	users   atomic.Int32 // len(in), for a check without the lock
 	systems atomic.Int32 // len(sys), for a check without the lock
 	closed  atomic.Bool  // the actor has stopped; written under mu
 
-	mu  sync.Mutex
-	in  []any // user messages queued while the mailbox ran; guarded by mu
-	sys []any // system messages, in order; guarded by mu
-
 	// Owned by the runner, the goroutine holding state running.
-	out       []any // user messages taken from in, in order
-	next      int   // out[next:] are still to be delivered
-	suspended bool  // a failure suspended user messages
+	suspended bool    // a failure suspended user messages
+	next      int     // out[next:] are still to be delivered
+	out       []any   // user messages taken from in, in order
+	handler   handler // the current incarnation of the actor, if it is one
 
 	invoker    actor.MessageInvoker
 	throughput int
+
+	mu  sync.Mutex
+	in  []any // user messages queued while the mailbox ran; guarded by mu
+	sys []any // system messages, in order; guarded by mu
+}
+
+// handler is an actor of this package, which takes its own messages
+// without protoactor's context.
+type handler interface {
+	// handle handles msg and reports true if msg is one of the actor's
+	// own messages; it reports false, doing nothing, for any other, which
+	// the mailbox then delivers through protoactor's context.
+	handle(msg any) bool
 }
 
 var _ actor.Mailbox = (*mailbox)(nil)
 
 func newMailbox() *mailbox { return &mailbox{throughput: mailboxThroughput} }
+
+// incarnate makes a the mailbox's handler. Call it from the actor's
+// producer: protoactor calls that when it spawns the actor, before any
+// message, and on a restart from the mailbox's runner, so a restarted
+// actor's messages would reach the new incarnation.
+func (m *mailbox) incarnate(a handler) { m.handler = a }
+
+// deliver hands a user message to the actor.
+func (m *mailbox) deliver(msg any) {
+	if m.handler == nil || !m.handler.handle(msg) {
+		m.invoker.InvokeUserMessage(msg)
+	}
+}
 
 // RegisterHandlers implements actor.Mailbox. The dispatcher is ignored:
 // the mailbox runs its actor on the sender, or on its own goroutine when
@@ -191,7 +223,7 @@ func (m *mailbox) turn(first any, budget int) (left int, failed bool) {
 	if first != nil {
 		msg = first
 		budget--
-		m.invoker.InvokeUserMessage(msg)
+		m.deliver(msg)
 	}
 	for budget > 0 {
 		if m.systems.Load() > 0 {
@@ -207,7 +239,7 @@ func (m *mailbox) turn(first any, budget int) (left int, failed bool) {
 			break
 		}
 		budget--
-		m.invoker.InvokeUserMessage(msg)
+		m.deliver(msg)
 	}
 	return budget, false
 }

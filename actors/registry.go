@@ -154,7 +154,11 @@ func (r *Registry) spawn(e *Entry) *mailbox {
 	id := e.account.ID
 	mb := newMailbox()
 	props := actor.PropsFromProducer(
-		func() actor.Actor { return &accountActor{entry: e, config: &r.config} },
+		func() actor.Actor {
+			a := &accountActor{entry: e, config: &r.config}
+			mb.incarnate(a)
+			return a
+		},
 		actor.WithMailbox(func() actor.Mailbox { return mb }),
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 			r.config.Failed(id, reason)
