@@ -35,6 +35,7 @@ type (
 	seqMsg   struct{ sender, seq int }
 	panicMsg struct{}
 	tick     struct{}
+	holdMsg  struct{ release chan struct{} } // Receive waits for release
 )
 
 func (p *probe) Receive(ctx actor.Context) {
@@ -59,6 +60,8 @@ func (p *probe) Receive(ctx actor.Context) {
 		p.received.Add(1)
 	case *panicMsg:
 		panic("probe: broken invariant")
+	case *holdMsg:
+		<-m.release
 	}
 }
 
@@ -146,6 +149,43 @@ func TestMailboxIdleSenderDeliversQueuedMessagesFirst(t *testing.T) {
 	if got := p.order; len(got) != 3 || got[0] != 0 || got[1] != 1 || got[2] != 0 || len(p.bad) != 0 {
 		t.Fatalf("senders in arrival order %v (%d out of order), want [0 1 0]", got, len(p.bad))
 	}
+}
+
+// TestMailboxGivesTheSenderBackAfterThroughput checks that a sender that
+// ran an actor for a full turn of throughput messages returns, while the
+// rest of the queue goes on on another goroutine, and that this goroutine
+// ends once the mailbox is empty (synctest fails on a leaked goroutine).
+func TestMailboxGivesTheSenderBackAfterThroughput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		root, pid, p, mb, _ := spawnProbe(t, 1, nil)
+		first := &holdMsg{release: make(chan struct{})}
+		returned := make(chan struct{})
+		go func() {
+			mb.PostUserMessage(first) // runs the actor, held in Receive
+			close(returned)
+		}()
+		synctest.Wait()
+		const ticks = mailboxThroughput + 50
+		for range ticks {
+			mb.PostUserMessage(&tick{}) // busy: queued
+		}
+		last := &holdMsg{release: make(chan struct{})}
+		mb.PostUserMessage(last) // the next turn will hold on this one
+		close(first.release)
+		synctest.Wait()
+		select {
+		case <-returned:
+		default:
+			t.Fatal("the sender is still running the actor after a full turn")
+		}
+		if got := p.received.Load(); got != ticks {
+			t.Fatalf("received %d ticks before the last hold, want %d", got, ticks)
+		}
+		close(last.release)
+		if err := root.PoisonFuture(pid).Wait(); err != nil {
+			t.Fatalf("stopping the probe: %v", err)
+		}
+	})
 }
 
 // TestMailboxRunsTheActorOnTheIdleSender checks that a send to an idle
