@@ -25,8 +25,12 @@ type accountActor struct {
 	pending []*wal.Entry // appends of the message being handled
 }
 
-func (a *accountActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+// Receive takes protoactor's own messages (started, stopping, stopped),
+// which need nothing; the mailbox hands the account's messages to handle.
+func (a *accountActor) Receive(ctx actor.Context) { a.handle(ctx.Message()) }
+
+func (a *accountActor) handle(msg any) bool {
+	switch m := msg.(type) {
 	case Op:
 		a.execute(m, a.config.Now())
 	case *Batch:
@@ -40,8 +44,11 @@ func (a *accountActor) Receive(ctx actor.Context) {
 		}
 	case *Expire:
 		a.expireDue(a.config.Now())
+	default:
+		return false
 	}
 	a.flush()
+	return true
 }
 
 // execute lets one op decide, applies its event in memory and queues it for

@@ -47,8 +47,8 @@ type Authorization struct {
 // only what is per key and mutable: its token bucket.
 type KeyRef struct {
 	key *atomic.Pointer[access.Key]
-	mu  sync.Mutex // serializes spawning
-	pid atomic.Pointer[actor.PID]
+	mu  sync.Mutex              // serializes spawning
+	mb  atomic.Pointer[mailbox] // the actor's, set once spawned
 }
 
 // NewKeyRef returns the address of the actor of the key whose current
@@ -63,10 +63,16 @@ type keyActor struct {
 	bucket access.Bucket
 }
 
-func (a *keyActor) Receive(ctx actor.Context) {
-	if m, ok := ctx.Message().(*Authorize); ok {
+// Receive takes protoactor's own messages; the mailbox hands requests to
+// handle.
+func (a *keyActor) Receive(ctx actor.Context) { a.handle(ctx.Message()) }
+
+func (a *keyActor) handle(msg any) bool {
+	m, ok := msg.(*Authorize)
+	if ok {
 		m.Reply <- a.authorize(m.Scope, m.Now)
 	}
+	return ok
 }
 
 func (a *keyActor) authorize(scope access.Scope, now int64) Authorization {
@@ -117,21 +123,23 @@ func (k *Keys) Send(ref *KeyRef, msg any) bool {
 	if k.stopped.Load() {
 		return false
 	}
-	pid := ref.pid.Load()
-	if pid == nil {
-		if pid = k.spawn(ref); pid == nil {
+	mb := ref.mb.Load()
+	if mb == nil {
+		if mb = k.spawn(ref); mb == nil {
 			return false
 		}
 	}
-	k.root.Send(pid, msg)
+	// As Registry.Send: into the mailbox, which drops msg once the actor
+	// has stopped.
+	mb.PostUserMessage(msg)
 	return true
 }
 
-func (k *Keys) spawn(ref *KeyRef) *actor.PID {
+func (k *Keys) spawn(ref *KeyRef) *mailbox {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
-	if pid := ref.pid.Load(); pid != nil {
-		return pid
+	if mb := ref.mb.Load(); mb != nil {
+		return mb
 	}
 	k.spawnMu.Lock()
 	defer k.spawnMu.Unlock()
@@ -139,18 +147,22 @@ func (k *Keys) spawn(ref *KeyRef) *actor.PID {
 		return nil
 	}
 	key := ref.key
+	mb := newMailbox() // runs Receive on the sender: it never blocks, Reply has room
 	props := actor.PropsFromProducer(
-		func() actor.Actor { return &keyActor{key: key} },
-		actor.WithDispatcher(inline), // Receive never blocks: Reply has room
+		func() actor.Actor {
+			a := &keyActor{key: key}
+			mb.incarnate(a)
+			return a
+		},
+		actor.WithMailbox(func() actor.Mailbox { return mb }),
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 			k.logger.Error("API key actor failed; its requests now time out", "key", key.Load().ID, "reason", reason)
 			return actor.StopDirective
 		})),
 	)
-	pid := k.root.Spawn(props)
-	ref.pid.Store(pid)
-	k.pids = append(k.pids, pid)
-	return pid
+	k.pids = append(k.pids, k.root.Spawn(props))
+	ref.mb.Store(mb)
+	return mb
 }
 
 // Alive returns how many key actors were spawned.

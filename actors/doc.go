@@ -12,9 +12,10 @@
 // the event is durable, grouped per commit, so a hot payee receives one
 // message per commit rather than one per charge.
 //
-// Goroutines: this package starts none. An actor runs on the goroutine of
-// whichever send finds its mailbox idle (see inline), so a caller usually
-// decides its own charge; Receive never blocks, which makes that safe for
-// any sender. A panic in an actor stops it (it is never restarted with
+// Goroutines: an actor runs on the goroutine of whichever send finds its
+// mailbox idle (see mailbox), so a caller usually decides its own charge;
+// Receive never blocks, which makes that safe for any sender. The package
+// starts a goroutine only when one turn of an actor outlasts the mailbox's
+// throughput, to give the sender back; it ends when the mailbox is empty. A panic in an actor stops it (it is never restarted with
 // empty state) and reports the failure, which makes the engine fail closed.
 package actors

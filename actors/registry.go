@@ -35,24 +35,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// inline runs an actor's mailbox on the goroutine of the send that finds it
-// idle, instead of on a new goroutine per idle-to-busy turn (protoactor's
-// default): a charge to an idle account is then decided by its own caller,
-// with no goroutine started and no handoff. The mailbox still admits one
-// runner at a time, so an actor's messages are handled one by one, in
-// order; a sender that finds it busy only enqueues, and the runner takes
-// the message in the same turn. After inlineThroughput messages in a turn
-// the runner yields the processor, as the default dispatcher does.
-//
-// NB: this is safe only because Receive never blocks: it appends to a log
-// whose queue never blocks and completes ops through non-blocking
-// callbacks. Any goroutine that sends, the log's syncer among them, may end
-// up running an actor for a while.
-var inline = actor.NewSynchronizedDispatcher(inlineThroughput)
-
-// inlineThroughput is protoactor's default dispatcher throughput.
-const inlineThroughput = 300
-
 // Registry knows every account and finds or spawns its actor. Accounts are
 // addressed by id, never by pointer, so a cluster could place them later.
 type Registry struct {
@@ -73,6 +55,7 @@ type Entry struct {
 	account ledger.Account
 	fees    ledger.AccountID // the fee account of its ledger, built once
 	pid     atomic.Pointer[actor.PID]
+	mailbox atomic.Pointer[mailbox] // its actor's, set once spawned
 
 	appended uint64        // events this account's actor appended; actor-only
 	durable  atomic.Uint64 // of those, how many are durable; the commit path adds
@@ -150,34 +133,42 @@ func (r *Registry) Send(e *Entry, msg any) {
 	if r.stopped.Load() {
 		return
 	}
-	pid := e.pid.Load()
-	if pid == nil {
-		if pid = r.spawn(e); pid == nil {
+	mb := e.mailbox.Load()
+	if mb == nil {
+		if mb = r.spawn(e); mb == nil {
 			return // shut down meanwhile
 		}
 	}
-	r.root.Send(pid, msg)
+	// Straight into the actor's mailbox, as RootContext.Send would (the
+	// root has no sender middleware) but without resolving the PID to its
+	// process at each send. A stopped actor's mailbox drops the message.
+	mb.PostUserMessage(msg)
 }
 
-func (r *Registry) spawn(e *Entry) *actor.PID {
+func (r *Registry) spawn(e *Entry) *mailbox {
 	r.spawnMu.Lock()
 	defer r.spawnMu.Unlock()
-	if pid := e.pid.Load(); pid != nil || r.stopped.Load() {
-		return pid
+	if mb := e.mailbox.Load(); mb != nil || r.stopped.Load() {
+		return mb
 	}
 	id := e.account.ID
+	mb := newMailbox()
 	props := actor.PropsFromProducer(
-		func() actor.Actor { return &accountActor{entry: e, config: &r.config} },
-		actor.WithDispatcher(inline),
+		func() actor.Actor {
+			a := &accountActor{entry: e, config: &r.config}
+			mb.incarnate(a)
+			return a
+		},
+		actor.WithMailbox(func() actor.Mailbox { return mb }),
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 			r.config.Failed(id, reason)
 			return actor.StopDirective
 		})),
 	)
-	pid := r.root.Spawn(props)
-	e.pid.Store(pid)
+	e.pid.Store(r.root.Spawn(props))
+	e.mailbox.Store(mb)
 	r.actors.Add(1)
-	return pid
+	return mb
 }
 
 // Actors returns how many account actors are alive.
