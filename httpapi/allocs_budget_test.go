@@ -1,0 +1,68 @@
+//go:build !race
+
+package httpapi
+
+import (
+	"math"
+	"testing"
+)
+
+// The race detector's instrumentation allocates (and changes what escapes),
+// so the budgets are checked only in builds without it: `make test` runs
+// this test once more without -race.
+
+// allocBudget is a committed number of heap allocations per operation.
+type allocBudget struct {
+	what   string  // the operation, as the failure names it
+	budget float64 // allocations per operation, as last measured
+}
+
+// allocBudgetHTTPCharge covers one POST /v1/charges without an
+// Idempotency-Key, server side (allocRig: the baseline client and TCP
+// subtracted): transport, router, request id, key lookup and key actor,
+// decoding, the engine's charge and its log commit, the answer, metrics.
+// Measured 46.04 with `go test -run '^$' -bench ChargeAllocs -benchmem
+// ./httpapi/` before issue 18's changes.
+var allocBudgetHTTPCharge = allocBudget{what: "HTTP charge (POST /v1/charges, server side)", budget: 46}
+
+// allocTolerance is what a measurement may exceed its budget by. Counts are
+// deterministic per request; what is not (sync.Pool refills after a GC,
+// Pebble's memtable rotations, a timer when the machine is so loaded that a
+// key actor answers late) adds a fraction per request, averaged over the
+// rounds' charges. One new allocation per request (+1.0) fails.
+const allocTolerance = 0.5
+
+// checkAllocBudget fails t if measured exceeds b, and says when the budget
+// could come down.
+func checkAllocBudget(t *testing.T, b allocBudget, measured float64) {
+	t.Helper()
+	switch {
+	case measured > b.budget+allocTolerance:
+		t.Errorf("allocations per %s rose from %.0f to %.2f: find the new allocation with "+
+			"`go test -run '^$' -bench ChargeAllocs -benchmem -memprofile mem.out` and `go tool pprof -sample_index=alloc_objects`, "+
+			"or raise the budget in %s with the reason", b.what, b.budget, measured, "allocs_budget_test.go")
+	case measured < b.budget-1+allocTolerance:
+		t.Logf("allocations per %s fell from %.0f to %.2f: lower the budget in allocs_budget_test.go", b.what, b.budget, measured)
+	default:
+		t.Logf("allocations per %s: %.2f (budget %.0f)", b.what, measured, b.budget)
+	}
+}
+
+// TestAllocationBudgetHTTPCharge holds allocations per HTTP charge at their
+// budget. One sequential caller, warmed up; the least of three rounds, so a
+// round that met background work (a Pebble flush) does not count.
+func TestAllocationBudgetHTTPCharge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures 3,000 charges")
+	}
+	r := newAllocRig(t)
+	least := math.Inf(1)
+	for round := range 3 {
+		warmup := 0
+		if round == 0 {
+			warmup = 200
+		}
+		least = min(least, r.serverAllocs(t, warmup, 1000).allocs)
+	}
+	checkAllocBudget(t, allocBudgetHTTPCharge, least)
+}

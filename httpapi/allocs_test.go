@@ -1,0 +1,225 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// Allocations per HTTP charge (issue 18): a real Server on a 127.0.0.1
+// listener over a real engine on a temporary directory, charged by one
+// sequential caller in the same process through a fasthttp client that
+// reuses its request and response. The client and the TCP transport are
+// taken out by subtracting the same client against a bare fasthttp server
+// that answers a body of the same size (the baseline). What is left is the
+// server's charge path: transport wrapper, router, request id, key lookup
+// and actor, decoding, idempotency, the engine's charge and its log
+// commit, the answer, metrics. Background work counts too (the log's
+// committer, Pebble): with one caller it runs once per charge, so it is
+// the charge's.
+//
+// The budgets that CI checks are in allocs_budget_test.go.
+
+// allocRig is the server, its consumer and the client of the measurement.
+type allocRig struct {
+	engine  *engine.Engine
+	server  *Server
+	client  *fasthttp.HostClient
+	request *fasthttp.Request
+	answer  *fasthttp.Response
+
+	noop        *fasthttp.Server
+	noopClient  *fasthttp.HostClient
+	noopRequest *fasthttp.Request
+}
+
+// newAllocRig starts the server with a logger at Info, as in production
+// (the tests' Debug logger writes a line per request), and makes one
+// consumer through the public API: a funded account and a secret key with
+// charges:write and a rate limit that a benchmark does not exhaust, as the
+// load benchmark's consumers (bench.PrepareHTTP).
+func newAllocRig(tb testing.TB) *allocRig {
+	tb.Helper()
+	dir := tb.TempDir()
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	eng, err := engine.Open(engine.Options{Dir: dir, FeeBps: 100, Logger: logger})
+	if err != nil {
+		tb.Fatalf("engine.Open: %v", err)
+	}
+	secrets, _, err := LoadSecrets(context.Background(), eng, dir, testAdminToken, "")
+	if err != nil {
+		tb.Fatalf("LoadSecrets: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, err := New(Config{
+		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
+		Pepper: secrets.Pepper, FeeBps: 100, Domain: ln.Addr().String(), PasswordCost: 4, Version: "test",
+		RateLimit: access.RateLimit{Requests: 1000, PerSeconds: 1},
+	})
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	go server.Serve(ln)
+	r := &allocRig{engine: eng, server: server}
+	tb.Cleanup(r.close)
+	r.client = &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 1}
+
+	email, password := fmt.Sprintf("allocs-%d@example.com", time.Now().UnixNano()), "allocs password"
+	r.call(tb, "/v1/auth/signup", "", map[string]string{"email": email, "password": password}, 201)
+	access := r.call(tb, "/v1/auth/login", "", map[string]string{"email": email, "password": password}, 200)["accessToken"].(string)
+	payer := r.call(tb, "/v1/accounts", access, map[string]string{"name": "payer", "environment": "test"}, 201)["id"].(string)
+	payee := r.call(tb, "/v1/accounts", access, map[string]string{"name": "payee", "environment": "test"}, 201)["id"].(string)
+	r.call(tb, "/v1/admin/accounts/"+payer+"/credit", testAdminToken, map[string]string{"amount": "1000000000000"}, 200)
+	key := r.call(tb, "/v1/accounts/"+payer+"/keys", access, map[string]any{
+		"label": "allocs", "kind": "secret", "scopes": []string{"charges:write"},
+		"rateLimit": map[string]int{"requests": 1_000_000, "perSeconds": 1},
+	}, 201)["key"].(string)
+
+	r.request, r.answer = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	r.request.SetRequestURI("http://" + r.client.Addr + "/v1/charges")
+	r.request.Header.SetMethod("POST")
+	r.request.Header.SetContentType("application/json")
+	r.request.Header.Set("Authorization", "Bearer "+key)
+	r.request.SetBodyString(`{"to":"` + payee + `","amount":"1"}`)
+	r.charge(tb)
+
+	// The baseline: the same client, connection and request against a
+	// server that answers at once with a body as long as a charge's.
+	noopBody := append([]byte(nil), r.answer.Body()...)
+	noopLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.noop = &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(fasthttp.StatusCreated)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(noopBody)
+	}}
+	go r.noop.Serve(noopLn)
+	r.noopClient = &fasthttp.HostClient{Addr: noopLn.Addr().String(), MaxConns: 1}
+	r.noopRequest = fasthttp.AcquireRequest()
+	r.request.CopyTo(r.noopRequest)
+	r.noopRequest.SetRequestURI("http://" + r.noopClient.Addr + "/v1/charges")
+	r.noopCall(tb)
+	return r
+}
+
+func (r *allocRig) close() {
+	r.client.CloseIdleConnections()
+	if r.noopClient != nil {
+		r.noopClient.CloseIdleConnections()
+		r.noop.Shutdown()
+	}
+	r.server.Shutdown(context.Background())
+	r.engine.Close()
+}
+
+// call POSTs body as JSON during setup and decodes the answer.
+func (r *allocRig) call(tb testing.TB, path, token string, body any, want int) map[string]any {
+	tb.Helper()
+	request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(request)
+	defer fasthttp.ReleaseResponse(response)
+	request.SetRequestURI("http://" + r.client.Addr + path)
+	request.Header.SetMethod("POST")
+	request.Header.SetContentType("application/json")
+	if token != "" {
+		request.Header.Set("Authorization", "Bearer "+token)
+	}
+	encoded, _ := json.Marshal(body)
+	request.SetBody(encoded)
+	if err := r.client.DoTimeout(request, response, 10*time.Second); err != nil {
+		tb.Fatalf("POST %s: %v", path, err)
+	}
+	if response.StatusCode() != want {
+		tb.Fatalf("POST %s = %d %s, want %d", path, response.StatusCode(), response.Body(), want)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(response.Body(), &v); err != nil {
+		tb.Fatalf("POST %s: %v", path, err)
+	}
+	return v
+}
+
+// charge sends one POST /v1/charges and checks it was answered 201.
+func (r *allocRig) charge(tb testing.TB) {
+	if err := r.client.Do(r.request, r.answer); err != nil {
+		tb.Fatalf("POST /v1/charges: %v", err)
+	}
+	if r.answer.StatusCode() != fasthttp.StatusCreated {
+		tb.Fatalf("POST /v1/charges = %d %s, want 201", r.answer.StatusCode(), r.answer.Body())
+	}
+}
+
+// noopCall sends the same request to the baseline server.
+func (r *allocRig) noopCall(tb testing.TB) {
+	if err := r.noopClient.Do(r.noopRequest, r.answer); err != nil {
+		tb.Fatalf("baseline POST: %v", err)
+	}
+}
+
+// allocation is what n calls allocated, per call.
+type allocation struct{ allocs, bytes float64 }
+
+// measureAllocs runs f n times and returns the heap allocations per call
+// (runtime.MemStats, the whole process).
+func measureAllocs(n int, f func()) allocation {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return allocation{
+		allocs: float64(after.Mallocs-before.Mallocs) / float64(n),
+		bytes:  float64(after.TotalAlloc-before.TotalAlloc) / float64(n),
+	}
+}
+
+// serverAllocs measures n charges and n baseline requests, after warmup
+// of each, and returns the difference per charge: the server's.
+func (r *allocRig) serverAllocs(tb testing.TB, warmup, n int) allocation {
+	tb.Helper()
+	for range warmup {
+		r.charge(tb)
+		r.noopCall(tb)
+	}
+	charges := measureAllocs(n, func() { r.charge(tb) })
+	baseline := measureAllocs(n, func() { r.noopCall(tb) })
+	return allocation{allocs: charges.allocs - baseline.allocs, bytes: charges.bytes - baseline.bytes}
+}
+
+// BenchmarkChargeAllocs reports the server's allocations per HTTP charge
+// (server-allocs/op, server-B/op: the baseline subtracted) beside the
+// whole process's (allocs/op, B/op, client included). Time per op is one
+// sequential caller's round trip with its fsync, not a throughput figure.
+//
+//	go test -run '^$' -bench ChargeAllocs -benchmem ./httpapi/ ./engine/
+func BenchmarkChargeAllocs(b *testing.B) {
+	r := newAllocRig(b)
+	for range 200 {
+		r.charge(b)
+		r.noopCall(b)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	charges := measureAllocs(b.N, func() { r.charge(b) })
+	b.StopTimer()
+	baseline := measureAllocs(b.N, func() { r.noopCall(b) })
+	b.ReportMetric(charges.allocs-baseline.allocs, "server-allocs/op")
+	b.ReportMetric(charges.bytes-baseline.bytes, "server-B/op")
+}
