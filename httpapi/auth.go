@@ -8,8 +8,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,12 +43,47 @@ const (
 // secretHasher hashes API keys and refresh tokens with HMAC-SHA256 under a
 // server secret (a pepper): the store holds only these hashes, and without
 // the pepper they cannot even be checked against guesses.
-type secretHasher struct{ pepper []byte }
+//
+// Hand-written for the hot path (every API key request hashes its key): the
+// HMACs are pooled and Reset, which restores their keyed state, instead of
+// made per request. hmac.New cost 5 allocations and the two SHA-256 blocks
+// of its key schedule per request, and Sum(nil) a sixth allocation; with
+// the pool sum allocates nothing (BenchmarkChargeAllocs: 46 -> 40 allocs
+// per HTTP charge). The hashes are HMAC-SHA256's, unchanged
+// (TestSecretHasherMatchesHMAC).
+type secretHasher struct {
+	pepper []byte
+	macs   *sync.Pool // of *pooledMAC under pepper
+}
 
+// pooledMAC is an HMAC and the buffer it sums into (a local array would
+// escape through the hash.Hash interface).
+type pooledMAC struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
+}
+
+func newSecretHasher(pepper []byte) secretHasher {
+	return secretHasher{pepper: pepper, macs: &sync.Pool{New: func() any {
+		return &pooledMAC{mac: hmac.New(sha256.New, pepper)}
+	}}}
+}
+
+// sum returns secret's HMAC, allocating nothing.
+func (h secretHasher) sum(secret []byte) [sha256.Size]byte {
+	p := h.macs.Get().(*pooledMAC)
+	p.mac.Write(secret)
+	p.mac.Sum(p.sum[:0])
+	p.mac.Reset()
+	sum := p.sum
+	h.macs.Put(p)
+	return sum
+}
+
+// hash returns secret's HMAC in a slice of its own, to store.
 func (h secretHasher) hash(secret []byte) []byte {
-	mac := hmac.New(sha256.New, h.pepper)
-	mac.Write(secret)
-	return mac.Sum(nil)
+	sum := h.sum(secret)
+	return sum[:]
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.
@@ -274,9 +311,9 @@ func (s *Server) authenticateKey(ctx *fasthttp.RequestCtx, scope access.Scope) (
 	if !looksLikeKey(token) {
 		return keyGrant{}, s.guard.keyFailed(ctx, now, errInvalidCredentials)
 	}
-	hash := s.hasher.hash(token)
-	record := s.directory.KeyByHash(hash)
-	if record == nil || subtle.ConstantTimeCompare(record.Hash(), hash) != 1 {
+	hash := s.hasher.sum(token)
+	record := s.directory.KeyByHash(hash[:])
+	if record == nil || subtle.ConstantTimeCompare(record.Hash(), hash[:]) != 1 {
 		return keyGrant{}, s.guard.keyFailed(ctx, now, errInvalidCredentials)
 	}
 	reply := authorizationReplies.Get().(chan actors.Authorization)

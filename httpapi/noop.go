@@ -103,7 +103,7 @@ func NewChargeFront(config ChargeFrontConfig) (*ChargeFront, error) {
 	f := &ChargeFront{
 		config:     config,
 		logger:     logger,
-		hasher:     secretHasher{pepper: randomBytes(32)},
+		hasher:     newSecretHasher(randomBytes(32)),
 		requestIDs: newRequestIDs(),
 	}
 	f.keys.Init()
@@ -208,12 +208,12 @@ func (f *ChargeFront) authenticate(ctx *fasthttp.RequestCtx) (account string, ap
 	if !looksLikeKey(token) {
 		return "", errInvalidCredentials
 	}
-	hash := f.hasher.hash(token)
-	key, ok := f.keys.LoadBytes(hash)
+	hash := f.hasher.sum(token)
+	key, ok := f.keys.LoadBytes(hash[:])
 	if !ok {
 		return "", errInvalidCredentials
 	}
-	if subtle.ConstantTimeCompare(key.hash, hash) != 1 {
+	if subtle.ConstantTimeCompare(key.hash, hash[:]) != 1 {
 		return "", errInvalidCredentials
 	}
 	return key.account, nil

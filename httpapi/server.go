@@ -147,7 +147,7 @@ func New(config Config) (*Server, error) {
 	s := &Server{
 		config: config, logger: config.Logger, engine: config.Engine,
 		keyActors:   actors.NewKeys(config.Logger),
-		hasher:      secretHasher{pepper: config.Pepper},
+		hasher:      newSecretHasher(config.Pepper),
 		idempotency: newIdempotencyStore(config.IdempotencyStoreBytes, config.Clock),
 		requestIDs:  newRequestIDs(),
 		started:     config.Clock(),
