@@ -186,12 +186,11 @@ func (f *ChargeFront) routes() *router.Router {
 // idempotency store: a request id, and errors written in API.md's shape.
 func (f *ChargeFront) handle(route string, h handler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		c := call{route: route}
-		var buf [40]byte
-		c.requestID = f.requestIDs.next(buf[:0])
+		c := newCall(route, f.requestIDs)
+		defer c.free()
 		ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
-		if err := h(ctx, &c); err != nil {
-			writeError(f.logger, ctx, &c, err)
+		if err := h(ctx, c); err != nil {
+			writeError(f.logger, ctx, c, err)
 		}
 		f.transport.requestDone(ctx)
 	}
