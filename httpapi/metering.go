@@ -145,11 +145,11 @@ func (s *Server) beginCharging(ctx *fasthttp.RequestCtx, c *call, decode func(bo
 
 // decodeCharge reads the body of POST /v1/charges.
 func decodeCharge(body []byte, payer string) (chargeRequest, *apiError) {
-	r, release, apiErr := parseObject(body)
+	r, apiErr := parseObject(body)
 	if apiErr != nil {
 		return chargeRequest{}, apiErr
 	}
-	defer release()
+	defer r.release()
 	request := readCharge(r, payer, false)
 	return request, r.finish()
 }
@@ -157,11 +157,11 @@ func decodeCharge(body []byte, payer string) (chargeRequest, *apiError) {
 // decodeBatch reads the body of POST /v1/charges/batch. items is the number
 // of items the body holds, decodable or not.
 func decodeBatch(body []byte, payer string) (requests []chargeRequest, items int, apiErr *apiError) {
-	r, release, apiErr := parseObject(body)
+	r, apiErr := parseObject(body)
 	if apiErr != nil {
 		return nil, 0, apiErr
 	}
-	defer release()
+	defer r.release()
 	values := r.array("charges", true, BatchChargesMax)
 	requests = make([]chargeRequest, 0, len(values))
 	for i, item := range values {
