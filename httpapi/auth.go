@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -379,11 +380,15 @@ func looksLikeKey(token []byte) bool {
 	return true
 }
 
+// setRateHeaders writes the key's bucket. The numbers are formatted into a
+// stack buffer that fasthttp copies: uitoa allocated a string for each
+// number above 99 (strconv keeps the smaller ones), one or two per request.
 func setRateHeaders(ctx *fasthttp.RequestCtx, rate access.RateStatus) {
 	h := &ctx.Response.Header
-	h.Set("RateLimit-Limit", uitoa(rate.Limit))
-	h.Set("RateLimit-Remaining", uitoa(rate.Remaining))
-	h.Set("RateLimit-Reset", uitoa(rate.ResetSeconds))
+	var buf [20]byte
+	h.SetBytesV("RateLimit-Limit", strconv.AppendUint(buf[:0], uint64(rate.Limit), 10))
+	h.SetBytesV("RateLimit-Remaining", strconv.AppendUint(buf[:0], uint64(rate.Remaining), 10))
+	h.SetBytesV("RateLimit-Reset", strconv.AppendUint(buf[:0], uint64(rate.ResetSeconds), 10))
 }
 
 // ctxOf returns a context for engine calls of a request: fasthttp's
