@@ -167,11 +167,8 @@ func (s *Server) credit(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if _, err := s.directory.AnyAccount(account); err != nil {
 		return errorOf(err, "account")
 	}
-	key, apiErr := idempotencyKeyOf(ctx)
-	if apiErr != nil {
-		return apiErr
-	}
-	if done, apiErr := s.idempotent(ctx, c, "admin"); done || apiErr != nil {
+	done, key, apiErr := s.idempotentKey(ctx, c, "admin")
+	if done || apiErr != nil {
 		return apiErr
 	}
 	id := newID(prefixCredit)

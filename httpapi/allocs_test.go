@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ type allocRig struct {
 	noop        *fasthttp.Server
 	noopClient  *fasthttp.HostClient
 	noopRequest *fasthttp.Request
+
+	// idempotencyKeys numbers the Idempotency-Keys of chargeIdempotent.
+	idempotencyKeys uint64
 }
 
 // newAllocRig starts the server with a logger at Info, as in production
@@ -168,6 +172,16 @@ func (r *allocRig) charge(tb testing.TB) {
 	}
 }
 
+// chargeIdempotent sends one POST /v1/charges with a new Idempotency-Key
+// and checks it was answered 201.
+func (r *allocRig) chargeIdempotent(tb testing.TB) {
+	r.idempotencyKeys++
+	var key [24]byte
+	r.request.Header.SetBytesV("Idempotency-Key", strconv.AppendUint(append(key[:0], "k-"...), r.idempotencyKeys, 10))
+	r.charge(tb)
+	r.request.Header.Del("Idempotency-Key")
+}
+
 // noopCall sends the same request to the baseline server.
 func (r *allocRig) noopCall(tb testing.TB) {
 	if err := r.noopClient.Do(r.noopRequest, r.answer); err != nil {
@@ -193,15 +207,16 @@ func measureAllocs(n int, f func()) allocation {
 	}
 }
 
-// serverAllocs measures n charges and n baseline requests, after warmup
-// of each, and returns the difference per charge: the server's.
-func (r *allocRig) serverAllocs(tb testing.TB, warmup, n int) allocation {
+// serverAllocs measures n charges (charge or chargeIdempotent) and n
+// baseline requests, after warmup of each, and returns the difference per
+// charge: the server's.
+func (r *allocRig) serverAllocs(tb testing.TB, charge func(testing.TB), warmup, n int) allocation {
 	tb.Helper()
 	for range warmup {
-		r.charge(tb)
+		charge(tb)
 		r.noopCall(tb)
 	}
-	charges := measureAllocs(n, func() { r.charge(tb) })
+	charges := measureAllocs(n, func() { charge(tb) })
 	baseline := measureAllocs(n, func() { r.noopCall(tb) })
 	return allocation{allocs: charges.allocs - baseline.allocs, bytes: charges.bytes - baseline.bytes}
 }
@@ -212,19 +227,29 @@ func (r *allocRig) serverAllocs(tb testing.TB, warmup, n int) allocation {
 // sequential caller's round trip with its fsync, not a throughput figure.
 //
 //	go test -run '^$' -bench ChargeAllocs -benchmem ./httpapi/ ./engine/
+//
+// The sub-benchmarks: a charge without an Idempotency-Key, and with a new
+// one each (the key read, the request hashed, the response stored).
 func BenchmarkChargeAllocs(b *testing.B) {
 	r := newAllocRig(b)
-	for range 200 {
-		r.charge(b)
-		r.noopCall(b)
+	for _, c := range []struct {
+		name   string
+		charge func(testing.TB)
+	}{{"plain", r.charge}, {"idempotency-key", r.chargeIdempotent}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range 200 {
+				c.charge(b)
+				r.noopCall(b)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			charges := measureAllocs(b.N, func() { c.charge(b) })
+			b.StopTimer()
+			baseline := measureAllocs(b.N, func() { r.noopCall(b) })
+			b.ReportMetric(charges.allocs-baseline.allocs, "server-allocs/op")
+			b.ReportMetric(charges.bytes-baseline.bytes, "server-B/op")
+		})
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	charges := measureAllocs(b.N, func() { r.charge(b) })
-	b.StopTimer()
-	baseline := measureAllocs(b.N, func() { r.noopCall(b) })
-	b.ReportMetric(charges.allocs-baseline.allocs, "server-allocs/op")
-	b.ReportMetric(charges.bytes-baseline.bytes, "server-B/op")
 }
 
 // BenchmarkSecretHash compares hashing an API key with a new HMAC per call

@@ -136,10 +136,7 @@ func (s *Server) beginCharging(ctx *fasthttp.RequestCtx, c *call, decode func(bo
 	if apiErr = decode(ctx.PostBody(), grant.account); apiErr != nil {
 		return grant, "", false, apiErr
 	}
-	if key, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
-		return grant, "", false, apiErr
-	}
-	done, apiErr = s.idempotent(ctx, c, grant.account)
+	done, key, apiErr = s.idempotentKey(ctx, c, grant.account)
 	return grant, key, done, apiErr
 }
 

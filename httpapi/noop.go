@@ -228,7 +228,7 @@ func (f *ChargeFront) charge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if _, apiErr = decodeCharge(ctx.PostBody(), payer); apiErr != nil {
 		return apiErr
 	}
-	if _, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
+	if _, apiErr = idempotencyKeyBytes(ctx); apiErr != nil {
 		return apiErr
 	}
 	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return f.config.Charge(buf, payer) })
@@ -245,7 +245,7 @@ func (f *ChargeFront) chargeBatch(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if _, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
+	if _, apiErr = idempotencyKeyBytes(ctx); apiErr != nil {
 		return apiErr
 	}
 	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return f.config.ChargeBatch(buf, payer, len(requests)) })
