@@ -52,7 +52,7 @@ func checkAllocBudget(t *testing.T, b allocBudget, measured float64) {
 	switch {
 	case measured > b.budget+allocTolerance:
 		t.Errorf("allocations per %s rose from %.0f to %.2f: find the new allocation with "+
-			"`go test -run '^$' -bench ChargeAllocs -benchmem -memprofile mem.out` and `go tool pprof -sample_index=alloc_objects`, "+
+			"`go test -run '^$' -bench ChargeAllocs -benchmem -memprofile mem.out ./httpapi/` and `go tool pprof -sample_index=alloc_objects`, "+
 			"or raise the budget in %s with the reason", b.what, b.budget, measured, "allocs_budget_test.go")
 	case measured < b.budget-1+allocTolerance:
 		t.Logf("allocations per %s fell from %.0f to %.2f: lower the budget in allocs_budget_test.go", b.what, b.budget, measured)

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,6 +190,16 @@ func (r *allocRig) noopCall(tb testing.TB) {
 	}
 }
 
+// processCPU returns the process's user and system CPU time so far: the
+// server's, the client's and the engine's together (one process).
+func processCPU() time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		return 0
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+}
+
 // allocation is what n calls allocated, per call.
 type allocation struct{ allocs, bytes float64 }
 
@@ -243,8 +254,11 @@ func BenchmarkChargeAllocs(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			charges := measureAllocs(b.N, func() { c.charge(b) })
+			cpu = processCPU() - cpu
 			b.StopTimer()
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 			baseline := measureAllocs(b.N, func() { r.noopCall(b) })
 			b.ReportMetric(charges.allocs-baseline.allocs, "server-allocs/op")
 			b.ReportMetric(charges.bytes-baseline.bytes, "server-B/op")
