@@ -16,8 +16,10 @@ import (
 // allocBudget is a committed number of heap allocations per operation.
 type allocBudget struct {
 	what   string  // the operation, as the failure names it
-	budget float64 // allocation, 29.0 with the RateLimit-* headers formatted on the stack,
-	// 28.0 with pooled Authorize messages. per operation, as last measured
+	budget float64 // allocations per operation, as last measured
+	// tolerance is what a measurement may exceed budget by; allocTolerance
+	// when 0.
+	tolerance float64
 }
 
 // allocBudgetHTTPCharge covers one POST /v1/charges without an
@@ -34,11 +36,23 @@ var allocBudgetHTTPCharge = allocBudget{what: "HTTP charge (POST /v1/charges, se
 // allocBudgetHTTPChargeIdempotent covers the same with a new
 // Idempotency-Key each: beside the above, the key read, the request
 // hashed, its entry in the idempotency store and the stored response.
-// Measured 33.0 after the changes above, 31.0 with the Idempotency-Key read
+// Measured 50.0 before issue 18's changes, 33.0 after the changes above,
+// 31.0 with the Idempotency-Key read
 // once (it was copied to a string twice) and held in the store key.
 var allocBudgetHTTPChargeIdempotent = allocBudget{what: "HTTP charge with an Idempotency-Key (server side)", budget: 31}
 
-// allocTolerance is what a measurement may exceed its budget by. Counts are
+// allocBudgetHTTPBatch covers one POST /v1/charges/batch of 100 charges
+// (batchCharges), server side: per batch, not per charge. Measured 1059
+// before issue 18's changes, 644 after the changes above, 538 with the
+// items' readers made in one slice. A batch carries 100 charges' background
+// work (0.35-0.62 allocations per batch over its budget in 10 runs, loaded
+// and not), so its tolerance is 3: one more allocation per item (+100)
+// fails; one more per request fails the single charge's budget, which
+// shares the path.
+var allocBudgetHTTPBatch = allocBudget{what: "HTTP batch of 100 charges (POST /v1/charges/batch, server side)", budget: 538, tolerance: 3}
+
+// allocTolerance is what a measurement of one charge may exceed its budget
+// by. Counts are
 // deterministic per request; what is not (sync.Pool refills after a GC,
 // Pebble's memtable rotations, a timer when the machine is so loaded that a
 // key actor answers late) adds a fraction per request, averaged over the
@@ -49,8 +63,12 @@ const allocTolerance = 0.5
 // could come down.
 func checkAllocBudget(t *testing.T, b allocBudget, measured float64) {
 	t.Helper()
+	tolerance := b.tolerance
+	if tolerance == 0 {
+		tolerance = allocTolerance
+	}
 	switch {
-	case measured > b.budget+allocTolerance:
+	case measured > b.budget+tolerance:
 		t.Errorf("allocations per %s rose from %.0f to %.2f: find the new allocation with "+
 			"`go test -run '^$' -bench ChargeAllocs -benchmem -memprofile mem.out ./httpapi/` and `go tool pprof -sample_index=alloc_objects`, "+
 			"or raise the budget in %s with the reason", b.what, b.budget, measured, "allocs_budget_test.go")
@@ -66,20 +84,25 @@ func checkAllocBudget(t *testing.T, b allocBudget, measured float64) {
 // round that met background work (a Pebble flush) does not count.
 func TestAllocationBudgetHTTPCharge(t *testing.T) {
 	if testing.Short() {
-		t.Skip("measures 3,000 charges")
+		t.Skip("measures 66,000 charges")
 	}
 	r := newAllocRig(t)
 	for _, c := range []struct {
-		budget allocBudget
-		charge func(testing.TB)
-	}{{allocBudgetHTTPCharge, r.charge}, {allocBudgetHTTPChargeIdempotent, r.chargeIdempotent}} {
+		budget   allocBudget
+		charge   func(testing.TB)
+		requests int
+	}{
+		{allocBudgetHTTPCharge, r.charge, 1000},
+		{allocBudgetHTTPChargeIdempotent, r.chargeIdempotent, 1000},
+		{allocBudgetHTTPBatch, r.chargeBatch, 200},
+	} {
 		least := math.Inf(1)
 		for round := range 3 {
 			warmup := 0
 			if round == 0 {
-				warmup = 200
+				warmup = 100
 			}
-			least = min(least, r.serverAllocs(t, c.charge, warmup, 1000).allocs)
+			least = min(least, r.serverAllocs(t, c.charge, warmup, c.requests).allocs)
 		}
 		checkAllocBudget(t, c.budget, least)
 	}

@@ -50,7 +50,12 @@ type allocRig struct {
 
 	// idempotencyKeys numbers the Idempotency-Keys of chargeIdempotent.
 	idempotencyKeys uint64
+	// batch is a POST /v1/charges/batch of batchCharges charges.
+	batch *fasthttp.Request
 }
+
+// batchCharges is the size of chargeBatch's batches.
+const batchCharges = 100
 
 // newAllocRig starts the server with a logger at Info, as in production
 // (the tests' Debug logger writes a line per request), and makes one
@@ -104,6 +109,17 @@ func newAllocRig(tb testing.TB) *allocRig {
 	r.request.Header.Set("Authorization", "Bearer "+key)
 	r.request.SetBodyString(`{"to":"` + payee + `","amount":"1"}`)
 	r.charge(tb)
+	r.batch = fasthttp.AcquireRequest()
+	r.request.CopyTo(r.batch)
+	r.batch.SetRequestURI("http://" + r.client.Addr + "/v1/charges/batch")
+	batch := []byte(`{"charges":[`)
+	for i := range batchCharges {
+		if i > 0 {
+			batch = append(batch, ',')
+		}
+		batch = append(batch, r.request.Body()...)
+	}
+	r.batch.SetBody(append(batch, "]}"...))
 
 	// The baseline: the same client, connection and request against a
 	// server that answers at once with a body as long as a charge's.
@@ -183,6 +199,17 @@ func (r *allocRig) chargeIdempotent(tb testing.TB) {
 	r.request.Header.Del("Idempotency-Key")
 }
 
+// chargeBatch sends one POST /v1/charges/batch of batchCharges charges and
+// checks it was answered 200.
+func (r *allocRig) chargeBatch(tb testing.TB) {
+	if err := r.client.Do(r.batch, r.answer); err != nil {
+		tb.Fatalf("POST /v1/charges/batch: %v", err)
+	}
+	if r.answer.StatusCode() != fasthttp.StatusOK {
+		tb.Fatalf("POST /v1/charges/batch = %d %s, want 200", r.answer.StatusCode(), r.answer.Body())
+	}
+}
+
 // noopCall sends the same request to the baseline server.
 func (r *allocRig) noopCall(tb testing.TB) {
 	if err := r.noopClient.Do(r.noopRequest, r.answer); err != nil {
@@ -240,13 +267,14 @@ func (r *allocRig) serverAllocs(tb testing.TB, charge func(testing.TB), warmup, 
 //	go test -run '^$' -bench ChargeAllocs -benchmem ./httpapi/ ./engine/
 //
 // The sub-benchmarks: a charge without an Idempotency-Key, and with a new
-// one each (the key read, the request hashed, the response stored).
+// one each (the key read, the request hashed, the response stored), and a
+// batch of batchCharges charges (its figures are per batch).
 func BenchmarkChargeAllocs(b *testing.B) {
 	r := newAllocRig(b)
 	for _, c := range []struct {
 		name   string
 		charge func(testing.TB)
-	}{{"plain", r.charge}, {"idempotency-key", r.chargeIdempotent}} {
+	}{{"plain", r.charge}, {"idempotency-key", r.chargeIdempotent}, {"batch-of-100", r.chargeBatch}} {
 		b.Run(c.name, func(b *testing.B) {
 			for range 200 {
 				c.charge(b)

@@ -447,7 +447,12 @@ func (r *reader) nested(name string, required bool) *reader {
 }
 
 func (r *reader) child(object *fastjson.Object, name string, index int) *reader {
-	c := &reader{object: object, parent: r, name: name, index: index}
+	return r.childIn(new(reader), object, name, index)
+}
+
+// childIn is child, made in c.
+func (r *reader) childIn(c *reader, object *fastjson.Object, name string, index int) *reader {
+	*c = reader{object: object, parent: r, name: name, index: index}
 	c.seen = c.seenInline[:0]
 	c.checkDuplicates()
 	r.children = append(r.children, c)
@@ -469,14 +474,15 @@ func (r *reader) array(name string, required bool, maxItems int) []*fastjson.Val
 }
 
 // item returns a reader of the i-th element of an array named name, which
-// must be an object.
-func (r *reader) item(name string, i int, v *fastjson.Value) *reader {
+// must be an object, made in into: the caller makes the readers of an
+// array's items in one slice, one allocation per array, not per item.
+func (r *reader) item(into *reader, name string, i int, v *fastjson.Value) *reader {
 	object, err := v.Object()
 	if err != nil {
 		r.fail(fmt.Sprintf("%s[%d]", name, i), "must be an object")
 		return nil
 	}
-	return r.child(object, name, i)
+	return r.childIn(into, object, name, i)
 }
 
 // finish flags fields nobody asked for, in r and its nested readers, and

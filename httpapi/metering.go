@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -161,8 +162,10 @@ func decodeBatch(body []byte, payer string) (requests []chargeRequest, items int
 	defer r.release()
 	values := r.array("charges", true, BatchChargesMax)
 	requests = make([]chargeRequest, 0, len(values))
+	readers := make([]reader, len(values)) // the items', in one allocation
+	r.children = slices.Grow(r.children, len(values))
 	for i, item := range values {
-		if ir := r.item("charges", i, item); ir != nil {
+		if ir := r.item(&readers[i], "charges", i, item); ir != nil {
 			requests = append(requests, readCharge(ir, payer, true))
 		}
 	}
