@@ -315,3 +315,39 @@ func BenchmarkSecretHash(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkChargeFront times the HTTP layer of a charge alone, CPU-bound:
+// ChargeFront's handler (router, request id, the key's HMAC and lookup,
+// decoding, the Idempotency-Key check, the answer) on a prepared request,
+// without network, key actor or engine.
+func BenchmarkChargeFront(b *testing.B) {
+	front, err := NewChargeFront(ChargeFrontConfig{
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Charge:      func(buf []byte, payer string) []byte { return append(buf, `{"id":"ch_0"}`...) },
+		ChargeBatch: func(buf []byte, payer string, n int) []byte { return append(buf, `{"results":[]}`...) },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := "sk_test_" + randomBase62(keySecretChars)
+	if _, err := front.AddKeys([]FrontKey{{Key: key, Account: "acct_" + randomBase62(idChars)}}); err != nil {
+		b.Fatal(err)
+	}
+	var request fasthttp.Request
+	request.SetRequestURI("/v1/charges")
+	request.Header.SetMethod("POST")
+	request.Header.SetContentType("application/json")
+	request.Header.Set("Authorization", "Bearer "+key)
+	request.SetBodyString(`{"to":"acct_` + randomBase62(idChars) + `","amount":"1"}`)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&request, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+	handler := front.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		handler(&ctx)
+		if ctx.Response.StatusCode() != fasthttp.StatusCreated {
+			b.Fatalf("POST /v1/charges = %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+}
