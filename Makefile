@@ -11,9 +11,12 @@ run:
 	$(GO) build -o bin/tollway ./cmd/tollway
 	./bin/tollway serve --data $(DATA)
 
-# Everything CI runs: vet, then every test under the race detector.
+# Everything CI runs: vet, then every test under the race detector, then
+# the allocation budgets (allocs_budget_test.go), which -race skips: its
+# instrumentation allocates. A few seconds.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -run AllocationBudget ./httpapi/ ./engine/
 
 vet:
 	$(GO) vet ./...

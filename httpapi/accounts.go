@@ -55,7 +55,7 @@ func (s *Server) createAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	r, release, apiErr := parseObject(ctx.PostBody())
+	r, apiErr := parseObject(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
 	}
@@ -73,7 +73,7 @@ func (s *Server) createAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		r.fail("walletAddress", "must be a 0x-prefixed 20-byte hex address")
 	}
 	apiErr = r.finish()
-	release()
+	r.release()
 	if apiErr != nil {
 		return apiErr
 	}
@@ -153,13 +153,13 @@ func (s *Server) credit(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr := s.authenticateAdmin(ctx); apiErr != nil {
 		return apiErr
 	}
-	r, release, apiErr := parseObject(ctx.PostBody())
+	r, apiErr := parseObject(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
 	}
 	amount, _ := r.amount("amount", true)
 	apiErr = r.finish()
-	release()
+	r.release()
 	if apiErr != nil {
 		return apiErr
 	}
@@ -167,11 +167,8 @@ func (s *Server) credit(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if _, err := s.directory.AnyAccount(account); err != nil {
 		return errorOf(err, "account")
 	}
-	key, apiErr := idempotencyKeyOf(ctx)
-	if apiErr != nil {
-		return apiErr
-	}
-	if done, apiErr := s.idempotent(ctx, c, "admin"); done || apiErr != nil {
+	done, key, apiErr := s.idempotentKey(ctx, c, "admin")
+	if done || apiErr != nil {
 		return apiErr
 	}
 	id := newID(prefixCredit)

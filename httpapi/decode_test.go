@@ -63,10 +63,10 @@ func TestParseObjectRefusesWhatRFC8259AndIJSONForbid(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			body := []byte(c.body)
-			r, release, err := parseObject(body)
+			r, err := parseObject(body)
 			if c.want != "" {
 				if err == nil {
-					release()
+					r.release()
 					t.Fatalf("parseObject(%q) = nil, want malformed_json (%s)", body, c.want)
 				}
 				if err.status != http.StatusBadRequest || err.code != "malformed_json" || !strings.Contains(err.message, c.want) {
@@ -82,7 +82,7 @@ func TestParseObjectRefusesWhatRFC8259AndIJSONForbid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseObject(%q) = %s %q, want nil", body, err.code, err.message)
 			}
-			defer release()
+			defer r.release()
 			s, _ := r.string("s", true, stringBytesMax)
 			var standard struct{ S string }
 			if jerr := json.Unmarshal(body, &standard); jerr != nil || s != standard.S {
@@ -191,11 +191,11 @@ func BenchmarkParseObjectBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("escapes=%t/parseObject", escapes), func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				_, release, err := parseObject(body)
+				r, err := parseObject(body)
 				if err != nil {
 					b.Fatal(err.message)
 				}
-				release()
+				r.release()
 			}
 		})
 		b.Run(fmt.Sprintf("escapes=%t/checkText", escapes), func(b *testing.B) {

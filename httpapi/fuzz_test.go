@@ -183,14 +183,14 @@ func FuzzChargeDecoder(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, release, apiErr := parseObject(body)
+		r, apiErr := parseObject(body)
 		if apiErr != nil {
 			fuzzParseError(t, body, apiErr)
 			return
 		}
 		c := readCharge(r, fuzzPayer, false)
 		apiErr = r.finish()
-		release()
+		r.release()
 		if apiErr != nil {
 			fuzzValidationError(t, body, apiErr)
 			return

@@ -354,35 +354,50 @@ func (h *ownerHeap) Pop() any {
 // bytes (anonymous requests: per client address). It reports whether a
 // stored response was replayed, in which case the handler is done.
 func (s *Server) idempotent(ctx *fasthttp.RequestCtx, c *call, principal string) (bool, *apiError) {
-	key, err := idempotencyKeyOf(ctx)
-	if err != nil || key == "" {
-		return false, err
+	done, _, err := s.idempotentKey(ctx, c, principal)
+	return done, err
+}
+
+// idempotentKey is idempotent that also returns the request's
+// Idempotency-Key, "" if none, for a handler that derives ids from it. The
+// header is read once: key is the tail of the store key that holds it.
+func (s *Server) idempotentKey(ctx *fasthttp.RequestCtx, c *call, principal string) (done bool, key string, err *apiError) {
+	raw, err := idempotencyKeyBytes(ctx)
+	if err != nil || raw == nil {
+		return false, "", err
 	}
 	if principal == principalAnonymous {
 		principal = principalAnonymous + ":" + ctx.RemoteIP().String()
 	}
-	h := sha256.New()
-	h.Write(ctx.Method())
-	h.Write([]byte{0})
-	h.Write(ctx.Path())
-	h.Write([]byte{0})
-	h.Write(ctx.PostBody())
 	var request [sha256.Size]byte
-	h.Sum(request[:0])
-	name := storeKey(principal, c.route, key)
+	hashRequest(&request, ctx)
+	name := storeKey(principal, c.route, string(raw)) // one allocation: the conversion is a temporary
+	key = name[len(name)-len(raw):]
 	stored, err := s.idempotency.begin(name, request, s.now())
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if stored != nil {
 		ctx.SetStatusCode(stored.status)
 		ctx.Response.Header.SetContentTypeBytes(stored.contentType)
 		ctx.SetBody(stored.body)
 		ctx.Response.Header.Set("Idempotent-Replayed", "true")
-		return true, nil
+		return true, key, nil
 	}
 	c.idempotencyKey = name
-	return false, nil
+	return false, key, nil
+}
+
+// hashRequest sums what makes two requests under one Idempotency-Key the
+// same request: method, path and body.
+func hashRequest(sum *[sha256.Size]byte, ctx *fasthttp.RequestCtx) {
+	h := sha256.New()
+	h.Write(ctx.Method())
+	h.Write([]byte{0})
+	h.Write(ctx.Path())
+	h.Write([]byte{0})
+	h.Write(ctx.PostBody())
+	h.Sum(sum[:0])
 }
 
 // forgetIdempotent releases the request's Idempotency-Key instead of
@@ -394,19 +409,20 @@ func (s *Server) forgetIdempotent(c *call) {
 	}
 }
 
-// idempotencyKeyOf returns the request's Idempotency-Key, "" if none.
-func idempotencyKeyOf(ctx *fasthttp.RequestCtx) (string, *apiError) {
+// idempotencyKeyBytes returns the request's Idempotency-Key, checked, in
+// the request's header (valid until the request ends); nil if none.
+func idempotencyKeyBytes(ctx *fasthttp.RequestCtx) ([]byte, *apiError) {
 	raw := ctx.Request.Header.Peek("Idempotency-Key")
 	if raw == nil {
-		return "", nil
+		return nil, nil
 	}
 	if len(raw) == 0 || len(raw) > IdempotencyKeyBytesMax {
-		return "", validation(map[string]string{"Idempotency-Key": "must be 1-255 printable ASCII characters"})
+		return nil, validation(map[string]string{"Idempotency-Key": "must be 1-255 printable ASCII characters"})
 	}
 	for _, b := range raw {
 		if b < 0x20 || b > 0x7e {
-			return "", validation(map[string]string{"Idempotency-Key": "must be 1-255 printable ASCII characters"})
+			return nil, validation(map[string]string{"Idempotency-Key": "must be 1-255 printable ASCII characters"})
 		}
 	}
-	return string(raw), nil
+	return raw, nil
 }

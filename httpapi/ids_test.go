@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/big"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,40 @@ func TestDerivedIDMatchesTheOriginalDerivation(t *testing.T) {
 		payer, key := "acct_"+strconv.Itoa(i%97), "key-"+strconv.Itoa(i)
 		if got, want := derivedID(prefixCharge, payer, key), derivedIDReference(prefixCharge, payer, key); got != want {
 			t.Fatalf("derivedID(%q, %q) = %q, want %q", payer, key, got, want)
+		}
+	}
+}
+
+// TestNewIDIsPrefixAndRandomBase62 checks newID's shape (the prefix, then
+// idChars base62 characters), that its ids differ, and that every
+// character of the alphabet turns up in every position, as uniform random
+// characters do.
+func TestNewIDIsPrefixAndRandomBase62(t *testing.T) {
+	seen := map[string]bool{}
+	var found [idChars]map[byte]bool
+	for i := range found {
+		found[i] = map[byte]bool{}
+	}
+	for range 5000 {
+		id := newID(prefixCharge)
+		if len(id) != len(prefixCharge)+idChars || id[:len(prefixCharge)] != prefixCharge {
+			t.Fatalf("newID = %q, want %s and %d characters", id, prefixCharge, idChars)
+		}
+		for i := range idChars {
+			c := id[len(prefixCharge)+i]
+			if !strings.ContainsRune(base62, rune(c)) {
+				t.Fatalf("newID = %q: %q is not base62", id, c)
+			}
+			found[i][c] = true
+		}
+		if seen[id] {
+			t.Fatalf("newID repeated %q", id)
+		}
+		seen[id] = true
+	}
+	for i := range found {
+		if len(found[i]) != len(base62) {
+			t.Fatalf("position %d of 5,000 ids holds %d of the 62 characters", i, len(found[i]))
 		}
 	}
 }

@@ -118,11 +118,11 @@ func (s *Server) createKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
 
 // readKeyRequest reads {"label","kind","scopes","expiresAt"?,"rateLimit"?,"budget"?}.
 func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiError) {
-	r, release, apiErr := parseObject(body)
+	r, apiErr := parseObject(body)
 	if apiErr != nil {
 		return access.Key{}, apiErr
 	}
-	defer release()
+	defer r.release()
 	k := access.Key{RateLimit: s.config.RateLimit}
 	k.Label, _ = r.string("label", false, keyLabelBytesMax)
 	kind, okKind := r.string("kind", true, 16)

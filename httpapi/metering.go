@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -136,20 +137,17 @@ func (s *Server) beginCharging(ctx *fasthttp.RequestCtx, c *call, decode func(bo
 	if apiErr = decode(ctx.PostBody(), grant.account); apiErr != nil {
 		return grant, "", false, apiErr
 	}
-	if key, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
-		return grant, "", false, apiErr
-	}
-	done, apiErr = s.idempotent(ctx, c, grant.account)
+	done, key, apiErr = s.idempotentKey(ctx, c, grant.account)
 	return grant, key, done, apiErr
 }
 
 // decodeCharge reads the body of POST /v1/charges.
 func decodeCharge(body []byte, payer string) (chargeRequest, *apiError) {
-	r, release, apiErr := parseObject(body)
+	r, apiErr := parseObject(body)
 	if apiErr != nil {
 		return chargeRequest{}, apiErr
 	}
-	defer release()
+	defer r.release()
 	request := readCharge(r, payer, false)
 	return request, r.finish()
 }
@@ -157,15 +155,17 @@ func decodeCharge(body []byte, payer string) (chargeRequest, *apiError) {
 // decodeBatch reads the body of POST /v1/charges/batch. items is the number
 // of items the body holds, decodable or not.
 func decodeBatch(body []byte, payer string) (requests []chargeRequest, items int, apiErr *apiError) {
-	r, release, apiErr := parseObject(body)
+	r, apiErr := parseObject(body)
 	if apiErr != nil {
 		return nil, 0, apiErr
 	}
-	defer release()
+	defer r.release()
 	values := r.array("charges", true, BatchChargesMax)
 	requests = make([]chargeRequest, 0, len(values))
+	readers := make([]reader, len(values)) // the items', in one allocation
+	r.children = slices.Grow(r.children, len(values))
 	for i, item := range values {
-		if ir := r.item("charges", i, item); ir != nil {
+		if ir := r.item(&readers[i], "charges", i, item); ir != nil {
 			requests = append(requests, readCharge(ir, payer, true))
 		}
 	}

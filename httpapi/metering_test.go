@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -282,4 +283,31 @@ func TestBatchErrorItemsCarryTheRequestID(t *testing.T) {
 	if e["code"] != "insufficient_funds" || e["request_id"] != r.header.Get("X-Request-Id") {
 		t.Fatalf("error item = %v, want insufficient_funds with request_id %s", e, r.header.Get("X-Request-Id"))
 	}
+}
+
+// TestPooledAuthorizationsKeepEachRequestsScope sends requests with two
+// keys of different scopes from several goroutines at once: the pooled
+// Authorize messages (one is reused only after its answer) must never lend
+// one request's scope to another's. Run with -race.
+func TestPooledAuthorizationsKeepEachRequestsScope(t *testing.T) {
+	ts := startServer(t)
+	m := ts.market("1000")
+	_, reader := ts.key(m.consumer, m.payer, map[string]any{"scopes": []string{"balance:read"}})
+	_, charger := ts.key(m.consumer, m.payer, map[string]any{"scopes": []string{"charges:write"}})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				key, want := reader, 200
+				if (g+i)%2 == 1 {
+					key, want = charger, 403
+				}
+				if r := ts.do("GET", "/v1/balance", key, nil); r.status != want {
+					t.Errorf("GET /v1/balance with the %d key = %d %s, want %d", want, r.status, r.body, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -16,8 +16,10 @@ import (
 	"github.com/tollway/tollway/engine"
 )
 
-// authorizationReplies recycles the channels key actors answer on.
-var authorizationReplies = sync.Pool{New: func() any { return make(chan actors.Authorization, 1) }}
+// authorizations recycles the messages key actors are asked with, each
+// with the channel it is answered on: a key actor reads a message whole
+// before it answers, so an answered message is free again.
+var authorizations = sync.Pool{New: func() any { return &actors.Authorize{Reply: make(chan actors.Authorization, 1)} }}
 
 // metrics are the server's Prometheus metrics, in a registry of its own so
 // several servers (tests) can live in one process.

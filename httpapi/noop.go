@@ -103,7 +103,7 @@ func NewChargeFront(config ChargeFrontConfig) (*ChargeFront, error) {
 	f := &ChargeFront{
 		config:     config,
 		logger:     logger,
-		hasher:     secretHasher{pepper: randomBytes(32)},
+		hasher:     newSecretHasher(randomBytes(32)),
 		requestIDs: newRequestIDs(),
 	}
 	f.keys.Init()
@@ -186,12 +186,11 @@ func (f *ChargeFront) routes() *router.Router {
 // idempotency store: a request id, and errors written in API.md's shape.
 func (f *ChargeFront) handle(route string, h handler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		c := call{route: route}
-		var buf [40]byte
-		c.requestID = f.requestIDs.next(buf[:0])
+		c := newCall(route, f.requestIDs)
+		defer c.free()
 		ctx.Response.Header.SetBytesV("X-Request-Id", c.requestID)
-		if err := h(ctx, &c); err != nil {
-			writeError(f.logger, ctx, &c, err)
+		if err := h(ctx, c); err != nil {
+			writeError(f.logger, ctx, c, err)
 		}
 		f.transport.requestDone(ctx)
 	}
@@ -208,12 +207,12 @@ func (f *ChargeFront) authenticate(ctx *fasthttp.RequestCtx) (account string, ap
 	if !looksLikeKey(token) {
 		return "", errInvalidCredentials
 	}
-	hash := f.hasher.hash(token)
-	key, ok := f.keys.LoadBytes(hash)
+	hash := f.hasher.sum(token)
+	key, ok := f.keys.LoadBytes(hash[:])
 	if !ok {
 		return "", errInvalidCredentials
 	}
-	if subtle.ConstantTimeCompare(key.hash, hash) != 1 {
+	if subtle.ConstantTimeCompare(key.hash, hash[:]) != 1 {
 		return "", errInvalidCredentials
 	}
 	return key.account, nil
@@ -229,7 +228,7 @@ func (f *ChargeFront) charge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if _, apiErr = decodeCharge(ctx.PostBody(), payer); apiErr != nil {
 		return apiErr
 	}
-	if _, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
+	if _, apiErr = idempotencyKeyBytes(ctx); apiErr != nil {
 		return apiErr
 	}
 	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return f.config.Charge(buf, payer) })
@@ -246,7 +245,7 @@ func (f *ChargeFront) chargeBatch(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if _, apiErr = idempotencyKeyOf(ctx); apiErr != nil {
+	if _, apiErr = idempotencyKeyBytes(ctx); apiErr != nil {
 		return apiErr
 	}
 	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return f.config.ChargeBatch(buf, payer, len(requests)) })

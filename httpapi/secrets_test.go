@@ -3,12 +3,16 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tollway/tollway/engine"
@@ -176,4 +180,49 @@ func TestGivenJWTSecretIsNotStored(t *testing.T) {
 	if _, _, err := LoadSecrets(ctx, eng, dir, "adm_x", ""); err == nil {
 		t.Fatal("LoadSecrets with a file without a pepper = nil, want an error")
 	}
+}
+
+// TestSecretHasherMatchesHMAC checks that the pooled hasher gives exactly
+// the hashes the stored ones were made with, hmac.New(sha256.New, pepper)
+// per secret: RFC 4231's test case 2, then secrets of every length around
+// SHA-256's block, each hashed twice in a row (a pooled HMAC reused after
+// Reset), and from several goroutines at once (run with -race).
+func TestSecretHasherMatchesHMAC(t *testing.T) {
+	rfc := newSecretHasher([]byte("Jefe"))
+	if got := hex.EncodeToString(rfc.hash([]byte("what do ya want for nothing?"))); got != "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" {
+		t.Fatalf("HMAC-SHA256 of RFC 4231 case 2 = %s", got)
+	}
+	pepper := bytes.Repeat([]byte{0x5c, 0x36, 0x01}, 11)[:pepperBytes]
+	h := newSecretHasher(pepper)
+	old := func(secret []byte) []byte {
+		mac := hmac.New(sha256.New, pepper)
+		mac.Write(secret)
+		return mac.Sum(nil)
+	}
+	secret := make([]byte, 0, 200)
+	for n := range 200 {
+		for range 2 {
+			if got, want := h.hash(secret), old(secret); !bytes.Equal(got, want) {
+				t.Fatalf("hash of %d bytes = %x, want %x", n, got, want)
+			}
+			if sum := h.sum(secret); !bytes.Equal(sum[:], old(secret)) {
+				t.Fatalf("sum of %d bytes = %x, want %x", n, sum, old(secret))
+			}
+		}
+		secret = append(secret, byte('A'+n%26))
+	}
+	key := []byte("sk_test_" + strings.Repeat("k", keySecretChars))
+	want := old(key)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				if sum := h.sum(key); !bytes.Equal(sum[:], want) {
+					t.Errorf("concurrent sum = %x, want %x", sum, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -59,11 +59,11 @@ type tokenPairJSON struct {
 // the raw value is read under the limit of any string, and emailBytesMax is
 // checked after normalizing.
 func credentials(body []byte, signup bool) (email, password string, err *apiError) {
-	r, release, err := parseObject(body)
+	r, err := parseObject(body)
 	if err != nil {
 		return "", "", err
 	}
-	defer release()
+	defer r.release()
 	email, okEmail := r.string("email", true, stringBytesMax)
 	password, okPassword := r.string("password", true, PasswordBytesMax)
 	if okEmail {
@@ -166,11 +166,11 @@ func (s *Server) writeTokenPair(ctx *fasthttp.RequestCtx, u *access.User, refres
 
 // readRefreshToken reads {"refreshToken"}.
 func readRefreshToken(body []byte) (string, *apiError) {
-	r, release, err := parseObject(body)
+	r, err := parseObject(body)
 	if err != nil {
 		return "", err
 	}
-	defer release()
+	defer r.release()
 	token, _ := r.string("refreshToken", true, 256)
 	return token, r.finish()
 }
@@ -251,7 +251,7 @@ func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
 		return apiErr
 	}
-	r, release, apiErr := parseObject(ctx.PostBody())
+	r, apiErr := parseObject(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
 	}
@@ -260,7 +260,7 @@ func (s *Server) siweChallenge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		r.fail("address", "must be a 0x-prefixed 20-byte hex address")
 	}
 	apiErr = r.finish()
-	release()
+	r.release()
 	if apiErr != nil {
 		return apiErr
 	}
@@ -295,14 +295,14 @@ func (s *Server) siweLogin(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
 		return apiErr
 	}
-	r, release, apiErr := parseObject(ctx.PostBody())
+	r, apiErr := parseObject(ctx.PostBody())
 	if apiErr != nil {
 		return apiErr
 	}
 	text, _ := r.string("message", true, siweMessageBytesMax)
 	signature, _ := r.string("signature", true, 200)
 	apiErr = r.finish()
-	release()
+	r.release()
 	if apiErr != nil {
 		return apiErr
 	}
