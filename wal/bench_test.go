@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ func benchmarkAppend(b *testing.B, indexed bool) {
 	)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpuBefore := processCPU(b)
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		random := rand.New(rand.NewPCG(uint64(appender.Add(1)), 0))
@@ -92,6 +94,7 @@ func benchmarkAppend(b *testing.B, indexed bool) {
 		latencyMutex.Unlock()
 	})
 	elapsed := time.Since(start)
+	cpu := processCPU(b) - cpuBefore
 	b.StopTimer()
 	slices.Sort(latencies)
 	percentile := func(p float64) float64 {
@@ -104,7 +107,18 @@ func benchmarkAppend(b *testing.B, indexed bool) {
 	b.ReportMetric(float64(b.N)/float64(max(commits.Load(), 1)), "entries/commit")
 	b.ReportMetric(percentile(0.50), "p50-µs")
 	b.ReportMetric(percentile(0.99), "p99-µs")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/append")
 	b.Logf("machine: %s/%s, %d CPUs, GOMAXPROCS %d, %d appenders, %d-byte records, BatchEntriesMax %d",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), procs, benchmarkAppenders,
 		benchmarkRecordBytes, batchEntriesDefault)
+}
+
+// processCPU returns the CPU time (user and system) of this process so far:
+// the log's goroutines, Pebble's and the appenders'.
+func processCPU(b *testing.B) time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
