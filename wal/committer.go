@@ -222,7 +222,12 @@ func (l *Log) commit(entries []*Entry) int {
 // itself stays durable (its fsync succeeded) and is reported so.
 func (l *Log) writeIndex(entries []*Entry, first uint64) {
 	if l.options.afterRecordCommit != nil {
-		l.options.afterRecordCommit()
+		l.options.afterRecordCommit(l)
+	}
+	if l.Err() != nil {
+		// The index DB may have failed (and may stall its writes): the
+		// group is durable, and the next Open derives its index puts.
+		return
 	}
 	if !encodeIndex(l.indexBatch, entries, first) {
 		return
@@ -234,7 +239,7 @@ func (l *Log) writeIndex(entries []*Entry, first uint64) {
 		return
 	}
 	if l.options.afterIndexApply != nil {
-		l.options.afterIndexApply()
+		l.options.afterIndexApply(l)
 	}
 }
 
@@ -393,13 +398,13 @@ func (l *Log) write(request *writeRequest) {
 		// them (all applied: the pipeline is drained) must be durable
 		// first, or a crash would lose them with the records to derive them
 		// from.
-		if err := flushIndex(l.index); err != nil {
+		if err := l.flushIndex(); err != nil {
 			l.fail(err)
 			request.done <- l.Err()
 			return
 		}
 		if l.options.afterIndexFlush != nil {
-			l.options.afterIndexFlush()
+			l.options.afterIndexFlush(l)
 		}
 	}
 	if err := commitSynced(request.batch); err != nil {

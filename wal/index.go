@@ -64,11 +64,24 @@ var (
 // indexOptions returns the index DB's options: those of the log's DB
 // (sharing its block and file caches), without a WAL and with small
 // memtables.
-func indexOptions(main *pebble.Options) *pebble.Options {
+//
+// NB: a background error of the index DB (a failed flush or compaction: a
+// full disk, an I/O error) fails the log closed, where the log's DB only
+// logs it while Pebble retries: the index's durability rests on its
+// flushes alone, and WriteSnapshot and Close wait for one (flushIndex),
+// which with Pebble's retries would wait forever on a full disk.
+func (l *Log) indexOptions(main *pebble.Options, background *backgroundErrors) *pebble.Options {
 	options := *main
 	options.DisableWAL = true
 	options.MemTableSize = indexMemTableBytes
 	options.MemTableStopWritesThreshold = indexMemTablesStopWritesCount
+	options.EventListener = &pebble.EventListener{
+		BackgroundError: func(err error) {
+			l.fail(fmt.Errorf("index store: %w", err))
+			background.report(err)
+		},
+		DataCorruption: l.corrupted,
+	}
 	return &options
 }
 
@@ -138,14 +151,20 @@ func applyIndex(batch *pebble.Batch) (err error) {
 }
 
 // flushIndex makes everything applied to the index DB durable. It returns
-// once the memtables are flushed (Pebble retries a failed flush, a full
-// disk included, logging it through backgroundErrors, as for the log's DB).
-func flushIndex(index *pebble.DB) (err error) {
+// once the memtables are flushed, or with the log's failure if the log
+// fails first (a failed flush fails it: indexOptions).
+func (l *Log) flushIndex() (err error) {
 	defer recoverAny(&err, "index flush")
-	if err := index.Flush(); err != nil {
+	flushed, err := l.index.AsyncFlush()
+	if err != nil {
 		return fmt.Errorf("index flush: %w", err)
 	}
-	return nil
+	select {
+	case <-flushed:
+		return l.Err() // a failure may have come with the flush
+	case <-l.failed:
+		return l.Err()
+	}
 }
 
 // readIndexedThrough returns the marker; found is false if it was never set.
@@ -313,7 +332,7 @@ func (l *Log) deleteLostIndex(last uint64) error {
 	}
 	l.logger.Error("wal: index entries of lost positions deleted: retries of their operations will run again",
 		"dir", l.dir, "deleted", deleted, "after", last)
-	return flushIndex(l.index)
+	return l.flushIndex()
 }
 
 // migrateIndex moves the index of a log written before the index had a DB
@@ -346,7 +365,7 @@ func (l *Log) migrateIndex(snapshotPosition uint64) error {
 		}
 	}
 	if l.options.beforeIndexRangeDelete != nil {
-		l.options.beforeIndexRangeDelete()
+		l.options.beforeIndexRangeDelete(l)
 	}
 	if err := l.db.DeleteRange(indexStart, indexEnd, pebble.Sync); err != nil {
 		return fmt.Errorf("delete the old index: %w", err)
@@ -379,7 +398,7 @@ func (l *Log) copyIndex(position uint64) error {
 			break
 		}
 		if l.options.duringIndexCopy != nil {
-			l.options.duringIndexCopy(l.migrated)
+			l.options.duringIndexCopy(l, l.migrated)
 		}
 	}
 	if err = errors.Join(err, iterator.Error(), iterator.Close()); err != nil {
@@ -388,5 +407,5 @@ func (l *Log) copyIndex(position uint64) error {
 	if err := writer.commit(position, true); err != nil {
 		return err
 	}
-	return flushIndex(l.index)
+	return l.flushIndex()
 }

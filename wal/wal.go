@@ -99,11 +99,11 @@ type Options struct {
 	// applied; after they are applied; after WriteSnapshot's index flush,
 	// before its truncating batch; during the migration's copy, after each
 	// entry; before the migration's DeleteRange.
-	afterRecordCommit      func()
-	afterIndexApply        func()
-	afterIndexFlush        func()
-	duringIndexCopy        func(copied int)
-	beforeIndexRangeDelete func()
+	afterRecordCommit      func(*Log)
+	afterIndexApply        func(*Log)
+	afterIndexFlush        func(*Log)
+	duringIndexCopy        func(l *Log, copied int)
+	beforeIndexRangeDelete func(*Log)
 }
 
 // Entry is one record to append. The entry is owned by the log from Append
@@ -165,6 +165,7 @@ type Log struct {
 
 	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
 	failOnce sync.Once
+	failed   chan struct{} // closed by fail
 	running  atomic.Bool // Open has returned the log
 
 	notifyMutex   sync.Mutex
@@ -217,6 +218,7 @@ func Open(dir string, options Options) (*Log, error) {
 		applied:       make(chan *flight, pipelineDepth),
 		syncerStopped: make(chan struct{}),
 		notifyChannel: make(chan struct{}),
+		failed:        make(chan struct{}),
 		markStop:      make(chan struct{}),
 		markDone:      make(chan struct{}),
 	}
@@ -262,7 +264,7 @@ func Open(dir string, options Options) (*Log, error) {
 		}
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
-	index, err := openPebble(options.FS.PathJoin(dir, indexDir), indexOptions(pebbleOptions))
+	index, err := openPebble(options.FS.PathJoin(dir, indexDir), l.indexOptions(pebbleOptions, background))
 	if err != nil {
 		background.opened()
 		closeFailedPebble(db, l.logger)
@@ -484,6 +486,7 @@ func (l *Log) fail(cause error) {
 	l.failOnce.Do(func() {
 		err := fmt.Errorf("%w: %v", ErrFailed, cause)
 		l.failure.Store(&err)
+		close(l.failed)
 		if l.running.Load() { // during Open, the error Open returns says it
 			l.logger.Error("wal: log failed closed; no further append will be acknowledged",
 				"cause", cause, "durable", l.durable.Load())
@@ -526,7 +529,7 @@ func (l *Log) Close() error {
 		return err
 	}
 	// The index has no WAL: flushed now, the next Open derives nothing.
-	err := flushIndex(l.index)
+	err := l.flushIndex()
 	if err != nil {
 		closeFailedPebble(l.index, l.logger)
 	} else if err = l.index.Close(); err != nil {
