@@ -166,7 +166,7 @@ type Log struct {
 	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
 	failOnce sync.Once
 	failed   chan struct{} // closed by fail
-	running  atomic.Bool // Open has returned the log
+	running  atomic.Bool   // Open has returned the log
 
 	notifyMutex   sync.Mutex
 	notifyChannel chan struct{} // closed at the next advance of durable
