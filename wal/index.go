@@ -235,7 +235,8 @@ func (l *Log) recoverIndex(snapshotPosition, last uint64) error {
 		// Records applied to the index after their fsync are gone: the log
 		// lost its tail, and its mark file did not say so (it lags).
 		if !l.options.AllowLogLoss {
-			return &LogLossError{Dir: l.dir, Marked: marked, Recovered: last}
+			return &LogLossError{Dir: l.dir, Marked: marked, Recovered: last,
+				MarkedIn: "the index's marker (" + indexDir + ")"}
 		}
 		if l.lostFirst == 0 {
 			l.lostFirst = last + 1

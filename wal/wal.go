@@ -198,6 +198,9 @@ type Log struct {
 }
 
 // Open creates or recovers the log in dir and starts its committer and syncer.
+// It also brings the index (in dir's subdirectory "index") up to the
+// records: it derives the index puts lost with a crash, and moves the index
+// of a log written before the index had its own store into it (index.go).
 //
 // It fails, without starting anything, when the disk has no room to replay
 // the log (wrapping ErrNoSpace), when the store is damaged (a corrupt table
