@@ -607,3 +607,24 @@ func TestStorageMetricsSumBothStores(t *testing.T) {
 			compacted.Compactions, compacted.CompactedBytes, main.Compact.Count, index.Compact.Count, compactedBytes)
 	}
 }
+
+// TestBothStoresShareOneFileCache checks that the tables the two stores
+// open count against one file cache, so that TableFilesOpenMax bounds them
+// in all: after each store opened a table, both report the same count, of
+// both tables.
+func TestBothStoresShareOneFileCache(t *testing.T) {
+	h := &harness{t: t}
+	l := h.open(vfs.NewMem())
+	defer closeLog(t, l)
+	entries := appendN(t, l, 50)
+	if err := errors.Join(l.db.Flush(), l.index.Flush()); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, l, 1)
+	checkIDs(t, l, entries)
+	main, index := l.db.Metrics().FileCache, l.index.Metrics().FileCache
+	if main.TableCount != index.TableCount || main.TableCount < 2 {
+		t.Fatalf("open tables: %d by the log's store, %d by the index's; want one count of both (>= 2)",
+			main.TableCount, index.TableCount)
+	}
+}
