@@ -119,8 +119,8 @@ type Entry struct {
 	// Open derives it again from Record (Options.IndexOf, which must return
 	// exactly these puts). A nil Value deletes the key.
 	Index []Put
-	// Table is written like Index, into a key space of its own read by
-	// ScanTable: rows whose latest value is the state of something that is
+	// Table is written in the same Pebble batch as Record, atomically with
+	// it, into a key space of its own read by ScanTable: rows whose latest value is the state of something that is
 	// not rebuilt from the records (a snapshot truncates the records behind
 	// it, never the table).
 	Table []Put
