@@ -120,9 +120,9 @@ type Entry struct {
 	// exactly these puts). A nil Value deletes the key.
 	Index []Put
 	// Table is written in the same Pebble batch as Record, atomically with
-	// it, into a key space of its own read by ScanTable: rows whose latest value is the state of something that is
-	// not rebuilt from the records (a snapshot truncates the records behind
-	// it, never the table).
+	// it, into a key space of its own read by ScanTable: rows whose latest
+	// value is the state of something that is not rebuilt from the records
+	// (a snapshot truncates the records behind it, never the table).
 	Table []Put
 	Token any // opaque to the log, for the caller's reply
 	// Position is set by the log before OnDurable: the record's position if
