@@ -136,3 +136,55 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
+
+// BenchmarkGet measures Get of index keys present (a client's retry) and
+// absent (an id filter's false positive), on a log of benchmarkGetKeys
+// indexed appends whose index spans several tables of level 0.
+func BenchmarkGet(b *testing.B) {
+	const benchmarkGetKeys = 400_000
+	l, err := Open(b.TempDir(), Options{
+		FS:        vfs.Default,
+		Logger:    discardLogger,
+		IndexOf:   benchmarkIndexOf,
+		OnDurable: func(entries []*Entry, first uint64, err error) {},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	random := rand.New(rand.NewPCG(1, 2))
+	keys := make([][]byte, benchmarkGetKeys)
+	entries := make([]*Entry, 0, 1024)
+	for i := range keys {
+		record := make([]byte, benchmarkRecordBytes)
+		copy(record, fmt.Appendf(nil, "%016x%016x", random.Uint64(), random.Uint64()))
+		keys[i] = record[:benchmarkKeyBytes]
+		entries = append(entries, &Entry{Record: record, Index: []Put{{Key: keys[i], Value: record}}})
+		if len(entries) == cap(entries) || i == len(keys)-1 {
+			l.AppendBatch(entries)
+			entries = entries[:0]
+		}
+	}
+	for l.Durable() < benchmarkGetKeys {
+		<-l.Notify()
+	}
+	b.Logf("index level 0: %d tables", l.index.Metrics().Levels[0].TablesCount)
+	for _, present := range []bool{true, false} {
+		b.Run(fmt.Sprintf("present=%v", present), func(b *testing.B) {
+			b.ReportAllocs()
+			absent := []byte("absent-0000000000000000000000000")
+			i := 0
+			for b.Loop() {
+				key := keys[i%len(keys)]
+				if !present {
+					absent[len(absent)-1] = byte(i)
+					key = absent
+				}
+				i += 7919
+				if _, err := l.Get(key); err != nil && present {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // The index (Entry.Index puts, read by Get and ScanIndex) lives in a Pebble
@@ -55,10 +56,18 @@ const (
 	// compactions than the small memtable saved (4 MiB: 11.1 to 13.9 µs
 	// per append with 4, 10.2 and 10.3 with 16, on a busier machine). The
 	// cost is read amplification for Get, which the engine calls only when
-	// its id filter says the id may exist. indexL0StopWritesThreshold
-	// stalls writes at four times that.
+	// its id filter says the id may exist, and which indexBloomBitsPerKey
+	// keeps cheap. indexL0StopWritesThreshold stalls writes at four times
+	// that.
 	indexL0CompactionThreshold = 16
 	indexL0StopWritesThreshold = 64
+	// indexBloomBitsPerKey sizes the index tables' bloom filters (1% false
+	// positives), so that Get skips the level 0 tables without its key:
+	// BenchmarkGet with 19 of them, 10.4 and 10.7 µs per present key with
+	// filters, 16.6 and 17.8 without (12.6 and 13.5 with the index in the
+	// log's DB, 8 tables); the appends' CPU did not move beyond the noise
+	// (8.1 and 9.2 µs per indexed append, 8.8 and 7.7 without).
+	indexBloomBitsPerKey = 10
 	// indexBatchBytesMax ends a batch of Open's derivation or migration.
 	indexBatchBytesMax = 1 << 20
 	// indexPositionBytes leads each index value: the position of its record.
@@ -92,6 +101,9 @@ func (l *Log) indexOptions(main *pebble.Options, background *backgroundErrors) *
 	options.MemTableStopWritesThreshold = indexMemTablesStopWritesCount
 	options.L0CompactionThreshold = indexL0CompactionThreshold
 	options.L0StopWritesThreshold = indexL0StopWritesThreshold
+	for level := range options.Levels {
+		options.Levels[level].FilterPolicy = bloom.FilterPolicy(indexBloomBitsPerKey)
+	}
 	options.EventListener = &pebble.EventListener{
 		BackgroundError: func(err error) {
 			l.fail(fmt.Errorf("index store: %w", err))
