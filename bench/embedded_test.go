@@ -14,6 +14,9 @@ var quietLogger = slog.New(slog.DiscardHandler)
 
 var embeddedDuration = flag.Duration("embedded-duration", 5*time.Second, "measured time of each embedded benchmark")
 
+var embeddedSequentialIDs = flag.Bool("embedded-sequential-ids", false,
+	"embedded benchmarks use sequential client ids (prefix + counter) instead of scattered ones, as real clients' random ids are")
+
 // The go test benchmarks run the scenarios of `tollway bench` through the
 // same runner (Measure) and targets, one closed-loop run each, ignoring
 // b.N: run them with -benchtime 1x. They report what the runner measured
@@ -69,6 +72,7 @@ func BenchmarkEmbeddedCharge(b *testing.B) {
 			}
 			defer target.Close()
 			engine := target.(*embeddedTarget)
+			engine.sequentialIDs = *embeddedSequentialIDs
 			b.ResetTimer()
 			before := engine.Stats()
 			run, err := Measure(ctx, ScenarioEmbeddedCharge, target, Load{Connections: tc.callers, Duration: *embeddedDuration}, 1, nil)

@@ -406,7 +406,11 @@ type embeddedTarget struct {
 	consumers, suppliers []engine.AccountID // built once: the load generator shares the cores
 	batch                int                // charges per call: 1 (Charge) or a ChargeBatch's size
 	prefix               string             // of client ids, unique per target
-	next                 atomic.Int64
+	// sequentialIDs makes the client ids prefix + n in base 36, which sort in
+	// the order they are made; by default they are scattered (randomID), as
+	// real clients' random ids are, which costs the log's index more.
+	sequentialIDs bool
+	next          atomic.Int64
 }
 
 // NewEmbeddedTarget opens an engine in dir, which must be new, creates
@@ -464,12 +468,40 @@ func (t *embeddedTarget) Do(ctx context.Context, _ int) (operations int, failure
 
 // charge is the n-th charge of the walk, paid by consumer payer.
 func (t *embeddedTarget) charge(n, payer int64) engine.Charge {
+	id := randomID(t.prefix, uint64(n))
+	if t.sequentialIDs {
+		id = t.prefix + strconv.FormatInt(n, 36)
+	}
 	return engine.Charge{
-		ID:     engine.TransferID(t.prefix + strconv.FormatInt(n, 36)),
+		ID:     engine.TransferID(id),
 		From:   t.consumers[payer%int64(len(t.consumers))],
 		To:     t.suppliers[n%int64(len(t.suppliers))],
 		Amount: engine.NewAmount(1),
 	}
+}
+
+// randomIDChars is the length of randomID's scattered part: 11 base62
+// digits hold any uint64.
+const randomIDChars = 11
+
+// randomID returns the n-th client id of a target: prefix and 11 base62
+// digits of a bijective mix of n (SplitMix64's finalizer), so the ids are
+// distinct and scattered over the key space like a real client's random
+// ids ("ch_" + 24 random base62), at the cost of a few multiplications
+// rather than a random source per charge.
+func randomID(prefix string, n uint64) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	x := n + 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	x ^= x >> 31
+	id := make([]byte, len(prefix)+randomIDChars)
+	copy(id, prefix)
+	for i := len(id) - 1; i >= len(prefix); i-- {
+		id[i] = digits[x%62]
+		x /= 62
+	}
+	return string(id)
 }
 
 // Stats returns the engine's counters, for the go test benchmarks' figures

@@ -369,3 +369,21 @@ func reopenCharged(t *testing.T, target Target, dir string, consumers, charges i
 	}
 	return eng
 }
+
+func TestRandomIDsAreDistinctAndOfOneLength(t *testing.T) {
+	const ids = 100_000
+	seen := make(map[string]bool, ids)
+	for n := range uint64(ids) {
+		id := randomID("p-", n)
+		if len(id) != len("p-")+randomIDChars || id[:2] != "p-" {
+			t.Fatalf("randomID(%d) = %q, want p- and %d base62 digits", n, id, randomIDChars)
+		}
+		if seen[id] {
+			t.Fatalf("randomID(%d) = %q again", n, id)
+		}
+		seen[id] = true
+	}
+	if first, second := randomID("", 0), randomID("", 1); first[0] == second[0] && first[1] == second[1] {
+		t.Errorf("consecutive ids %q and %q share their first digits: not scattered", first, second)
+	}
+}

@@ -24,9 +24,9 @@ const (
 )
 
 // FilesOpenMax bounds the file descriptors an open engine holds: the log's
-// table files (wal.TableFilesOpenMax) plus its WALs (the live one and one
-// being recycled), MANIFEST, OPTIONS, LOCK, the mark file and the data
-// directory's handles, with room to spare. A server keeps this many
+// table files (wal.TableFilesOpenMax, its two stores in all) plus its WALs
+// (the live one and one being recycled), each store's MANIFEST, OPTIONS,
+// LOCK and directory handles, and the mark file, with room to spare. A server keeps this many
 // descriptors out of its connection limit.
 const FilesOpenMax = wal.TableFilesOpenMax + 32
 
@@ -151,6 +151,7 @@ func Open(options Options) (*Engine, error) {
 		BatchEntriesMax: options.BatchEntriesMax,
 		Logger:          options.Logger,
 		OnDurable:       e.onDurable,
+		IndexOf:         indexOf,
 		AllowLogLoss:    options.AllowLogLoss,
 	})
 	if err != nil {

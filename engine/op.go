@@ -71,9 +71,8 @@ func newRead(decider *actors.Entry, spender ledger.SpenderID) *op {
 // ledger's fee and chain accounts, which must reach the log before it.
 // The engine's creation lock (appendCreations) serializes them instead.
 func newCreation(event ledger.Event) *op {
-	o := &op{event: event, logged: true, done: make(chan struct{})}
-	record := ledger.AppendEvent(make([]byte, 0, recordBytesLogged), &o.event)
-	o.entry = wal.Entry{Record: record, Token: o}
+	o := &op{event: event, done: make(chan struct{})}
+	o.encode() // an account's creation has no index put (indexKey)
 	return o
 }
 
@@ -116,16 +115,45 @@ func (o *op) Barrier() *wal.Entry {
 }
 
 // encode makes the op's log entry: its event's record and the transfer
-// index entry of its client id.
+// index entry of its client id, if it has one (indexKey).
 func (o *op) encode() *wal.Entry {
 	o.logged = true
+	id, indexed := indexKey(&o.event)
+	if !indexed {
+		record := ledger.AppendEvent(make([]byte, 0, recordBytesLogged), &o.event)
+		o.entry = wal.Entry{Record: record, Token: o}
+		return &o.entry
+	}
 	// One allocation holds the index key (the client id) and the record.
-	id := len(o.event.ID)
-	buffer := append(make([]byte, 0, id+recordBytesLogged), o.event.ID...)
-	record := ledger.AppendEvent(buffer[id:], &o.event)
-	o.index[0] = wal.Put{Key: buffer[:id:id], Value: record}
+	buffer := append(make([]byte, 0, len(id)+recordBytesLogged), id...)
+	record := ledger.AppendEvent(buffer[len(id):], &o.event)
+	o.index[0] = wal.Put{Key: buffer[:len(id):len(id)], Value: record}
 	o.entry = wal.Entry{Record: record, Index: o.index[:], Token: o}
 	return &o.entry
+}
+
+// indexKey says whether an event's log entry has a transfer index put, and
+// its key: every event but an account's creation puts its client id (a
+// hold's events, the hold's id) -> its record, so that the latest event of
+// an id answers its retries. encode (appends) and indexOf (the log's
+// derivation after a crash) both follow it, so they cannot drift.
+func indexKey(event *ledger.Event) (key ledger.TransferID, indexed bool) {
+	return event.ID, event.Type != ledger.EventAccountCreated
+}
+
+// indexOf is the log's Options.IndexOf: the index puts of a record, those
+// encode gave its entry. A record that does not decode has none here; the
+// replay that follows Open reports it as corrupt.
+func indexOf(record []byte, dst []wal.Put) []wal.Put {
+	event, err := ledger.DecodeEvent(record)
+	if err != nil {
+		return dst
+	}
+	id, indexed := indexKey(&event)
+	if !indexed {
+		return dst
+	}
+	return append(dst, wal.Put{Key: []byte(id), Value: record})
 }
 
 func balanceOf(a *ledger.Account) Balance {

@@ -175,7 +175,7 @@ func (l *Log) commit(entries []*Entry) int {
 	if f.batch == nil {
 		f.batch = l.newBatch()
 	}
-	count, records, indexed := encode(f.batch, entries, l.next)
+	count, records, tabled := encode(f.batch, entries, l.next)
 	f.entries = append(f.entries, entries[:count]...)
 	f.first, f.records = l.next, records
 	if records == 0 {
@@ -203,13 +203,44 @@ func (l *Log) commit(entries []*Entry) int {
 	l.commitHistograms.records.observe(uint64(records))
 	f.synced = true
 	l.next += uint64(records)
-	if indexed {
+	if tabled {
 		// The committer is the only writer, so this view shows exactly the
 		// groups up to this one.
 		f.view = newReadView(l.db)
 	}
+	l.writeIndex(entries[:count], f.first)
 	l.dispatch()
 	return count
+}
+
+// writeIndex applies the index puts of a group, whose records start at
+// first and are committed with their fsync, to the index DB, with the
+// marker of its last record (index.go). It is never called before that
+// fsync returned: the index DB is read live (Get), and an index entry of a
+// record that is not durable would answer a retry with an operation that
+// may never have happened. A failure fails the log closed; the group
+// itself stays durable (its fsync succeeded) and is reported so.
+func (l *Log) writeIndex(entries []*Entry, first uint64) {
+	if l.options.afterRecordCommit != nil {
+		l.options.afterRecordCommit(l)
+	}
+	if l.Err() != nil {
+		// The index DB may have failed (and may stall its writes): the
+		// group is durable, and the next Open derives its index puts.
+		return
+	}
+	if !encodeIndex(l.indexBatch, entries, first) {
+		return
+	}
+	err := applyIndex(l.indexBatch)
+	l.indexBatch.Reset()
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	if l.options.afterIndexApply != nil {
+		l.options.afterIndexApply(l)
+	}
 }
 
 // syncLoop is the syncer goroutine: it receives the flights in position
@@ -270,18 +301,19 @@ func (l *Log) report(f *flight) {
 
 // encode writes a prefix of entries into batch, records at positions next,
 // next+1, ... (barriers take none), and returns the prefix's length, how
-// many records it has and whether any entry had index puts. The prefix ends
+// many records it has and whether any entry had table puts. The prefix ends
 // at the first entry that finds the prefix at batchBytesMax bytes or more,
-// so it is never empty.
+// so it is never empty. The index puts are not written here (writeIndex):
+// only counted, so that the group's size bounds them too.
 //
-// Records go first, then the index puts: Pebble's memtable inserter reuses
+// Records go first, then the table puts: Pebble's memtable inserter reuses
 // the position of its previous insert, so the sequential record keys insert
-// cheaply only if the index's scattered keys do not come between them. The
-// index puts keep their entry order, so a later put to a key still wins.
+// cheaply only if other keys do not come between them. The table puts keep
+// their entry order, so a later put to a key still wins.
 //
 // NB: keys and values are encoded in place in the batch (SetDeferred), so
 // encoding allocates nothing.
-func encode(batch *pebble.Batch, entries []*Entry, next uint64) (count, records int, indexed bool) {
+func encode(batch *pebble.Batch, entries []*Entry, next uint64) (count, records int, tabled bool) {
 	position := next
 	for size := 0; count < len(entries) && (count == 0 || size < batchBytesMax); count++ {
 		entry := entries[count]
@@ -305,16 +337,12 @@ func encode(batch *pebble.Batch, entries []*Entry, next uint64) (count, records 
 		}
 	}
 	for _, entry := range entries[:count] {
-		for _, put := range entry.Index {
-			encodePut(batch, prefixIndex, put)
-			indexed = true
-		}
 		for _, put := range entry.Table {
 			encodePut(batch, prefixTable, put)
-			indexed = true
+			tabled = true
 		}
 	}
-	return count, records, indexed
+	return count, records, tabled
 }
 
 // setPositions gives the records of a durable group their positions, from
@@ -364,6 +392,20 @@ func (l *Log) write(request *writeRequest) {
 	if err := l.Err(); err != nil {
 		request.done <- err
 		return
+	}
+	if request.flushIndex {
+		// The batch deletes records: the index puts of every record up to
+		// them (all applied: the pipeline is drained) must be durable
+		// first, or a crash would lose them with the records to derive them
+		// from.
+		if err := l.flushIndex(); err != nil {
+			l.fail(err)
+			request.done <- l.Err()
+			return
+		}
+		if l.options.afterIndexFlush != nil {
+			l.options.afterIndexFlush(l)
+		}
 	}
 	if err := commitSynced(request.batch); err != nil {
 		l.fail(err)

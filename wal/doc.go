@@ -2,8 +2,10 @@
 //
 // Records have dense positions 1, 2, 3, ... Appends from many goroutines meet
 // in one bounded queue; one committer goroutine drains it, writes up to
-// Options.BatchEntriesMax entries (and each entry's index puts) into one
-// Pebble batch and commits it with pebble.Sync (one fsync). One syncer
+// Options.BatchEntriesMax entries (and each entry's table puts) into one
+// Pebble batch and commits it with pebble.Sync (one fsync), then applies
+// the entries' index puts to the index's own Pebble DB, which has no WAL
+// (index.go). One syncer
 // goroutine receives the committed groups in order and reports their entries
 // through Options.OnDurable, so the next group is committed while the
 // previous one's report runs.
@@ -16,8 +18,13 @@
 //   - Positions are dense and assigned in queue order; each appender's entries
 //     keep their order. Durable only grows. A barrier (an entry with no
 //     record) takes no position and is reported after everything before it.
-//   - A record and its entry's index puts are written in the same batch, so a
-//     crash keeps both or neither.
+//   - A record and its entry's table puts are written in the same batch, so a
+//     crash keeps both or neither. Its index puts are applied after that
+//     batch's fsync, never before; after a crash Open derives the index
+//     puts that did not reach the index's disk from the records
+//     (Options.IndexOf), and WriteSnapshot flushes the index before it
+//     deletes records. So Get finds an entry's puts iff its record is
+//     durable (or truncated by a snapshot after it was).
 //   - A failed write or fsync fails the log closed: the failing group and
 //     every later append come back with ErrFailed, in order; Durable never
 //     advances again, no Pebble write is attempted after the failing one (a

@@ -67,13 +67,16 @@ type LogLossError struct {
 	Dir       string
 	Marked    uint64 // the mark: the last position known durable before
 	Recovered uint64 // the last position found now
+	// MarkedIn says where the mark was found: the mark file, or (when its
+	// mark lagged) the index's marker, which is set only after an fsync.
+	MarkedIn string
 }
 
 func (e *LogLossError) Error() string {
 	return fmt.Sprintf("wal: the log in %s ends at position %d but position %d was acknowledged durable "+
 		"(recorded in %s): positions %d-%d are lost, probably to a corrupted or truncated Pebble WAL (*.log); "+
 		"refusing to open. Restore the directory from a backup, or open with AllowLogLoss to accept the loss",
-		e.Dir, e.Recovered, e.Marked, markFile, e.Recovered+1, e.Marked)
+		e.Dir, e.Recovered, e.Marked, e.MarkedIn, e.Recovered+1, e.Marked)
 }
 
 // Is makes errors.Is(err, ErrLogLoss) hold.
@@ -164,7 +167,7 @@ func (l *Log) checkMark(dir string, recovered uint64) (lostFirst, lostLast uint6
 		l.logger.Error("wal: the high-water mark is unreadable; AllowLogLoss is set, so the log is trusted as it is",
 			"dir", dir, "error", err, "position", recovered)
 	case found && marked > recovered && !l.options.AllowLogLoss:
-		return 0, 0, &LogLossError{Dir: dir, Marked: marked, Recovered: recovered}
+		return 0, 0, &LogLossError{Dir: dir, Marked: marked, Recovered: recovered, MarkedIn: markFile}
 	case found && marked > recovered:
 		lostFirst, lostLast = recovered+1, marked
 		l.logger.Error("wal: ACKNOWLEDGED RECORDS LOST: the log ends before its high-water mark; "+

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -32,14 +33,16 @@ const (
 	// blockCacheBytes caches sstable blocks for reads of index keys and of
 	// positions that have left the memtable.
 	blockCacheBytes = 128 << 20
-	// TableFilesOpenMax bounds the table files Pebble keeps open (its
-	// MaxOpenFiles; 1,000 by default). The HTTP server keeps a reserve of
-	// file descriptors out of its connection limit for the log
-	// (httpapi.FileReserveMax, 256): this bound, plus the WAL, MANIFEST,
-	// OPTIONS, LOCK, the mark and directory handles, must fit in it, so a
-	// connection flood can never starve the log of descriptors. Tables are
-	// few and large here (sequential keys, 64 MiB memtables); a table not
-	// open is opened on demand, at the cost of a read.
+	// TableFilesOpenMax bounds the table files the log keeps open, its two
+	// Pebble DBs (records and index) in all: they share one file cache of
+	// Pebble's size for this MaxOpenFiles (1,000 by default). The HTTP
+	// server keeps a reserve of file descriptors out of its connection
+	// limit for the log (httpapi.FileReserveMax, 256): this bound, plus
+	// each DB's WAL, MANIFEST, OPTIONS, LOCK, the mark and directory
+	// handles, must fit in it, so a connection flood can never starve the
+	// log of descriptors. Tables are few and large here (sequential keys,
+	// 64 MiB memtables); a table not open is opened on demand, at the cost
+	// of a read.
 	TableFilesOpenMax = 128
 	// closeFailedTimeout bounds how long Close waits for Pebble to close after
 	// the log failed; past it the DB is abandoned (the process should exit).
@@ -159,8 +162,8 @@ func (b *backgroundErrors) report(err error) {
 }
 
 // pebbleOptions returns the options of the log's DB. The caller must Unref
-// the returned options' Cache once the DB is open (the DB holds its own
-// reference).
+// the returned options' Cache and FileCache once the DBs that share them
+// (the log's and the index's) are open: each DB holds its own references.
 //
 // NB: corrupt reports what Pebble finds damaged on disk (a table's checksum
 // mismatch, from a read or a compaction); Pebble's default is Logger.Fatalf,
@@ -174,6 +177,7 @@ func pebbleOptions(fs vfs.FS, logger *pebbleLogger, background *backgroundErrors
 		},
 		FS:                          fs,
 		Cache:                       pebble.NewCache(blockCacheBytes),
+		FileCache:                   pebble.NewFileCache(runtime.GOMAXPROCS(0), pebble.FileCacheSize(TableFilesOpenMax)),
 		MemTableSize:                memTableBytes,
 		MemTableStopWritesThreshold: memTablesStopWritesCount,
 		L0CompactionThreshold:       level0CompactionThreshold,

@@ -44,7 +44,10 @@ type writeRequest struct {
 	// refreshView asks for a new read view after the commit, so that Get's
 	// Pebble snapshot does not pin what the batch deleted.
 	refreshView bool
-	done        chan error // buffered, receives the outcome once
+	// flushIndex asks for the index DB to be flushed before the commit,
+	// because the batch truncates records (index.go).
+	flushIndex bool
+	done       chan error // buffered, receives the outcome once
 }
 
 func (q *queue) init() {

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -8,9 +9,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// readView is a Pebble snapshot through which Get and ScanIndex read the
-// index. The committer takes one right after it committed a group with
-// index puts, and the syncer makes it current once it reports that group.
+// readView is a Pebble snapshot through which ScanTable reads the table.
+// The committer takes one right after it committed a group with table
+// puts, and the syncer makes it current once it reports that group.
 //
 // NB: Pebble makes a batch visible to readers before its WAL fsync returns
 // (and leaves it visible if the fsync fails), so reading the live DB could
@@ -126,26 +127,35 @@ func (l *Log) finishNotify() {
 
 // Get returns a copy of the durable value of index key; ErrNotFound if it
 // has none.
+//
+// NB: Get and ScanIndex read the index DB live, not through a snapshot like
+// ScanTable: the committer applies a group's index puts to it only after the
+// group's record batch is committed with its fsync (writeIndex), and a group
+// whose fsync succeeded is durable and reported so, whatever fails later.
+// So the live index DB shows durable groups only, at most a moment before
+// OnDurable reports them (and before Durable() says so); never a value
+// whose fsync is unconfirmed or failed. A failed log refuses reads anyway.
 func (l *Log) Get(key []byte) ([]byte, error) {
 	if err := l.enter(); err != nil {
 		return nil, err
 	}
 	defer l.leave()
-	view := l.acquireView()
-	defer view.release()
 	indexKey := make([]byte, 1+len(key))
 	indexKey[0] = prefixIndex
 	copy(indexKey[1:], key)
-	value, closer, err := view.snapshot.Get(indexKey)
+	stored, closer, err := l.index.Get(indexKey)
 	if isNotFound(err) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wal: get: %w", err)
 	}
-	result := make([]byte, len(value))
-	copy(result, value)
-	return result, closer.Close()
+	defer closer.Close()
+	_, value, err := decodeIndexValue(stored)
+	if err != nil {
+		return nil, fmt.Errorf("wal: get %q: %w", key, err)
+	}
+	return bytes.Clone(value), nil
 }
 
 // Read calls fn for each durable record at a position >= from, in order, up
@@ -217,18 +227,14 @@ func readRecords(iterator *pebble.Iterator, from uint64,
 }
 
 // ScanIndex calls fn with every durable index key, in key order; key is
-// valid only during fn. An error of fn stops the scan and is returned.
+// valid only during fn. An error of fn stops the scan and is returned. It
+// reads the index DB live, as Get does (see Get).
 func (l *Log) ScanIndex(fn func(key []byte) error) error {
 	if err := l.enter(); err != nil {
 		return err
 	}
 	defer l.leave()
-	view := l.acquireView()
-	defer view.release()
-	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{prefixIndex},
-		UpperBound: []byte{prefixIndex + 1},
-	})
+	iterator, err := l.index.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexEnd})
 	if err != nil {
 		return fmt.Errorf("wal: scan index: %w", err)
 	}

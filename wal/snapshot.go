@@ -87,9 +87,11 @@ func (l *Log) makeCurrent(current metadata) error {
 	return l.submit(batch, true)
 }
 
-// submit has the committer commit batch with an fsync and waits for it.
-func (l *Log) submit(batch *pebble.Batch, refreshView bool) error {
-	request := &writeRequest{batch: batch, refreshView: refreshView, done: make(chan error, 1)}
+// submit has the committer commit batch with an fsync and waits for it. A
+// truncating batch (truncates) also refreshes the read view and first
+// flushes the index DB.
+func (l *Log) submit(batch *pebble.Batch, truncates bool) error {
+	request := &writeRequest{batch: batch, refreshView: truncates, flushIndex: truncates, done: make(chan error, 1)}
 	if !l.queue.submit(request) {
 		return ErrClosed
 	}

@@ -83,10 +83,27 @@ type Options struct {
 	// after a restart (Pebble had it in its memtable), so a caller must treat
 	// ErrFailed as "maybe" (idempotency), never as "not applied".
 	OnDurable func(entries []*Entry, first uint64, err error)
+	// IndexOf appends to dst the index puts of the entry whose record is
+	// record, and returns dst: exactly the Entry.Index the record was
+	// appended with. Open calls it for the records whose index puts did not
+	// reach the index's store before a crash (see index.go); record is valid
+	// only during the call, but the puts are copied. Required if any entry
+	// has Index puts (Append panics otherwise).
+	IndexOf func(record []byte, dst []Put) []Put
 
 	// markInterval overrides markInterval (tests write the mark often, so
 	// that crash images catch it at every stage).
 	markInterval time.Duration
+	// Test hooks, on the committer's goroutine (or Open's): after a group's
+	// records are committed with their fsync and before its index puts are
+	// applied; after they are applied; after WriteSnapshot's index flush,
+	// before its truncating batch; during the migration's copy, after each
+	// entry; before the migration's DeleteRange.
+	afterRecordCommit      func(*Log)
+	afterIndexApply        func(*Log)
+	afterIndexFlush        func(*Log)
+	duringIndexCopy        func(l *Log, copied int)
+	beforeIndexRangeDelete func(*Log)
 }
 
 // Entry is one record to append. The entry is owned by the log from Append
@@ -97,14 +114,15 @@ type Options struct {
 // queued before it is durable. (An empty but non-nil Record is a record.)
 type Entry struct {
 	Record []byte // stored at its position
-	// Index is written in the same Pebble batch as Record, atomically with
-	// it, into a separate key space read by Get (an index, e.g. transfer id
-	// to record). A nil Value deletes the key.
+	// Index is written into a store of its own read by Get (an index, e.g.
+	// transfer id to record), once Record's batch is fsynced; after a crash
+	// Open derives it again from Record (Options.IndexOf, which must return
+	// exactly these puts). A nil Value deletes the key.
 	Index []Put
-	// Table is written like Index, into a key space of its own read by
-	// ScanTable: rows whose latest value is the state of something that is
-	// not rebuilt from the records (a snapshot truncates the records behind
-	// it, never the table).
+	// Table is written in the same Pebble batch as Record, atomically with
+	// it, into a key space of its own read by ScanTable: rows whose latest
+	// value is the state of something that is not rebuilt from the records
+	// (a snapshot truncates the records behind it, never the table).
 	Table []Put
 	Token any // opaque to the log, for the caller's reply
 	// Position is set by the log before OnDurable: the record's position if
@@ -123,6 +141,7 @@ type Log struct {
 	logger  *slog.Logger
 	dir     string
 	db      *pebble.DB
+	index   *pebble.DB // the index's store, without a WAL (index.go)
 	queue   queue
 	stopped chan struct{} // closed when the committer and the syncer returned
 
@@ -130,6 +149,8 @@ type Log struct {
 	next  uint64   // position of the next appended record
 	taken []*Entry // the entries taken from the queue, one group or more
 	held  *flight  // the flight the committer fills next, nil if none
+	// indexBatch carries each group's index puts to the index DB.
+	indexBatch *pebble.Batch
 
 	// The pipeline from the committer to the syncer (committer.go).
 	flights       []*flight    // all pipelineDepth of them, for Close
@@ -144,7 +165,8 @@ type Log struct {
 
 	failure  atomic.Pointer[error] // first cause, wrapped in ErrFailed
 	failOnce sync.Once
-	running  atomic.Bool // Open has returned the log
+	failed   chan struct{} // closed by fail
+	running  atomic.Bool   // Open has returned the log
 
 	notifyMutex   sync.Mutex
 	notifyChannel chan struct{} // closed at the next advance of durable
@@ -169,9 +191,16 @@ type Log struct {
 	lostFirst          uint64 // positions lost, accepted by AllowLogLoss
 	lostLast           uint64
 	corruptOnce        sync.Once
+
+	// What Open did to the index, for tests: records whose index puts it
+	// derived again, entries it moved from the old layout.
+	rederived, migrated int
 }
 
 // Open creates or recovers the log in dir and starts its committer and syncer.
+// It also brings the index (in dir's subdirectory "index") up to the
+// records: it derives the index puts lost with a crash, and moves the index
+// of a log written before the index had its own store into it (index.go).
 //
 // It fails, without starting anything, when the disk has no room to replay
 // the log (wrapping ErrNoSpace), when the store is damaged (a corrupt table
@@ -192,6 +221,7 @@ func Open(dir string, options Options) (*Log, error) {
 		applied:       make(chan *flight, pipelineDepth),
 		syncerStopped: make(chan struct{}),
 		notifyChannel: make(chan struct{}),
+		failed:        make(chan struct{}),
 		markStop:      make(chan struct{}),
 		markDone:      make(chan struct{}),
 	}
@@ -205,26 +235,31 @@ func Open(dir string, options Options) (*Log, error) {
 	}
 	background := newBackgroundErrors(l.logger)
 	pebbleOptions := pebbleOptions(options.FS, &pebbleLogger{logger: l.logger, onFatal: l.fail}, background, l.corrupted)
+	// The caches' references are the DBs' from here on.
+	defer pebbleOptions.Cache.Unref()
+	defer pebbleOptions.FileCache.Unref()
 	db, err := openPebble(dir, pebbleOptions)
-	pebbleOptions.Cache.Unref()
-	background.opened()
 	if err != nil {
+		background.opened()
 		return nil, fmt.Errorf("wal: open %s: %w", dir, l.errOr(err))
 	}
 	l.db = db
 	state, err := recoverState(db)
 	if err != nil {
+		background.opened()
 		closeFailedPebble(db, l.logger)
 		return nil, fmt.Errorf("wal: recover %s: %w", dir, l.errOr(err))
 	}
 	if failure := l.Err(); failure != nil {
 		// Pebble found a damaged table while recovering, and the read that
 		// found it may have looked like no key at all.
+		background.opened()
 		closeFailedPebble(db, l.logger)
 		return nil, fmt.Errorf("wal: recover %s: %w", dir, failure)
 	}
 	last := max(state.lastPosition, state.snapshot.position)
 	if l.lostFirst, l.lostLast, err = l.checkMark(dir, last); err != nil {
+		background.opened()
 		_ = db.Close()
 		var loss *LogLossError
 		if errors.As(err, &loss) {
@@ -232,12 +267,35 @@ func Open(dir string, options Options) (*Log, error) {
 		}
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
+	index, err := openPebble(options.FS.PathJoin(dir, indexDir), l.indexOptions(pebbleOptions, background))
+	if err != nil {
+		background.opened()
+		closeFailedPebble(db, l.logger)
+		return nil, fmt.Errorf("wal: open %s: index: %w", dir, l.errOr(err))
+	}
+	l.index = index
+	err = l.recoverIndex(state.snapshot.position, last)
+	background.opened()
+	if err == nil {
+		err = l.Err() // a damaged table found on the way
+	}
+	if err != nil {
+		closeFailedPebble(index, l.logger)
+		closeFailedPebble(db, l.logger)
+		var loss *LogLossError
+		if errors.As(err, &loss) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("wal: recover %s: %w", dir, l.errOr(err))
+	}
 	l.next = last + 1
 	l.durable.Store(last)
 	l.snapshot = state.snapshot
 	l.snapshotPosition.Store(state.snapshot.position)
 	l.nextGeneration = max(state.snapshot.generation, state.lastGeneration) + 1
 	l.view.Store(newReadView(db))
+	l.indexBatch = l.index.NewBatch(pebble.WithInitialSizeBytes(batchBytesInitial),
+		pebble.WithMaxRetainedSizeBytes(batchBytesRetained))
 	for range pipelineDepth {
 		f := &flight{batch: l.newBatch(), entries: make([]*Entry, 0, options.BatchEntriesMax)}
 		l.flights = append(l.flights, f)
@@ -376,7 +434,7 @@ func keyRange(db *pebble.DB, lower, upper []byte) (first, last []byte, err error
 // EntryBytesMax.
 // NB: e must not be modified until OnDurable returns for it.
 func (l *Log) Append(e *Entry) {
-	assertEntry(e)
+	l.assertEntry(e)
 	if !l.queue.pushOne(e) {
 		e.Position = 0
 		l.options.OnDurable([]*Entry{e}, 0, ErrClosed)
@@ -389,7 +447,7 @@ func (l *Log) Append(e *Entry) {
 // REQUIRES: every entry satisfies Append's requirements.
 func (l *Log) AppendBatch(entries []*Entry) {
 	for _, e := range entries {
-		assertEntry(e)
+		l.assertEntry(e)
 	}
 	if !l.queue.push(entries) {
 		clearPositions(entries)
@@ -397,9 +455,12 @@ func (l *Log) AppendBatch(entries []*Entry) {
 	}
 }
 
-func assertEntry(e *Entry) {
+func (l *Log) assertEntry(e *Entry) {
 	if e == nil {
 		panic("wal: append of a nil entry")
+	}
+	if len(e.Index) > 0 && l.options.IndexOf == nil {
+		panic("wal: append of an entry with index puts, but Options.IndexOf is nil")
 	}
 	size := len(e.Record)
 	for _, put := range e.Index {
@@ -428,6 +489,7 @@ func (l *Log) fail(cause error) {
 	l.failOnce.Do(func() {
 		err := fmt.Errorf("%w: %v", ErrFailed, cause)
 		l.failure.Store(&err)
+		close(l.failed)
 		if l.running.Load() { // during Open, the error Open returns says it
 			l.logger.Error("wal: log failed closed; no further append will be acknowledged",
 				"cause", cause, "durable", l.durable.Load())
@@ -463,11 +525,23 @@ func (l *Log) Close() error {
 			_ = f.batch.Close() // every flight is back and waited for
 		}
 	}
+	_ = l.indexBatch.Close()
 	if err := l.Err(); err != nil {
+		closeFailedPebble(l.index, l.logger)
 		closeFailedPebble(l.db, l.logger)
 		return err
 	}
-	if err := l.db.Close(); err != nil {
+	// The index has no WAL: flushed now, the next Open derives nothing.
+	err := l.flushIndex()
+	if err != nil {
+		closeFailedPebble(l.index, l.logger)
+	} else if err = l.index.Close(); err != nil {
+		err = fmt.Errorf("index: %w", err)
+	}
+	if closeErr := l.db.Close(); closeErr != nil {
+		err = errors.Join(err, closeErr)
+	}
+	if err != nil {
 		return fmt.Errorf("wal: close: %w", err)
 	}
 	return nil
