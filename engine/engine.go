@@ -379,6 +379,16 @@ func (e *Engine) Stats() Stats {
 	}
 }
 
+// StorageMetrics are the log's storage counters: what its stores wrote to
+// disk (WAL, flushes, compactions) and how their LSMs stand. It is the
+// log's type, named here so that embedders need not import wal.
+type StorageMetrics = wal.StorageMetrics
+
+// StorageMetrics returns the log's storage counters since Open. Each call
+// reads Pebble's metrics of both stores, under their locks: fine per
+// scrape, not per operation.
+func (e *Engine) StorageMetrics() StorageMetrics { return e.log.StorageMetrics() }
+
 // Recovered reports what Open rebuilt.
 func (e *Engine) Recovered() Recovery { return e.recovered }
 

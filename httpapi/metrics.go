@@ -51,6 +51,7 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_log_entries_total", Help: "Log entries and barriers carried by the group commits."},
 			stats(func(v statsView) float64 { return float64(v.entries) })),
 		newCommitHistograms(s.statsView),
+		newStorageCollector(s.engine.StorageMetrics),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_log_position", Help: "The durable log position."},
 			stats(func(v statsView) float64 { return float64(v.position) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_accounts", Help: "Ledger accounts."},
@@ -147,6 +148,59 @@ func (c *commitHistograms) Collect(metrics chan<- prometheus.Metric) {
 	v := c.view()
 	metrics <- constHistogram(c.duration, v.commitDuration)
 	metrics <- constHistogram(c.records, v.commitRecords)
+}
+
+// storageCollector exports the log's storage counters, read once per scrape
+// (Pebble's metrics of both stores take their locks). Per charge, the
+// written bytes over tollway_log_position's growth are what BENCHMARKS.md
+// calls the bytes written per charge.
+type storageCollector struct {
+	read                                 func() engine.StorageMetrics
+	wal, flushed, compacted              *prometheus.Desc
+	flushes, compactions, l0, tableBytes *prometheus.Desc
+}
+
+func newStorageCollector(read func() engine.StorageMetrics) *storageCollector {
+	return &storageCollector{
+		read: read,
+		wal: prometheus.NewDesc("tollway_storage_wal_bytes_written_total",
+			"Bytes the log wrote to its write-ahead log (fsynced per group commit).", nil, nil),
+		flushed: prometheus.NewDesc("tollway_storage_flushed_bytes_total",
+			"Bytes of tables written by memtable flushes, records and index stores together.", nil, nil),
+		compacted: prometheus.NewDesc("tollway_storage_compacted_bytes_total",
+			"Bytes of tables written by compactions, records and index stores together.", nil, nil),
+		flushes: prometheus.NewDesc("tollway_storage_flushes_total",
+			"Memtable flushes completed.", nil, nil),
+		compactions: prometheus.NewDesc("tollway_storage_compactions_total",
+			"Compactions completed.", nil, nil),
+		l0: prometheus.NewDesc("tollway_storage_l0_tables",
+			"Tables in level 0 now; Pebble stalls writes when they pile up.", nil, nil),
+		tableBytes: prometheus.NewDesc("tollway_storage_table_bytes",
+			"Bytes of all tables now, every level of both stores.", nil, nil),
+	}
+}
+
+func (c *storageCollector) Describe(descriptions chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.wal, c.flushed, c.compacted, c.flushes, c.compactions, c.l0, c.tableBytes} {
+		descriptions <- d
+	}
+}
+
+func (c *storageCollector) Collect(metrics chan<- prometheus.Metric) {
+	m := c.read()
+	counter := func(d *prometheus.Desc, v float64) {
+		metrics <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		metrics <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	counter(c.wal, float64(m.WALBytesWritten))
+	counter(c.flushed, float64(m.FlushedBytes))
+	counter(c.compacted, float64(m.CompactedBytes))
+	counter(c.flushes, float64(m.Flushes))
+	counter(c.compactions, float64(m.Compactions))
+	gauge(c.l0, float64(m.L0Files))
+	gauge(c.tableBytes, float64(m.TableBytes))
 }
 
 func constHistogram(description *prometheus.Desc, histogram engine.Histogram) prometheus.Metric {

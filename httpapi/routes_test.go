@@ -88,6 +88,20 @@ func TestMetricsHaveTheLogCommitHistogramsAfterCharges(t *testing.T) {
 	if commits := metricValue(body, "tollway_log_commits_total"); commits < metricValue(body, "tollway_log_commit_entries_count") {
 		t.Errorf("tollway_log_commits_total = %v, below the commits the histograms count", commits)
 	}
+	// Every group commit wrote its records to the WAL: at least a record's
+	// bytes per commit. Nothing was flushed yet (the memtables hold it all).
+	if written, commits := metricValue(body, "tollway_storage_wal_bytes_written_total"), metricValue(body, "tollway_log_commit_entries_count"); written < 32*commits {
+		t.Errorf("tollway_storage_wal_bytes_written_total = %v after %v group commits, want at least 32 bytes each", written, commits)
+	}
+	for _, name := range []string{"tollway_storage_flushed_bytes_total", "tollway_storage_compacted_bytes_total",
+		"tollway_storage_flushes_total", "tollway_storage_compactions_total", "tollway_storage_l0_tables"} {
+		if v := metricValue(body, name); v != 0 {
+			t.Errorf("%s = %v before any flush, want 0", name, v)
+		}
+	}
+	if v := metricValue(body, "tollway_storage_table_bytes"); v < 0 {
+		t.Errorf("/metrics lacks tollway_storage_table_bytes")
+	}
 }
 
 // metricValue returns the value of the sample named series (with its
