@@ -40,24 +40,31 @@ func buildTollway(t *testing.T) string {
 	return exe
 }
 
-// TestBenchSmoke runs a short bench of http-charge (against a server it
-// starts as a child process) and embedded-charge, and checks that the
-// result file parses, has both runs, and counts no failure.
-func TestBenchSmoke(t *testing.T) {
-	t.Setenv(beMain, "1")
-	out := t.TempDir()
-	err := benchCommand([]string{"--tollway", buildTollway(t),
-		"--scenarios", "http-charge,embedded-charge", "--connections", "8", "--callers", "32",
-		"--duration", "1s", "--warmup", "200ms", "--repetitions", "1", "--consumers", "50", "--suppliers", "5",
-		"--quiet", "--out", out,
-	})
-	if err != nil {
+// runBench runs one repetition of `tollway bench args…` with 50 consumers
+// and 5 suppliers into a temporary directory, and returns its results.json
+// and the directory.
+func runBench(t *testing.T, args ...string) (report *bench.Report, out string) {
+	t.Helper()
+	out = t.TempDir()
+	args = append(args, "--repetitions", "1", "--consumers", "50", "--suppliers", "5", "--quiet", "--out", out)
+	if err := benchCommand(args); err != nil {
 		t.Fatalf("tollway bench = %v", err)
 	}
 	report, err := bench.ReadJSON(filepath.Join(out, "results.json"))
 	if err != nil {
 		t.Fatalf("results.json: %v", err)
 	}
+	return report, out
+}
+
+// TestBenchSmoke runs a short bench of http-charge (against a server it
+// starts as a child process) and embedded-charge, and checks that the
+// result file parses, has both runs, and counts no failure.
+func TestBenchSmoke(t *testing.T) {
+	t.Setenv(beMain, "1")
+	report, out := runBench(t, "--tollway", buildTollway(t),
+		"--scenarios", "http-charge,embedded-charge", "--connections", "8", "--callers", "32",
+		"--duration", "1s", "--warmup", "200ms")
 	seen := map[bench.Scenario]bool{}
 	for i := range report.Runs {
 		run := &report.Runs[i]
@@ -118,18 +125,8 @@ func TestParseBenchCallers(t *testing.T) {
 // server to build) at two caller counts, and checks that results.json has
 // a run at each, with work, no failure and this process's memory.
 func TestBenchEmbeddedRunsAtEveryCallerCount(t *testing.T) {
-	out := t.TempDir()
-	err := benchCommand([]string{"--scenarios", "embedded-charge", "--callers", "4,16",
-		"--duration", "1s", "--warmup", "100ms", "--repetitions", "1", "--consumers", "50", "--suppliers", "5",
-		"--quiet", "--out", out,
-	})
-	if err != nil {
-		t.Fatalf("tollway bench = %v", err)
-	}
-	report, err := bench.ReadJSON(filepath.Join(out, "results.json"))
-	if err != nil {
-		t.Fatalf("results.json: %v", err)
-	}
+	report, out := runBench(t, "--scenarios", "embedded-charge", "--callers", "4,16",
+		"--duration", "1s", "--warmup", "100ms")
 	var callers []int
 	for i := range report.Runs {
 		run := &report.Runs[i]
