@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"math/bits"
@@ -31,29 +30,11 @@ const base62 = access.Base62
 
 var randomBase62 = access.RandomBase62
 
-// newID returns prefix and idChars random characters, as
-// prefix+randomBase62(idChars) did, in one allocation (it made two: a
+// newID returns prefix and idChars random characters in one allocation (a
 // charge without an Idempotency-Key takes a new id).
 func newID(prefix string) string {
 	var buf [64]byte
-	return string(appendRandomBase62(append(buf[:0], prefix...), idChars))
-}
-
-// appendRandomBase62 appends n random base62 characters, drawn as
-// access.RandomBase62 draws them: random bytes below 248 (4 x 62) modulo 62,
-// so that each character is uniform.
-func appendRandomBase62(out []byte, n int) []byte {
-	var random [32]byte
-	for n > 0 {
-		rand.Read(random[:]) // never fails (crypto/rand.Read documents it)
-		for _, b := range random {
-			if b < 248 && n > 0 {
-				out = append(out, base62[b%62])
-				n--
-			}
-		}
-	}
-	return out
+	return string(access.AppendRandomBase62(append(buf[:0], prefix...), idChars))
 }
 
 // derivedID returns prefix and idChars characters derived from parts by
