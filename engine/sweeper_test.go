@@ -14,6 +14,19 @@ import (
 // sweepWaitMax is the engine's bound on a sweeper's wait (sweeper.go).
 const sweepWaitMax = time.Second
 
+// openFunded opens an engine in memory with alice (800 credited) and bob;
+// the caller closes it, inside its synctest bubble.
+func openFunded(t *testing.T) *engine.Engine {
+	t.Helper()
+	eng, err := engine.Open(engine.Options{Dir: "/data", FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	mustCreate(t, eng, "alice", "bob")
+	mustCredit(t, eng, "dep-1", "alice", 800)
+	return eng
+}
+
 // TestHoldExpiresAtDeadlineWithoutAnyCall runs the engine in a synctest
 // bubble, whose clock is fake: time.Now, the engine's default Clock, and
 // its timers advance only when every goroutine of the bubble is blocked.
@@ -22,13 +35,8 @@ const sweepWaitMax = time.Second
 func TestHoldExpiresAtDeadlineWithoutAnyCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		eng, err := engine.Open(engine.Options{Dir: "/data", FS: vfs.NewMem()})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
+		eng := openFunded(t)
 		defer eng.Close()
-		mustCreate(t, eng, "alice", "bob")
-		mustCredit(t, eng, "dep-1", "alice", 800)
 		const timeout = 30 * time.Second
 		held, err := eng.Hold(ctx, engine.Hold{ID: "h-1", From: "alice", To: "bob", Amount: engine.NewAmount(800), Timeout: timeout})
 		if err != nil {
@@ -63,13 +71,8 @@ func TestHoldExpiresAtDeadlineWithoutAnyCall(t *testing.T) {
 func TestEarlierHoldWakesTheSweeper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		eng, err := engine.Open(engine.Options{Dir: "/data", FS: vfs.NewMem()})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
+		eng := openFunded(t)
 		defer eng.Close()
-		mustCreate(t, eng, "alice", "bob")
-		mustCredit(t, eng, "dep-1", "alice", 800)
 		if _, err := eng.Hold(ctx, engine.Hold{ID: "late", From: "alice", To: "bob", Amount: engine.NewAmount(500), Timeout: time.Hour}); err != nil {
 			t.Fatalf("Hold(late) = %v", err)
 		}

@@ -224,7 +224,7 @@ func newIndexWriter(index *pebble.DB) *indexWriter {
 }
 
 // commitIfFull commits the batch once it holds indexBatchBytesMax, with
-// the marker at through if it is not zero: everything up to through is in.
+// the marker at through when marked (everything up to through is in).
 func (w *indexWriter) commitIfFull(through uint64, marked bool) error {
 	if w.batch.Len() < indexBatchBytesMax {
 		return nil
