@@ -29,6 +29,10 @@ type Config struct {
 	// Expired returns the log entry of a due hold's expiry, which the actor
 	// of decider (the hold's payer) has applied.
 	Expired func(decider *Entry, event *ledger.Event) *wal.Entry
+	// SessionClosed returns the op that carries a session's closing by its
+	// timer (an expiry, or the end at its maximum duration) to the payer's
+	// actor, which applies and logs it. Nobody waits for it.
+	SessionClosed func(session *SessionEntry, event *ledger.Event) Op
 	// Failed reports an actor that panicked: its state can no longer be
 	// trusted, so the engine must fail closed and recover from the log.
 	Failed func(account ledger.AccountID, reason any)
@@ -42,6 +46,7 @@ type Registry struct {
 	system   *actor.ActorSystem
 	root     *actor.RootContext
 	accounts shardmap.Map[ledger.AccountID, *Entry]
+	sessions shardmap.Map[ledger.TransferID, *SessionEntry] // the open ones
 	count    atomic.Int64
 	spawnMu  sync.Mutex // serializes spawning, so an account gets one actor
 	stopped  atomic.Bool
@@ -94,6 +99,7 @@ func NewRegistry(config Config) *Registry {
 	}))
 	r := &Registry{config: config, system: system, root: system.Root}
 	r.accounts.Init()
+	r.sessions.Init()
 	return r
 }
 
@@ -171,6 +177,89 @@ func (r *Registry) spawn(e *Entry) *mailbox {
 	return mb
 }
 
+// InsertSession adds an open session, from recovery or once its opening is
+// durable; payer is its consumer's entry.
+// REQUIRES: no open session with the same id exists.
+func (r *Registry) InsertSession(s *ledger.Session, payer *Entry) *SessionEntry {
+	e := &SessionEntry{session: *s, payer: payer}
+	if _, taken := r.sessions.LoadOrStore(s.ID, e); taken {
+		panic("actors: session inserted twice: " + string(s.ID))
+	}
+	return e
+}
+
+// Session returns the open session's entry, or nil.
+func (r *Registry) Session(id ledger.TransferID) *SessionEntry {
+	e, _ := r.sessions.Load(id)
+	return e
+}
+
+// RemoveSession drops a session once its closing is durable, and stops its
+// actor after the messages already in its mailbox (each finds the session
+// closed). Later lookups find it in the log's index instead.
+func (r *Registry) RemoveSession(e *SessionEntry) {
+	if !r.sessions.CompareAndDelete(e.session.ID, e) {
+		return
+	}
+	if pid := e.pid.Load(); pid != nil {
+		r.root.Poison(pid)
+		r.actors.Add(-1)
+	}
+}
+
+// RangeSessions calls fn for every open session until fn returns false.
+func (r *Registry) RangeSessions(fn func(*SessionEntry) bool) {
+	r.sessions.Range(func(_ ledger.TransferID, e *SessionEntry) bool { return fn(e) })
+}
+
+// Sessions returns how many sessions are open.
+func (r *Registry) Sessions() int {
+	n := 0
+	r.sessions.Range(func(ledger.TransferID, *SessionEntry) bool { n++; return true })
+	return n
+}
+
+// SendSession delivers msg to the session's actor, spawning it on first
+// use. After Shutdown it drops msg.
+func (r *Registry) SendSession(e *SessionEntry, msg any) {
+	if r.stopped.Load() {
+		return
+	}
+	mb := e.mailbox.Load()
+	if mb == nil {
+		if mb = r.spawnSession(e); mb == nil {
+			return
+		}
+	}
+	mb.PostUserMessage(msg)
+}
+
+func (r *Registry) spawnSession(e *SessionEntry) *mailbox {
+	r.spawnMu.Lock()
+	defer r.spawnMu.Unlock()
+	if mb := e.mailbox.Load(); mb != nil || r.stopped.Load() {
+		return mb
+	}
+	payer := e.session.From
+	mb := newMailbox()
+	props := actor.PropsFromProducer(
+		func() actor.Actor {
+			a := &sessionActor{entry: e, registry: r}
+			mb.incarnate(a)
+			return a
+		},
+		actor.WithMailbox(func() actor.Mailbox { return mb }),
+		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
+			r.config.Failed(payer, reason)
+			return actor.StopDirective
+		})),
+	)
+	e.pid.Store(r.root.Spawn(props))
+	e.mailbox.Store(mb)
+	r.actors.Add(1)
+	return mb
+}
+
 // Actors returns how many account actors are alive.
 func (r *Registry) Actors() int { return int(r.actors.Load()) }
 
@@ -182,6 +271,12 @@ func (r *Registry) Shutdown() {
 	r.spawnMu.Unlock()
 	var stopping []*actor.Future
 	r.accounts.Range(func(_ ledger.AccountID, e *Entry) bool {
+		if pid := e.pid.Load(); pid != nil {
+			stopping = append(stopping, r.root.PoisonFuture(pid))
+		}
+		return true
+	})
+	r.sessions.Range(func(_ ledger.TransferID, e *SessionEntry) bool {
 		if pid := e.pid.Load(); pid != nil {
 			stopping = append(stopping, r.root.PoisonFuture(pid))
 		}

@@ -216,6 +216,7 @@ func (e *Engine) route(o *op, accounts commandAccounts) (Transfer, error) {
 			return Transfer{}, err
 		}
 		if outcome == ledger.OutcomeReplay {
+			o.event = last // for callers that answer with more than a Transfer (a session)
 			t := transferOf(&last)
 			t.Replayed = true
 			return t, nil
@@ -413,7 +414,7 @@ func (e *Engine) Transfer(ctx context.Context, id TransferID) (Transfer, error) 
 	if err != nil {
 		return Transfer{}, err
 	}
-	if !found || last.Type == ledger.EventAccountCreated {
+	if !found || last.Type == ledger.EventAccountCreated || last.Type.IsSession() {
 		return Transfer{}, fmt.Errorf("%w: transfer %q", ErrNotFound, id)
 	}
 	return transferOf(&last), nil

@@ -41,6 +41,7 @@ const (
 const (
 	_ = uint(wal.SnapshotChunkBytesMax - snapshotChunkBytes)
 	_ = uint(wal.SnapshotChunkBytesMax - snapshotRecordBytesMax)
+	_ = uint(ledger.AccountRecordBytesMax - ledger.SessionRecordBytesMax) // a session's record is smaller
 )
 
 // checkpointer keeps a copy of the committed state (a ledger.Book fed with
@@ -377,8 +378,10 @@ func (e *Engine) inspect(ctx context.Context, fn func(*ledger.Book)) error {
 	return nil
 }
 
-// encodeSnapshot encodes every account into chunks of about
-// snapshotChunkBytes: a sequence of (uvarint length, account record).
+// encodeSnapshot encodes every account, then every open session, into
+// chunks of about snapshotChunkBytes: a sequence of (uvarint length,
+// record), where a session's record leads with its tag
+// (ledger.IsSessionRecord) and is bounded by ledger.SessionRecordBytesMax.
 //
 // It asserts what the ledger's limits promise, right before the chunks go
 // to the log: an account record above ledger.AccountRecordBytesMax is an
@@ -407,6 +410,16 @@ func encodeSnapshot(book *ledger.Book) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	book.RangeSessions(func(s *ledger.Session) bool {
+		record = ledger.AppendSession(record[:0], s)
+		if len(chunk) > 0 && len(chunk)+binary.MaxVarintLen64+len(record) > snapshotChunkBytes {
+			chunks = append(chunks, chunk)
+			chunk = make([]byte, 0, snapshotChunkBytes)
+		}
+		chunk = binary.AppendUvarint(chunk, uint64(len(record)))
+		chunk = append(chunk, record...)
+		return true
+	})
 	if len(chunk) > 0 {
 		chunks = append(chunks, chunk)
 	}
@@ -426,7 +439,20 @@ func decodeSnapshotChunk(chunk []byte, book *ledger.Book) error {
 			return fmt.Errorf("%w: snapshot record of %d bytes, above ledger.AccountRecordBytesMax (%d)",
 				ledger.ErrCorrupt, size, ledger.AccountRecordBytesMax)
 		}
-		a, err := ledger.DecodeAccount(chunk[n : n+int(size)])
+		record := chunk[n : n+int(size)]
+		chunk = chunk[n+int(size):]
+		if ledger.IsSessionRecord(record) {
+			s, err := ledger.DecodeSession(record)
+			if err != nil {
+				return err
+			}
+			if book.Session(s.ID) != nil {
+				return fmt.Errorf("%w: session %q twice in snapshot", ledger.ErrCorrupt, s.ID)
+			}
+			book.InsertSession(s)
+			continue
+		}
+		a, err := ledger.DecodeAccount(record)
 		if err != nil {
 			return err
 		}
@@ -434,7 +460,6 @@ func decodeSnapshotChunk(chunk []byte, book *ledger.Book) error {
 			return fmt.Errorf("%w: account %q twice in snapshot", ledger.ErrCorrupt, a.ID)
 		}
 		book.Insert(a)
-		chunk = chunk[n+int(size):]
 	}
 	return nil
 }

@@ -42,13 +42,17 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 		o.position, last = entry.Position, entry.Position
 		event := &o.event
 		events = append(events, event)
-		if event.Type == ledger.EventAccountCreated {
+		switch {
+		case event.Type == ledger.EventAccountCreated:
 			e.registry.Insert(&ledger.Account{ID: event.Account, Ledger: event.Ledger, Kind: event.Kind})
 			continue
-		}
-		o.decider.MarkDurable()
-		if event.Type == ledger.EventHeld {
+		case event.Type.IsSession():
+			e.sessionDurable(o)
+		case event.Type == ledger.EventHeld:
 			e.sweeper.add(event.Deadline, event.From)
+		}
+		if o.decider != nil {
+			o.decider.MarkDurable()
 		}
 	}
 	e.sendEffects(entries)
@@ -62,6 +66,26 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 		}
 		e.complete(entry.Token.(*op))
 	}
+}
+
+// sessionDurable follows a session's durable event: an opening brings the
+// session's actor into the registry (before its caller learns of it), a
+// closing takes it out, and each new state arms its timer.
+func (e *Engine) sessionDurable(o *op) {
+	event := &o.event
+	switch {
+	case event.Type == ledger.EventSessionOpened:
+		s := ledger.SessionOf(event)
+		e.sweeper.addSession(&s)
+		o.session = e.registry.InsertSession(&s, o.decider)
+		return
+	case event.Type.IsSessionClose():
+		e.registry.RemoveSession(o.session)
+	case event.Type == ledger.EventSessionStarted:
+		s := ledger.SessionOf(event)
+		e.sweeper.addSession(&s)
+	}
+	o.session.MarkDurable()
 }
 
 // sendEffects sends each counterparty of the group's events (payee, fees,
@@ -111,7 +135,7 @@ type effectSpan struct{ start, next, end int }
 func forEachEffect(entries []*wal.Entry, fn func(ledger.AccountID, *ledger.Event)) {
 	for _, entry := range entries {
 		o, ok := entry.Token.(*op)
-		if !ok || !o.logged || o.event.Type == ledger.EventAccountCreated {
+		if !ok || !o.logged || o.decider == nil { // a creation, or a session's change of its own
 			continue
 		}
 		event, decider := &o.event, o.decider.ID()

@@ -168,19 +168,29 @@ func Open(options Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: recover %s: %w", options.Dir, err)
 	}
 	e.registry = actors.NewRegistry(actors.Config{
-		Log:     log,
-		Now:     e.now,
-		Reply:   e.reply,
-		Expired: newExpiry,
-		Failed:  e.actorFailed,
-		Logger:  options.Logger,
+		Log:           log,
+		Now:           e.now,
+		Reply:         e.reply,
+		Expired:       newExpiry,
+		SessionClosed: newSessionClosing,
+		Failed:        e.actorFailed,
+		Logger:        options.Logger,
 	})
 	e.sweeper = newSweeper(e)
 	book.Range(func(a *ledger.Account) bool {
 		e.registry.Insert(a)
 		for _, h := range a.Holds() {
-			e.sweeper.add(h.Deadline, a.ID)
+			if !h.IsSession() { // a session's reservation: its session's timers close it
+				e.sweeper.add(h.Deadline, a.ID)
+			}
 		}
+		return true
+	})
+	// Sessions whose timers passed while the engine was down close as soon
+	// as the sweeper starts, stamped with the moment they were due.
+	book.RangeSessions(func(s *ledger.Session) bool {
+		e.registry.InsertSession(s, e.registry.Entry(s.From))
+		e.sweeper.addSession(s)
 		return true
 	})
 	e.checkpointer = newCheckpointer(e, book, position)

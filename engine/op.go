@@ -31,9 +31,15 @@ type op struct {
 
 	decider *actors.Entry // the account whose actor decides it; nil for creations and ops answered early
 	logged  bool          // the op appended an event (not a read or a rejection)
-	entry   wal.Entry
-	index   [1]wal.Put
-	done    chan struct{} // nil for expiries, which nobody waits for
+
+	// Session transitions: the session's actor decides sessionCommand
+	// (DecideSession); a closing then goes on to the payer's actor.
+	session        *actors.SessionEntry
+	sessionCommand ledger.SessionCommand
+
+	entry wal.Entry
+	index [1]wal.Put
+	done  chan struct{} // nil for expiries, which nobody waits for
 }
 
 // recordBytesLogged sizes a new log record's buffer to avoid regrowth.
@@ -86,6 +92,9 @@ func newExpiry(decider *actors.Entry, event *ledger.Event) *wal.Entry {
 
 // Decide implements actors.Op. It runs on the decider's actor.
 func (o *op) Decide(account *ledger.Account, now int64) *ledger.Event {
+	if o.session != nil {
+		return o.decideClosing(account)
+	}
 	if o.read {
 		o.balance = balanceOf(account)
 		if spender := o.command.Budget.Spender; spender != "" {

@@ -43,8 +43,23 @@ func (s *sweeper) stop() {
 
 // add schedules account's expiry check at deadline (Unix nanoseconds).
 func (s *sweeper) add(deadline int64, account ledger.AccountID) {
+	s.push(deadlineItem{deadline: deadline, account: account})
+}
+
+// addSession schedules the timer of an open session in its current state:
+// the end of its start window, or of its maximum duration once live. The
+// earlier one is left in the heap: when it fires, the session's actor
+// finds nothing due (ledger.Session.Due).
+func (s *sweeper) addSession(session *ledger.Session) {
+	if deadline, ok := session.Deadline(); ok {
+		s.push(deadlineItem{deadline: deadline, session: session.ID})
+	}
+}
+
+func (s *sweeper) push(item deadlineItem) {
+	deadline := item.deadline
 	s.mu.Lock()
-	heap.Push(&s.due, deadlineItem{deadline: deadline, account: account})
+	heap.Push(&s.due, item)
 	first := s.due[0].deadline == deadline
 	s.mu.Unlock()
 	if first {
@@ -60,10 +75,15 @@ func (s *sweeper) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		accounts, next := s.takeDue()
+		accounts, sessions, next := s.takeDue()
 		for account := range accounts {
 			if entry := s.e.registry.Entry(account); entry != nil {
 				s.e.registry.Send(entry, &actors.Expire{})
+			}
+		}
+		for _, id := range sessions {
+			if entry := s.e.registry.Session(id); entry != nil { // nil: closed since
+				s.e.registry.SendSession(entry, &actors.SessionTimeout{})
 			}
 		}
 		timer.Reset(next)
@@ -79,25 +99,34 @@ func (s *sweeper) run() {
 // sweepWaitMax bounds a sleep, so a clock that jumps is noticed.
 const sweepWaitMax = time.Second
 
-// takeDue pops every deadline that has passed and returns their accounts and
-// how long to sleep until the next.
-func (s *sweeper) takeDue() (map[ledger.AccountID]struct{}, time.Duration) {
+// takeDue pops every deadline that has passed and returns their accounts
+// and sessions and how long to sleep until the next.
+func (s *sweeper) takeDue() (map[ledger.AccountID]struct{}, []ledger.TransferID, time.Duration) {
 	now := s.e.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	accounts := make(map[ledger.AccountID]struct{})
+	var sessions []ledger.TransferID
 	for len(s.due) > 0 && s.due[0].deadline <= now {
-		accounts[heap.Pop(&s.due).(deadlineItem).account] = struct{}{}
+		item := heap.Pop(&s.due).(deadlineItem)
+		if item.session != "" {
+			sessions = append(sessions, item.session)
+		} else {
+			accounts[item.account] = struct{}{}
+		}
 	}
 	if len(s.due) == 0 {
-		return accounts, sweepWaitMax
+		return accounts, sessions, sweepWaitMax
 	}
-	return accounts, min(time.Duration(s.due[0].deadline-now), sweepWaitMax)
+	return accounts, sessions, min(time.Duration(s.due[0].deadline-now), sweepWaitMax)
 }
 
+// deadlineItem is a hold's payer to check for expiries, or a session to
+// check for its timer.
 type deadlineItem struct {
 	deadline int64
 	account  ledger.AccountID
+	session  ledger.TransferID
 }
 
 type deadlineHeap []deadlineItem

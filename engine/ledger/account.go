@@ -111,6 +111,11 @@ type Hold struct {
 	Memo     string
 }
 
+// IsSession reports whether the hold is a session's reservation: it has no
+// deadline of its own (the session's timers close it) and only the
+// session's events capture or release it.
+func (h *Hold) IsSession() bool { return h.Timeout == 0 }
+
 // Available returns what the account can spend now. It is zero for an
 // overdrawn chain account.
 func (a *Account) Available() Amount {
@@ -154,11 +159,14 @@ func compareHolds(x, y *Hold) int {
 }
 
 // NextDeadline returns the earliest deadline of an open hold, and false if
-// there is none.
+// there is none. Session reservations have none.
 func (a *Account) NextDeadline() (int64, bool) {
 	var next int64
 	found := false
 	for _, h := range a.holds {
+		if h.IsSession() {
+			continue
+		}
 		if !found || h.Deadline < next {
 			next, found = h.Deadline, true
 		}

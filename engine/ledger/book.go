@@ -112,13 +112,14 @@ func OpenAccount(d Directory, id AccountID, ledger LedgerID, kind Kind, now int6
 // use one as the reference model. Not safe for concurrent use.
 type Book struct {
 	accounts  map[AccountID]*Account
-	transfers map[TransferID]Event // nil unless tracking
+	sessions  map[TransferID]*Session // the open ones
+	transfers map[TransferID]Event    // nil unless tracking
 }
 
 // NewBook returns an empty book. With trackTransfers it also remembers the
 // latest event of each client id, so Execute enforces idempotency by itself.
 func NewBook(trackTransfers bool) *Book {
-	b := &Book{accounts: make(map[AccountID]*Account)}
+	b := &Book{accounts: make(map[AccountID]*Account), sessions: make(map[TransferID]*Session)}
 	if trackTransfers {
 		b.transfers = make(map[TransferID]Event)
 	}
@@ -181,12 +182,38 @@ func (b *Book) Insert(a *Account) {
 	b.accounts[a.ID] = a
 }
 
+// Session returns the open session with this id, or nil.
+func (b *Book) Session(id TransferID) *Session { return b.sessions[id] }
+
+// Sessions returns how many sessions are open.
+func (b *Book) Sessions() int { return len(b.sessions) }
+
+// RangeSessions calls fn for every open session, in no particular order,
+// until fn returns false.
+func (b *Book) RangeSessions(fn func(*Session) bool) {
+	for _, s := range b.sessions {
+		if !fn(s) {
+			return
+		}
+	}
+}
+
+// InsertSession adds an open session restored from a snapshot.
+// REQUIRES: no session with its id is open.
+func (b *Book) InsertSession(s *Session) {
+	assert(b.sessions[s.ID] == nil, "session inserted twice")
+	b.sessions[s.ID] = s
+}
+
 // Apply changes the book by a decided event. It cannot fail.
 func (b *Book) Apply(e *Event) {
 	if e.Type == EventAccountCreated {
 		assert(b.accounts[e.Account] == nil, "account created twice")
 		b.accounts[e.Account] = &Account{ID: e.Account, Ledger: e.Ledger, Kind: e.Kind}
 		return
+	}
+	if e.Type.IsSession() {
+		b.applySession(e)
 	}
 	for _, id := range [...]AccountID{e.From, e.To, e.Fees} {
 		if id == "" || !e.Involves(id) {
@@ -198,6 +225,24 @@ func (b *Book) Apply(e *Event) {
 	}
 	if b.transfers != nil {
 		b.transfers[e.ID] = *e
+	}
+}
+
+// applySession keeps the open sessions: an opening adds one, a closing
+// removes it, the rest move it.
+func (b *Book) applySession(e *Event) {
+	s := b.sessions[e.ID]
+	switch {
+	case e.Type == EventSessionOpened:
+		assert(s == nil, "session opened twice")
+		opened := SessionOf(e)
+		b.sessions[e.ID] = &opened
+	case s == nil:
+		assert(false, "event of a session that is not open")
+	case e.Type.IsSessionClose():
+		delete(b.sessions, e.ID)
+	default:
+		s.Apply(e)
 	}
 }
 
@@ -266,12 +311,42 @@ func (b *Book) Check() error {
 			return err
 		}
 	}
+	if err := b.checkSessions(); err != nil {
+		return err
+	}
 	for ledger, t := range totals {
 		if t.debitsPosted != t.creditsPosted || t.carries[0] != t.carries[1] {
 			return fmt.Errorf("ledger %q: posted debits %s != credits %s", ledger, t.debitsPosted, t.creditsPosted)
 		}
 		if t.debitsPending != t.creditsPending || t.carries[2] != t.carries[3] {
 			return fmt.Errorf("ledger %q: pending debits %s != credits %s", ledger, t.debitsPending, t.creditsPending)
+		}
+	}
+	return nil
+}
+
+// checkSessions verifies that the open sessions and the payers'
+// reservations match one to one: each open session is reserved by its
+// payer, for its maximum, and each reservation belongs to an open session.
+func (b *Book) checkSessions() error {
+	for id, s := range b.sessions {
+		payer := b.accounts[s.From]
+		if payer == nil {
+			return fmt.Errorf("session %q: unknown payer %q", id, s.From)
+		}
+		h := payer.holds[id]
+		if h == nil || !h.IsSession() || h.Amount != s.Reserved {
+			return fmt.Errorf("session %q: payer %q does not reserve its %s", id, s.From, s.Reserved)
+		}
+		if !s.State.IsOpen() {
+			return fmt.Errorf("session %q: kept open in state %v", id, s.State)
+		}
+	}
+	for _, a := range b.accounts {
+		for id, h := range a.holds {
+			if h.IsSession() && b.sessions[id] == nil {
+				return fmt.Errorf("account %q reserves %s for session %q, which is not open", a.ID, h.Amount, id)
+			}
 		}
 	}
 	return nil

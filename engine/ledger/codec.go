@@ -12,11 +12,12 @@ import (
 // records). Every field is written in a fixed order: uvarints, zig-zag
 // varints for times, length-prefixed strings, amounts as two uvarints (high,
 // low). A version byte leads, so the format can change without guessing.
-// Version 2 added spenders and memos (budgets and metadata); version 1
-// records still decode, without them.
+// Version 2 added spenders and memos (budgets and metadata); version 3
+// added sessions (their events end with the session's terms). Records of
+// versions 1 and 2 still decode, without what came later.
 
 const (
-	codecVersion    = 2
+	codecVersion    = 3
 	codecVersionMin = 1
 )
 
@@ -52,7 +53,16 @@ func AppendEvent(buf []byte, e *Event) []byte {
 	buf = binary.AppendVarint(buf, e.Timeout)
 	buf = binary.AppendVarint(buf, e.Deadline)
 	buf = appendString(buf, string(e.Spender))
-	return appendString(buf, e.Memo)
+	buf = appendString(buf, e.Memo)
+	if e.Type.IsSession() {
+		t := e.Session
+		buf = appendAmount(buf, t.Rate)
+		buf = binary.AppendVarint(buf, t.MaxSeconds)
+		for _, at := range [...]int64{t.Created, t.StartBy, t.Accepted, t.Started, t.Ended} {
+			buf = binary.AppendVarint(buf, at)
+		}
+	}
+	return buf
 }
 
 // DecodeEvent decodes one event written by AppendEvent. It never panics and
@@ -82,6 +92,14 @@ func DecodeEvent(data []byte) (Event, error) {
 		e.Spender = SpenderID(d.string(SpenderIDBytesMax))
 		e.Memo = d.string(MemoBytesMax)
 	}
+	if e.Type.IsSession() {
+		if version < 3 {
+			d.fail("session event before version 3")
+		}
+		t := &SessionTerms{Rate: d.amount(), MaxSeconds: d.varint()}
+		t.Created, t.StartBy, t.Accepted, t.Started, t.Ended = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
+		e.Session = t
+	}
 	if err := d.finish(); err != nil {
 		return Event{}, err
 	}
@@ -98,7 +116,7 @@ const systemIDBytesMax = AccountIDBytesMax + LedgerIDBytesMax + 16
 // must never panic on bytes that passed DecodeEvent.
 func validateEvent(e *Event) error {
 	posted := e.Amount
-	if e.Type == EventCaptured {
+	if e.Type == EventCaptured || e.Type == EventSessionEnded {
 		if e.Captured.Cmp(e.Amount) > 0 {
 			return fmt.Errorf("%w: captured above held", ErrCorrupt)
 		}
@@ -119,10 +137,75 @@ func validateEvent(e *Event) error {
 	if e.From == "" || e.To == "" || e.From == e.To || e.ID == "" || e.Fees == e.From || e.Fees == e.To {
 		return fmt.Errorf("%w: transfer without distinct accounts", ErrCorrupt)
 	}
-	if !e.Fee.IsZero() && (e.Fees == "" || (e.Type != EventCharged && e.Type != EventCaptured)) {
+	if !e.Fee.IsZero() && (e.Fees == "" || (e.Type != EventCharged && e.Type != EventCaptured && e.Type != EventSessionEnded)) {
 		return fmt.Errorf("%w: fee that no account receives", ErrCorrupt)
 	}
+	if e.Type.IsSession() {
+		return validateSession(e)
+	}
 	return nil
+}
+
+// validateSession rejects session events that a session could not have
+// produced: what Apply and SessionOf assert on.
+func validateSession(e *Event) error {
+	t := e.Session
+	switch {
+	case t.Rate.IsZero() || t.MaxSeconds <= 0 || t.MaxSeconds > SessionSecondsMax:
+		return fmt.Errorf("%w: session terms", ErrCorrupt)
+	case e.Timeout != 0 || e.Deadline != 0:
+		return fmt.Errorf("%w: session with a hold deadline", ErrCorrupt)
+	}
+	if reserved, ok := t.Rate.mulSmall(uint64(t.MaxSeconds)); !ok || reserved != e.Amount {
+		return fmt.Errorf("%w: session reservation is not rate × maximum", ErrCorrupt)
+	}
+	return nil
+}
+
+// sessionRecordTag leads a session's snapshot record. An account's record
+// leads with its codec version, which is never this.
+const sessionRecordTag = 0xE5
+
+// SessionRecordBytesMax bounds a session's snapshot record: its tag and
+// one event with a memo of MemoBytesMax.
+const SessionRecordBytesMax = 1 + 2 + // tag, version and type
+	3*(lengthBytesMax+systemIDBytesMax) + lengthBytesMax + TransferIDBytesMax + lengthBytesMax + LedgerIDBytesMax + 1 + // ids, kind
+	4*uvarintBytesMax + 4*amountBytesMax + uvarintBytesMax + 2*uvarintBytesMax + // time, account, amounts, fee rate, timeout, deadline
+	lengthBytesMax + SpenderIDBytesMax + lengthBytesMax + MemoBytesMax + // spender, memo
+	amountBytesMax + 6*uvarintBytesMax // terms
+
+// IsSessionRecord reports whether a snapshot record is a session's
+// (AppendSession) rather than an account's.
+func IsSessionRecord(record []byte) bool { return len(record) > 0 && record[0] == sessionRecordTag }
+
+// AppendSession appends the snapshot record of an open session: its tag
+// and the event that would leave it as it is (every session event carries
+// the whole session).
+func AppendSession(buf []byte, s *Session) []byte {
+	e := s.event(stateEvents[s.State], 0)
+	return AppendEvent(append(buf, sessionRecordTag), &e)
+}
+
+var stateEvents = [...]EventType{
+	SessionRequested: EventSessionOpened,
+	SessionAssigned:  EventSessionAccepted,
+	SessionLive:      EventSessionStarted,
+}
+
+// DecodeSession decodes a record written by AppendSession.
+func DecodeSession(record []byte) (*Session, error) {
+	if !IsSessionRecord(record) {
+		return nil, fmt.Errorf("%w: not a session record", ErrCorrupt)
+	}
+	e, err := DecodeEvent(record[1:])
+	if err != nil {
+		return nil, err
+	}
+	if e.Type.IsSessionClose() || !e.Type.IsSession() {
+		return nil, fmt.Errorf("%w: snapshot of a session that is not open", ErrCorrupt)
+	}
+	s := SessionOf(&e)
+	return &s, nil
 }
 
 // AppendAccount appends the snapshot encoding of a, its open holds included.

@@ -6,11 +6,12 @@ import "fmt"
 type CommandType uint8
 
 const (
-	CommandCredit  CommandType = iota + 1 // fund To from the chain account From
-	CommandCharge                         // move Amount from From to To, fee to Fees
-	CommandHold                           // reserve Amount of From for To for Timeout
-	CommandCapture                        // post Amount (<= held) of hold ID, release the rest
-	CommandVoid                           // release hold ID
+	CommandCredit      CommandType = iota + 1 // fund To from the chain account From
+	CommandCharge                             // move Amount from From to To, fee to Fees
+	CommandHold                               // reserve Amount of From for To for Timeout
+	CommandCapture                            // post Amount (<= held) of hold ID, release the rest
+	CommandVoid                               // release hold ID
+	CommandSessionOpen                        // open session ID: reserve Rate × MaxSeconds of From for To
 )
 
 // AmountPerOperationMax bounds the amount of one credit, charge or hold, so
@@ -33,7 +34,10 @@ type Command struct {
 	Fees    AccountID
 	Amount  Amount
 	FeeBps  uint32
-	Timeout int64 // CommandHold: nanoseconds
+	Timeout int64 // CommandHold: nanoseconds; CommandSessionOpen: the start window
+
+	Rate       Amount // CommandSessionOpen: per second
+	MaxSeconds int64  // CommandSessionOpen: the maximum duration
 
 	Budget Budget // charges and holds: the spender's caps; zero for none
 	Memo   string // charges and holds: an opaque note kept with the event
@@ -66,6 +70,8 @@ func Decide(a *Account, c *Command, now int64) (Event, error) {
 		return decideCapture(a, c, now)
 	case CommandVoid:
 		return decideVoid(a, c, now)
+	case CommandSessionOpen:
+		return decideSessionOpen(a, c, now)
 	}
 	return Event{}, fmt.Errorf("%w: unknown command type %d", ErrInvalid, c.Type)
 }
@@ -152,7 +158,7 @@ func checkHoldLimits(a *Account, c *Command) error {
 
 func decideCapture(a *Account, c *Command, now int64) (Event, error) {
 	h := a.holds[c.ID]
-	if h == nil {
+	if h == nil || h.IsSession() {
 		return Event{}, ErrInvalidState
 	}
 	if c.Amount.IsZero() || c.Amount.Cmp(h.Amount) > 0 {
@@ -169,7 +175,7 @@ func decideCapture(a *Account, c *Command, now int64) (Event, error) {
 
 func decideVoid(a *Account, c *Command, now int64) (Event, error) {
 	h := a.holds[c.ID]
-	if h == nil {
+	if h == nil || h.IsSession() {
 		return Event{}, ErrInvalidState
 	}
 	return closingEvent(EventVoided, a.Ledger, h, now), nil
@@ -185,11 +191,11 @@ func closingEvent(t EventType, ledger LedgerID, h *Hold, now int64) Event {
 
 // ExpireDue returns an expiry event for every open hold of a whose deadline
 // is at or before now, in deadline order. A hold is open strictly before its
-// deadline.
+// deadline. Session reservations have none: their sessions close them.
 func ExpireDue(a *Account, now int64) []Event {
 	var events []Event
 	for _, h := range a.holds {
-		if h.Deadline <= now {
+		if h.Deadline <= now && !h.IsSession() {
 			events = append(events, closingEvent(EventExpired, a.Ledger, h, now))
 		}
 	}
@@ -225,7 +231,7 @@ const (
 // ErrInvalidState. Pure: the engine calls it with the event it stored.
 func Recall(last *Event, c *Command) (Outcome, error) {
 	switch c.Type {
-	case CommandCredit, CommandCharge, CommandHold:
+	case CommandCredit, CommandCharge, CommandHold, CommandSessionOpen:
 		if !sameRequest(last, c) {
 			return 0, ErrIdempotencyConflict
 		}
@@ -251,6 +257,9 @@ func recallClose(last *Event, c *Command) (Outcome, error) {
 	case EventCredited, EventCharged:
 		return 0, ErrNotFound // a client id of another kind of operation: no such hold
 	}
+	if last.Type.IsSession() {
+		return 0, ErrNotFound // a session's reservation is no hold of the client's
+	}
 	return 0, ErrInvalidState
 }
 
@@ -267,6 +276,11 @@ func sameRequest(e *Event, c *Command) bool {
 		switch e.Type {
 		case EventHeld, EventCaptured, EventVoided, EventExpired:
 			return e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Timeout == c.Timeout && e.Memo == c.Memo
+		}
+	case CommandSessionOpen:
+		if t := e.Session; e.Type.IsSession() && t != nil {
+			return e.From == c.From && e.To == c.To && t.Rate == c.Rate && t.MaxSeconds == c.MaxSeconds &&
+				t.StartBy-t.Created == c.Timeout && e.Memo == c.Memo
 		}
 	}
 	return false

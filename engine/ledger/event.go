@@ -4,15 +4,28 @@ package ledger
 type EventType uint8
 
 const (
-	EventAccountCreated EventType = iota + 1 // Account opened in Ledger with Kind
-	EventCredited                            // Amount from the chain account (From) to To
-	EventCharged                             // Amount from From: Amount-Fee to To, Fee to Fees
-	EventHeld                                // Amount of From reserved for To until Deadline
-	EventCaptured                            // hold ID posted: Captured of Amount, Fee of it to Fees
-	EventVoided                              // hold ID released by request
-	EventExpired                             // hold ID released at its deadline
+	EventAccountCreated   EventType = iota + 1 // Account opened in Ledger with Kind
+	EventCredited                              // Amount from the chain account (From) to To
+	EventCharged                               // Amount from From: Amount-Fee to To, Fee to Fees
+	EventHeld                                  // Amount of From reserved for To until Deadline
+	EventCaptured                              // hold ID posted: Captured of Amount, Fee of it to Fees
+	EventVoided                                // hold ID released by request
+	EventExpired                               // hold ID released at its deadline
+	EventSessionOpened                         // session ID opened: Amount of From reserved for To
+	EventSessionAccepted                       // session ID accepted by its supplier
+	EventSessionStarted                        // session ID live
+	EventSessionEnded                          // session ID ended: Captured of Amount posted, Fee of it to Fees
+	EventSessionCancelled                      // session ID cancelled by its consumer, released
+	EventSessionExpired                        // session ID not started in time, released
 	eventTypeEnd
 )
+
+// IsSession reports whether events of this type are a session's.
+func (t EventType) IsSession() bool { return t >= EventSessionOpened && t <= EventSessionExpired }
+
+// IsSessionClose reports whether the event closes a session, releasing
+// its reservation (posting part of it, for an end).
+func (t EventType) IsSessionClose() bool { return t >= EventSessionEnded && t <= EventSessionExpired }
 
 // String returns the event type's name.
 func (t EventType) String() string {
@@ -31,6 +44,18 @@ func (t EventType) String() string {
 		return "voided"
 	case EventExpired:
 		return "expired"
+	case EventSessionOpened:
+		return "session_opened"
+	case EventSessionAccepted:
+		return "session_accepted"
+	case EventSessionStarted:
+		return "session_started"
+	case EventSessionEnded:
+		return "session_ended"
+	case EventSessionCancelled:
+		return "session_cancelled"
+	case EventSessionExpired:
+		return "session_expired"
 	}
 	return "unknown"
 }
@@ -59,8 +84,13 @@ type Event struct {
 	Timeout  int64 // holds: nanoseconds requested
 	Deadline int64 // holds: Unix nanoseconds at which it expires
 
-	Spender SpenderID // charges and holds: whose budget the debit counted against
-	Memo    string    // charges and holds: the client's opaque note (its metadata)
+	Spender SpenderID // charges, holds and sessions: whose budget the debit counted against
+	Memo    string    // charges, holds and sessions: the client's opaque note (its metadata)
+
+	// Session is the rest of the session a session event belongs to (its
+	// money is in the hold fields above: Amount reserved, Captured posted
+	// by its end); nil for every other event.
+	Session *SessionTerms
 }
 
 // MemoBytesMax bounds an operation's memo.
@@ -69,7 +99,7 @@ const MemoBytesMax = 16 << 10
 // ToAmount returns what the payee receives: the amount posted minus the fee.
 func (e *Event) ToAmount() Amount {
 	posted := e.Amount
-	if e.Type == EventCaptured {
+	if e.Type == EventCaptured || e.Type == EventSessionEnded {
 		posted = e.Captured
 	}
 	rest, ok := posted.Sub(e.Fee)
@@ -82,8 +112,11 @@ func (e *Event) Involves(id AccountID) bool {
 	switch e.Type {
 	case EventAccountCreated:
 		return e.Account == id
-	case EventCredited, EventHeld, EventVoided, EventExpired:
+	case EventCredited, EventHeld, EventVoided, EventExpired,
+		EventSessionOpened, EventSessionCancelled, EventSessionExpired:
 		return e.From == id || e.To == id
+	case EventSessionAccepted, EventSessionStarted:
+		return false
 	}
 	return e.From == id || e.To == id || (e.Fees == id && !e.Fee.IsZero())
 }
@@ -106,7 +139,7 @@ func (a *Account) Apply(e *Event) {
 		if a.ID == e.Fees && e.Type == EventCharged {
 			a.CreditsPosted = add(a.CreditsPosted, e.Fee)
 		}
-	case EventHeld:
+	case EventHeld, EventSessionOpened:
 		if a.ID == e.From {
 			a.DebitsPending = add(a.DebitsPending, e.Amount)
 			if a.holds == nil {
@@ -120,12 +153,12 @@ func (a *Account) Apply(e *Event) {
 		if a.ID == e.To {
 			a.CreditsPending = add(a.CreditsPending, e.Amount)
 		}
-	case EventCaptured:
+	case EventCaptured, EventSessionEnded:
 		if a.ID == e.From {
 			a.DebitsPending = sub(a.DebitsPending, e.Amount)
 			a.DebitsPosted = add(a.DebitsPosted, e.Captured)
 			a.closeHold(e.ID)
-			a.refund(e.Spender, sub(e.Amount, e.Captured), e.Deadline-e.Timeout)
+			a.refund(e.Spender, sub(e.Amount, e.Captured), e.heldAt())
 		}
 		if a.ID == e.To {
 			a.CreditsPending = sub(a.CreditsPending, e.Amount)
@@ -134,18 +167,28 @@ func (a *Account) Apply(e *Event) {
 		if a.ID == e.Fees {
 			a.CreditsPosted = add(a.CreditsPosted, e.Fee)
 		}
-	case EventVoided, EventExpired:
+	case EventVoided, EventExpired, EventSessionCancelled, EventSessionExpired:
 		if a.ID == e.From {
 			a.DebitsPending = sub(a.DebitsPending, e.Amount)
 			a.closeHold(e.ID)
-			a.refund(e.Spender, e.Amount, e.Deadline-e.Timeout)
+			a.refund(e.Spender, e.Amount, e.heldAt())
 		}
 		if a.ID == e.To {
 			a.CreditsPending = sub(a.CreditsPending, e.Amount)
 		}
+	case EventSessionAccepted, EventSessionStarted:
 	default:
 		assert(false, "unknown event type")
 	}
+}
+
+// heldAt returns when the hold a closing event releases was placed: a
+// session's reservation when the session opened.
+func (e *Event) heldAt() int64 {
+	if e.Session != nil {
+		return e.Session.Created
+	}
+	return e.Deadline - e.Timeout
 }
 
 func (a *Account) closeHold(id TransferID) {
@@ -158,10 +201,12 @@ func (a *Account) closeHold(id TransferID) {
 	}
 }
 
+// holdOf returns the hold an EventHeld places, or the reservation of an
+// EventSessionOpened: a hold with no deadline (Hold.IsSession).
 func holdOf(e *Event) *Hold {
 	return &Hold{
 		ID: e.ID, From: e.From, To: e.To, Fees: e.Fees, Amount: e.Amount,
-		FeeBps: e.FeeBps, Created: e.Time, Timeout: e.Timeout, Deadline: e.Deadline,
+		FeeBps: e.FeeBps, Created: e.Time, Timeout: e.Timeout, Deadline: e.Deadline, // both 0 for a session
 		Spender: e.Spender, Memo: e.Memo,
 	}
 }
