@@ -138,6 +138,9 @@ func (o *op) encode() *wal.Entry {
 	record := ledger.AppendEvent(buffer[len(id):], &o.event)
 	o.index[0] = wal.Put{Key: buffer[:len(id):len(id)], Value: record}
 	o.entry = wal.Entry{Record: record, Index: o.index[:], Token: o}
+	if o.event.Type == ledger.EventSessionOpened {
+		o.entry.Table = sessionRows(&o.event)
+	}
 	return &o.entry
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -210,17 +211,15 @@ func (e *Engine) Session(ctx context.Context, id TransferID) (Session, error) {
 	return sessionOf(&last), nil
 }
 
-// OpenSessions returns the ids of the open sessions account takes part in,
-// as consumer or supplier, at most limit of them, in no particular order.
-func (e *Engine) OpenSessions(account AccountID, limit int) []TransferID {
-	var ids []TransferID
-	e.registry.RangeSessions(func(s *actors.SessionEntry) bool {
-		if s.From() == account || s.To() == account {
-			ids = append(ids, s.ID())
-		}
-		return len(ids) < limit
-	})
-	return ids
+// SessionReservation returns what a session of rate per second for at most
+// maxSeconds reserves, and false if that is above what one operation may
+// move (ledger.AmountPerOperationMax): OpenSession refuses such a session.
+func SessionReservation(rate Amount, maxSeconds int64) (Amount, bool) {
+	if maxSeconds < 0 {
+		return Amount{}, false
+	}
+	reserved, ok := rate.MulUint64(uint64(maxSeconds))
+	return reserved, ok && reserved.Cmp(ledger.AmountPerOperationMax) <= 0
 }
 
 // sessionResult is a transition's answer from its completed op.
@@ -271,3 +270,105 @@ func newSessionClosing(session *actors.SessionEntry, event *ledger.Event) actors
 	o.event = *event
 	return o
 }
+
+// Listing sessions. Each opening's log entry writes one row per party in
+// the engine's table (atomically with its record), keyed so that a prefix
+// scan lists an account's sessions newest first:
+//
+//	sessionsPrefix account "/" 16 hex digits of ^created id
+//
+// A page reads each listed session's latest event from the index.
+const (
+	sessionsPrefix = "sessions/"
+	// SessionsPageMax bounds one page of Sessions.
+	SessionsPageMax = 100
+	// sessionsScanMax bounds the rows one page reads when a state filter
+	// skips most of them: the page then ends early, with more set.
+	sessionsScanMax = 1000
+)
+
+func sessionRows(e *ledger.Event) []wal.Put {
+	return []wal.Put{
+		{Key: sessionRowKey(e.From, e.Session.Created, e.ID), Value: []byte{}},
+		{Key: sessionRowKey(e.To, e.Session.Created, e.ID), Value: []byte{}},
+	}
+}
+
+func sessionRowKey(account AccountID, created int64, id TransferID) []byte {
+	key := make([]byte, 0, len(sessionsPrefix)+len(account)+1+16+len(id))
+	key = append(key, sessionsPrefix...)
+	key = append(key, account...)
+	key = append(key, '/')
+	key = fmt.Appendf(key, "%016x", ^uint64(created))
+	return append(key, id...)
+}
+
+// SessionQuery selects a page of an account's sessions.
+type SessionQuery struct {
+	Account AccountID
+	State   SessionState // 0: every state
+	// StartingAfter is the id of the session the previous page ended with
+	// (its Next); empty for the first page.
+	StartingAfter TransferID
+	Limit         int // 1-SessionsPageMax
+}
+
+// SessionPage is one page of sessions, newest first. More reports that
+// sessions may follow: ask again with StartingAfter set to Next.
+type SessionPage struct {
+	Sessions []Session
+	More     bool
+	Next     TransferID
+}
+
+// Sessions lists the sessions Account takes part in, as consumer or
+// supplier, newest first, as of their latest durable events.
+func (e *Engine) Sessions(ctx context.Context, q SessionQuery) (SessionPage, error) {
+	if q.Limit < 1 || q.Limit > SessionsPageMax {
+		return SessionPage{}, fmt.Errorf("%w: limit must be 1-%d", ErrInvalid, SessionsPageMax)
+	}
+	prefix := append(append([]byte(sessionsPrefix), q.Account...), '/')
+	var start []byte
+	if q.StartingAfter != "" {
+		after, err := e.Session(ctx, q.StartingAfter)
+		if err != nil || (after.From != q.Account && after.To != q.Account) {
+			return SessionPage{}, fmt.Errorf("%w: starting after an unknown session", ErrInvalid)
+		}
+		start = append(sessionRowKey(q.Account, after.Created.UnixNano(), q.StartingAfter), 0)
+	}
+	if err := e.enter(); err != nil {
+		return SessionPage{}, err
+	}
+	defer e.leave()
+	var page SessionPage
+	scanned := 0
+	err := e.log.ScanTableFrom(prefix, start, func(key, _ []byte) error {
+		if len(page.Sessions) == q.Limit || scanned == sessionsScanMax {
+			page.More = true
+			return errPageFull
+		}
+		scanned++
+		id := TransferID(key[len(prefix)+16:])
+		last, found, err := e.lookup(id)
+		if err != nil {
+			return err
+		}
+		if !found || !last.Type.IsSession() {
+			return fmt.Errorf("%w: session %q listed but not indexed", ErrUnavailable, id)
+		}
+		page.Next = id
+		if s := sessionOf(&last); q.State == 0 || s.State == q.State {
+			page.Sessions = append(page.Sessions, s)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return SessionPage{}, err
+	}
+	if !page.More {
+		page.Next = ""
+	}
+	return page, nil
+}
+
+var errPageFull = errors.New("page full")

@@ -7,6 +7,8 @@ import (
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tollway/tollway/engine"
+
 	_ "embed"
 )
 
@@ -50,6 +52,14 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/charges", s.charge)
 	add("POST", "/v1/charges/batch", s.chargeBatch)
 	add("GET", "/v1/charges/{id}", s.getCharge)
+
+	add("POST", "/v1/sessions", s.openSession)
+	add("GET", "/v1/sessions", s.listSessions)
+	add("GET", "/v1/sessions/{id}", s.getSession)
+	add("POST", "/v1/sessions/{id}/accept", s.sessionTransition((*engine.Engine).AcceptSession))
+	add("POST", "/v1/sessions/{id}/start", s.sessionTransition((*engine.Engine).StartSession))
+	add("POST", "/v1/sessions/{id}/end", s.sessionTransition((*engine.Engine).EndSession))
+	add("POST", "/v1/sessions/{id}/cancel", s.sessionTransition((*engine.Engine).CancelSession))
 	return r
 }
 

@@ -250,6 +250,12 @@ func (l *Log) ScanIndex(fn func(key []byte) error) error {
 // prefix, in key order; key and value are valid only during fn. An error of
 // fn stops the scan and is returned.
 func (l *Log) ScanTable(prefix []byte, fn func(key, value []byte) error) error {
+	return l.ScanTableFrom(prefix, nil, fn)
+}
+
+// ScanTableFrom is ScanTable from the first key at or after start (which
+// starts with prefix, or is nil for all of them): a page of a long range.
+func (l *Log) ScanTableFrom(prefix, start []byte, fn func(key, value []byte) error) error {
 	if err := l.enter(); err != nil {
 		return err
 	}
@@ -257,9 +263,13 @@ func (l *Log) ScanTable(prefix []byte, fn func(key, value []byte) error) error {
 	view := l.acquireView()
 	defer view.release()
 	lower := append([]byte{prefixTable}, prefix...)
+	upper := prefixEnd(lower)
+	if bytes.HasPrefix(start, prefix) {
+		lower = append([]byte{prefixTable}, start...)
+	}
 	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{
 		LowerBound: lower,
-		UpperBound: prefixEnd(lower),
+		UpperBound: upper,
 	})
 	if err != nil {
 		return fmt.Errorf("wal: scan table: %w", err)

@@ -140,6 +140,9 @@ func (a Amount) FeeOf(bps uint32) Amount {
 // BasisPointsMax is 100% in basis points.
 const BasisPointsMax = 10_000
 
+// MulUint64 returns a × m, and false if it overflows 128 bits.
+func (a Amount) MulUint64(m uint64) (Amount, bool) { return a.mulSmall(m) }
+
 func (a Amount) mulSmall(m uint64) (Amount, bool) {
 	hiHi, hiLo := bits.Mul64(a.hi, m)
 	loHi, loLo := bits.Mul64(a.lo, m)

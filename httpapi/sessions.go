@@ -1,0 +1,289 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/access"
+)
+
+// Session limits of the API, beyond the engine's (engine.SessionSecondsMax,
+// engine.SessionStartWithinMax, and the payer's open holds, which sessions
+// count against).
+const (
+	// SessionsPageDefault is the page size of GET /v1/sessions without a
+	// limit; engine.SessionsPageMax is the most one page holds.
+	SessionsPageDefault = 20
+	// sessionStartWithinSecondsMax is engine.SessionStartWithinMax in the
+	// API's unit.
+	sessionStartWithinSecondsMax = uint64(engine.SessionStartWithinMax / time.Second)
+)
+
+// sessionRequest is a decoded POST /v1/sessions.
+type sessionRequest struct {
+	to          string
+	rate        engine.Amount
+	maxSeconds  int64
+	startWithin time.Duration
+	memo        string
+}
+
+func decodeSession(body []byte, payer string) (sessionRequest, *apiError) {
+	r, apiErr := parseObject(body)
+	if apiErr != nil {
+		return sessionRequest{}, apiErr
+	}
+	defer r.release()
+	var request sessionRequest
+	to, ok := r.string("to", true, 64)
+	switch {
+	case ok && to == payer:
+		r.fail("to", "must differ from the paying account")
+	case ok && !strings.HasPrefix(to, prefixAccount):
+		r.fail("to", "must be an account id (acct_…)")
+	}
+	request.to = to
+	rate, rateOK := r.amount("ratePerSecond", true)
+	maxSeconds, maxOK := r.integer("maxDurationSeconds", true, 1, engine.SessionSecondsMax)
+	if rateOK && maxOK {
+		if _, fits := engine.SessionReservation(rate, int64(maxSeconds)); !fits {
+			r.fail("ratePerSecond", "times maxDurationSeconds must fit one operation's amount (2^64-1 base units)")
+		}
+	}
+	request.rate, request.maxSeconds = rate, int64(maxSeconds)
+	if within, ok := r.integer("startWithinSeconds", false, 1, sessionStartWithinSecondsMax); ok {
+		request.startWithin = time.Duration(within) * time.Second
+	}
+	request.memo = readMetadata(r)
+	return request, r.finish()
+}
+
+// sessionID is the durable client id of a session's opening: derived from
+// the payer and the Idempotency-Key, or random without one.
+func sessionID(payer, key string) engine.TransferID {
+	if key == "" {
+		return engine.TransferID(newID(prefixSession))
+	}
+	return engine.TransferID(derivedID(prefixSession, payer, key))
+}
+
+func (s *Server) openSession(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, access.ScopeSessionsWrite)
+	if apiErr != nil {
+		return apiErr
+	}
+	request, apiErr := decodeSession(ctx.PostBody(), grant.account)
+	if apiErr != nil {
+		return apiErr
+	}
+	done, key, apiErr := s.idempotentKey(ctx, c, grant.account)
+	if done || apiErr != nil {
+		return apiErr
+	}
+	session, err := s.engine.OpenSession(ctxOf(ctx), engine.OpenSession{
+		ID: sessionID(grant.account, key), From: engine.AccountID(grant.account), To: engine.AccountID(request.to),
+		Rate: request.rate, MaxSeconds: request.maxSeconds, StartWithin: request.startWithin,
+		Memo: request.memo, Budget: grant.key.Budget(),
+	})
+	if err != nil {
+		return sessionError(err, "account "+request.to)
+	}
+	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendSession(buf, &session) })
+	return nil
+}
+
+// sessionTransition returns the handler of POST /v1/sessions/{id}/<name>,
+// which asks the engine for one transition on behalf of the key's account.
+func (s *Server) sessionTransition(do func(*engine.Engine, context.Context, engine.TransferID, engine.AccountID) (engine.Session, error)) handler {
+	return func(ctx *fasthttp.RequestCtx, c *call) *apiError {
+		grant, apiErr := s.authenticateKey(ctx, access.ScopeSessionsWrite)
+		if apiErr != nil {
+			return apiErr
+		}
+		if apiErr := decodeEmpty(ctx.PostBody()); apiErr != nil {
+			return apiErr
+		}
+		done, apiErr := s.idempotent(ctx, c, grant.account)
+		if done || apiErr != nil {
+			return apiErr
+		}
+		id := pathID(ctx)
+		if !strings.HasPrefix(id, prefixSession) {
+			return notFound("session")
+		}
+		session, err := do(s.engine, ctxOf(ctx), engine.TransferID(id), engine.AccountID(grant.account))
+		if err != nil {
+			return sessionError(err, "session")
+		}
+		writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendSession(buf, &session) })
+		return nil
+	}
+}
+
+// decodeEmpty accepts an empty body or an empty JSON object: transitions
+// take no fields.
+func decodeEmpty(body []byte) *apiError {
+	if len(body) == 0 {
+		return nil
+	}
+	r, apiErr := parseObject(body)
+	if apiErr != nil {
+		return apiErr
+	}
+	defer r.release()
+	return r.finish()
+}
+
+var errWrongParty = forbidden("wrong_party", "the other side of the session makes this transition: the supplier accepts, the consumer cancels")
+
+// sessionError maps the engine's session errors: the other side's
+// transition is 403 wrong_party; the rest as everywhere.
+func sessionError(err error, what string) *apiError {
+	if errors.Is(err, engine.ErrWrongParty) {
+		return errWrongParty
+	}
+	return errorOf(err, what)
+}
+
+func (s *Server) getSession(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, access.ScopeSessionsRead)
+	if apiErr != nil {
+		return apiErr
+	}
+	id := pathID(ctx)
+	if !strings.HasPrefix(id, prefixSession) {
+		return notFound("session")
+	}
+	session, err := s.engine.Session(ctxOf(ctx), engine.TransferID(id))
+	if err != nil {
+		return errorOf(err, "session")
+	}
+	// Another account's session does not exist, as far as this key knows.
+	if string(session.From) != grant.account && string(session.To) != grant.account {
+		return notFound("session")
+	}
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendSession(buf, &session) })
+	return nil
+}
+
+// sessionStates are the states a list may filter on, as the API spells them.
+var sessionStates = map[string]engine.SessionState{
+	"REQUESTED": engine.SessionRequested, "ASSIGNED": engine.SessionAssigned, "LIVE": engine.SessionLive,
+	"ENDED": engine.SessionEnded, "CANCELLED": engine.SessionCancelled, "EXPIRED": engine.SessionExpired,
+}
+
+func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	grant, apiErr := s.authenticateKey(ctx, access.ScopeSessionsRead)
+	if apiErr != nil {
+		return apiErr
+	}
+	q := engine.SessionQuery{Account: engine.AccountID(grant.account), Limit: SessionsPageDefault}
+	fields := map[string]string{}
+	args := ctx.QueryArgs()
+	if state := args.Peek("state"); state != nil {
+		if q.State = sessionStates[string(state)]; q.State == 0 {
+			fields["state"] = "must be one of REQUESTED, ASSIGNED, LIVE, ENDED, CANCELLED, EXPIRED"
+		}
+	}
+	if limit := args.Peek("limit"); limit != nil {
+		n, err := strconv.Atoi(string(limit))
+		if err != nil || n < 1 || n > engine.SessionsPageMax {
+			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(engine.SessionsPageMax)
+		}
+		q.Limit = n
+	}
+	if after := args.Peek("startingAfter"); after != nil {
+		if !strings.HasPrefix(string(after), prefixSession) || len(after) > 64 {
+			fields["startingAfter"] = "must be a session id (sess_…)"
+		}
+		q.StartingAfter = engine.TransferID(after)
+	}
+	if len(fields) > 0 {
+		return validation(fields)
+	}
+	page, err := s.engine.Sessions(ctxOf(ctx), q)
+	if errors.Is(err, engine.ErrInvalid) {
+		return validation(map[string]string{"startingAfter": "must be one of this account's sessions"})
+	}
+	if err != nil {
+		return errorOf(err, "session")
+	}
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte {
+		buf = append(buf, `{"data":[`...)
+		for i := range page.Sessions {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendSession(buf, &page.Sessions[i])
+		}
+		buf = append(buf, `],"hasMore":`...)
+		buf = strconv.AppendBool(buf, page.More)
+		buf = append(buf, `,"nextStartingAfter":`...)
+		buf = appendNullable(buf, string(page.Next))
+		return append(buf, '}')
+	})
+	return nil
+}
+
+// appendSession appends the JSON of a session, as API.md describes it.
+func appendSession(buf []byte, s *engine.Session) []byte {
+	buf = append(buf, `{"id":`...)
+	buf = appendString(buf, string(s.ID))
+	buf = append(buf, `,"from":`...)
+	buf = appendString(buf, string(s.From))
+	buf = append(buf, `,"to":`...)
+	buf = appendString(buf, string(s.To))
+	buf = appendAmountField(buf, `,"ratePerSecond":`, s.Rate)
+	buf = append(buf, `,"maxDurationSeconds":`...)
+	buf = strconv.AppendInt(buf, s.MaxSeconds, 10)
+	buf = append(buf, `,"state":`...)
+	buf = appendString(buf, s.State.String())
+	reserved := engine.Amount{}
+	if s.State.IsOpen() {
+		reserved = s.Reserved
+	}
+	buf = appendAmountField(buf, `,"reserved":`, reserved)
+	buf = append(buf, `,"cleanSeconds":`...)
+	buf = strconv.AppendInt(buf, s.CleanSeconds, 10)
+	buf = appendAmountField(buf, `,"charged":`, s.Charged)
+	buf = appendAmountField(buf, `,"fee":`, s.Fee)
+	buf = appendTimeField(buf, `,"createdAt":`, s.Created)
+	buf = appendTimeField(buf, `,"startBy":`, s.StartBy)
+	buf = appendTimeField(buf, `,"acceptedAt":`, s.Accepted)
+	buf = appendTimeField(buf, `,"startedAt":`, s.Started)
+	buf = appendTimeField(buf, `,"endedAt":`, s.Ended)
+	buf = append(buf, `,"settlementId":null`...)
+	if s.Memo != "" {
+		buf = append(buf, `,"metadata":`...)
+		buf = append(buf, s.Memo...) // canonical JSON made by readMetadata
+	}
+	if s.Position != 0 {
+		buf = append(buf, `,"position":`...)
+		buf = appendUint(buf, s.Position)
+	}
+	return append(buf, '}')
+}
+
+// appendTimeField appends an RFC 3339 time, or null for the zero time.
+func appendTimeField(buf []byte, prefix string, t time.Time) []byte {
+	buf = append(buf, prefix...)
+	if t.IsZero() {
+		return append(buf, "null"...)
+	}
+	buf = append(buf, '"')
+	buf = t.UTC().AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, '"')
+}
+
+func appendNullable(buf []byte, s string) []byte {
+	if s == "" {
+		return append(buf, "null"...)
+	}
+	return appendString(buf, s)
+}
