@@ -16,6 +16,7 @@ const (
 	prefixAccount = "acct_"
 	prefixKey     = "key_"
 	prefixCharge  = "ch_"
+	prefixHold    = "hold_"
 	prefixCredit  = "cr_"
 	prefixRequest = "req_"
 	prefixFamily  = "rt_"

@@ -50,6 +50,11 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/charges", s.charge)
 	add("POST", "/v1/charges/batch", s.chargeBatch)
 	add("GET", "/v1/charges/{id}", s.getCharge)
+
+	add("POST", "/v1/holds", s.createHold)
+	add("GET", "/v1/holds/{id}", s.getHold)
+	add("POST", "/v1/holds/{id}/capture", s.captureHold)
+	add("POST", "/v1/holds/{id}/void", s.voidHold)
 	return r
 }
 
