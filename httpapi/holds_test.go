@@ -261,7 +261,7 @@ func TestHoldExpiresAtItsDeadline(t *testing.T) {
 	ts.clock.Advance(59 * time.Second)
 	wantHold(t, expect(t, ts.do("GET", "/v1/holds/"+id, m.key, nil), 200, "", ""), "PENDING", "4000", "0", "0", "0")
 	ts.wantBalance(m.key, "6000", "4000")
-	ts.clock.Advance(time.Second) // the deadline: a hold is open strictly before it
+	ts.clock.Advance(time.Second)                                                        // the deadline: a hold is open strictly before it
 	got := expect(t, ts.do("GET", "/v1/holds/"+id, m.supplier.access, nil), 200, "", "") // the payee's owner, by JWT
 	wantHold(t, got, "EXPIRED", "4000", "0", "0", "0")
 	if got["closedAt"] != v["expiresAt"] {
