@@ -211,42 +211,64 @@ func TestHoldClosesOnce(t *testing.T) {
 	ts.verify()
 }
 
-// TestConcurrentVoidsOfOneHoldAnswer200Once: of many voids of one hold at
-// once, exactly one is 200 and the rest 409 (the engine alone would
-// answer every one 200: it treats a void of a voided hold as a replay).
-// Run with -race.
-func TestConcurrentVoidsOfOneHoldAnswer200Once(t *testing.T) {
+// TestConcurrentClosesOfOneHoldSucceedOnce: of many captures (of the
+// whole amount) and voids of one hold at once, from both parties' keys,
+// exactly one is 200 and the rest 409 invalid_state. The engine alone
+// would answer several 200: it treats an identical capture, and a void of a
+// voided hold, as replays of the first. Run with -race.
+func TestConcurrentClosesOfOneHoldSucceedOnce(t *testing.T) {
+	const (
+		rounds   = 8
+		requests = 32
+	)
 	ts := startServer(t)
-	m := ts.market("10000")
-	for round := range 3 {
+	m := ts.market("100000")
+	transport := &http.Transport{MaxIdleConnsPerHost: requests}
+	defer transport.CloseIdleConnections()
+	concurrent := &http.Client{Timeout: 30 * time.Second, Transport: transport}
+	captured := 0
+	for round := range rounds {
 		id := ts.placeHold(m, m.key, "100", 600)["id"].(string)
-		var wg sync.WaitGroup
-		statuses := make([]int, 16)
+		statuses := make([]int, requests)
+		var ready, done sync.WaitGroup
+		start := make(chan struct{})
 		for i := range statuses {
-			wg.Go(func() {
-				key := m.key
+			ready.Add(1)
+			done.Go(func() {
+				key, action := m.key, "/void"
 				if i%2 == 1 {
 					key = m.supplierKey
 				}
-				status, body, err := crashDo(client, ts.url, "POST", "/v1/holds/"+id+"/void", key, nil)
-				if err != nil || (status != 200 && status != 409) {
-					t.Errorf("round %d: void = %d %s %v", round, status, body, err)
+				if i%4 >= 2 {
+					action = "/capture"
+				}
+				crashDo(concurrent, ts.url, "GET", "/healthz", "", nil) // a connection of its own, open
+				ready.Done()
+				<-start
+				status, body, err := crashDo(concurrent, ts.url, "POST", "/v1/holds/"+id+action, key, nil)
+				if err != nil || (status != 200 && !(status == 409 && strings.Contains(string(body), `"invalid_state"`))) {
+					t.Errorf("round %d: %s = %d %s %v", round, action, status, body, err)
+				}
+				if status == 200 && action == "/capture" {
+					captured++ // one goroutine at most, checked below
 				}
 				statuses[i] = status
 			})
 		}
-		wg.Wait()
-		voided := 0
+		ready.Wait()
+		close(start)
+		done.Wait()
+		closed := 0
 		for _, s := range statuses {
 			if s == 200 {
-				voided++
+				closed++
 			}
 		}
-		if voided != 1 {
-			t.Fatalf("round %d: %d voids answered 200 (%v), want exactly 1", round, voided, statuses)
+		if closed != 1 {
+			t.Fatalf("round %d: %d of %d closes answered 200 (%v), want exactly 1", round, closed, requests, statuses)
 		}
 	}
-	ts.wantBalance(m.key, "10000", "0")
+	ts.wantBalance(m.key, strconv.Itoa(100000-100*captured), "0")
 	ts.verify()
 }
 
@@ -261,8 +283,10 @@ func TestHoldExpiresAtItsDeadline(t *testing.T) {
 	ts.clock.Advance(59 * time.Second)
 	wantHold(t, expect(t, ts.do("GET", "/v1/holds/"+id, m.key, nil), 200, "", ""), "PENDING", "4000", "0", "0", "0")
 	ts.wantBalance(m.key, "6000", "4000")
-	ts.clock.Advance(time.Second)                                                        // the deadline: a hold is open strictly before it
-	got := expect(t, ts.do("GET", "/v1/holds/"+id, m.supplier.access, nil), 200, "", "") // the payee's owner, by JWT
+	// The deadline: a hold is open strictly before it. The payee's owner
+	// reads it, by JWT.
+	ts.clock.Advance(time.Second)
+	got := expect(t, ts.do("GET", "/v1/holds/"+id, m.supplier.access, nil), 200, "", "")
 	wantHold(t, got, "EXPIRED", "4000", "0", "0", "0")
 	if got["closedAt"] != v["expiresAt"] {
 		t.Fatalf("expired hold closedAt = %v, want its expiresAt %v", got["closedAt"], v["expiresAt"])
