@@ -37,6 +37,9 @@ import (
 
 const (
 	httpCrashChildEnv = "TOLLWAY_HTTP_CRASH_CHILD_DIR"
+	// httpCrashAheadEnv sets the child's clock (engine and server) ahead of
+	// the wall clock by a duration: a restart "later", with no wait.
+	httpCrashAheadEnv = "TOLLWAY_HTTP_CRASH_CHILD_AHEAD"
 	httpCrashRounds   = 3
 	httpCrashWorkers  = 16
 	httpCrashFunds    = 1_000_000_000_000 // credited to the consumer: never runs out
@@ -60,7 +63,11 @@ func runHTTPCrashChild(dir string) {
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := engine.Open(engine.Options{Dir: dir, FeeBps: httpCrashFeeBps, Logger: logger})
+	clock := time.Now
+	if ahead, err := time.ParseDuration(os.Getenv(httpCrashAheadEnv)); err == nil {
+		clock = func() time.Time { return time.Now().Add(ahead) }
+	}
+	eng, err := engine.Open(engine.Options{Dir: dir, FeeBps: httpCrashFeeBps, Logger: logger, Clock: clock})
 	if err != nil {
 		fatal("engine.Open", err)
 	}
@@ -76,7 +83,7 @@ func runHTTPCrashChild(dir string) {
 	server, err := New(Config{
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: httpCrashFeeBps, RateLimit: access.RateLimit{Requests: 1_000_000, PerSeconds: 1},
-		Domain: addr, PasswordCost: bcrypt.MinCost, Version: "crash-child",
+		Domain: addr, PasswordCost: bcrypt.MinCost, Version: "crash-child", Clock: clock,
 	})
 	if err != nil {
 		fatal("New", err)
@@ -133,11 +140,18 @@ func (w *listenWatcher) Write(p []byte) (int, error) {
 // startCrashChild starts a server process on dir and waits until it listens.
 func startCrashChild(t *testing.T, dir string) *crashChild {
 	t.Helper()
+	return startCrashChildAhead(t, dir, 0)
+}
+
+// startCrashChildAhead is startCrashChild with the child's clock ahead of
+// the wall clock by ahead.
+func startCrashChildAhead(t *testing.T, dir string, ahead time.Duration) *crashChild {
+	t.Helper()
 	c := &crashChild{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	urls := make(chan string, 1)
 	// -test.timeout ends an orphaned child should the parent die first.
 	c.cmd = exec.Command(os.Args[0], "-test.run=^TestHTTPCrashChild$", "-test.count=1", "-test.timeout=3m")
-	c.cmd.Env = append(os.Environ(), httpCrashChildEnv+"="+dir)
+	c.cmd.Env = append(os.Environ(), httpCrashChildEnv+"="+dir, httpCrashAheadEnv+"="+ahead.String())
 	c.cmd.Stdout = &listenWatcher{out: c.stdout, url: urls}
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {
