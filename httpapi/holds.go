@@ -222,7 +222,7 @@ func (s *Server) captureHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return errInvalidState
 	}
 	if string(captured.From) != grant.account { // the payee: its own balance, not the payer's
-		if apiErr := s.fillReplayed(ctx, grant.account, &captured); apiErr != nil {
+		if apiErr := s.fillBalance(ctx, grant.account, &captured); apiErr != nil {
 			return apiErr
 		}
 	}
@@ -267,10 +267,26 @@ func (s *Server) voidHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if voided.State != engine.HoldVoided {
 		return errInternal // a closed hold never changes again
 	}
-	if apiErr := s.fillReplayed(ctx, grant.account, &voided); apiErr != nil {
+	if apiErr := s.fillBalance(ctx, grant.account, &voided); apiErr != nil {
 		return apiErr
 	}
 	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &voided, true) })
+	return nil
+}
+
+// fillBalance gives the answer to a capture or void the balance of the
+// calling key's account and a log position, read after the operation: the
+// engine answers it only once it is durable and its effects are on their
+// way to the payee (sent before any answer), so the balance reflects it and
+// the position is at or after its event. The position is read first, as
+// fillReplayed does: the balance reflects at least that position.
+func (s *Server) fillBalance(ctx *fasthttp.RequestCtx, account string, t *engine.Transfer) *apiError {
+	position := s.engine.Position()
+	b, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(account))
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	t.Balance, t.Position = b, position
 	return nil
 }
 
