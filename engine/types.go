@@ -164,9 +164,11 @@ type Transfer struct {
 	Memo     string    // charges and holds: the note given with them
 	Spender  SpenderID // charges and holds: whose budget the debit counted against
 
-	// Holds only.
+	// Holds only. Time is the hold's latest event's (its capture, void or
+	// expiry once closed); Created is when it was placed.
 	State    HoldState
 	Captured Amount
+	Created  time.Time
 	Deadline time.Time
 
 	// Position is the log position of the event that produced this answer;
@@ -245,6 +247,7 @@ func transferOf(e *ledger.Event) Transfer {
 		t.Type, t.ToAmount = TransferCharge, e.ToAmount()
 	default:
 		t.Type, t.Deadline = TransferHold, time.Unix(0, e.Deadline).UTC()
+		t.Created = time.Unix(0, e.Deadline-e.Timeout).UTC() // every hold event carries both
 		t.State = holdStates[e.Type]
 		if e.Type == ledger.EventCaptured {
 			t.Captured, t.ToAmount = e.Captured, e.ToAmount()

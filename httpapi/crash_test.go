@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,9 +37,9 @@ import (
 
 const (
 	httpCrashChildEnv = "TOLLWAY_HTTP_CRASH_CHILD_DIR"
-	// httpCrashClockEnv, a Go duration, sets the child's clock that far
-	// ahead of the wall clock: a restart "later" without waiting.
-	httpCrashClockEnv = "TOLLWAY_HTTP_CRASH_CHILD_CLOCK_OFFSET"
+	// httpCrashAheadEnv sets the child's clock (engine and server) ahead of
+	// the wall clock by a duration: a restart "later", with no wait.
+	httpCrashAheadEnv = "TOLLWAY_HTTP_CRASH_CHILD_AHEAD"
 	httpCrashRounds   = 3
 	httpCrashWorkers  = 16
 	httpCrashFunds    = 1_000_000_000_000 // credited to the consumer: never runs out
@@ -64,11 +63,10 @@ func runHTTPCrashChild(dir string) {
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	offset, err := time.ParseDuration(cmp.Or(os.Getenv(httpCrashClockEnv), "0s"))
-	if err != nil {
-		fatal("clock offset", err)
+	clock := time.Now
+	if ahead, err := time.ParseDuration(os.Getenv(httpCrashAheadEnv)); err == nil {
+		clock = func() time.Time { return time.Now().Add(ahead) }
 	}
-	clock := func() time.Time { return time.Now().Add(offset) }
 	eng, err := engine.Open(engine.Options{Dir: dir, FeeBps: httpCrashFeeBps, Logger: logger, Clock: clock})
 	if err != nil {
 		fatal("engine.Open", err)
@@ -141,17 +139,19 @@ func (w *listenWatcher) Write(p []byte) (int, error) {
 
 // startCrashChild starts a server process on dir and waits until it listens.
 func startCrashChild(t *testing.T, dir string) *crashChild {
-	return startCrashChildAt(t, dir, 0)
+	t.Helper()
+	return startCrashChildAhead(t, dir, 0)
 }
 
-// startCrashChildAt is startCrashChild with the child's clock offset ahead.
-func startCrashChildAt(t *testing.T, dir string, offset time.Duration) *crashChild {
+// startCrashChildAhead is startCrashChild with the child's clock ahead of
+// the wall clock by ahead.
+func startCrashChildAhead(t *testing.T, dir string, ahead time.Duration) *crashChild {
 	t.Helper()
 	c := &crashChild{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	urls := make(chan string, 1)
 	// -test.timeout ends an orphaned child should the parent die first.
 	c.cmd = exec.Command(os.Args[0], "-test.run=^TestHTTPCrashChild$", "-test.count=1", "-test.timeout=3m")
-	c.cmd.Env = append(os.Environ(), httpCrashChildEnv+"="+dir, httpCrashClockEnv+"="+offset.String())
+	c.cmd.Env = append(os.Environ(), httpCrashChildEnv+"="+dir, httpCrashAheadEnv+"="+ahead.String())
 	c.cmd.Stdout = &listenWatcher{out: c.stdout, url: urls}
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {

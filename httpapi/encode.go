@@ -116,3 +116,62 @@ func appendString(buf []byte, s string) []byte {
 	buf = append(buf, s...)
 	return append(buf, '"')
 }
+
+// holdStates are a hold's states as API.md names them.
+var holdStates = map[engine.HoldState]string{
+	engine.HoldOpen: "PENDING", engine.HoldCaptured: "CAPTURED", engine.HoldVoided: "VOIDED", engine.HoldExpired: "EXPIRED",
+}
+
+// appendHold appends the JSON of a hold, as holdJSON (holds_test.go)
+// describes it: withBalance for the answer to a POST (the calling key's
+// account's balance, position and replayed), not for a lookup. fee and
+// toAmount are "0" until the hold is captured; closedAt is null while it is
+// PENDING, then the time of its capture, void or expiry.
+func appendHold(buf []byte, t *engine.Transfer, withBalance bool) []byte {
+	buf = append(buf, `{"id":`...)
+	buf = appendString(buf, string(t.ID))
+	buf = append(buf, `,"from":`...)
+	buf = appendString(buf, string(t.From))
+	buf = append(buf, `,"to":`...)
+	buf = appendString(buf, string(t.To))
+	buf = appendAmountField(buf, `,"amount":`, t.Amount)
+	buf = appendAmountField(buf, `,"captured":`, t.Captured)
+	buf = appendAmountField(buf, `,"fee":`, t.Fee)
+	buf = appendAmountField(buf, `,"toAmount":`, t.ToAmount)
+	buf = append(buf, `,"state":`...)
+	buf = appendString(buf, holdStates[t.State])
+	buf = appendTimeField(buf, `,"createdAt":`, t.Created)
+	buf = appendTimeField(buf, `,"expiresAt":`, t.Deadline)
+	if t.State == engine.HoldOpen {
+		buf = append(buf, `,"closedAt":null`...)
+	} else {
+		buf = appendTimeField(buf, `,"closedAt":`, t.Time)
+	}
+	buf = append(buf, `,"settlementId":null`...)
+	if t.Memo != "" {
+		buf = append(buf, `,"metadata":`...)
+		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata
+	}
+	if withBalance {
+		b := &t.Balance
+		buf = appendAmountField(buf, `,"balance":{"available":`, b.Available)
+		buf = appendAmountField(buf, `,"reserved":`, b.Reserved)
+		buf = appendAmountField(buf, `,"posted":`, b.Posted)
+		buf = appendAmountField(buf, `,"pending":`, b.Pending)
+		buf = append(buf, `},"position":`...)
+		buf = appendUint(buf, t.Position)
+		if t.Replayed {
+			buf = append(buf, `,"replayed":true`...)
+		} else {
+			buf = append(buf, `,"replayed":false`...)
+		}
+	}
+	return append(buf, '}')
+}
+
+func appendTimeField(buf []byte, prefix string, t time.Time) []byte {
+	buf = append(buf, prefix...)
+	buf = append(buf, '"')
+	buf = t.UTC().AppendFormat(buf, time.RFC3339)
+	return append(buf, '"')
+}

@@ -120,7 +120,7 @@ func errorOf(err error, what string) *apiError {
 			message: "the account's available balance does not cover the amount"}
 	case errors.Is(err, engine.ErrBudgetExceeded):
 		return &apiError{status: http.StatusPaymentRequired, kind: typePayment, code: "budget_exceeded",
-			message: "the charge would exceed the API key's budget"}
+			message: "the charge or hold would exceed the API key's budget"}
 	case errors.Is(err, engine.ErrLimitExceeded):
 		return conflict("limit_exceeded", "the account has reached a per-account limit (open holds, their memo bytes, or budgeted keys); release some first")
 	case errors.Is(err, engine.ErrNotFound):

@@ -16,6 +16,7 @@ const (
 	prefixAccount = "acct_"
 	prefixKey     = "key_"
 	prefixCharge  = "ch_"
+	prefixHold    = "hold_"
 	prefixSession = "sess_"
 	prefixCredit  = "cr_"
 	prefixRequest = "req_"

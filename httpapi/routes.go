@@ -53,6 +53,11 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/charges/batch", s.chargeBatch)
 	add("GET", "/v1/charges/{id}", s.getCharge)
 
+	add("POST", "/v1/holds", s.createHold)
+	add("GET", "/v1/holds/{id}", s.getHold)
+	add("POST", "/v1/holds/{id}/capture", s.captureHold)
+	add("POST", "/v1/holds/{id}/void", s.voidHold)
+
 	add("POST", "/v1/sessions", s.openSession)
 	add("GET", "/v1/sessions", s.listSessions)
 	add("GET", "/v1/sessions/{id}", s.getSession)

@@ -101,6 +101,7 @@ type Server struct {
 	hasher      secretHasher
 	guard       *authGuard
 	idempotency *idempotencyStore
+	holdVoids   holdVoidLocks
 	requestIDs  *requestIDs
 	metrics     *metrics
 	router      *router.Router

@@ -253,11 +253,11 @@ func appendSession(buf []byte, s *engine.Session) []byte {
 	buf = strconv.AppendInt(buf, s.CleanSeconds, 10)
 	buf = appendAmountField(buf, `,"charged":`, s.Charged)
 	buf = appendAmountField(buf, `,"fee":`, s.Fee)
-	buf = appendTimeField(buf, `,"createdAt":`, s.Created)
-	buf = appendTimeField(buf, `,"startBy":`, s.StartBy)
-	buf = appendTimeField(buf, `,"acceptedAt":`, s.Accepted)
-	buf = appendTimeField(buf, `,"startedAt":`, s.Started)
-	buf = appendTimeField(buf, `,"endedAt":`, s.Ended)
+	buf = appendPreciseTime(buf, `,"createdAt":`, s.Created)
+	buf = appendPreciseTime(buf, `,"startBy":`, s.StartBy)
+	buf = appendPreciseTime(buf, `,"acceptedAt":`, s.Accepted)
+	buf = appendPreciseTime(buf, `,"startedAt":`, s.Started)
+	buf = appendPreciseTime(buf, `,"endedAt":`, s.Ended)
 	buf = append(buf, `,"settlementId":null`...)
 	if s.Memo != "" {
 		buf = append(buf, `,"metadata":`...)
@@ -270,8 +270,10 @@ func appendSession(buf []byte, s *engine.Session) []byte {
 	return append(buf, '}')
 }
 
-// appendTimeField appends an RFC 3339 time, or null for the zero time.
-func appendTimeField(buf []byte, prefix string, t time.Time) []byte {
+// appendPreciseTime appends an RFC 3339 time to the nanosecond, or null for
+// the zero time: a session's times carry their fractions, since its charge
+// counts the whole seconds between two of them.
+func appendPreciseTime(buf []byte, prefix string, t time.Time) []byte {
 	buf = append(buf, prefix...)
 	if t.IsZero() {
 		return append(buf, "null"...)

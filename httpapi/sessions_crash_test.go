@@ -121,7 +121,7 @@ func TestHTTPSessionsCloseOnceAfterKill9(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 
-	child = startCrashChildAt(t, dir, crashSessionLaterBy)
+	child = startCrashChildAhead(t, dir, crashSessionLaterBy)
 	ts.url = child.url
 	var all []crashSessionJSON
 	for after := ""; ; {
