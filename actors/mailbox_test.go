@@ -275,7 +275,7 @@ func TestRegistryShutdownDrainsTheMailbox(t *testing.T) {
 			},
 			Reply:   func(op Op) { replies <- op },
 			Expired: func(*Entry, *ledger.Event) *wal.Entry { panic("no holds") },
-			Failed:  func(id ledger.AccountID, reason any) { t.Errorf("account %s failed: %v", id, reason) },
+			Failed:  func(who string, reason any) { t.Errorf("%s failed: %v", who, reason) },
 			Logger:  slog.New(slog.DiscardHandler),
 		})
 		registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100)})

@@ -35,7 +35,8 @@ type Config struct {
 	SessionClosed func(session *SessionEntry, event *ledger.Event) Op
 	// Failed reports an actor that panicked: its state can no longer be
 	// trusted, so the engine must fail closed and recover from the log.
-	Failed func(account ledger.AccountID, reason any)
+	// who names it: "account <id>", or "session actor <pid>".
+	Failed func(who string, reason any)
 	Logger *slog.Logger
 }
 
@@ -48,7 +49,19 @@ type Registry struct {
 	accounts shardmap.Map[ledger.AccountID, *Entry]
 	sessions shardmap.Map[ledger.TransferID, *SessionEntry] // the open ones
 	count    atomic.Int64
-	spawnMu  sync.Mutex // serializes spawning, so an account gets one actor
+	open     atomic.Int64 // sessions
+	spawnMu  sync.Mutex // serializes spawning, so an account or a session gets one actor
+
+	// sessionProps spawns every session actor, with one supervisor: a
+	// strategy per spawn would give each session a guardian actor of its
+	// own, which protoactor keeps for good. Its producers take the
+	// session being spawned from spawning, set under spawnMu (Spawn calls
+	// them before it returns).
+	sessionProps *actor.Props
+	spawning     struct {
+		entry   *SessionEntry
+		mailbox *mailbox
+	}
 	stopped  atomic.Bool
 	actors   atomic.Int64
 }
@@ -100,6 +113,15 @@ func NewRegistry(config Config) *Registry {
 	r := &Registry{config: config, system: system, root: system.Root}
 	r.accounts.Init()
 	r.sessions.Init()
+	r.sessionProps = actor.PropsFromProducer(
+		func() actor.Actor {
+			a := &sessionActor{entry: r.spawning.entry, registry: r}
+			r.spawning.mailbox.incarnate(a)
+			return a
+		},
+		actor.WithMailbox(func() actor.Mailbox { return r.spawning.mailbox }),
+		actor.WithGuardian(sessionSupervisor{r}),
+	)
 	return r
 }
 
@@ -167,7 +189,7 @@ func (r *Registry) spawn(e *Entry) *mailbox {
 		},
 		actor.WithMailbox(func() actor.Mailbox { return mb }),
 		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
-			r.config.Failed(id, reason)
+			r.config.Failed("account "+string(id), reason)
 			return actor.StopDirective
 		})),
 	)
@@ -185,6 +207,7 @@ func (r *Registry) InsertSession(s *ledger.Session, payer *Entry) *SessionEntry 
 	if _, taken := r.sessions.LoadOrStore(s.ID, e); taken {
 		panic("actors: session inserted twice: " + string(s.ID))
 	}
+	r.open.Add(1)
 	return e
 }
 
@@ -201,6 +224,7 @@ func (r *Registry) RemoveSession(e *SessionEntry) {
 	if !r.sessions.CompareAndDelete(e.session.ID, e) {
 		return
 	}
+	r.open.Add(-1)
 	if pid := e.pid.Load(); pid != nil {
 		r.root.Poison(pid)
 		r.actors.Add(-1)
@@ -213,11 +237,7 @@ func (r *Registry) RangeSessions(fn func(*SessionEntry) bool) {
 }
 
 // Sessions returns how many sessions are open.
-func (r *Registry) Sessions() int {
-	n := 0
-	r.sessions.Range(func(ledger.TransferID, *SessionEntry) bool { n++; return true })
-	return n
-}
+func (r *Registry) Sessions() int { return int(r.open.Load()) }
 
 // SendSession delivers msg to the session's actor, spawning it on first
 // use. After Shutdown it drops msg.
@@ -240,24 +260,24 @@ func (r *Registry) spawnSession(e *SessionEntry) *mailbox {
 	if mb := e.mailbox.Load(); mb != nil || r.stopped.Load() {
 		return mb
 	}
-	payer := e.session.From
 	mb := newMailbox()
-	props := actor.PropsFromProducer(
-		func() actor.Actor {
-			a := &sessionActor{entry: e, registry: r}
-			mb.incarnate(a)
-			return a
-		},
-		actor.WithMailbox(func() actor.Mailbox { return mb }),
-		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
-			r.config.Failed(payer, reason)
-			return actor.StopDirective
-		})),
-	)
-	e.pid.Store(r.root.Spawn(props))
+	r.spawning.entry, r.spawning.mailbox = e, mb
+	e.pid.Store(r.root.Spawn(r.sessionProps))
+	r.spawning.entry, r.spawning.mailbox = nil, nil
 	e.mailbox.Store(mb)
 	r.actors.Add(1)
 	return mb
+}
+
+// sessionSupervisor is the supervisor strategy of every session actor: a
+// panic stops the actor (it is never restarted with state it cannot
+// trust) and fails the engine through Config.Failed.
+type sessionSupervisor struct{ r *Registry }
+
+func (s sessionSupervisor) HandleFailure(_ *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID,
+	_ *actor.RestartStatistics, reason, _ any) {
+	s.r.config.Failed("session actor "+child.Id, reason)
+	supervisor.StopChildren(child)
 }
 
 // Actors returns how many account actors are alive.

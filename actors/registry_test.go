@@ -28,13 +28,13 @@ func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	failures := make(chan ledger.AccountID, 1)
+	failures := make(chan string, 1)
 	registry := actors.NewRegistry(actors.Config{
 		Log:     log,
 		Now:     func() int64 { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() },
 		Reply:   func(op actors.Op) { completed <- op },
 		Expired: func(*actors.Entry, *ledger.Event) *wal.Entry { panic("no holds") },
-		Failed:  func(id ledger.AccountID, _ any) { failures <- id },
+		Failed:  func(who string, _ any) { failures <- who },
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100)})
@@ -44,9 +44,9 @@ func TestPanickingAccountStopsAndReportsInsteadOfRestarting(t *testing.T) {
 	bogus := &ledger.Event{Type: ledger.EventCaptured, ID: "h-x", From: "alice", To: "bob", Amount: ledger.NewAmount(5), Captured: ledger.NewAmount(5)}
 	registry.Send(alice, &actors.Effects{Events: []*ledger.Event{bogus}})
 	select {
-	case id := <-failures:
-		if id != "alice" {
-			t.Fatalf("Failed(%q), want alice", id)
+	case who := <-failures:
+		if who != "account alice" {
+			t.Fatalf("Failed(%q), want account alice", who)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a panicking actor was not reported")
@@ -74,7 +74,7 @@ func TestReadAnswersWithTheAccountsBalance(t *testing.T) {
 	registry := actors.NewRegistry(actors.Config{
 		Log: log, Now: func() int64 { return 0 }, Reply: func(op actors.Op) { completed <- op },
 		Expired: func(*actors.Entry, *ledger.Event) *wal.Entry { panic("no holds") },
-		Failed:  func(ledger.AccountID, any) {}, Logger: slog.New(slog.DiscardHandler),
+		Failed:  func(string, any) {}, Logger: slog.New(slog.DiscardHandler),
 	})
 	defer registry.Shutdown()
 	registry.Insert(&ledger.Account{ID: "alice", Ledger: "test:USDC", CreditsPosted: ledger.NewAmount(100), DebitsPosted: ledger.NewAmount(30)})

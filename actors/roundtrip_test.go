@@ -43,7 +43,7 @@ func benchRegistry(b *testing.B, n int) (*actors.Registry, []*actors.Entry) {
 		Log: benchLog{}, Now: func() int64 { return 0 },
 		Reply:   func(op actors.Op) { op.(*benchRead).done <- struct{}{} },
 		Expired: func(*actors.Entry, *ledger.Event) *wal.Entry { panic("no holds") },
-		Failed:  func(id ledger.AccountID, reason any) { panic(fmt.Sprint(id, reason)) },
+		Failed:  func(who string, reason any) { panic(fmt.Sprint(who, reason)) },
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	entries := make([]*actors.Entry, n)

@@ -370,7 +370,8 @@ type Stats struct {
 	Commits        uint64 // group commits (one fsync each)
 	CommitsEntries uint64 // log entries and barriers they carried
 	Accounts       int    // accounts known
-	Actors         int    // account actors alive
+	Actors         int    // account and session actors alive
+	Sessions       int    // sessions open (requested, assigned or live)
 	// CommitDurationSeconds is the latency of each group commit that wrote
 	// records, from the start of its Pebble commit to its fsync confirmed.
 	CommitDurationSeconds Histogram
@@ -384,7 +385,7 @@ func (e *Engine) Stats() Stats {
 	histograms := e.log.CommitHistograms()
 	return Stats{
 		Commits: e.stats.commits.Load(), CommitsEntries: e.stats.entries.Load(),
-		Accounts: e.registry.Len(), Actors: e.registry.Actors(),
+		Accounts: e.registry.Len(), Actors: e.registry.Actors(), Sessions: e.registry.Sessions(),
 		CommitDurationSeconds: histograms.DurationSeconds, CommitRecords: histograms.Records,
 	}
 }
@@ -485,8 +486,8 @@ func (e *Engine) fail(cause error) {
 	}
 }
 
-func (e *Engine) actorFailed(account ledger.AccountID, reason any) {
-	e.fail(fmt.Errorf("account actor %q panicked: %v", account, reason))
+func (e *Engine) actorFailed(who string, reason any) {
+	e.fail(fmt.Errorf("%s panicked: %v", who, reason))
 }
 
 func (e *Engine) now() int64 { return e.options.Clock().UnixNano() }
