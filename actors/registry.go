@@ -50,7 +50,7 @@ type Registry struct {
 	sessions shardmap.Map[ledger.TransferID, *SessionEntry] // the open ones
 	count    atomic.Int64
 	open     atomic.Int64 // sessions
-	spawnMu  sync.Mutex // serializes spawning, so an account or a session gets one actor
+	spawnMu  sync.Mutex   // serializes spawning, so an account or a session gets one actor
 
 	// sessionProps spawns every session actor, with one supervisor: a
 	// strategy per spawn would give each session a guardian actor of its
@@ -62,8 +62,8 @@ type Registry struct {
 		entry   *SessionEntry
 		mailbox *mailbox
 	}
-	stopped  atomic.Bool
-	actors   atomic.Int64
+	stopped atomic.Bool
+	actors  atomic.Int64
 }
 
 // Entry is one account's place in the registry: its state, owned by its

@@ -21,7 +21,7 @@ var liveSessions = flag.Int("live-sessions", 100_000, "sessions live at once in 
 // settableClock is an engine clock a benchmark moves by hand.
 type settableClock struct{ nanos atomic.Int64 }
 
-func (c *settableClock) Now() time.Time            { return time.Unix(0, c.nanos.Load()) }
+func (c *settableClock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
 func (c *settableClock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 
 // BenchmarkLiveSessions opens, accepts and starts -live-sessions sessions
