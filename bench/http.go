@@ -17,6 +17,11 @@ type HTTPConfig struct {
 	AdminToken string
 	Consumers  int // paying accounts, one API key each
 	Suppliers  int
+	// Scopes are the consumers' keys' scopes: charges:write when empty.
+	Scopes []string
+	// SupplierKeys gives each supplier a key too, with Scopes (to accept
+	// sessions).
+	SupplierKeys bool
 }
 
 // latencyMax bounds a request of the HTTP targets: its read and write
@@ -25,8 +30,9 @@ const latencyMax = 10 * time.Second
 
 // HTTPFixture is what PrepareHTTP made through the public API.
 type HTTPFixture struct {
-	Keys      []string // one secret key per consumer account
-	Suppliers []string // supplier account ids
+	Keys         []string // one secret key per consumer account
+	Suppliers    []string // supplier account ids
+	SupplierKeys []string // one per supplier, with HTTPConfig.SupplierKeys
 }
 
 // setupConnections bounds the concurrency of fixture setup.
@@ -62,6 +68,13 @@ func PrepareHTTP(ctx context.Context, cfg HTTPConfig) (*HTTPFixture, error) {
 			return nil, err
 		}
 		fixture.Suppliers[i], _ = v["id"].(string)
+		if cfg.SupplierKeys {
+			key, err := createBenchKey(c, cfg, access, fixture.Suppliers[i])
+			if err != nil {
+				return nil, err
+			}
+			fixture.SupplierKeys = append(fixture.SupplierKeys, key)
+		}
 	}
 	var failure atomic.Pointer[error]
 	var next atomic.Int64
@@ -93,15 +106,27 @@ func prepareConsumer(c *fasthttp.Client, cfg HTTPConfig, access string, fixture 
 	if _, err := call(c, cfg.Target+"/v1/admin/accounts/"+account+"/credit", cfg.AdminToken, map[string]string{"amount": "1000000000000"}, 200); err != nil {
 		return err
 	}
+	key, err := createBenchKey(c, cfg, access, account)
+	fixture.Keys[i] = key
+	return err
+}
+
+// createBenchKey makes a key of account with cfg's scopes and a rate limit
+// no benchmark reaches.
+func createBenchKey(c *fasthttp.Client, cfg HTTPConfig, access, account string) (string, error) {
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{"charges:write"}
+	}
 	key, err := call(c, cfg.Target+"/v1/accounts/"+account+"/keys", access, map[string]any{
-		"label": "bench", "kind": "secret", "scopes": []string{"charges:write"},
+		"label": "bench", "kind": "secret", "scopes": scopes,
 		"rateLimit": map[string]int{"requests": 1_000_000, "perSeconds": 1},
 	}, 201)
 	if err != nil {
-		return err
+		return "", err
 	}
-	fixture.Keys[i], _ = key["key"].(string)
-	return nil
+	plaintext, _ := key["key"].(string)
+	return plaintext, nil
 }
 
 // call POSTs body as JSON and decodes the answer, which must have status want.

@@ -18,6 +18,7 @@ const (
 	ScenarioHotSupplier    Scenario = "hot-supplier"    // POST /v1/charges, every charge to one supplier
 	ScenarioMixed          Scenario = "mixed"           // charges and GET /v1/balance reads
 	ScenarioNoopHTTP       Scenario = "noop-http"       // the same request to a server that does nothing
+	ScenarioHTTPSession    Scenario = "http-session"    // a session opened, accepted, started and ended: 4 requests
 )
 
 // Target is what a scenario runs against: a Tollway server over HTTP, the

@@ -43,7 +43,7 @@ const callersMax = 1 << 16
 
 var allScenarios = []bench.Scenario{
 	bench.ScenarioHTTPCharge, bench.ScenarioHTTPBatch, bench.ScenarioEmbeddedCharge,
-	bench.ScenarioHotSupplier, bench.ScenarioMixed, bench.ScenarioNoopHTTP,
+	bench.ScenarioHotSupplier, bench.ScenarioMixed, bench.ScenarioNoopHTTP, bench.ScenarioHTTPSession,
 }
 
 func parseBench(args []string) (benchConfig, error) {
@@ -438,6 +438,14 @@ func (p *benchPlan) prepare(ctx context.Context, c benchConfig, scenario bench.S
 		return httpTarget(1, 0, 0)
 	case bench.ScenarioMixed:
 		return httpTarget(c.suppliers, 0, mixedReadEvery)
+	case bench.ScenarioHTTPSession:
+		target, err := bench.NewSessionTarget(ctx, bench.SessionTargetConfig{URL: url, AdminToken: adminToken,
+			Consumers: c.consumers, Suppliers: c.suppliers, Connections: n, Process: tollway})
+		if err != nil {
+			return fmt.Errorf("prepare %s at %d connections: %w", scenario, n, err)
+		}
+		p.add(benchStep{scenario: scenario, connections: n, target: target, durable: true})
+		return nil
 	case bench.ScenarioNoopHTTP:
 		proc, noopURL, err := bench.StartNoop(ctx, exes.noop)
 		if err != nil {
