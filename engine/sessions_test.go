@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -400,4 +401,66 @@ func itoa(i int) string {
 		b = append([]byte{byte('0' + i%10)}, b...)
 	}
 	return string(b)
+}
+
+// TestOneAccountsSessionsCannotStopSnapshotsForAll: sessions count against
+// their payer's open holds and memo bytes, so an account that opens
+// sessions with the largest memos (mixed with holds) is refused past its
+// limits with ErrLimitExceeded, while snapshots (which now carry each open
+// session's record too) keep working, and so do other accounts.
+func TestOneAccountsSessionsCannotStopSnapshotsForAll(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	eng, err := engine.Open(engine.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, eng, "hoarder", "payee", "other")
+	mustCredit(t, eng, "dep-1", "hoarder", 1_000_000)
+	mustCredit(t, eng, "dep-2", "other", 1_000)
+	memo := strings.Repeat("m", engine.MemoBytesMax)
+	placed, refused := 0, 0
+	for i := range 300 {
+		var err error
+		if i%2 == 0 {
+			_, err = eng.OpenSession(ctx, engine.OpenSession{ID: engine.TransferID("s-" + itoa(i)), From: "hoarder", To: "payee",
+				Rate: engine.NewAmount(1), MaxSeconds: 10, Memo: memo})
+		} else {
+			_, err = eng.Hold(ctx, engine.Hold{ID: engine.TransferID("h-" + itoa(i)), From: "hoarder", To: "payee",
+				Amount: engine.NewAmount(1), Timeout: time.Hour, Memo: memo})
+		}
+		switch {
+		case err == nil:
+			placed++
+		case errors.Is(err, engine.ErrLimitExceeded):
+			refused++
+		default:
+			t.Fatalf("opening %d = %v, want success or ErrLimitExceeded", i, err)
+		}
+	}
+	if want := engine.HoldMemoBytesPerAccountMax / engine.MemoBytesMax; placed != want || refused != 300-want {
+		t.Fatalf("placed %d, refused %d, want %d and %d: sessions and holds share the payer's limits", placed, refused, want, 300-want)
+	}
+	if err := eng.Snapshot(ctx); err != nil {
+		t.Fatalf("Snapshot with an account at its limits = %v, want success", err)
+	}
+	if _, err := eng.Charge(ctx, engine.Charge{ID: "c-other", From: "other", To: "payee", Amount: engine.NewAmount(10)}); err != nil {
+		t.Fatalf("Charge of another account = %v, want success", err)
+	}
+	if _, err := eng.CancelSession(ctx, "s-0", "hoarder"); err != nil {
+		t.Fatalf("CancelSession = %v", err)
+	}
+	if _, err := eng.OpenSession(ctx, engine.OpenSession{ID: "s-again", From: "hoarder", To: "payee",
+		Rate: engine.NewAmount(1), MaxSeconds: 10, Memo: memo}); err != nil {
+		t.Fatalf("OpenSession once one closed = %v, want room for it", err)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eng = openTest(t, engine.Options{Dir: dir})
+	if s, err := eng.Session(ctx, "s-2"); err != nil || s.State != engine.SessionRequested || s.Memo != memo {
+		t.Fatalf("Session(s-2) after reopening from the snapshot = %v %v, want it open with its memo", s.State, err)
+	}
+	wantBalance(t, eng, "other", 990, 0)
+	wantVerified(t, eng)
 }

@@ -140,10 +140,13 @@ func decodeEmpty(body []byte) *apiError {
 	return r.finish()
 }
 
-var errWrongParty = forbidden("wrong_party", "the other side of the session makes this transition: the supplier accepts, the consumer cancels")
+// errWrongParty is API.md's 409 invalid_state for a transition that only
+// the other side makes, with a message that says so.
+var errWrongParty = conflict("invalid_state", "the other side of the session makes this transition: the supplier accepts, the consumer cancels")
 
 // sessionError maps the engine's session errors: the other side's
-// transition is 403 wrong_party; the rest as everywhere.
+// transition is 409 invalid_state saying whose it is; the rest as
+// everywhere.
 func sessionError(err error, what string) *apiError {
 	if errors.Is(err, engine.ErrWrongParty) {
 		return errWrongParty

@@ -43,7 +43,7 @@ func TestSessionOverHTTPChargesItsWholeSecondsLive(t *testing.T) {
 	}
 	wantBalances(t, ts, m.key, "400", "600")
 	// Only the supplier accepts.
-	expect(t, ts.do("POST", "/v1/sessions/"+id+"/accept", m.key, nil), 403, "permission_error", "wrong_party")
+	expect(t, ts.do("POST", "/v1/sessions/"+id+"/accept", m.key, nil), 409, "conflict_error", "invalid_state")
 	a := expect(t, ts.do("POST", "/v1/sessions/"+id+"/accept", m.supplierKey, nil), 200, "", "")
 	if a["state"] != "ASSIGNED" || a["acceptedAt"] == nil {
 		t.Fatalf("accepted = %v", a)
@@ -145,7 +145,7 @@ func TestSessionRequestErrors(t *testing.T) {
 	wantBalances(t, ts, m.key, "1000", "0")
 	id := openTestSession(t, ts, m)["id"].(string)
 	expect(t, ts.do("POST", "/v1/sessions/"+id+"/accept", m.supplierKey, `{"x":1}`), 400, "invalid_request_error", "validation_failed")
-	expect(t, ts.do("POST", "/v1/sessions/"+id+"/cancel", m.supplierKey, nil), 403, "permission_error", "wrong_party")
+	expect(t, ts.do("POST", "/v1/sessions/"+id+"/cancel", m.supplierKey, nil), 409, "conflict_error", "invalid_state")
 	c := expect(t, ts.do("POST", "/v1/sessions/"+id+"/cancel", m.key, nil), 200, "", "")
 	if c["state"] != "CANCELLED" || c["endedAt"] == nil {
 		t.Fatalf("cancelled = %v", c)
