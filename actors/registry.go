@@ -50,7 +50,9 @@ type Registry struct {
 	sessions shardmap.Map[ledger.TransferID, *SessionEntry] // the open ones
 	count    atomic.Int64
 	open     atomic.Int64 // sessions
-	spawnMu  sync.Mutex   // serializes spawning, so an account or a session gets one actor
+
+	sessionActors atomic.Int64
+	spawnMu       sync.Mutex // serializes spawning, so an account or a session gets one actor
 
 	// sessionProps spawns every session actor, with one supervisor: a
 	// strategy per spawn would give each session a guardian actor of its
@@ -227,7 +229,7 @@ func (r *Registry) RemoveSession(e *SessionEntry) {
 	r.open.Add(-1)
 	if pid := e.pid.Load(); pid != nil {
 		r.root.Poison(pid)
-		r.actors.Add(-1)
+		r.sessionActors.Add(-1)
 	}
 }
 
@@ -265,7 +267,7 @@ func (r *Registry) spawnSession(e *SessionEntry) *mailbox {
 	e.pid.Store(r.root.Spawn(r.sessionProps))
 	r.spawning.entry, r.spawning.mailbox = nil, nil
 	e.mailbox.Store(mb)
-	r.actors.Add(1)
+	r.sessionActors.Add(1)
 	return mb
 }
 
@@ -279,6 +281,10 @@ func (s sessionSupervisor) HandleFailure(_ *actor.ActorSystem, supervisor actor.
 	s.r.config.Failed("session actor "+child.Id, reason)
 	supervisor.StopChildren(child)
 }
+
+// SessionActors returns how many session actors are alive: open sessions
+// that have received a message.
+func (r *Registry) SessionActors() int { return int(r.sessionActors.Load()) }
 
 // Actors returns how many account actors are alive.
 func (r *Registry) Actors() int { return int(r.actors.Load()) }

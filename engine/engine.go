@@ -370,8 +370,9 @@ type Stats struct {
 	Commits        uint64 // group commits (one fsync each)
 	CommitsEntries uint64 // log entries and barriers they carried
 	Accounts       int    // accounts known
-	Actors         int    // account and session actors alive
+	Actors         int    // account actors alive
 	Sessions       int    // sessions open (requested, assigned or live)
+	SessionActors  int    // their actors alive (spawned by a session's first message)
 	// CommitDurationSeconds is the latency of each group commit that wrote
 	// records, from the start of its Pebble commit to its fsync confirmed.
 	CommitDurationSeconds Histogram
@@ -386,6 +387,7 @@ func (e *Engine) Stats() Stats {
 	return Stats{
 		Commits: e.stats.commits.Load(), CommitsEntries: e.stats.entries.Load(),
 		Accounts: e.registry.Len(), Actors: e.registry.Actors(), Sessions: e.registry.Sessions(),
+		SessionActors:         e.registry.SessionActors(),
 		CommitDurationSeconds: histograms.DurationSeconds, CommitRecords: histograms.Records,
 	}
 }

@@ -58,6 +58,10 @@ func newMetrics(s *Server) *metrics {
 			stats(func(v statsView) float64 { return float64(v.accounts) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_account_actors", Help: "Account actors alive."},
 			stats(func(v statsView) float64 { return float64(v.actors) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_sessions_open", Help: "Metered sessions open (REQUESTED, ASSIGNED or LIVE)."},
+			stats(func(v statsView) float64 { return float64(v.sessions) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_session_actors", Help: "Session actors alive."},
+			stats(func(v statsView) float64 { return float64(v.sessionActors) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_key_actors", Help: "API key actors alive."},
 			func() float64 { return float64(s.keyActors.Alive()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_idempotency_store_bytes", Help: "Memory of the stored Idempotency-Key responses."},
@@ -214,13 +218,14 @@ func constHistogram(description *prometheus.Desc, histogram engine.Histogram) pr
 type statsView struct {
 	commits, entries, position    uint64
 	accounts, actors              int
+	sessions, sessionActors       int
 	commitDuration, commitRecords engine.Histogram
 }
 
 func (s *Server) statsView() statsView {
 	st := s.engine.Stats()
 	return statsView{commits: st.Commits, entries: st.CommitsEntries, position: s.engine.Position(),
-		accounts: st.Accounts, actors: st.Actors,
+		accounts: st.Accounts, actors: st.Actors, sessions: st.Sessions, sessionActors: st.SessionActors,
 		commitDuration: st.CommitDurationSeconds, commitRecords: st.CommitRecords}
 }
 
