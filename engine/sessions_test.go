@@ -69,6 +69,9 @@ func TestSessionLifecycleMovesExactAmounts(t *testing.T) {
 		}
 		wantBalance(t, eng, "alice", 200, 600)
 		wantBalance(t, eng, "bob", 0, 0)
+		if st := eng.Stats(); st.Sessions != 1 || st.SessionActors != 0 {
+			t.Fatalf("opened: %d sessions open, %d session actors; want 1 and none yet", st.Sessions, st.SessionActors)
+		}
 
 		accepted, err := eng.AcceptSession(ctx, "s-1", "bob")
 		if err != nil || accepted.State != engine.SessionAssigned || accepted.Accepted.IsZero() {
@@ -99,6 +102,9 @@ func TestSessionLifecycleMovesExactAmounts(t *testing.T) {
 		got := wantSession(t, eng, "s-1", engine.SessionEnded, 120)
 		if got.CleanSeconds != 12 || !got.Ended.Equal(ended.Ended) {
 			t.Fatalf("Session(s-1) = %+v, want what EndSession answered", got)
+		}
+		if st := eng.Stats(); st.Sessions != 0 || st.SessionActors != 0 {
+			t.Fatalf("after the end: %d sessions open, %d session actors; want its actor gone", st.Sessions, st.SessionActors)
 		}
 		wantVerified(t, eng)
 	})
