@@ -200,6 +200,14 @@ const (
 	EventCaptured       = ledger.EventCaptured
 	EventVoided         = ledger.EventVoided
 	EventExpired        = ledger.EventExpired
+	// Sessions: an opening reserves Amount; an end posts Captured of it
+	// (Fee of that to Fees); the others move no money or release it all.
+	EventSessionOpened    = ledger.EventSessionOpened
+	EventSessionAccepted  = ledger.EventSessionAccepted
+	EventSessionStarted   = ledger.EventSessionStarted
+	EventSessionEnded     = ledger.EventSessionEnded
+	EventSessionCancelled = ledger.EventSessionCancelled
+	EventSessionExpired   = ledger.EventSessionExpired
 )
 
 // Event is one committed change, as Subscribe delivers it, in log order.

@@ -36,9 +36,6 @@ type testServer struct {
 	// notTheAPI: the server is a ChargeFront, whose answers are its
 	// maker's, not openapi.json's.
 	notTheAPI bool
-	// client, when set, is do's instead of the package's (a server on an
-	// in-memory listener).
-	client *http.Client
 }
 
 type testClock struct {
@@ -152,9 +149,6 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // do sends a request; headers alternate names and values.
 func (ts *testServer) do(method, path, token string, body any, headers ...string) response {
 	ts.t.Helper()
-	if ts.client != nil {
-		return ts.doWith(ts.client, method, path, token, body, headers...)
-	}
 	return ts.doWith(client, method, path, token, body, headers...)
 }
 
