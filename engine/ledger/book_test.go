@@ -84,12 +84,13 @@ type model struct {
 
 func newModel() *model {
 	return &model{
-		accounts:   make(map[AccountID]*modelAccount),
-		holds:      make(map[TransferID]*modelHold),
-		open:       make(map[TransferID]*modelHold),
-		operations: make(map[TransferID]*modelOperation),
-		sessions:   make(map[TransferID]*modelSession), openSessions: make(map[TransferID]*modelSession),
-		events: make(map[TransferID]*[eventTypeEnd]int),
+		accounts:     make(map[AccountID]*modelAccount),
+		holds:        make(map[TransferID]*modelHold),
+		open:         make(map[TransferID]*modelHold),
+		operations:   make(map[TransferID]*modelOperation),
+		sessions:     make(map[TransferID]*modelSession),
+		openSessions: make(map[TransferID]*modelSession),
+		events:       make(map[TransferID]*[eventTypeEnd]int),
 	}
 }
 
