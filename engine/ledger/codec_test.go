@@ -563,6 +563,11 @@ func TestDecodeEventRejectsEventsThatReplayWouldMisapply(t *testing.T) {
 		{"a charge whose fees account is its payer", charged, func(e *Event) { e.Fees = e.From }},
 		{"a charge with a fee and no fees account", charged, func(e *Event) { e.Fees = "" }},
 		{"a credit with a fee", credited, func(e *Event) { e.Fee = NewAmount(10) }},
+		{"a session opening whose fees account is its payer", sessionOpened(), func(e *Event) { e.Fees = e.From }},
+		{"a session opening whose fees account is its payee", sessionOpened(), func(e *Event) { e.Fees = e.To }},
+		{"a session opening with a fee", sessionOpened(), func(e *Event) { e.Fee = NewAmount(10) }},
+		{"a session opening with a fee and no fees account", sessionOpened(), func(e *Event) { e.Fee, e.Fees = NewAmount(10), "" }},
+		{"a session opening to its payer", sessionOpened(), func(e *Event) { e.To = e.From }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -613,11 +618,26 @@ func FuzzDecodeEvent(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeEvent(data)
+		session, sessionErr := DecodeSession(append([]byte{sessionRecordTag}, data...))
+		if wantOpen := err == nil && e.Type.IsSession() && !e.Type.IsSessionClose(); (sessionErr == nil) != wantOpen ||
+			(sessionErr != nil && !errors.Is(sessionErr, ErrCorrupt)) {
+			t.Fatalf("DecodeSession(tag + %x) = %v, want success exactly when it holds an open session's event (DecodeEvent: %v)", data, sessionErr, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("DecodeEvent(%x) = %v, want %v", data, err, ErrCorrupt)
 			}
 			return
+		}
+		if e.Type.IsSession() {
+			s := SessionOf(&e)
+			s.Deadline()
+			s.CleanSeconds()
+			if session != nil {
+				if again, err := DecodeSession(AppendSession(nil, session)); err != nil || *again != *session {
+					t.Fatalf("DecodeSession(AppendSession(%+v)) = %+v, %v, want it back", *session, again, err)
+				}
+			}
 		}
 		encoded := AppendEvent(nil, &e)
 		again, err := DecodeEvent(encoded)
