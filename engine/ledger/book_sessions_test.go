@@ -12,6 +12,7 @@ import (
 
 type modelSession struct {
 	id                                         TransferID
+	spender                                    SpenderID
 	ledger                                     LedgerID
 	from, to                                   AccountID
 	rate, reserved                             uint64
@@ -32,7 +33,7 @@ func (s *modelSession) deadline() int64 {
 
 func (s *modelSession) event(t EventType, now int64) Event {
 	return Event{Type: t, ID: s.id, Ledger: s.ledger, Time: now, From: s.from, To: s.to, Fees: FeesAccountID(s.ledger),
-		Amount: NewAmount(s.reserved), FeeBps: s.feeBps,
+		Amount: NewAmount(s.reserved), FeeBps: s.feeBps, Spender: s.spender,
 		Session: &SessionTerms{Rate: NewAmount(s.rate), MaxSeconds: s.maxSeconds, Created: s.created, StartBy: s.startBy,
 			Accepted: s.accepted, Started: s.started, Ended: s.ended}}
 }
@@ -84,10 +85,13 @@ func (m *model) predictSessionOpen(p prediction, a *modelAccount, c Command, ava
 	} else if reserved > available && !a.kind.MayOverdraw() {
 		p.errs = append(p.errs, ErrInsufficientFunds)
 	}
+	if fits && a.overBudget(c.Budget, reserved, now) {
+		p.errs = append(p.errs, ErrBudgetExceeded)
+	}
 	if len(p.errs) > 0 {
 		return p
 	}
-	opened := modelSession{id: c.ID, ledger: a.ledger, from: c.From, to: c.To, rate: amountUint64(c.Rate), reserved: reserved,
+	opened := modelSession{id: c.ID, spender: c.Budget.Spender, ledger: a.ledger, from: c.From, to: c.To, rate: amountUint64(c.Rate), reserved: reserved,
 		maxSeconds: c.MaxSeconds, feeBps: c.FeeBps, created: now, startBy: now + c.Timeout}
 	p.result = opened.event(EventSessionOpened, now)
 	p.applied = append(p.applied, p.result)
@@ -160,12 +164,13 @@ func (m *model) applySession(e Event, sent Command, minus func(*uint64, uint64))
 	from, to, fees := m.accounts[e.From], m.accounts[e.To], m.accounts[e.Fees]
 	if e.Type == EventSessionOpened {
 		reserved, _ := reservation(sent.Rate, sent.MaxSeconds)
-		s := &modelSession{id: e.ID, ledger: from.ledger, from: sent.From, to: sent.To, rate: amountUint64(sent.Rate),
+		s := &modelSession{id: e.ID, spender: sent.Budget.Spender, ledger: from.ledger, from: sent.From, to: sent.To, rate: amountUint64(sent.Rate),
 			reserved: reserved, maxSeconds: sent.MaxSeconds, feeBps: sent.FeeBps, state: SessionRequested,
 			created: e.Time, startBy: e.Time + sent.Timeout}
 		m.sessions[e.ID], m.openSessions[e.ID] = s, s
 		from.debitsPending += reserved
 		to.creditsPending += reserved
+		from.spend(s.spender, reserved, e.Time)
 		return
 	}
 	s := m.openSessions[e.ID]
@@ -182,10 +187,13 @@ func (m *model) applySession(e Event, sent Command, minus func(*uint64, uint64))
 		to.creditsPosted += charged - feeAmount
 		fees.creditsPosted += feeAmount
 		s.state = SessionEnded
-	case EventSessionCancelled:
+		from.refund(s.spender, s.reserved-charged, s.created, minus)
+	case EventSessionCancelled, EventSessionExpired:
 		s.state = SessionCancelled
-	case EventSessionExpired:
-		s.state = SessionExpired
+		if e.Type == EventSessionExpired {
+			s.state = SessionExpired
+		}
+		from.refund(s.spender, s.reserved, s.created, minus)
 	}
 	minus(&from.debitsPending, s.reserved)
 	minus(&to.creditsPending, s.reserved)
@@ -199,7 +207,7 @@ func (m *model) openSessionList() []Session {
 	for _, s := range m.openSessions {
 		terms := s.event(EventSessionOpened, 0).Session
 		sessions = append(sessions, Session{ID: s.id, Ledger: s.ledger, From: s.from, To: s.to, Fees: FeesAccountID(s.ledger),
-			FeeBps: s.feeBps, State: s.state, Terms: *terms, Reserved: NewAmount(s.reserved)})
+			FeeBps: s.feeBps, Spender: s.spender, State: s.state, Terms: *terms, Reserved: NewAmount(s.reserved)})
 	}
 	return sessions
 }
@@ -215,6 +223,9 @@ func (s *simulation) sessionOpen(id TransferID) Command {
 	from := s.account()
 	c := Command{Type: CommandSessionOpen, ID: id, From: from, To: s.payee(from), Rate: NewAmount(uint64(1 + s.r.IntN(50))),
 		MaxSeconds: int64(1 + s.r.IntN(30)), Timeout: 1e9 + s.r.Int64N(20e9), FeeBps: s.feeBps()}
+	if s.r.IntN(3) == 0 {
+		c.Budget = s.budget()
+	}
 	switch n := s.r.IntN(100); {
 	case n < 3:
 		c.Rate = Amount{}
@@ -359,6 +370,12 @@ func (s *simulation) countSession(e Event) {
 		return
 	}
 	t := e.Session
+	if e.Spender != "" {
+		s.outcomes["session budget refunded"]++
+		if dayOf(t.Created) != dayOf(e.Time) {
+			s.outcomes["session budget refunded a day later"]++
+		}
+	}
 	if e.Type == EventSessionExpired || (e.Type == EventSessionEnded && t.Ended == t.Started+t.MaxSeconds*1e9) {
 		if e.Time == t.Ended {
 			s.outcomes["session timer at its deadline"]++
@@ -377,4 +394,91 @@ func (s *simulation) countSession(e Event) {
 	default:
 		s.outcomes["session ended at its maximum"]++
 	}
+}
+
+// The model's budgets, for the sessions that count against one: what each
+// spender of an account has reserved or spent, in all and on its day.
+
+type modelSpend struct {
+	total, day, dayTotal uint64
+}
+
+func dayOf(nanos int64) uint64 { return uint64(nanos / (24 * 3600 * 1e9)) } // the simulation's times are positive
+
+// overBudget reports whether debiting amount at now would take budget's
+// spender past one of its caps.
+func (a *modelAccount) overBudget(budget Budget, amount uint64, now int64) bool {
+	if budget.Spender == "" {
+		return false
+	}
+	var spent modelSpend
+	if s := a.spends[budget.Spender]; s != nil {
+		spent = *s
+	}
+	today := uint64(0)
+	if spent.day == dayOf(now) {
+		today = spent.dayTotal
+	}
+	over := func(spent uint64, limit Amount) bool { return !limit.IsZero() && spent+amount > amountUint64(limit) }
+	return over(0, budget.PerDebit) || over(today, budget.PerDay) || over(spent.total, budget.Total)
+}
+
+// spend counts a debit of amount at time at against spender.
+func (a *modelAccount) spend(spender SpenderID, amount uint64, at int64) {
+	if spender == "" {
+		return
+	}
+	if a.spends == nil {
+		a.spends = make(map[SpenderID]*modelSpend)
+	}
+	s := a.spends[spender]
+	if s == nil {
+		s = &modelSpend{}
+		a.spends[spender] = s
+	}
+	if s.day != dayOf(at) {
+		s.day, s.dayTotal = dayOf(at), 0
+	}
+	s.total += amount
+	s.dayTotal += amount
+}
+
+// refund gives back amount of a reservation made at heldAt: to the total,
+// and to the day's total if that day is still the one counted.
+func (a *modelAccount) refund(spender SpenderID, amount uint64, heldAt int64, minus func(*uint64, uint64)) {
+	if spender == "" {
+		return
+	}
+	s := a.spends[spender]
+	minus(&s.total, amount)
+	if s.day == dayOf(heldAt) {
+		minus(&s.dayTotal, amount)
+	}
+}
+
+// spendsOf returns the model's spends of a as the account keeps them.
+func (a *modelAccount) spendsOf() map[SpenderID]Spend {
+	if len(a.spends) == 0 {
+		return nil
+	}
+	spends := make(map[SpenderID]Spend)
+	for id, s := range a.spends {
+		spends[id] = Spend{Total: NewAmount(s.total), Day: int64(s.day), DayTotal: NewAmount(s.dayTotal)}
+	}
+	return spends
+}
+
+// budget returns one of three spenders' budgets, with caps or without.
+func (s *simulation) budget() Budget {
+	b := Budget{Spender: SpenderID([]string{"key_0", "key_1", "key_2"}[s.r.IntN(3)])}
+	if s.r.IntN(2) == 0 {
+		b.Total = NewAmount(uint64(1 + s.r.IntN(20_000)))
+	}
+	if s.r.IntN(3) == 0 {
+		b.PerDay = NewAmount(uint64(1 + s.r.IntN(5_000)))
+	}
+	if s.r.IntN(4) == 0 {
+		b.PerDebit = NewAmount(uint64(1 + s.r.IntN(1_000)))
+	}
+	return b
 }

@@ -35,6 +35,7 @@ type modelAccount struct {
 	ledger                                                     LedgerID
 	kind                                                       Kind
 	debitsPosted, creditsPosted, debitsPending, creditsPending uint64
+	spends                                                     map[SpenderID]*modelSpend // budgeted sessions' spenders
 }
 
 func (a *modelAccount) available() uint64 {
@@ -469,10 +470,13 @@ func (s *simulation) run(steps int) {
 // session's deadline or one nanosecond before it, so holds expire and
 // session timers fire on their boundary.
 func (s *simulation) advance() {
-	switch n := s.r.IntN(100); {
-	case n < 10:
+	switch n := s.r.IntN(1000); {
+	case n < 5: // to just before the next UTC midnight, so budgets' days turn with sessions open
+		const day = int64(24 * 3600 * 1e9)
+		s.now = max(s.now, (s.now/day+1)*day-s.r.Int64N(10e9))
+	case n < 100:
 		return
-	case n < 20:
+	case n < 200:
 		var next int64
 		for _, h := range s.model.open {
 			if h.deadline > s.now && (next == 0 || h.deadline < next) {
@@ -709,7 +713,7 @@ func (s *simulation) record(applied []Event, sent Command) {
 // errorClass returns the sentinel err wraps, as text.
 func errorClass(err error) string {
 	for _, sentinel := range []error{ErrInvalid, ErrInsufficientFunds, ErrOverflow, ErrNotFound, ErrAlreadyExists,
-		ErrLedgerMismatch, ErrInvalidState, ErrIdempotencyConflict} {
+		ErrLedgerMismatch, ErrInvalidState, ErrIdempotencyConflict, ErrBudgetExceeded} {
 		if errors.Is(err, sentinel) {
 			return sentinel.Error()
 		}
@@ -739,7 +743,7 @@ func (s *simulation) check(step int) {
 	}
 	for _, session := range s.model.openSessions { // reservations: holds without a deadline
 		openHolds[session.from] = append(openHolds[session.from], Hold{ID: session.id, From: session.from, To: session.to,
-			Fees: FeesAccountID(session.ledger), Amount: NewAmount(session.reserved), FeeBps: session.feeBps, Created: session.created})
+			Fees: FeesAccountID(session.ledger), Amount: NewAmount(session.reserved), FeeBps: session.feeBps, Created: session.created, Spender: session.spender})
 	}
 	for id, m := range s.model.accounts {
 		if !s.touched[id] && step%256 != 0 && step != s.last {
@@ -752,7 +756,7 @@ func (s *simulation) check(step int) {
 		want := accountSnapshot{Fields: accountFields{ID: id, Ledger: m.ledger, Kind: m.kind,
 			DebitsPosted: NewAmount(m.debitsPosted), CreditsPosted: NewAmount(m.creditsPosted),
 			DebitsPending: NewAmount(m.debitsPending), CreditsPending: NewAmount(m.creditsPending)}}
-		want.Holds = openHolds[id]
+		want.Holds, want.Spends = openHolds[id], m.spendsOf()
 		slices.SortFunc(want.Holds, func(x, y Hold) int { return compareHolds(&x, &y) })
 		if got := snapshotOf(a); !got.equal(want) {
 			s.t.Fatalf("step %d: account %q = %+v, want %+v", step, id, got, want)
@@ -837,10 +841,10 @@ func TestSimulationKeepsInvariantsModelAndAtMostOncePerClientID(t *testing.T) {
 		}
 	}
 	for _, outcome := range []string{"ok", "replay", ErrInvalid.Error(), ErrInsufficientFunds.Error(), ErrIdempotencyConflict.Error(),
-		ErrLedgerMismatch.Error(), ErrNotFound.Error(), ErrInvalidState.Error(), "session ok", "session wrong party",
+		ErrLedgerMismatch.Error(), ErrNotFound.Error(), ErrInvalidState.Error(), ErrBudgetExceeded.Error(), "session ok", "session wrong party",
 		"session " + ErrNotFound.Error(), "session " + ErrInvalidState.Error(), "session " + ErrInvalid.Error(),
 		"session timer at its deadline", "session timer late", "session ended before its maximum", "session ended at its maximum",
-		"session ended within its first second"} {
+		"session ended within its first second", "session budget refunded", "session budget refunded a day later"} {
 		if s.outcomes[outcome] == 0 {
 			t.Errorf("simulation never returned %q, want some", outcome)
 		}
