@@ -188,11 +188,11 @@ func (m *model) applySession(e Event, sent Command, minus func(*uint64, uint64))
 		fees.creditsPosted += feeAmount
 		s.state = SessionEnded
 		from.refund(s.spender, s.reserved-charged, s.created, minus)
-	case EventSessionCancelled, EventSessionExpired:
+	case EventSessionCancelled:
 		s.state = SessionCancelled
-		if e.Type == EventSessionExpired {
-			s.state = SessionExpired
-		}
+		from.refund(s.spender, s.reserved, s.created, minus)
+	case EventSessionExpired:
+		s.state = SessionExpired
 		from.refund(s.spender, s.reserved, s.created, minus)
 	}
 	minus(&from.debitsPending, s.reserved)
@@ -201,7 +201,7 @@ func (m *model) applySession(e Event, sent Command, minus func(*uint64, uint64))
 	delete(m.openSessions, e.ID)
 }
 
-// sessionsOf returns the model's open sessions as the book keeps them.
+// openSessionList returns the model's open sessions as the book keeps them.
 func (m *model) openSessionList() []Session {
 	var sessions []Session
 	for _, s := range m.openSessions {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -67,14 +68,6 @@ func TestDecideSessionAllowsEachTransitionOnlyFromItsStateAndToItsParty(t *testi
 		SessionEnd:    {[]SessionState{SessionLive}, []AccountID{alice, bob}, EventSessionEnded},
 		SessionCancel: {[]SessionState{SessionRequested, SessionAssigned}, []AccountID{alice}, EventSessionCancelled},
 	}
-	contains := func(list []SessionState, s SessionState) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
-	}
 	at := now0 + 30e9
 	allowed := 0
 	for _, state := range sessionStatesAll {
@@ -98,7 +91,7 @@ func TestDecideSessionAllowsEachTransitionOnlyFromItsStateAndToItsParty(t *testi
 					if !errors.Is(err, ErrWrongParty) || !errors.Is(err, ErrInvalidState) {
 						t.Errorf("%s = %s, %v, want %v (an %v)", name, eventText(e), err, ErrWrongParty, ErrInvalidState)
 					}
-				case contains(r.from, state):
+				case slices.Contains(r.from, state):
 					allowed++
 					if err != nil || e.Type != r.event {
 						t.Errorf("%s = %s, %v, want a %v event", name, eventText(e), err, r.event)
@@ -139,13 +132,14 @@ func TestSessionEventsCarryTheWholeSessionAndTheirMoment(t *testing.T) {
 	tests := []struct {
 		state SessionState
 		c     SessionCommand
+		event EventType
 		want  func(Event) Event
 	}{
-		{SessionRequested, SessionCommand{SessionAccept, bob}, func(e Event) Event { e.Session.Accepted = at; return e }},
-		{SessionAssigned, SessionCommand{SessionStart, alice}, func(e Event) Event { e.Session.Started = at; return e }},
-		{SessionAssigned, SessionCommand{SessionCancel, alice}, func(e Event) Event { e.Session.Ended = at; return e }},
-		{SessionRequested, SessionCommand{SessionCancel, alice}, func(e Event) Event { e.Session.Ended = at; return e }},
-		{SessionLive, SessionCommand{SessionEnd, bob}, func(e Event) Event {
+		{SessionRequested, SessionCommand{SessionAccept, bob}, EventSessionAccepted, func(e Event) Event { e.Session.Accepted = at; return e }},
+		{SessionAssigned, SessionCommand{SessionStart, alice}, EventSessionStarted, func(e Event) Event { e.Session.Started = at; return e }},
+		{SessionAssigned, SessionCommand{SessionCancel, alice}, EventSessionCancelled, func(e Event) Event { e.Session.Ended = at; return e }},
+		{SessionRequested, SessionCommand{SessionCancel, alice}, EventSessionCancelled, func(e Event) Event { e.Session.Ended = at; return e }},
+		{SessionLive, SessionCommand{SessionEnd, bob}, EventSessionEnded, func(e Event) Event {
 			e.Captured, e.Fee, e.Session.Ended = NewAmount(60), NewAmount(1), at // 20 s × 3; 250 bps of 60 is 1.5, floored
 			return e
 		}},
@@ -153,8 +147,7 @@ func TestSessionEventsCarryTheWholeSessionAndTheirMoment(t *testing.T) {
 	for _, tt := range tests {
 		s := sessionIn(tt.state)
 		got, err := DecideSession(s, tt.c, at)
-		want := tt.want(base(s, map[SessionCommandType]EventType{SessionAccept: EventSessionAccepted, SessionStart: EventSessionStarted,
-			SessionEnd: EventSessionEnded, SessionCancel: EventSessionCancelled}[tt.c.Type]))
+		want := tt.want(base(s, tt.event))
 		if err != nil || !sameEvent(got, want) {
 			t.Errorf("%s of a %v session = %s, %v, want %s", sessionCommandName(tt.c.Type), tt.state, eventText(got), err, eventText(want))
 			continue
