@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -278,6 +279,68 @@ func (b *Book) Execute(c *Command, now int64) (applied []Event, result Event, er
 	}
 	b.Apply(&e)
 	return append(applied, e), e, nil
+}
+
+// ExecuteSession runs one transition of session id at time now, as the
+// session's actor does: its timer first, if due by now (Session.Due),
+// then DecideSession. It returns every event applied (the timer's first)
+// and the transition's event. A session that is not open (closed, or
+// closed just now by its timer) refuses with ErrInvalidState its parties
+// and with ErrNotFound anyone else, as does an id that never opened a
+// session: the engine's answers. Used by the reference model and the
+// simulation; the engine runs the same steps on the session's actor.
+func (b *Book) ExecuteSession(id TransferID, c SessionCommand, now int64) (applied []Event, result Event, err error) {
+	assert(b.transfers != nil, "ExecuteSession needs a book that tracks transfers")
+	s := b.sessions[id]
+	if s != nil {
+		if e, due := s.Due(now); due {
+			b.Apply(&e)
+			applied = append(applied, e)
+			s = nil
+		}
+	}
+	if s == nil {
+		last, ok := b.transfers[id]
+		if !ok || !last.Type.IsSession() || (c.By != last.From && c.By != last.To) {
+			return applied, Event{}, fmt.Errorf("%w: session %q", ErrNotFound, id)
+		}
+		return applied, Event{}, fmt.Errorf("%w: the session is %v", ErrInvalidState, sessionStates[last.Type])
+	}
+	e, err := DecideSession(s, c, now)
+	if err != nil {
+		return applied, Event{}, err
+	}
+	if e.Type.IsSessionClose() {
+		err := CheckSessionClose(b.accounts[s.From], &e)
+		assert(err == nil, "session closed on a payer that cannot")
+	}
+	b.Apply(&e)
+	return append(applied, e), e, nil
+}
+
+// CloseDueSessions fires the timer of every open session due by now, as
+// the engine's sweeper does: each closes as Session.Due says (an expiry,
+// or the end at the maximum), in deadline order, then by id. It returns
+// the events applied.
+func (b *Book) CloseDueSessions(now int64) []Event {
+	var due []*Session
+	for _, s := range b.sessions {
+		if deadline, ok := s.Deadline(); ok && deadline <= now {
+			due = append(due, s)
+		}
+	}
+	slices.SortFunc(due, func(x, y *Session) int {
+		dx, _ := x.Deadline()
+		dy, _ := y.Deadline()
+		return cmp.Or(cmp.Compare(dx, dy), cmp.Compare(x.ID, y.ID))
+	})
+	events := make([]Event, 0, len(due))
+	for _, s := range due {
+		e, _ := s.Due(now)
+		b.Apply(&e)
+		events = append(events, e)
+	}
+	return events
 }
 
 // ledgerTotals sums one ledger's debits and credits.

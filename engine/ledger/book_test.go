@@ -35,6 +35,7 @@ type modelAccount struct {
 	ledger                                                     LedgerID
 	kind                                                       Kind
 	debitsPosted, creditsPosted, debitsPending, creditsPending uint64
+	spends                                                     map[SpenderID]*modelSpend // budgeted sessions' spenders
 }
 
 func (a *modelAccount) available() uint64 {
@@ -75,6 +76,8 @@ type model struct {
 	holds      map[TransferID]*modelHold
 	open       map[TransferID]*modelHold // the holds still open
 	operations map[TransferID]*modelOperation
+	// sessions are every session opened, by id; openSessions those open.
+	sessions, openSessions map[TransferID]*modelSession
 	// events counts the events of each client id by type, to check that an
 	// id opens (credit, charge, hold) at most once and closes at most once.
 	events map[TransferID]*[eventTypeEnd]int
@@ -82,11 +85,13 @@ type model struct {
 
 func newModel() *model {
 	return &model{
-		accounts:   make(map[AccountID]*modelAccount),
-		holds:      make(map[TransferID]*modelHold),
-		open:       make(map[TransferID]*modelHold),
-		operations: make(map[TransferID]*modelOperation),
-		events:     make(map[TransferID]*[eventTypeEnd]int),
+		accounts:     make(map[AccountID]*modelAccount),
+		holds:        make(map[TransferID]*modelHold),
+		open:         make(map[TransferID]*modelHold),
+		operations:   make(map[TransferID]*modelOperation),
+		sessions:     make(map[TransferID]*modelSession),
+		openSessions: make(map[TransferID]*modelSession),
+		events:       make(map[TransferID]*[eventTypeEnd]int),
 	}
 }
 
@@ -101,11 +106,18 @@ type prediction struct {
 func fee(amount uint64, feeBps uint32) uint64 { return amount * uint64(feeBps) / BasisPointsMax }
 
 // sameContent is the model's reading of "the same request": the same kind of
-// operation between the same accounts for the same amount (and timeout).
-// The fee rate is the engine's configuration, not the client's content, so
-// it takes no part (as in Recall).
+// operation between the same accounts for the same amount (and timeout);
+// for a session, the same rate, maximum and start window (its amount is
+// no part of the command). The fee rate is the engine's configuration, not
+// the client's content, so it takes no part (as in Recall).
 func sameContent(first, c Command) bool {
-	if first.Type != c.Type || first.To != c.To || first.Amount != c.Amount {
+	if first.Type != c.Type || first.To != c.To {
+		return false
+	}
+	if c.Type == CommandSessionOpen {
+		return first.From == c.From && first.Rate == c.Rate && first.MaxSeconds == c.MaxSeconds && first.Timeout == c.Timeout
+	}
+	if first.Amount != c.Amount {
 		return false
 	}
 	switch c.Type {
@@ -124,7 +136,7 @@ func (m *model) predict(c Command, now int64) prediction {
 	var decider AccountID
 	operation := m.operations[c.ID]
 	switch {
-	case operation != nil && (c.Type == CommandCredit || c.Type == CommandCharge || c.Type == CommandHold):
+	case operation != nil && (c.Type == CommandCredit || c.Type == CommandCharge || c.Type == CommandHold || c.Type == CommandSessionOpen):
 		if sameContent(operation.command, c) {
 			return prediction{replay: true, result: operation.last}
 		}
@@ -171,6 +183,8 @@ func (m *model) predict(c Command, now int64) prediction {
 	available := (&modelAccount{creditsPosted: a.creditsPosted, debitsPosted: a.debitsPosted, debitsPending: a.debitsPending - released}).available()
 	amount := amountUint64(c.Amount)
 	switch c.Type {
+	case CommandSessionOpen:
+		return m.predictSessionOpen(p, a, c, available, now)
 	case CommandCredit:
 		if amount == 0 {
 			p.errs = []error{ErrInvalid}
@@ -286,16 +300,22 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 		m.events[e.ID] = counts
 	}
 	counts[e.Type]++
-	opened := counts[EventCredited] + counts[EventCharged] + counts[EventHeld]
-	closed := counts[EventCaptured] + counts[EventVoided] + counts[EventExpired]
-	if opened > 1 || closed > 1 || (closed == 1 && counts[EventHeld] != 1) {
-		t.Fatalf("client id %q applied more than once: events by type %v, the latest %+v", e.ID, counts, e)
+	opened := counts[EventCredited] + counts[EventCharged] + counts[EventHeld] + counts[EventSessionOpened]
+	closed := counts[EventCaptured] + counts[EventVoided] + counts[EventExpired] +
+		counts[EventSessionEnded] + counts[EventSessionCancelled] + counts[EventSessionExpired]
+	if opened > 1 || closed > 1 || (closed == 1 && counts[EventHeld]+counts[EventSessionOpened] != 1) ||
+		counts[EventSessionAccepted] > counts[EventSessionOpened] || counts[EventSessionStarted] > counts[EventSessionAccepted] {
+		t.Fatalf("client id %q applied more than once: events by type %v, the latest %s", e.ID, counts, eventText(e))
 	}
 	operation := m.operations[e.ID]
-	switch e.Type {
-	case EventCredited, EventCharged, EventHeld:
+	switch {
+	case e.Type == EventCredited || e.Type == EventCharged || e.Type == EventHeld || e.Type == EventSessionOpened:
 		operation = &modelOperation{command: sent}
 		m.operations[e.ID] = operation
+	case e.Type.IsSession():
+		if m.openSessions[e.ID] == nil {
+			t.Fatalf("client id %q: %v of a session that is not open", e.ID, e.Type)
+		}
 	default:
 		if h := m.holds[e.ID]; h == nil || h.state != holdOpen {
 			t.Fatalf("client id %q: %v of a hold that is not open", e.ID, e.Type)
@@ -303,6 +323,10 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 		delete(m.open, e.ID)
 	}
 	operation.last = e
+	if e.Type.IsSession() {
+		m.applySession(e, sent, minus)
+		return
+	}
 	switch e.Type {
 	case EventCredited:
 		from.debitsPosted += amount
@@ -352,6 +376,7 @@ type simulation struct {
 	used     []TransferID // every valid client id tried
 	usedSet  map[TransferID]bool
 	holds    []TransferID           // every client id that held
+	sessions []TransferID           // every client id that opened a session
 	sent     map[TransferID]Command // first successful command of an id
 	closes   map[TransferID]Command // successful capture or void of a hold
 	opened   int
@@ -422,12 +447,18 @@ func (s *simulation) run(steps int) {
 	s.t.Helper()
 	s.last = steps - 1
 	for step := range steps {
+		before := s.now
 		s.advance()
-		if s.r.IntN(1000) < 3 {
+		s.sweep(before)
+		switch n := s.r.IntN(1000); {
+		case n < 3:
 			s.openRandom()
-		} else {
+		case n < 150:
+			s.executeSession(s.sessionCommand())
+		default:
 			s.execute(s.command())
 		}
+		s.checkSessions(step)
 		s.check(step)
 		if s.t.Failed() {
 			s.t.FailNow()
@@ -435,17 +466,26 @@ func (s *simulation) run(steps int) {
 	}
 }
 
-// advance moves time forward, sometimes to exactly an open hold's deadline
-// or one nanosecond before it, so holds expire on their boundary.
+// advance moves time forward, sometimes to exactly an open hold's or
+// session's deadline or one nanosecond before it, so holds expire and
+// session timers fire on their boundary.
 func (s *simulation) advance() {
-	switch n := s.r.IntN(100); {
-	case n < 10:
+	switch n := s.r.IntN(1000); {
+	case n < 5: // to just before the next UTC midnight, so budgets' days turn with sessions open
+		const day = int64(24 * 3600 * 1e9)
+		s.now = max(s.now, (s.now/day+1)*day-s.r.Int64N(10e9))
+	case n < 100:
 		return
-	case n < 20:
+	case n < 200:
 		var next int64
 		for _, h := range s.model.open {
 			if h.deadline > s.now && (next == 0 || h.deadline < next) {
 				next = h.deadline
+			}
+		}
+		for _, session := range s.model.openSessions {
+			if d := session.deadline(); d > s.now && (next == 0 || d < next) {
+				next = d
 			}
 		}
 		if next != 0 {
@@ -566,13 +606,19 @@ func (s *simulation) command() Command {
 			if n < 9 {
 				return c
 			}
+			if c.Type == CommandSessionOpen {
+				c.Rate, _ = c.Rate.Add(NewAmount(1)) // the same id at one unit more a second
+				return c
+			}
 			c.Amount, _ = c.Amount.Add(NewAmount(1)) // the same id with one unit more
 			return c
 		}
 	}
 	id := s.clientID()
 	var c Command
-	switch n := s.r.IntN(100); {
+	switch n := s.r.IntN(110); {
+	case n >= 100:
+		c = s.sessionOpen(id)
 	case n < 20:
 		to := s.account()
 		c = Command{Type: CommandCredit, ID: id, To: to, Amount: s.amount("", 50_000)}
@@ -619,21 +665,22 @@ func (s *simulation) execute(sent Command) {
 	switch {
 	case want.replay:
 		s.outcomes["replay"]++
-		if err != nil || len(applied) != 0 || result != want.result {
-			s.t.Fatalf("%s(%+v) = %+v, %+v, %v, want a replay of %+v", name, sent, applied, result, err, want.result)
+		if err != nil || len(applied) != 0 || !sameEvent(result, want.result) {
+			s.t.Fatalf("%s(%+v) = %s, %s, %v, want a replay of %s", name, sent, eventsText(applied), eventText(result), err, eventText(want.result))
 		}
 	case len(want.errs) > 0:
 		s.outcomes[errorClass(err)]++
 		if !slices.ContainsFunc(want.errs, func(w error) bool { return errors.Is(err, w) }) {
 			s.t.Fatalf("%s(%+v) at %d = %+v, %v, want error in %v", name, sent, s.now, applied, err, want.errs)
 		}
-		if !slices.Equal(applied, want.applied) {
-			s.t.Fatalf("%s(%+v) failed with %v and applied %+v, want expiries %+v", name, sent, err, applied, want.applied)
+		if !sameEvents(applied, want.applied) {
+			s.t.Fatalf("%s(%+v) failed with %v and applied %s, want expiries %s", name, sent, err, eventsText(applied), eventsText(want.applied))
 		}
 	default:
 		s.outcomes["ok"]++
-		if err != nil || result != want.result || !slices.Equal(applied, want.applied) {
-			s.t.Fatalf("%s(%+v) at %d = %+v, %+v, %v, want %+v, %+v", name, sent, s.now, applied, result, err, want.applied, want.result)
+		if err != nil || !sameEvent(result, want.result) || !sameEvents(applied, want.applied) {
+			s.t.Fatalf("%s(%+v) at %d = %s, %s, %v, want %s, %s", name, sent, s.now,
+				eventsText(applied), eventText(result), err, eventsText(want.applied), eventText(want.result))
 		}
 		switch sent.Type {
 		case CommandCapture, CommandVoid:
@@ -641,22 +688,32 @@ func (s *simulation) execute(sent Command) {
 		default:
 			s.sent[sent.ID] = sent
 		}
-		if sent.Type == CommandHold {
+		switch sent.Type {
+		case CommandHold:
 			s.holds = append(s.holds, sent.ID)
+		case CommandSessionOpen:
+			s.sessions = append(s.sessions, sent.ID)
 		}
 	}
+	s.record(applied, sent)
+}
+
+// record applies to the model the events the book applied, in order.
+func (s *simulation) record(applied []Event, sent Command) {
+	s.t.Helper()
 	for _, e := range applied {
 		s.touched[e.From], s.touched[e.To], s.touched[e.Fees] = true, true, true
 		s.model.apply(s.t, e, sent)
 		s.log = append(s.log, e)
 		s.counts[e.Type]++
+		s.countSession(e)
 	}
 }
 
 // errorClass returns the sentinel err wraps, as text.
 func errorClass(err error) string {
 	for _, sentinel := range []error{ErrInvalid, ErrInsufficientFunds, ErrOverflow, ErrNotFound, ErrAlreadyExists,
-		ErrLedgerMismatch, ErrInvalidState, ErrIdempotencyConflict} {
+		ErrLedgerMismatch, ErrInvalidState, ErrIdempotencyConflict, ErrBudgetExceeded} {
 		if errors.Is(err, sentinel) {
 			return sentinel.Error()
 		}
@@ -684,6 +741,10 @@ func (s *simulation) check(step int) {
 			Fees: FeesAccountID(LedgerID(h.ledger)), Amount: NewAmount(h.amount), FeeBps: h.feeBps,
 			Created: h.created, Timeout: h.timeout, Deadline: h.deadline})
 	}
+	for _, session := range s.model.openSessions { // reservations: holds without a deadline
+		openHolds[session.from] = append(openHolds[session.from], Hold{ID: session.id, From: session.from, To: session.to,
+			Fees: FeesAccountID(session.ledger), Amount: NewAmount(session.reserved), FeeBps: session.feeBps, Created: session.created, Spender: session.spender})
+	}
 	for id, m := range s.model.accounts {
 		if !s.touched[id] && step%256 != 0 && step != s.last {
 			continue
@@ -695,7 +756,7 @@ func (s *simulation) check(step int) {
 		want := accountSnapshot{Fields: accountFields{ID: id, Ledger: m.ledger, Kind: m.kind,
 			DebitsPosted: NewAmount(m.debitsPosted), CreditsPosted: NewAmount(m.creditsPosted),
 			DebitsPending: NewAmount(m.debitsPending), CreditsPending: NewAmount(m.creditsPending)}}
-		want.Holds = openHolds[id]
+		want.Holds, want.Spends = openHolds[id], m.spendsOf()
 		slices.SortFunc(want.Holds, func(x, y Hold) int { return compareHolds(&x, &y) })
 		if got := snapshotOf(a); !got.equal(want) {
 			s.t.Fatalf("step %d: account %q = %+v, want %+v", step, id, got, want)
@@ -780,7 +841,10 @@ func TestSimulationKeepsInvariantsModelAndAtMostOncePerClientID(t *testing.T) {
 		}
 	}
 	for _, outcome := range []string{"ok", "replay", ErrInvalid.Error(), ErrInsufficientFunds.Error(), ErrIdempotencyConflict.Error(),
-		ErrLedgerMismatch.Error(), ErrNotFound.Error(), ErrInvalidState.Error()} {
+		ErrLedgerMismatch.Error(), ErrNotFound.Error(), ErrInvalidState.Error(), ErrBudgetExceeded.Error(), "session ok", "session wrong party",
+		"session " + ErrNotFound.Error(), "session " + ErrInvalidState.Error(), "session " + ErrInvalid.Error(),
+		"session timer at its deadline", "session timer late", "session ended before its maximum", "session ended at its maximum",
+		"session ended within its first second", "session budget refunded", "session budget refunded a day later"} {
 		if s.outcomes[outcome] == 0 {
 			t.Errorf("simulation never returned %q, want some", outcome)
 		}
@@ -807,6 +871,15 @@ func assertSameBooks(t *testing.T, got, want *Book) {
 			t.Fatalf("NextDeadline(%q) = %d, %v, want %d, %v", w.ID, gotDeadline, gotOK, wantDeadline, wantOK)
 		}
 	}
+	if got.Sessions() != want.Sessions() {
+		t.Fatalf("Sessions() = %d, want %d", got.Sessions(), want.Sessions())
+	}
+	want.RangeSessions(func(w *Session) bool {
+		if g := got.Session(w.ID); g == nil || *g != *w {
+			t.Fatalf("Session(%q) = %+v, want %+v", w.ID, g, *w)
+		}
+		return true
+	})
 }
 
 func TestReplayOfEveryReturnedEventRebuildsTheSameBook(t *testing.T) {
@@ -829,15 +902,15 @@ func TestReplayOfEveryReturnedEventRebuildsTheSameBook(t *testing.T) {
 		for i := range s.log {
 			buf = AppendEvent(buf[:0], &s.log[i])
 			e, err := DecodeEvent(buf)
-			if err != nil || e != s.log[i] {
-				t.Fatalf("DecodeEvent(AppendEvent(%+v)) = %+v, %v, want it back", s.log[i], e, err)
+			if err != nil || !sameEvent(e, s.log[i]) {
+				t.Fatalf("DecodeEvent(AppendEvent(%s)) = %s, %v, want it back", eventText(s.log[i]), eventText(e), err)
 			}
 			replayed.Apply(&e)
 		}
 		assertSameBooks(t, replayed, s.book)
 		for id, operation := range s.model.operations {
-			if got, ok := replayed.Transfer(id); !ok || got != operation.last {
-				t.Fatalf("Transfer(%q) after replay = %+v, %v, want %+v", id, got, ok, operation.last)
+			if got, ok := replayed.Transfer(id); !ok || !sameEvent(got, operation.last) {
+				t.Fatalf("Transfer(%q) after replay = %s, %v, want %s", id, eventText(got), ok, eventText(operation.last))
 			}
 		}
 	})
@@ -854,6 +927,17 @@ func TestReplayOfEveryReturnedEventRebuildsTheSameBook(t *testing.T) {
 				t.Fatalf("DecodeAccount(AppendAccount(%q)) = %v, want success", a.ID, err)
 			}
 			restored.Insert(decoded)
+		}
+		before.RangeSessions(func(session *Session) bool {
+			decoded, err := DecodeSession(AppendSession(nil, session))
+			if err != nil {
+				t.Fatalf("DecodeSession(AppendSession(%q)) = %v, want success", session.ID, err)
+			}
+			restored.InsertSession(decoded)
+			return true
+		})
+		if restored.Sessions() != before.Sessions() {
+			t.Fatalf("restored %d open sessions, want %d", restored.Sessions(), before.Sessions())
 		}
 		for i := range s.log[half:] {
 			restored.Apply(&s.log[half+i])

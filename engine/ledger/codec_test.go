@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -31,6 +32,7 @@ const (
 	fieldDeadline
 	fieldSpender
 	fieldMemo
+	fieldSession // a session event's terms; empty for other events
 	eventFieldCount
 )
 
@@ -49,14 +51,57 @@ func amountPiece(a Amount) []byte {
 
 func eventPieces(e *Event) [][]byte {
 	return [][]byte{
-		fieldVersion: {2}, fieldType: {byte(e.Type)},
+		fieldVersion: {3}, fieldType: {byte(e.Type)},
 		fieldID: lengthPrefixed(string(e.ID)), fieldLedger: lengthPrefixed(string(e.Ledger)), fieldTime: varint(e.Time),
 		fieldAccount: lengthPrefixed(string(e.Account)), fieldKind: {byte(e.Kind)},
 		fieldFrom: lengthPrefixed(string(e.From)), fieldTo: lengthPrefixed(string(e.To)), fieldFees: lengthPrefixed(string(e.Fees)),
 		fieldAmount: amountPiece(e.Amount), fieldFee: amountPiece(e.Fee), fieldCaptured: amountPiece(e.Captured),
 		fieldFeeBps: uvarint(uint64(e.FeeBps)), fieldTimeout: varint(e.Timeout), fieldDeadline: varint(e.Deadline),
 		fieldSpender: lengthPrefixed(string(e.Spender)), fieldMemo: lengthPrefixed(e.Memo),
+		fieldSession: termsPiece(e),
 	}
+}
+
+// termsPiece returns the block that ends a session event (version 3): the
+// rate, the maximum seconds, then its times: created, start by, accepted,
+// started, ended.
+func termsPiece(e *Event) []byte {
+	if !e.Type.IsSession() {
+		return []byte{}
+	}
+	t := e.Session
+	return join([][]byte{amountPiece(t.Rate), varint(t.MaxSeconds),
+		varint(t.Created), varint(t.StartBy), varint(t.Accepted), varint(t.Started), varint(t.Ended)})
+}
+
+// sameEvent reports whether x and y are the same event, their session
+// terms compared by value (Event holds them by pointer).
+func sameEvent(x, y Event) bool {
+	if (x.Session == nil) != (y.Session == nil) || (x.Session != nil && *x.Session != *y.Session) {
+		return false
+	}
+	x.Session, y.Session = nil, nil
+	return x == y
+}
+
+func sameEvents(x, y []Event) bool { return slices.EqualFunc(x, y, sameEvent) }
+
+// eventText formats e for failure text, its session terms by value.
+func eventText(e Event) string {
+	if e.Session == nil {
+		return fmt.Sprintf("%+v", e)
+	}
+	terms := *e.Session
+	e.Session = nil
+	return fmt.Sprintf("%+v terms %+v", e, terms)
+}
+
+func eventsText(events []Event) string {
+	texts := make([]string, len(events))
+	for i, e := range events {
+		texts[i] = eventText(e)
+	}
+	return "[" + strings.Join(texts, ", ") + "]"
 }
 
 // Fields of an account record before its holds, and of each hold.
@@ -76,7 +121,7 @@ const (
 // accountPieces returns the fields of a's record, then one piece per hold.
 func accountPieces(a *Account) [][]byte {
 	pieces := [][]byte{
-		accountVersion: {2}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
+		accountVersion: {3}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
 		accountKind: {byte(a.Kind)}, accountDebitsPosted: amountPiece(a.DebitsPosted), accountCreditsPosted: amountPiece(a.CreditsPosted),
 		accountDebitsPending: amountPiece(a.DebitsPending), accountCreditsPending: amountPiece(a.CreditsPending),
 		accountHoldCount: uvarint(uint64(len(a.Holds()))),
@@ -161,6 +206,7 @@ func sampleEvents(t testing.TB) []Event {
 		}
 		events = append(events, applied...)
 	}
+	events = append(events, sampleSessionEvents(t, b)...)
 	max := MaxAmount()
 	for _, typ := range []EventType{EventCredited, EventCharged, EventHeld, EventCaptured, EventVoided, EventExpired} {
 		e := Event{
@@ -180,6 +226,68 @@ func sampleEvents(t testing.TB) []Event {
 		events = append(events, e)
 	}
 	events = append(events, Event{Type: EventAccountCreated, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain})
+	return append(events, largestSessionEvents()...)
+}
+
+// sampleSessionEvents drives sessions of alice (funded) for bob on b
+// through every transition and both timers, and returns their events.
+func sampleSessionEvents(t testing.TB, b *Book) []Event {
+	t.Helper()
+	var events []Event
+	at := now0 + 1e9
+	open := func(id TransferID, rate uint64, maxSeconds int64, memo string, budget Budget, now int64) {
+		t.Helper()
+		c := Command{Type: CommandSessionOpen, ID: id, From: alice, To: bob, Rate: NewAmount(rate), MaxSeconds: maxSeconds,
+			Timeout: 60e9, FeeBps: 250, Memo: memo, Budget: budget}
+		applied, _, err := b.Execute(&c, now)
+		if err != nil {
+			t.Fatalf("SessionOpen(%+v) = %v, want success", c, err)
+		}
+		events = append(events, applied...)
+	}
+	step := func(id TransferID, typ SessionCommandType, by AccountID, now int64) {
+		t.Helper()
+		applied, _, err := b.ExecuteSession(id, SessionCommand{Type: typ, By: by}, now)
+		if err != nil {
+			t.Fatalf("ExecuteSession(%q, %v by %q) = %v, want success", id, typ, by, err)
+		}
+		events = append(events, applied...)
+	}
+	open("s-end", 3, 100, `{"gpu":"a100"}`, Budget{Spender: "key_1"}, at)
+	step("s-end", SessionAccept, bob, at+1e9)
+	step("s-end", SessionStart, alice, at+2e9)
+	step("s-end", SessionEnd, bob, at+44_500_000_000) // 42.5 s live: 126 charged, 3 of it the fee
+	open("s-cancel", 1, 10, "", Budget{}, at+3e9)
+	step("s-cancel", SessionCancel, alice, at+4e9)
+	open("s-expire", 2, 5, "", Budget{}, at+5e9)
+	step("s-expire", SessionAccept, bob, at+6e9)
+	events = append(events, b.CloseDueSessions(at+65e9)...) // the end of its start window
+	open("s-max", 7, 5, "", Budget{}, at+66e9)
+	step("s-max", SessionAccept, bob, at+67e9)
+	step("s-max", SessionStart, bob, at+68e9)
+	events = append(events, b.CloseDueSessions(at+80e9)...) // 7 s after its maximum
+	return events
+}
+
+// largestSessionEvents returns an event of every session type with every
+// field at its largest: the largest rate whose maximum fits 128 bits.
+func largestSessionEvents() []Event {
+	rate, _ := MaxAmount().divSmall(SessionSecondsMax)
+	reserved, _ := rate.mulSmall(SessionSecondsMax)
+	var events []Event
+	for typ := EventSessionOpened; typ <= EventSessionExpired; typ++ {
+		e := Event{
+			Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain,
+			From: longAccount, To: longAccount[1:], Fees: longAccount[2:], Amount: reserved, FeeBps: BasisPointsMax,
+			Spender: longSpender, Memo: longMemo,
+			Session: &SessionTerms{Rate: rate, MaxSeconds: SessionSecondsMax, Created: math.MinInt64, StartBy: math.MaxInt64,
+				Accepted: math.MinInt64, Started: math.MaxInt64, Ended: math.MinInt64},
+		}
+		if typ == EventSessionEnded {
+			e.Captured, e.Fee = reserved, reserved
+		}
+		events = append(events, e)
+	}
 	return events
 }
 
@@ -227,7 +335,7 @@ func sampleAccounts(t testing.TB) []*Account {
 func TestEventEncodingFollowsTheDocumentedFormat(t *testing.T) {
 	for _, e := range sampleEvents(t) {
 		if got, want := AppendEvent(nil, &e), join(eventPieces(&e)); !bytes.Equal(got, want) {
-			t.Errorf("AppendEvent(%+v) = %x, want %x", e, got, want)
+			t.Errorf("AppendEvent(%s) = %x, want %x", eventText(e), got, want)
 		}
 	}
 	for _, a := range sampleAccounts(t) {
@@ -247,8 +355,8 @@ func TestEveryEventTypeRoundTripsThroughTheCodec(t *testing.T) {
 			t.Fatalf("AppendEvent(%q, %+v) = %q, want it to keep the prefix", prefix, e, data)
 		}
 		got, err := DecodeEvent(data[len(prefix):])
-		if err != nil || got != e {
-			t.Errorf("DecodeEvent(AppendEvent(%+v)) = %+v, %v, want it back", e, got, err)
+		if err != nil || !sameEvent(got, e) {
+			t.Errorf("DecodeEvent(AppendEvent(%s)) = %s, %v, want it back", eventText(e), eventText(got), err)
 		}
 	}
 	for typ := EventAccountCreated; typ < eventTypeEnd; typ++ {
@@ -329,7 +437,7 @@ func TestDecodeEventRejectsBadFields(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, fieldVersion, []byte{0})},
-		{"version 3", replaced(good, fieldVersion, []byte{3})},
+		{"version 4", replaced(good, fieldVersion, []byte{4})},
 		{"version 255", replaced(good, fieldVersion, []byte{255})},
 		{"type 0", replaced(good, fieldType, []byte{0})},
 		{"type past the last", replaced(good, fieldType, []byte{byte(eventTypeEnd)})},
@@ -386,7 +494,7 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, accountVersion, []byte{0})},
-		{"version 3", replaced(good, accountVersion, []byte{3})},
+		{"version 4", replaced(good, accountVersion, []byte{4})},
 		{"kind past the last", replaced(good, accountKind, []byte{byte(kindCount)})},
 		{"empty id", replaced(good, accountID, lengthPrefixed(""))},
 		{"id above its limit", replaced(good, accountID, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
@@ -455,6 +563,11 @@ func TestDecodeEventRejectsEventsThatReplayWouldMisapply(t *testing.T) {
 		{"a charge whose fees account is its payer", charged, func(e *Event) { e.Fees = e.From }},
 		{"a charge with a fee and no fees account", charged, func(e *Event) { e.Fees = "" }},
 		{"a credit with a fee", credited, func(e *Event) { e.Fee = NewAmount(10) }},
+		{"a session opening whose fees account is its payer", sessionOpened(), func(e *Event) { e.Fees = e.From }},
+		{"a session opening whose fees account is its payee", sessionOpened(), func(e *Event) { e.Fees = e.To }},
+		{"a session opening with a fee", sessionOpened(), func(e *Event) { e.Fee = NewAmount(10) }},
+		{"a session opening with a fee and no fees account", sessionOpened(), func(e *Event) { e.Fee, e.Fees = NewAmount(10), "" }},
+		{"a session opening to its payer", sessionOpened(), func(e *Event) { e.To = e.From }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -505,16 +618,31 @@ func FuzzDecodeEvent(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeEvent(data)
+		session, sessionErr := DecodeSession(append([]byte{sessionRecordTag}, data...))
+		if wantOpen := err == nil && e.Type.IsSession() && !e.Type.IsSessionClose(); (sessionErr == nil) != wantOpen ||
+			(sessionErr != nil && !errors.Is(sessionErr, ErrCorrupt)) {
+			t.Fatalf("DecodeSession(tag + %x) = %v, want success exactly when it holds an open session's event (DecodeEvent: %v)", data, sessionErr, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("DecodeEvent(%x) = %v, want %v", data, err, ErrCorrupt)
 			}
 			return
 		}
+		if e.Type.IsSession() {
+			s := SessionOf(&e)
+			s.Deadline()
+			s.CleanSeconds()
+			if session != nil {
+				if again, err := DecodeSession(AppendSession(nil, session)); err != nil || *again != *session {
+					t.Fatalf("DecodeSession(AppendSession(%+v)) = %+v, %v, want it back", *session, again, err)
+				}
+			}
+		}
 		encoded := AppendEvent(nil, &e)
 		again, err := DecodeEvent(encoded)
-		if err != nil || again != e {
-			t.Fatalf("DecodeEvent(AppendEvent(%+v)) = %+v, %v, want it back", e, again, err)
+		if err != nil || !sameEvent(again, e) {
+			t.Fatalf("DecodeEvent(AppendEvent(%s)) = %s, %v, want it back", eventText(e), eventText(again), err)
 		}
 		if reencoded := AppendEvent(nil, &again); !bytes.Equal(reencoded, encoded) {
 			t.Fatalf("AppendEvent(%+v) = %x then %x, want one encoding", e, encoded, reencoded)
@@ -561,14 +689,40 @@ func FuzzDecodeAccount(f *testing.F) {
 }
 
 // TestVersionOneRecordsStillDecode checks that records written before
-// spenders and memos existed decode, without them.
+// spenders and memos existed decode, without them, and those written
+// before sessions (version 2) decode as they were, while a session event
+// in a record of either version is corrupt: sessions came with version 3.
 func TestVersionOneRecordsStillDecode(t *testing.T) {
+	sessions := 0
 	for _, e := range sampleEvents(t) {
-		e.Spender, e.Memo = "", ""
 		pieces := eventPieces(&e)
-		v1 := join(replaced(pieces[:fieldSpender], fieldVersion, []byte{1}))
+		v2 := join(replaced(pieces[:fieldSession], fieldVersion, []byte{2}))
+		e.Spender, e.Memo = "", ""
+		v1 := join(replaced(eventPieces(&e)[:fieldSpender], fieldVersion, []byte{1}))
+		if e.Type.IsSession() {
+			sessions++
+			v2WithTerms := join(replaced(pieces, fieldVersion, []byte{2}))
+			for version, data := range map[string][]byte{"1": v1, "2": v2, "2 with its terms": v2WithTerms} {
+				if got, err := DecodeEvent(data); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("DecodeEvent(version %s of %v) = %s, %v, want %v", version, e.Type, eventText(got), err, ErrCorrupt)
+				}
+			}
+			continue
+		}
 		if got, err := DecodeEvent(v1); err != nil || got != e {
 			t.Errorf("DecodeEvent(version 1 of %v) = %+v, %v, want %+v", e.Type, got, err, e)
+		}
+		if got, err := DecodeEvent(v2); err != nil || got.Spender != pieceSpender(pieces) || got.Type != e.Type {
+			t.Errorf("DecodeEvent(version 2 of %v) = %+v, %v, want it with its spender", e.Type, got, err)
+		}
+	}
+	if sessions == 0 {
+		t.Fatal("no session event among the samples, want some")
+	}
+	for _, a := range sampleAccounts(t) {
+		v2 := join(replaced(accountPieces(a), accountVersion, []byte{2}))
+		if got, err := DecodeAccount(v2); err != nil || !snapshotOf(got).equal(snapshotOf(a)) {
+			t.Errorf("DecodeAccount(version 2 of %q) = %v, want it back", a.ID, err)
 		}
 	}
 	plain := sampleAccounts(t)[1] // holds, no spenders
@@ -580,5 +734,183 @@ func TestVersionOneRecordsStillDecode(t *testing.T) {
 	got, err := DecodeAccount(join(v1))
 	if err != nil || !snapshotOf(got).equal(snapshotOf(plain)) {
 		t.Errorf("DecodeAccount(version 1) = %+v, %v, want %+v", got, err, snapshotOf(plain))
+	}
+}
+
+// pieceSpender decodes the spender piece of an event's pieces.
+func pieceSpender(pieces [][]byte) SpenderID {
+	d := decoder{data: pieces[fieldSpender]}
+	return SpenderID(d.string(SpenderIDBytesMax))
+}
+
+// sessionOpened returns a valid session opening: 3 a second for at most
+// 100 seconds, reserving 300.
+func sessionOpened() Event {
+	return Event{Type: EventSessionOpened, ID: "s", Ledger: testLedger, Time: now0, From: alice, To: bob, Fees: testFees,
+		Amount: NewAmount(300), FeeBps: 250,
+		Session: &SessionTerms{Rate: NewAmount(3), MaxSeconds: 100, Created: now0, StartBy: now0 + 60e9}}
+}
+
+func TestDecodeEventRejectsSessionEventsNoSessionCouldProduce(t *testing.T) {
+	with := func(typ EventType, change func(*Event, *SessionTerms)) [][]byte {
+		e := sessionOpened()
+		terms := *e.Session
+		e.Type, e.Session = typ, &terms
+		if typ == EventSessionEnded {
+			e.Captured, e.Fee = NewAmount(126), NewAmount(3)
+		}
+		change(&e, &terms)
+		return eventPieces(&e)
+	}
+	opened := sessionOpened()
+	good := eventPieces(&opened)
+	tests := []struct {
+		name   string
+		pieces [][]byte
+	}{
+		{"version 2", replaced(good, fieldVersion, []byte{2})},
+		{"version 2 without its terms", replaced(good[:fieldSession], fieldVersion, []byte{2})},
+		{"zero rate", with(EventSessionOpened, func(e *Event, t *SessionTerms) { t.Rate, e.Amount = Amount{}, Amount{} })},
+		{"zero rate, reservation kept", with(EventSessionOpened, func(e *Event, t *SessionTerms) { t.Rate = Amount{} })},
+		{"zero maximum seconds", with(EventSessionOpened, func(e *Event, t *SessionTerms) { t.MaxSeconds, e.Amount = 0, Amount{} })},
+		{"negative maximum seconds", with(EventSessionAccepted, func(e *Event, t *SessionTerms) { t.MaxSeconds = -100 })},
+		{"maximum seconds above its limit", with(EventSessionStarted, func(e *Event, t *SessionTerms) {
+			t.MaxSeconds, t.Rate, e.Amount = SessionSecondsMax+1, NewAmount(1), NewAmount(SessionSecondsMax+1)
+		})},
+		{"reservation one above rate × maximum", with(EventSessionOpened, func(e *Event, t *SessionTerms) { e.Amount = NewAmount(301) })},
+		{"reservation one below rate × maximum", with(EventSessionCancelled, func(e *Event, t *SessionTerms) { e.Amount = NewAmount(299) })},
+		{"rate × maximum past 2^128-1", with(EventSessionExpired, func(e *Event, t *SessionTerms) {
+			t.Rate, t.MaxSeconds, e.Amount = MaxAmount(), 2, maxMinus(1)
+		})},
+		{"a hold's timeout", with(EventSessionOpened, func(e *Event, t *SessionTerms) { e.Timeout = 60e9 })},
+		{"a hold's deadline", with(EventSessionExpired, func(e *Event, t *SessionTerms) { e.Deadline = now0 + 60e9 })},
+		{"a fee on an opening", with(EventSessionOpened, func(e *Event, t *SessionTerms) { e.Fee = NewAmount(1) })},
+		{"a fee on a cancellation", with(EventSessionCancelled, func(e *Event, t *SessionTerms) { e.Fee = NewAmount(1) })},
+		{"an end charged above its reservation", with(EventSessionEnded, func(e *Event, t *SessionTerms) { e.Captured = NewAmount(301) })},
+		{"an end's fee above its charge", with(EventSessionEnded, func(e *Event, t *SessionTerms) { e.Fee = NewAmount(127) })},
+		{"to its payer", with(EventSessionOpened, func(e *Event, t *SessionTerms) { e.To = e.From })},
+		{"without a client id", with(EventSessionAccepted, func(e *Event, t *SessionTerms) { e.ID = "" })},
+		{"terms cut short", replaced(good, fieldSession, good[fieldSession][:len(good[fieldSession])-1])},
+		{"terms with a byte more", replaced(good, fieldSession, append(append([]byte(nil), good[fieldSession]...), 0))},
+		{"terms on an event of another type", replaced(eventPieces(&Event{Type: EventCharged, ID: "k", Ledger: testLedger, Time: now0,
+			From: alice, To: bob, Fees: testFees, Amount: NewAmount(100)}), fieldSession, good[fieldSession])},
+	}
+	for typ := EventSessionOpened; typ <= EventSessionExpired; typ++ {
+		data := join(with(typ, func(*Event, *SessionTerms) {}))
+		if _, err := DecodeEvent(data); err != nil {
+			t.Fatalf("DecodeEvent(good %v) = %v, want success: the cases below change one thing each", typ, err)
+		}
+	}
+	for _, tt := range tests {
+		data := join(tt.pieces)
+		if got, err := DecodeEvent(data); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: DecodeEvent(%x) = %s, %v, want %v", tt.name, data, eventText(got), err, ErrCorrupt)
+		}
+	}
+}
+
+// sampleSessions returns open sessions in each open state, one of them
+// with every field at its largest.
+func sampleSessions(t *testing.T) []*Session {
+	t.Helper()
+	b := newTestBook(t, 100_000_000)
+	var sessions []*Session
+	for i, c := range []Command{
+		{Type: CommandSessionOpen, ID: "s-requested", From: alice, To: bob, Rate: NewAmount(3), MaxSeconds: 100, Timeout: 60e9, FeeBps: 250},
+		{Type: CommandSessionOpen, ID: "s-assigned", From: alice, To: bob, Rate: NewAmount(1), MaxSeconds: 1, Timeout: 1e9,
+			Memo: "m", Budget: Budget{Spender: "key_2"}},
+		{Type: CommandSessionOpen, ID: "s-live", From: alice, To: bob, Rate: NewAmount(5), MaxSeconds: SessionSecondsMax,
+			Timeout: SessionStartWithinMax},
+	} {
+		at := now0 + 100e9 + int64(i)
+		if _, _, err := b.Execute(&c, at); err != nil {
+			t.Fatalf("SessionOpen(%+v) = %v, want success", c, err)
+		}
+		for _, typ := range []SessionCommandType{SessionAccept, SessionStart}[:i] {
+			if _, _, err := b.ExecuteSession(c.ID, SessionCommand{Type: typ, By: bob}, at); err != nil {
+				t.Fatalf("ExecuteSession(%q, %v) = %v, want success", c.ID, typ, err)
+			}
+		}
+		sessions = append(sessions, b.Session(c.ID))
+	}
+	largest := SessionOf(&largestSessionEvents()[0])
+	largest.State, largest.Terms.Accepted, largest.Terms.Started = SessionLive, math.MaxInt64, math.MinInt64
+	return append(sessions, &largest)
+}
+
+func TestOpenSessionsRoundTripThroughTheirSnapshotRecords(t *testing.T) {
+	states := make(map[SessionState]bool)
+	for _, s := range sampleSessions(t) {
+		states[s.State] = true
+		prefix := []byte{0xff}
+		data := AppendSession(append([]byte(nil), prefix...), s)
+		record := data[len(prefix):]
+		if !IsSessionRecord(record) {
+			t.Errorf("IsSessionRecord(AppendSession(%q)) = false, want true", s.ID)
+		}
+		if len(record) > SessionRecordBytesMax {
+			t.Errorf("AppendSession(%q) = %d bytes, want at most SessionRecordBytesMax = %d", s.ID, len(record), SessionRecordBytesMax)
+		}
+		got, err := DecodeSession(record)
+		if err != nil || *got != *s {
+			t.Errorf("DecodeSession(AppendSession(%+v)) = %+v, %v, want it back", *s, got, err)
+		}
+		for n := range len(record) {
+			if got, err := DecodeSession(record[:n]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeSession(%d of %d bytes of %q) = %+v, %v, want %v", n, len(record), s.ID, got, err, ErrCorrupt)
+			}
+		}
+	}
+	for _, want := range []SessionState{SessionRequested, SessionAssigned, SessionLive} {
+		if !states[want] {
+			t.Errorf("no sample session %v, want every open state", want)
+		}
+	}
+	// An account's record is never taken for a session's, whatever its version.
+	for _, a := range sampleAccounts(t) {
+		if record := AppendAccount(nil, a); IsSessionRecord(record) {
+			t.Errorf("IsSessionRecord(AppendAccount(%q)) = true, want false", a.ID)
+		}
+	}
+}
+
+// TestTheLargestSessionRecordFitsItsBound: SessionRecordBytesMax must hold
+// any record AppendSession writes, or the engine's snapshot refuses it.
+// The largest session has every id, amount and time at its largest.
+func TestTheLargestSessionRecordFitsItsBound(t *testing.T) {
+	largest := sampleSessions(t)[3]
+	largest.FeeBps = BasisPointsMax
+	record := AppendSession(nil, largest)
+	if len(record) > SessionRecordBytesMax {
+		t.Fatalf("AppendSession(largest) = %d bytes, want at most SessionRecordBytesMax = %d", len(record), SessionRecordBytesMax)
+	}
+	if got, err := DecodeSession(record); err != nil || *got != *largest {
+		t.Fatalf("DecodeSession(AppendSession(largest)) = %+v, %v, want it back", got, err)
+	}
+}
+
+func TestDecodeSessionRefusesClosedSessionsAndOtherRecords(t *testing.T) {
+	var records [][]byte
+	names := []string{}
+	for _, e := range sampleEvents(t) {
+		if e.Type.IsSession() && !e.Type.IsSessionClose() {
+			continue
+		}
+		records = append(records, AppendEvent([]byte{sessionRecordTag}, &e))
+		names = append(names, e.Type.String()+" behind a session tag")
+	}
+	for _, a := range sampleAccounts(t) {
+		records = append(records, AppendAccount(nil, a))
+		names = append(names, "an account's record "+string(a.ID))
+	}
+	opened := sessionOpened()
+	records = append(records, nil, []byte{sessionRecordTag}, AppendEvent(nil, &opened),
+		append(AppendSession(nil, &Session{ID: "s", Ledger: testLedger, From: alice, To: bob, Fees: testFees, State: SessionRequested,
+			Terms: *opened.Session, Reserved: opened.Amount}), 0))
+	names = append(names, "nothing", "a tag alone", "an opening without its tag", "a trailing byte")
+	for i, record := range records {
+		if got, err := DecodeSession(record); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("DecodeSession(%s) = %+v, %v, want %v", names[i], got, err, ErrCorrupt)
+		}
 	}
 }

@@ -40,6 +40,8 @@ func commandName(t CommandType) string {
 		return "Capture"
 	case CommandVoid:
 		return "Void"
+	case CommandSessionOpen:
+		return "SessionOpen"
 	}
 	return fmt.Sprintf("Command%d", t)
 }
