@@ -273,6 +273,9 @@ func (c *checkpointer) startSnapshot() {
 	}
 	started := time.Now()
 	position, accounts := c.position, c.book.Len()
+	// Read before the write: retentions only advance, so an early read
+	// keeps more, never less.
+	keepFrom := c.e.retention.keepFrom()
 	done := make(chan error, 1)
 	c.inProgress = done
 	c.lastSnapshot = position
@@ -284,7 +287,7 @@ func (c *checkpointer) startSnapshot() {
 	c.writing.Add(1)
 	go func() {
 		defer c.writing.Done()
-		err := c.e.log.WriteSnapshot(position, func(yield func([]byte) error) error {
+		err := c.e.log.WriteSnapshotRetaining(position, keepFrom, func(yield func([]byte) error) error {
 			for _, chunk := range chunks {
 				if err := yield(chunk); err != nil {
 					return err
@@ -294,7 +297,7 @@ func (c *checkpointer) startSnapshot() {
 		})
 		if err == nil {
 			c.e.logger.Info("snapshot written", "position", position, "accounts", accounts,
-				"chunks", len(chunks), "duration", time.Since(started))
+				"chunks", len(chunks), "first_kept", c.e.log.First(), "duration", time.Since(started))
 		}
 		done <- err
 	}()
@@ -326,7 +329,7 @@ func (c *checkpointer) stop() {
 }
 
 // Snapshot writes a snapshot of every acknowledged change now and truncates
-// the log behind it. Engines also do this every Options.SnapshotEvery entries.
+// the log behind it, except what a retention keeps (RetainRow). Engines also do this every Options.SnapshotEvery entries.
 func (e *Engine) Snapshot(ctx context.Context) error {
 	if err := e.enter(); err != nil {
 		return err
