@@ -50,6 +50,7 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/charges", s.charge)
 	add("POST", "/v1/charges/batch", s.chargeBatch)
 	add("GET", "/v1/charges/{id}", s.getCharge)
+	add("GET", "/v1/usage", s.usageReport)
 	return r
 }
 
