@@ -32,6 +32,10 @@ const (
 	// length prefix and an encoding within ledger.AccountRecordBytesMax,
 	// which the ledger's per-account limits bound.
 	snapshotRecordBytesMax = binary.MaxVarintLen64 + ledger.AccountRecordBytesMax
+	// retainedRecordsWarn is how many records behind a snapshot a retention
+	// may keep before each snapshot warns of it: a consumer that lags by a
+	// snapshot interval is slow; one that lags more may be gone.
+	retainedRecordsWarn = SnapshotEveryDefault
 )
 
 // Compile-time assertions (a negative constant does not convert to uint)
@@ -296,8 +300,14 @@ func (c *checkpointer) startSnapshot() {
 			return nil
 		})
 		if err == nil {
+			first := c.e.log.First()
 			c.e.logger.Info("snapshot written", "position", position, "accounts", accounts,
-				"chunks", len(chunks), "first_kept", c.e.log.First(), "duration", time.Since(started))
+				"chunks", len(chunks), "first_kept", first, "duration", time.Since(started))
+			if kept := position + 1 - min(first, position+1); kept > retainedRecordsWarn {
+				// A consumer that stopped (or no longer runs) pins the log.
+				c.e.logger.Warn("retentions keep log records behind the snapshot; release those no longer consumed (engine.ReleaseRow)",
+					"records", kept, "retentions", c.e.Retained())
+			}
 		}
 		done <- err
 	}()
