@@ -32,6 +32,10 @@ const (
 	// length prefix and an encoding within ledger.AccountRecordBytesMax,
 	// which the ledger's per-account limits bound.
 	snapshotRecordBytesMax = binary.MaxVarintLen64 + ledger.AccountRecordBytesMax
+	// retainedRecordsWarn is how many records behind a snapshot a retention
+	// may keep before each snapshot warns of it: a consumer that lags by a
+	// snapshot interval is slow; one that lags more may be gone.
+	retainedRecordsWarn = SnapshotEveryDefault
 )
 
 // Compile-time assertions (a negative constant does not convert to uint)
@@ -274,6 +278,9 @@ func (c *checkpointer) startSnapshot() {
 	}
 	started := time.Now()
 	position, accounts := c.position, c.book.Len()
+	// Read before the write: retentions only advance, so an early read
+	// keeps more, never less.
+	keepFrom := c.e.retention.keepFrom()
 	done := make(chan error, 1)
 	c.inProgress = done
 	c.lastSnapshot = position
@@ -285,7 +292,7 @@ func (c *checkpointer) startSnapshot() {
 	c.writing.Add(1)
 	go func() {
 		defer c.writing.Done()
-		err := c.e.log.WriteSnapshot(position, func(yield func([]byte) error) error {
+		err := c.e.log.WriteSnapshotRetaining(position, keepFrom, func(yield func([]byte) error) error {
 			for _, chunk := range chunks {
 				if err := yield(chunk); err != nil {
 					return err
@@ -294,8 +301,14 @@ func (c *checkpointer) startSnapshot() {
 			return nil
 		})
 		if err == nil {
+			first := c.e.log.First()
 			c.e.logger.Info("snapshot written", "position", position, "accounts", accounts,
-				"chunks", len(chunks), "duration", time.Since(started))
+				"chunks", len(chunks), "first_kept", first, "duration", time.Since(started))
+			if kept := position + 1 - min(first, position+1); kept > retainedRecordsWarn {
+				// A consumer that stopped (or no longer runs) pins the log.
+				c.e.logger.Warn("retentions keep log records behind the snapshot; release those no longer consumed (engine.ReleaseRow)",
+					"records", kept, "retentions", c.e.Retained())
+			}
 		}
 		done <- err
 	}()
@@ -327,7 +340,7 @@ func (c *checkpointer) stop() {
 }
 
 // Snapshot writes a snapshot of every acknowledged change now and truncates
-// the log behind it. Engines also do this every Options.SnapshotEvery entries.
+// the log behind it, except what a retention keeps (RetainRow). Engines also do this every Options.SnapshotEvery entries.
 func (e *Engine) Snapshot(ctx context.Context) error {
 	if err := e.enter(); err != nil {
 		return err

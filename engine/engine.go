@@ -99,6 +99,7 @@ type Engine struct {
 	checkpointer *checkpointer
 	sweeper      *sweeper
 	recovered    Recovery
+	retention    retention // named positions snapshots keep the log from (retain.go)
 }
 
 // Recovery describes what Open rebuilt.
@@ -160,6 +161,9 @@ func Open(options Options) (*Engine, error) {
 	e.log = log
 	e.recovered.LostFirst, e.recovered.LostLast = log.Lost()
 	book, position, err := e.recover()
+	if err == nil {
+		err = e.retention.load(e)
+	}
 	if err != nil {
 		if failure := log.Err(); failure != nil {
 			err = failure // it names what failed (a damaged table), the read only saw it

@@ -28,6 +28,7 @@ const rowsRecordTag = 0xA5
 //
 // NB: rows are the latest value of each key. Their log records are an audit
 // trail that a snapshot truncates; the table itself is never truncated.
+// Rows under RetainPrefix are the engine's (see RetainRow).
 type Row struct{ Key, Value []byte }
 
 // rowsWrite is the log token of one WriteRows call.
@@ -48,6 +49,11 @@ func (e *Engine) WriteRows(ctx context.Context, rows ...Row) (uint64, error) {
 	for _, row := range rows {
 		if len(row.Key) == 0 || len(row.Key) > RowKeyBytesMax {
 			return 0, fmt.Errorf("%w: row key of %d bytes, want 1-%d", ErrInvalid, len(row.Key), RowKeyBytesMax)
+		}
+		if isRetainRow(row.Key) {
+			if err := checkRetainRow(row); err != nil {
+				return 0, err
+			}
 		}
 		size += len(row.Key) + len(row.Value)
 	}
@@ -80,6 +86,7 @@ func (e *Engine) WriteRows(ctx context.Context, rows ...Row) (uint64, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	e.retention.apply(rows)
 	return w.entry.Position, nil
 }
 

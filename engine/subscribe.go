@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tollway/tollway/engine/ledger"
 	"github.com/tollway/tollway/wal"
@@ -22,8 +23,25 @@ const (
 type Subscription struct {
 	C <-chan Event
 
+	// passed is the last position the stream went past (its event sent on
+	// C, or a table write skipped); sent counts the events sent on C, each
+	// before passed moves past it. See Progress.
+	passed atomic.Uint64
+	sent   atomic.Uint64
+
 	mu  sync.Mutex
 	err error
+}
+
+// Progress returns the last log position the subscription has gone past
+// (every event up to it is sent on C; table writes, which it does not
+// deliver, are passed too) and how many events it has sent on C. A consumer
+// that has taken sent events off C (read sent after passed) has seen every
+// event up to passed: how it tells it is caught up with a position whose
+// record is a table write, which no event announces.
+func (s *Subscription) Progress() (passed, sent uint64) {
+	passed = s.passed.Load()
+	return passed, s.sent.Load()
 }
 
 // Err returns why C was closed: nil if the context ended or the engine closed.
@@ -35,7 +53,8 @@ func (s *Subscription) Err() error {
 
 // Subscribe streams every durable event from position from (1 is the
 // first; 0 means the oldest still in the log) and then each new one as it
-// commits. ErrTruncated if from is behind the latest snapshot.
+// commits. ErrTruncated if from is before FirstPosition(): behind the
+// latest snapshot and not kept by a retention (RetainRow).
 func (e *Engine) Subscribe(ctx context.Context, from uint64) (*Subscription, error) {
 	if err := e.enter(); err != nil {
 		return nil, err
@@ -49,6 +68,7 @@ func (e *Engine) Subscribe(ctx context.Context, from uint64) (*Subscription, err
 	}
 	events := make(chan Event, subscriptionBuffer)
 	s := &Subscription{C: events}
+	s.passed.Store(from - 1)
 	e.streams.Add(1) // before leave, so Close, which waits for calls first, sees it
 	go e.stream(ctx, s, events, from)
 	return s, nil
@@ -68,6 +88,7 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 		err := e.log.Read(next, func(position uint64, record []byte) error {
 			if isRowsRecord(record) {
 				next = position + 1
+				s.passed.Store(position)
 				return nil
 			}
 			event, err := ledger.DecodeEvent(record)
@@ -82,6 +103,8 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 				return errStreamStopped
 			}
 			next = position + 1
+			s.sent.Add(1)
+			s.passed.Store(position)
 			if read++; read == subscriptionReadMax {
 				return errReadPause
 			}

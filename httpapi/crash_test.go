@@ -407,6 +407,14 @@ func TestHTTPServerSurvivesKill9(t *testing.T) {
 	}
 	consumerBefore := crashAvailable(ts, m.key)
 	supplierBefore := crashAvailable(ts, m.supplierKey)
+	// Usage counts what was applied, once, whatever the kills interrupted.
+	usageRange := "from=" + start.UTC().AddDate(0, 0, -1).Format(time.DateOnly) + "&to=" + time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	_, spent := ts.usage(m.key, usageRange)
+	_, earned := ts.usage(m.supplierKey, usageRange)
+	if spent.spent != strconv.FormatUint(httpCrashFunds-consumerBefore, 10) || earned.earned != strconv.FormatUint(supplierBefore, 10) {
+		t.Fatalf("usage after the kills: spent %+v, earned %+v; want spent %d, earned %d (the balances)",
+			spent, earned, httpCrashFunds-consumerBefore, supplierBefore)
+	}
 
 	var sumAcked, sumUnknown, supplierAcked uint64
 	for _, c := range acked {
@@ -517,6 +525,27 @@ func TestHTTPServerSurvivesKill9(t *testing.T) {
 	}
 	if got, want := crashAvailable(ts, m.supplierKey), supplierAcked+supplierApplied+supplierNew; got != want {
 		t.Fatalf("supplier available after the retries = %d, want %d", got, want)
+	}
+	// Every charge is applied once now: usage counts each, also after one
+	// more kill.
+	var fees uint64
+	for _, c := range append(acked, unknown...) {
+		fees += crashFee(c.amount)
+	}
+	want := usageJSON{start: usageRange[len("from="):len("from=YYYY-MM-DD")], spentCount: float64(len(acked) + len(unknown)),
+		spent: strconv.FormatUint(sumAcked+sumApplied+sumNew, 10), earned: "0", fees: strconv.FormatUint(fees, 10)}
+	for _, when := range []string{"after the retries", "after one more kill"} {
+		if _, total := ts.usage(m.key, usageRange); total != want {
+			t.Fatalf("consumer usage %s = %+v, want %+v", when, total, want)
+		}
+		_, total := ts.usage(m.supplierKey, usageRange)
+		if total.earnedCount != want.spentCount || total.earned != strconv.FormatUint(supplierAcked+supplierApplied+supplierNew, 10) {
+			t.Fatalf("supplier usage %s = %+v, want %v charges earning %d", when, total, want.spentCount, supplierAcked+supplierApplied+supplierNew)
+		}
+		child.kill()
+		client.CloseIdleConnections()
+		child = startCrashChild(t, dir)
+		ts.url = child.url
 	}
 	expect(t, ts.do("GET", "/readyz", "", nil), 200, "", "")
 	t.Logf("took %v", time.Since(start).Round(time.Millisecond))

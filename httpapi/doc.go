@@ -19,8 +19,11 @@
 //     token as SHA-256), compared in constant time, and never logged.
 //   - A charge's client id is derived from its payer and Idempotency-Key, so
 //     it applies at most once across restarts.
+//   - Usage reports (usage.go) count committed events only, each once, and
+//     every write acknowledged before the report was asked for.
 //
 // Goroutines: fasthttp's, one per connection; one protoactor actor per API
 // key (actors.Keys), spawned on first use, which checks revocation, expiry,
-// its token bucket and the scope, so keys never share a lock.
+// its token bucket and the scope, so keys never share a lock; the usage
+// projection's (engine/usage), from New to Shutdown.
 package httpapi

@@ -65,6 +65,8 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/sessions/{id}/start", s.sessionTransition((*engine.Engine).StartSession))
 	add("POST", "/v1/sessions/{id}/end", s.sessionTransition((*engine.Engine).EndSession))
 	add("POST", "/v1/sessions/{id}/cancel", s.sessionTransition((*engine.Engine).CancelSession))
+
+	add("GET", "/v1/usage", s.usageReport)
 	return r
 }
 

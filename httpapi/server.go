@@ -22,6 +22,7 @@ import (
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/engine/directory"
+	"github.com/tollway/tollway/engine/usage"
 )
 
 // Server settings; the transport's limits and timeouts are in transport.go.
@@ -97,6 +98,7 @@ type Server struct {
 	logger      *slog.Logger
 	engine      *engine.Engine
 	directory   *directory.Directory
+	usage       *usage.Projection // usage reports; the server opens and closes it
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -161,6 +163,9 @@ func New(config Config) (*Server, error) {
 	if err == nil {
 		err = s.directory.Load()
 	}
+	if err == nil {
+		s.usage, err = usage.Open(config.Engine, usage.Options{Logger: config.Logger})
+	}
 	if err != nil {
 		s.keyActors.Shutdown()
 		return nil, err
@@ -186,15 +191,20 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.transport.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
 
 // Shutdown stops accepting connections, waits for requests in flight (until
-// ctx ends) and stops the key actors. The engine stays open: its owner
-// closes it after, so every answered write is durable and every accepted
-// one is finished first.
+// ctx ends), stops the key actors and closes the usage projection (which
+// persists what it folded). The engine stays open: its owner closes it
+// after, so every answered write is durable and every accepted one is
+// finished first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdown.Do(func() {
 		s.ready.Store(false)
 		err = s.http.ShutdownWithContext(ctx)
 		s.keyActors.Shutdown()
+		if usageErr := s.usage.Close(); usageErr != nil {
+			s.logger.Error("close the usage projection", "error", usageErr)
+			err = errors.Join(err, usageErr)
+		}
 	})
 	return err
 }

@@ -34,6 +34,9 @@
 //   - A snapshot and the log truncation it allows are made current in one
 //     synced batch: after a crash either the old or the new snapshot is
 //     complete and current, and the records it covers are gone only if it is.
+//     The batch records where truncation stopped (a retention may keep
+//     records behind the snapshot: WriteSnapshotRetaining), so First() is
+//     exact after a reopen.
 //   - Open refuses a log that ends before its high-water mark (mark.go):
 //     records once reported durable are gone (a corrupted WAL tail, which
 //     Pebble takes for the end of the log), unless Options.AllowLogLoss.

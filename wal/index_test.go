@@ -296,8 +296,9 @@ func writeOldLayout(t *testing.T, fs vfs.FS, n int, snapshotAt uint64) map[uint6
 		encodePut(batch, prefixIndex, entry.Index[0])
 	}
 	if snapshotAt > 0 {
+		// The old layout predates retention: 24 bytes, no truncation point.
 		current := metadata{generation: 1, position: snapshotAt}
-		if err := batch.Set(metadataKey, current.encode(), nil); err != nil {
+		if err := batch.Set(metadataKey, current.encode()[:metadataBytesOld], nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,8 +24,10 @@ const (
 	recordKeyBytes = 1 + integerBytes
 	// chunkKeyBytes is the size of a snapshot chunk key.
 	chunkKeyBytes = 1 + 2*integerBytes
-	// metadataBytes is the size of the metadata value.
-	metadataBytes = 3 * integerBytes
+	// metadataBytes is the size of the metadata value; metadataBytesOld
+	// that of a store written before retention (no truncated field).
+	metadataBytes    = 4 * integerBytes
+	metadataBytesOld = 3 * integerBytes
 )
 
 var (
@@ -100,6 +102,10 @@ type metadata struct {
 	generation uint64
 	position   uint64 // the snapshot's state is as of this position
 	chunks     uint64 // how many chunks the generation has
+	// truncated is the last record position deleted: at most position, and
+	// below it while a retention keeps records behind the snapshot (see
+	// WriteSnapshotRetaining). Records truncated+1 .. are all present.
+	truncated uint64
 }
 
 func (m metadata) encode() []byte {
@@ -107,16 +113,25 @@ func (m metadata) encode() []byte {
 	binary.BigEndian.PutUint64(value, m.generation)
 	binary.BigEndian.PutUint64(value[integerBytes:], m.position)
 	binary.BigEndian.PutUint64(value[2*integerBytes:], m.chunks)
+	binary.BigEndian.PutUint64(value[3*integerBytes:], m.truncated)
 	return value
 }
 
 func decodeMetadata(value []byte) (metadata, error) {
-	if len(value) != metadataBytes {
+	if len(value) != metadataBytes && len(value) != metadataBytesOld {
 		return metadata{}, fmt.Errorf("%w: metadata of %d bytes", errCorrupt, len(value))
 	}
-	return metadata{
+	m := metadata{
 		generation: binary.BigEndian.Uint64(value),
 		position:   binary.BigEndian.Uint64(value[integerBytes:]),
 		chunks:     binary.BigEndian.Uint64(value[2*integerBytes:]),
-	}, nil
+	}
+	m.truncated = m.position // a store written before retention truncated at each snapshot
+	if len(value) == metadataBytes {
+		m.truncated = binary.BigEndian.Uint64(value[3*integerBytes:])
+	}
+	if m.truncated > m.position {
+		return metadata{}, fmt.Errorf("%w: metadata truncated %d beyond its snapshot at %d", errCorrupt, m.truncated, m.position)
+	}
+	return m, nil
 }

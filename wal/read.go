@@ -82,8 +82,9 @@ func (l *Log) leave() { l.readers.Add(-1) }
 func (l *Log) Durable() uint64 { return l.durable.Load() }
 
 // First returns the first position still in the log: the current snapshot's
-// position plus one.
-func (l *Log) First() uint64 { return l.snapshotPosition.Load() + 1 }
+// position plus one, or less while a retention keeps records behind it
+// (WriteSnapshotRetaining).
+func (l *Log) First() uint64 { return l.truncated.Load() + 1 }
 
 // Notify returns a channel closed the next time Durable advances, or when
 // the log fails or closes (then it stays closed: check Err).
@@ -160,8 +161,9 @@ func (l *Log) Get(key []byte) ([]byte, error) {
 
 // Read calls fn for each durable record at a position >= from, in order, up
 // to Durable() at the call; record is valid only during fn. An error of fn
-// stops the read and is returned. ErrTruncated if from is at or below the
-// truncation point (a snapshot's position): those records are gone.
+// stops the read and is returned. ErrTruncated if from is below First():
+// those records are gone. Records behind the snapshot that a retention kept
+// read like any other.
 //
 // NB: Read sees a truncation as soon as WriteSnapshot has committed it, a
 // moment before WriteSnapshot returns.
@@ -171,7 +173,7 @@ func (l *Log) Read(from uint64, fn func(position uint64, record []byte) error) e
 	}
 	defer l.leave()
 	from = max(from, 1)
-	if from <= l.snapshotPosition.Load() {
+	if from <= l.truncated.Load() {
 		return ErrTruncated
 	}
 	durable := l.durable.Load()

@@ -21,7 +21,7 @@ const snapshotBatchBytesMax = 4 << 20
 // Chunks are written in batches of bounded size, under a new generation that
 // nothing reads yet. Then one synced batch makes that generation current
 // (metadata), deletes every other generation's chunks and deletes the records
-// <= position. A crash at any point leaves either the old or the new snapshot
+// <= position (<= the truncation point, see WriteSnapshotRetaining). A crash at any point leaves either the old or the new snapshot
 // complete and current; the chunks of an abandoned attempt are deleted by the
 // next snapshot.
 //
@@ -39,6 +39,22 @@ const snapshotBatchBytesMax = 4 << 20
 // NB: not from OnDurable (WriteSnapshot waits for the committer), and not
 // from a LoadSnapshot callback.
 func (l *Log) WriteSnapshot(position uint64, chunks func(yield func(chunk []byte) error) error) error {
+	return l.WriteSnapshotRetaining(position, position+1, chunks)
+}
+
+// WriteSnapshotRetaining is WriteSnapshot keeping the records from position
+// keepFrom on, even those behind the snapshot: it truncates the records
+// below min(position+1, keepFrom) only. A consumer that folds the log at
+// its own pace (a projection, a relayer) names the first record it still
+// needs, so that a snapshot never deletes what it has not yet persisted.
+//
+// Truncation never moves back: a keepFrom at or below First() keeps nothing
+// more. The truncation point is in the metadata written by the same synced
+// batch that deletes the records, so after a crash the first record still
+// present is exactly truncated+1, whichever side of the batch it fell on,
+// and Open checks it. The records kept behind the snapshot are not replayed
+// (recovery starts after the snapshot); only Read serves them.
+func (l *Log) WriteSnapshotRetaining(position, keepFrom uint64, chunks func(yield func(chunk []byte) error) error) error {
 	if err := l.enter(); err != nil {
 		return err
 	}
@@ -60,12 +76,13 @@ func (l *Log) WriteSnapshot(position uint64, chunks func(yield func(chunk []byte
 	if err := writer.flush(); err != nil {
 		return err // also an error of yield that chunks did not return
 	}
-	current := metadata{generation: writer.generation, position: position, chunks: writer.sequence}
+	truncated := max(l.snapshot.truncated, min(position, max(keepFrom, 1)-1))
+	current := metadata{generation: writer.generation, position: position, chunks: writer.sequence, truncated: truncated}
 	if err := l.makeCurrent(current); err != nil {
 		return err
 	}
 	l.snapshot = current
-	l.snapshotPosition.Store(position)
+	l.truncated.Store(truncated)
 	return nil
 }
 
@@ -79,7 +96,7 @@ func (l *Log) makeCurrent(current metadata) error {
 		batch.Set(metadataKey, current.encode(), nil),
 		batch.DeleteRange(chunksStart, generationStart(current.generation), nil),
 		batch.DeleteRange(generationStart(current.generation+1), chunksEnd, nil),
-		batch.DeleteRange(recordsStart, recordKey(current.position+1), nil),
+		batch.DeleteRange(recordsStart, recordKey(current.truncated+1), nil),
 	)
 	if err != nil {
 		return fmt.Errorf("wal: snapshot batch: %w", err)

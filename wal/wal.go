@@ -159,7 +159,7 @@ type Log struct {
 	syncerStopped chan struct{}
 
 	durable          atomic.Uint64 // last fsynced position
-	snapshotPosition atomic.Uint64 // records up to here are truncated
+	truncated        atomic.Uint64 // records up to here are deleted (First() - 1)
 	view             atomic.Pointer[readView]
 	commitHistograms commitHistograms // written by the committer (committer.go)
 
@@ -291,7 +291,7 @@ func Open(dir string, options Options) (*Log, error) {
 	l.next = last + 1
 	l.durable.Store(last)
 	l.snapshot = state.snapshot
-	l.snapshotPosition.Store(state.snapshot.position)
+	l.truncated.Store(state.snapshot.truncated)
 	l.nextGeneration = max(state.snapshot.generation, state.lastGeneration) + 1
 	l.view.Store(newReadView(db))
 	l.indexBatch = l.index.NewBatch(pebble.WithInitialSizeBytes(batchBytesInitial),
@@ -388,9 +388,11 @@ func recoverState(db *pebble.DB) (state recovered, err error) {
 		if err != nil {
 			return state, err
 		}
-		if firstPosition != state.snapshot.position+1 {
-			return state, fmt.Errorf("%w: first record %d after a snapshot at %d",
-				errCorrupt, firstPosition, state.snapshot.position)
+		// NB: records behind the snapshot that a retention kept are still
+		// there; the metadata says where truncation stopped.
+		if firstPosition != state.snapshot.truncated+1 {
+			return state, fmt.Errorf("%w: first record %d after a truncation at %d (snapshot at %d)",
+				errCorrupt, firstPosition, state.snapshot.truncated, state.snapshot.position)
 		}
 		if state.lastPosition, err = positionOf(last); err != nil {
 			return state, err

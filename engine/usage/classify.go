@@ -1,0 +1,23 @@
+package usage
+
+import "github.com/tollway/tollway/engine"
+
+// usageOf says what an event counts for in usage: the payer spends amount
+// (fee included), the payee earns amount − fee, and fee is the platform's
+// part of the payer's spending. ok is false for events that are not usage
+// (accounts, credits, holds placed, voided or expired).
+//
+// It is the one place that classifies events; a new kind of settlement
+// (an ended session) adds its case here.
+//
+// NB: a capture counts its captured part, zero included (a captured hold
+// is one usage, of what was captured); the released rest is not usage.
+func usageOf(ev engine.Event) (payer, payee engine.AccountID, amount, fee engine.Amount, ok bool) {
+	switch ev.Type {
+	case engine.EventCharged:
+		return ev.From, ev.To, ev.Amount, ev.Fee, true
+	case engine.EventCaptured:
+		return ev.From, ev.To, ev.Captured, ev.Fee, true
+	}
+	return "", "", engine.Amount{}, engine.Amount{}, false
+}
