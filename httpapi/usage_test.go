@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/tollway/tollway/engine"
 )
 
 // usageJSON is a usage report's bucket as the tests read it.
@@ -68,8 +66,8 @@ func TestUsageRejectsBadQueriesAndMissingScope(t *testing.T) {
 	ts.usage(reader, "from=2026-12-01&to=2026-12-01")
 }
 
-// Totals equal the sum of the charges and captured holds made over HTTP
-// and through the engine, on their UTC days, per day and per month, and
+// Totals equal the sum of the charges, captured holds and ended sessions
+// made over HTTP, on their UTC days, per day and per month, and
 // stay so across restarts of the server on the same data.
 func TestUsageTotalsEqualTheChargesAndCapturesAcrossRestarts(t *testing.T) {
 	ts := startServer(t)
@@ -85,31 +83,32 @@ func TestUsageTotalsEqualTheChargesAndCapturesAcrossRestarts(t *testing.T) {
 	ts.clock.Advance(time.Second)
 	charge(2000) // December 1: fee 20
 	charge(50)   // fee 0
-	// A hold captured in part, through the engine (holds over HTTP are
-	// another route's); and one voided, which counts nothing.
+	// A hold captured in part, and one voided, which counts nothing.
+	held := expect(t, ts.do("POST", "/v1/holds", m.key, map[string]any{"to": m.payee, "amount": "5000", "expiresInSeconds": 3600}), 201, "", "")
+	expect(t, ts.do("POST", "/v1/holds/"+held["id"].(string)+"/capture", m.key, map[string]string{"amount": "3000"}), 200, "", "") // fee 30
+	voided := expect(t, ts.do("POST", "/v1/holds", m.key, map[string]any{"to": m.payee, "amount": "5000", "expiresInSeconds": 3600}), 201, "", "")
+	expect(t, ts.do("POST", "/v1/holds/"+voided["id"].(string)+"/void", m.key, nil), 200, "", "")
+	// A session live 20 seconds at 5 a second (100, fee 1), and one
+	// cancelled, which counts nothing.
+	session := expect(t, ts.do("POST", "/v1/sessions", m.key, map[string]any{"to": m.payee, "ratePerSecond": "5", "maxDurationSeconds": 60}), 201, "", "")
+	path := "/v1/sessions/" + session["id"].(string)
+	expect(t, ts.do("POST", path+"/accept", m.supplierKey, nil), 200, "", "")
+	expect(t, ts.do("POST", path+"/start", m.key, nil), 200, "", "")
+	ts.clock.Advance(20 * time.Second)
+	expect(t, ts.do("POST", path+"/end", m.supplierKey, nil), 200, "", "")
+	cancelled := expect(t, ts.do("POST", "/v1/sessions", m.key, map[string]any{"to": m.payee, "ratePerSecond": "5", "maxDurationSeconds": 60}), 201, "", "")
+	expect(t, ts.do("POST", "/v1/sessions/"+cancelled["id"].(string)+"/cancel", m.key, nil), 200, "", "")
 	ctx := context.Background()
-	for _, id := range []engine.TransferID{"usage-hold-1", "usage-hold-2"} {
-		if _, err := ts.engine.Hold(ctx, engine.Hold{ID: id, From: engine.AccountID(m.payer), To: engine.AccountID(m.payee),
-			Amount: engine.NewAmount(5000), Timeout: time.Hour}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := ts.engine.Capture(ctx, "usage-hold-1", engine.NewAmount(3000)); err != nil { // fee 30
-		t.Fatal(err)
-	}
-	if err := ts.engine.Void(ctx, "usage-hold-2"); err != nil {
-		t.Fatal(err)
-	}
 	// A refused charge counts nothing.
 	expect(t, ts.do("POST", "/v1/charges", m.key, map[string]string{"to": m.payee, "amount": "999999999"}), 402, "payment_required", "insufficient_funds")
 
 	wantPayer := []usageJSON{
 		{start: "2026-11-30", spentCount: 1, spent: "1000", earned: "0", fees: "10"},
-		{start: "2026-12-01", spentCount: 3, spent: "5050", earned: "0", fees: "50"},
+		{start: "2026-12-01", spentCount: 4, spent: "5150", earned: "0", fees: "51"},
 	}
 	wantPayee := []usageJSON{
 		{start: "2026-11-30", earnedCount: 1, earned: "990", spent: "0", fees: "0"},
-		{start: "2026-12-01", earnedCount: 3, earned: "5000", spent: "0", fees: "0"},
+		{start: "2026-12-01", earnedCount: 4, earned: "5099", spent: "0", fees: "0"},
 	}
 	check := func(when string) {
 		t.Helper()
@@ -142,8 +141,8 @@ func TestUsageTotalsEqualTheChargesAndCapturesAcrossRestarts(t *testing.T) {
 	check("after a restart")
 	ts.clock.Advance(time.Hour)
 	charge(100) // fee 1
-	wantPayer[1] = usageJSON{start: "2026-12-01", spentCount: 4, spent: "5150", earned: "0", fees: "51"}
-	wantPayee[1] = usageJSON{start: "2026-12-01", earnedCount: 4, earned: "5099", spent: "0", fees: "0"}
+	wantPayer[1] = usageJSON{start: "2026-12-01", spentCount: 5, spent: "5250", earned: "0", fees: "52"}
+	wantPayee[1] = usageJSON{start: "2026-12-01", earnedCount: 5, earned: "5198", spent: "0", fees: "0"}
 	check("after a charge after a restart")
 	ts.restart()
 	check("after a second restart")

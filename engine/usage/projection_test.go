@@ -152,6 +152,38 @@ func (w *world) holdAndCapture(from, to engine.AccountID, amount, part uint64) {
 	}
 }
 
+// session runs a session from -> to at rate for seconds (its end counts),
+// and opens and cancels another (it does not); the clock ends where it began.
+func (w *world) session(from, to engine.AccountID, rate uint64, seconds time.Duration) {
+	w.t.Helper()
+	ctx := context.Background()
+	start := w.clock.Now()
+	id := w.nextID("s")
+	if _, err := w.eng.OpenSession(ctx, engine.OpenSession{ID: id, From: from, To: to, Rate: engine.NewAmount(rate), MaxSeconds: 3600}); err != nil {
+		w.t.Fatalf("OpenSession = %v", err)
+	}
+	for _, step := range []func(context.Context, engine.TransferID, engine.AccountID) (engine.Session, error){
+		w.eng.AcceptSession, w.eng.StartSession} {
+		if _, err := step(ctx, id, to); err != nil {
+			w.t.Fatalf("session step = %v", err)
+		}
+	}
+	w.clock.Set(start.Add(seconds))
+	ended, err := w.eng.EndSession(ctx, id, from)
+	if err != nil {
+		w.t.Fatalf("EndSession = %v", err)
+	}
+	w.counted(from, to, ended.Charged, ended.Fee)
+	cancelled := w.nextID("s")
+	if _, err := w.eng.OpenSession(ctx, engine.OpenSession{ID: cancelled, From: from, To: to, Rate: engine.NewAmount(rate), MaxSeconds: 60}); err != nil {
+		w.t.Fatalf("OpenSession = %v", err)
+	}
+	if _, err := w.eng.CancelSession(ctx, cancelled, from); err != nil {
+		w.t.Fatalf("CancelSession = %v", err)
+	}
+	w.clock.Set(start)
+}
+
 // check compares every account's days from..to with what the test expects.
 func (w *world) check(from, to usage.Day) {
 	w.t.Helper()
@@ -200,6 +232,7 @@ func TestDayTotalsAreExactOnTheirUTCDayAndMergeIntoMonths(t *testing.T) {
 	w.charge("alice", "bob", 2500)
 	w.charge("bob", "carol", 99) // fee rounds down to 0
 	w.holdAndCapture("alice", "bob", 5000, 5000)
+	w.session("alice", "carol", 30, 40*time.Second) // 1200 charged, 12 of it the fee
 	// A refused charge is not usage.
 	if _, err := w.eng.Charge(context.Background(), engine.Charge{ID: "too-much", From: "carol", To: "bob", Amount: engine.NewAmount(1 << 40)}); !errors.Is(err, engine.ErrInsufficientFunds) {
 		t.Fatalf("Charge beyond funds = %v", err)
@@ -216,7 +249,7 @@ func TestDayTotalsAreExactOnTheirUTCDayAndMergeIntoMonths(t *testing.T) {
 		t.Fatal(err)
 	}
 	november := usage.Totals{SpentCount: 2, Spent: engine.NewAmount(1300), Fees: engine.NewAmount(10 + 3)}
-	december := usage.Totals{SpentCount: 2, Spent: engine.NewAmount(7500), Fees: engine.NewAmount(25 + 50)}
+	december := usage.Totals{SpentCount: 3, Spent: engine.NewAmount(7500 + 1200), Fees: engine.NewAmount(25 + 50 + 12)}
 	if len(months) != 2 || months[0].Totals != november || months[1].Totals != december ||
 		!months[1].Start.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("ByMonth(alice) = %+v, want November %+v and December %+v", months, november, december)
