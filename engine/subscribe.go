@@ -82,6 +82,7 @@ var (
 func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Event, next uint64) {
 	defer e.streams.Done()
 	defer close(events)
+	var ids ledger.Interner // a stream decodes the same accounts' ids again and again
 	for {
 		notify := e.log.Notify()
 		read := 0
@@ -91,7 +92,7 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 				s.passed.Store(position)
 				return nil
 			}
-			event, err := ledger.DecodeEvent(record)
+			event, err := ledger.DecodeEventInterned(record, &ids)
 			if err != nil {
 				return fmt.Errorf("position %d: %w", position, err)
 			}

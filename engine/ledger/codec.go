@@ -67,21 +67,47 @@ func AppendEvent(buf []byte, e *Event) []byte {
 
 // DecodeEvent decodes one event written by AppendEvent. It never panics and
 // rejects anything malformed, including trailing bytes.
-func DecodeEvent(data []byte) (Event, error) {
-	d := decoder{data: data}
+func DecodeEvent(data []byte) (Event, error) { return DecodeEventInterned(data, nil) }
+
+// Interner hands out one string per distinct account, ledger or spender
+// id, so that a reader decoding event after event (a subscription) does not
+// allocate the same few ids again for every event: of an event's strings,
+// only its client id and memo are then new. It holds at most
+// internedMax ids (it starts over when full). Not safe for concurrent use.
+type Interner struct{ ids map[string]string }
+
+// internedMax bounds an Interner: ids of a few thousand hot accounts.
+const internedMax = 4096
+
+func (in *Interner) intern(b []byte) string {
+	if s, ok := in.ids[string(b)]; ok { // no allocation: the compiler looks up b in place
+		return s
+	}
+	if in.ids == nil || len(in.ids) == internedMax {
+		in.ids = make(map[string]string, internedMax)
+	}
+	s := string(b)
+	in.ids[s] = s
+	return s
+}
+
+// DecodeEventInterned is DecodeEvent with the event's account, ledger and
+// spender ids taken from in (nil: none).
+func DecodeEventInterned(data []byte, in *Interner) (Event, error) {
+	d := decoder{data: data, interner: in}
 	version := d.version()
 	e := Event{Type: EventType(d.byte())}
 	if e.Type == 0 || e.Type >= eventTypeEnd {
 		d.fail("event type")
 	}
 	e.ID = TransferID(d.string(TransferIDBytesMax))
-	e.Ledger = LedgerID(d.string(LedgerIDBytesMax))
+	e.Ledger = LedgerID(d.id(LedgerIDBytesMax))
 	e.Time = d.varint()
-	e.Account = AccountID(d.string(systemIDBytesMax))
+	e.Account = AccountID(d.id(systemIDBytesMax))
 	e.Kind = d.kind()
-	e.From = AccountID(d.string(systemIDBytesMax))
-	e.To = AccountID(d.string(systemIDBytesMax))
-	e.Fees = AccountID(d.string(systemIDBytesMax))
+	e.From = AccountID(d.id(systemIDBytesMax))
+	e.To = AccountID(d.id(systemIDBytesMax))
+	e.Fees = AccountID(d.id(systemIDBytesMax))
 	e.Amount = d.amount()
 	e.Fee = d.amount()
 	e.Captured = d.amount()
@@ -89,7 +115,7 @@ func DecodeEvent(data []byte) (Event, error) {
 	e.Timeout = d.varint()
 	e.Deadline = d.varint()
 	if version >= 2 {
-		e.Spender = SpenderID(d.string(SpenderIDBytesMax))
+		e.Spender = SpenderID(d.id(SpenderIDBytesMax))
 		e.Memo = d.string(MemoBytesMax)
 	}
 	if e.Type.IsSession() {
@@ -331,8 +357,9 @@ func appendAmount(buf []byte, a Amount) []byte {
 // decoder reads fields in order and remembers the first error, so decoding
 // code reads as a list of fields.
 type decoder struct {
-	data []byte
-	err  error
+	data     []byte
+	err      error
+	interner *Interner // for ids; nil: every string is new
 }
 
 func (d *decoder) fail(what string) {
@@ -403,6 +430,25 @@ func (d *decoder) string(max int) string {
 		return ""
 	}
 	s := string(d.data[:n])
+	d.data = d.data[n:]
+	return s
+}
+
+// id reads a string that names something many records name (an account,
+// a ledger, a spender): through the interner, if any.
+func (d *decoder) id(max int) string {
+	if d.interner == nil {
+		return d.string(max)
+	}
+	n := d.uvarint()
+	if n > uint64(max) || n > uint64(len(d.data)) {
+		d.fail("string length")
+		return ""
+	}
+	s := ""
+	if n > 0 {
+		s = d.interner.intern(d.data[:n])
+	}
 	d.data = d.data[n:]
 	return s
 }

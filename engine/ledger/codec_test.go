@@ -914,3 +914,33 @@ func TestDecodeSessionRefusesClosedSessionsAndOtherRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestInternedDecodingIsTheSameWithoutTheIDsAllocations: an interning
+// decoder gives the same events, and once it has seen an event's account,
+// ledger and spender ids, decoding the next such event allocates only its
+// client id.
+func TestInternedDecodingIsTheSameWithoutTheIDsAllocations(t *testing.T) {
+	var in Interner
+	for _, e := range sampleEvents(t) {
+		record := AppendEvent(nil, &e)
+		plain, err := DecodeEvent(record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		interned, err := DecodeEventInterned(record, &in)
+		if err != nil || !sameEvent(interned, plain) {
+			t.Fatalf("DecodeEventInterned = %+v, %v, want %+v", interned, err, plain)
+		}
+	}
+	charge := Event{Type: EventCharged, ID: "c-1", Ledger: "test:USDC", Time: 1, From: "alice", To: "bob",
+		Fees: FeesAccountID("test:USDC"), Amount: NewAmount(100), Spender: "key_1"}
+	record := AppendEvent(nil, &charge)
+	if _, err := DecodeEventInterned(record, &in); err != nil {
+		t.Fatal(err)
+	}
+	plain := testing.AllocsPerRun(100, func() { _, _ = DecodeEvent(record) })
+	interned := testing.AllocsPerRun(100, func() { _, _ = DecodeEventInterned(record, &in) })
+	if interned != 1 || plain < 5 {
+		t.Fatalf("allocations per decode: %v interned, %v plain; want 1 (the client id) and one per id", interned, plain)
+	}
+}
