@@ -15,14 +15,19 @@ import (
 
 // Limits of the projection.
 const (
-	// DirtyMax bounds the day totals held in memory and not yet persisted:
-	// a flush writes them all, in one WriteRows, before a new one is added
-	// past it. About 140 bytes each in the table, a few hundred in memory.
-	DirtyMax = 1024
+	// DirtyMax bounds the day totals changed in memory and not yet
+	// persisted: a flush writes them all before a new one is added past
+	// it. About 150 bytes each in the table.
+	DirtyMax = 1 << 16
+	// DaysMax bounds the day totals kept in memory, dirty or not (a few
+	// hundred bytes each): the recent days of the accounts in use, so that
+	// folding an event reads the table only for a day it has not seen
+	// lately. Past it, clean days are dropped (they are in the table).
+	DaysMax = 1 << 18
 	// FlushEventsMax bounds the events folded between flushes, and so the
 	// log a restart folds again; FlushInterval bounds the time.
 	FlushEventsMax = 1 << 16
-	FlushInterval  = time.Second
+	FlushInterval  = 5 * time.Second
 	// CatchUpMax bounds how long Wait waits for the projection to reach a
 	// position.
 	CatchUpMax = 5 * time.Second
@@ -63,9 +68,22 @@ type Projection struct {
 	unflushed int    // events folded since the last flush
 
 	mu      sync.Mutex
-	dirty   map[dayKey]Totals // absolute totals of days changed since the last flush
-	cursor  uint64            // the last position folded in
-	failure error             // set once: the projection stopped
+	days    map[dayKey]*dayState // recent days: every dirty one, and clean ones up to DaysMax
+	dirty   int                  // how many of days changed since the last flush
+	cursor  uint64               // the last position folded in
+	failure error                // set once: the projection stopped
+}
+
+// dayState is one (account, day)'s totals in memory: the persisted ones
+// and what was folded since.
+type dayState struct {
+	totals Totals
+	// through is the last log position folded into totals. A day's row
+	// carries it too, so that a flush may take several writes: after a
+	// crash between them, the events a row already counts are skipped
+	// when the log after the (older) cursor is folded again.
+	through uint64
+	dirty   bool // changed since the last flush
 }
 
 // Open loads the projection's cursor from eng's table and resumes folding
@@ -89,7 +107,7 @@ func Open(eng *engine.Engine, options Options) (*Projection, error) {
 		options.FlushInterval = FlushInterval
 	}
 	p := &Projection{engine: eng, logger: options.Logger, options: options,
-		dirty: make(map[dayKey]Totals), done: make(chan struct{})}
+		days: make(map[dayKey]*dayState), done: make(chan struct{})}
 	cursor, found, err := p.loadCursor()
 	if err != nil {
 		return nil, err
@@ -233,69 +251,125 @@ func (p *Projection) foldUsage(ev engine.Event, payer, payee engine.AccountID, a
 	day := DayOf(ev.Time)
 	keys := [2]dayKey{{payer, day}, {payee, day}}
 	deltas := [2]Totals{{SpentCount: 1, Spent: amount, Fees: fee}, {EarnedCount: 1, Earned: earned}}
-	if len(p.dirty)+len(keys) > p.options.DirtyMax {
+	if p.dirty+len(keys) > p.options.DirtyMax {
 		if err := p.flush(); err != nil {
 			return err
 		}
 	}
 	for i, key := range keys {
 		p.mu.Lock()
-		totals, dirty := p.dirty[key]
+		state := p.days[key]
 		p.mu.Unlock()
-		if !dirty {
-			var err error
-			if totals, err = p.persistedDay(key); err != nil {
+		if state == nil {
+			totals, through, err := p.persistedDay(key)
+			if err != nil {
 				return err
 			}
+			state = &dayState{totals: totals, through: through}
+			p.mu.Lock()
+			p.keep(key, state)
+			p.mu.Unlock()
 		}
+		if ev.Position <= state.through {
+			continue // its row counts it already (folded again after a crash mid-flush)
+		}
+		totals := state.totals
 		if err := totals.Add(deltas[i]); err != nil {
 			return err
 		}
 		p.mu.Lock()
-		p.dirty[key] = totals
+		state.totals, state.through = totals, ev.Position
+		if !state.dirty {
+			state.dirty = true
+			p.dirty++
+		}
 		p.mu.Unlock()
 	}
 	return nil
 }
 
-// persistedDay reads one day's persisted totals (zero if none).
-func (p *Projection) persistedDay(key dayKey) (Totals, error) {
-	var totals Totals
+// keep adds a day to those in memory, first dropping clean ones if there
+// are DaysMax: an eighth of them, whichever the map yields.
+//
+// REQUIRES: p.mu held.
+func (p *Projection) keep(key dayKey, state *dayState) {
+	if len(p.days) >= DaysMax {
+		drop := DaysMax / 8
+		for k, s := range p.days {
+			if drop == 0 {
+				break
+			}
+			if !s.dirty {
+				delete(p.days, k)
+				drop--
+			}
+		}
+	}
+	p.days[key] = state
+}
+
+// persistedDay reads one day's persisted totals and the position they
+// count through (zeros if none).
+func (p *Projection) persistedDay(key dayKey) (Totals, uint64, error) {
+	var (
+		totals  Totals
+		through uint64
+	)
 	rowKey := key.rowKey()
 	err := p.engine.ScanRows(rowKey, func(_, value []byte) error {
 		var err error
-		totals, err = decodeTotals(value)
+		totals, through, err = decodeDay(value)
 		return err
 	})
 	if err != nil {
-		return Totals{}, fmt.Errorf("usage: read %s day %d: %w", key.account, key.day, err)
+		return Totals{}, 0, fmt.Errorf("usage: read %s day %d: %w", key.account, key.day, err)
 	}
-	return totals, nil
+	return totals, through, nil
 }
 
-// flush writes the dirty days, the cursor and the retention in one
-// WriteRows, then forgets the days: from then on the table has them.
+// flush writes the dirty days, then the cursor and the retention, in as
+// few WriteRows as RowsBytesMax allows, the cursor in the last: until it
+// is durable, a restart folds the log after the older cursor again, and
+// each day's row skips what it already counts (dayState.through).
 //
 // NB: only the fold goroutine (or Close, after it stopped) flushes, so
-// nothing changes dirty during the write; readers meanwhile see the same
-// totals in dirty and in the table.
+// nothing changes the days during the writes; readers meanwhile see the
+// same totals in memory and, once written, in the table.
 func (p *Projection) flush() error {
 	p.mu.Lock()
 	cursor := p.cursor
-	rows := make([]engine.Row, 0, len(p.dirty)+2)
-	for key, totals := range p.dirty {
-		rows = append(rows, engine.Row{Key: key.rowKey(), Value: totals.appendTo(make([]byte, 0, totalsBytes))})
+	var written []*dayState
+	var rows []engine.Row
+	for key, state := range p.days {
+		if state.dirty {
+			rows = append(rows, engine.Row{Key: key.rowKey(), Value: appendDay(make([]byte, 0, dayBytes), state.totals, state.through)})
+			written = append(written, state)
+		}
 	}
 	p.mu.Unlock()
 	if cursor == p.persisted && len(rows) == 0 {
 		return nil
 	}
 	rows = append(rows, cursorRow(cursor), engine.RetainRow(RetentionName, cursor))
-	if _, err := p.engine.WriteRows(context.Background(), rows...); err != nil {
-		return fmt.Errorf("usage: flush through position %d: %w", cursor, err)
+	for len(rows) > 0 {
+		n, size := 0, 0
+		for n < len(rows)-2 && size+len(rows[n].Key)+len(rows[n].Value) <= engine.RowsBytesMax-flushExtraBytes {
+			size += len(rows[n].Key) + len(rows[n].Value)
+			n++
+		}
+		if n == len(rows)-2 {
+			n = len(rows) // the cursor and the retention go with the last days, within flushExtraBytes
+		}
+		if _, err := p.engine.WriteRows(context.Background(), rows[:n]...); err != nil {
+			return fmt.Errorf("usage: flush through position %d: %w", cursor, err)
+		}
+		rows = rows[n:]
 	}
 	p.mu.Lock()
-	clear(p.dirty)
+	for _, state := range written {
+		state.dirty = false
+	}
+	p.dirty = 0
 	p.mu.Unlock()
 	p.persisted, p.unflushed = cursor, 0
 	return nil

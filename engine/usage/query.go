@@ -24,15 +24,26 @@ func (p *Projection) Days(account engine.AccountID, from, to Day) ([]Bucket, err
 		if err != nil || day < from || day > to {
 			return err
 		}
-		days[day], err = decodeTotals(value)
+		days[day], _, err = decodeDay(value)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("usage: read %s: %w", account, err)
 	}
-	for key, totals := range p.dirty {
-		if key.account == account && key.day >= from && key.day <= to {
-			days[key.day] = totals
+	// The days in memory are the same as the table's, or folded since:
+	// look up the span's days, or, for a span longer than there are days
+	// in memory, go through those.
+	if to >= from && int64(to-from) < int64(len(p.days)) {
+		for day := from; day <= to; day++ {
+			if state := p.days[dayKey{account, day}]; state != nil {
+				days[day] = state.totals
+			}
+		}
+	} else {
+		for key, state := range p.days {
+			if key.account == account && key.day >= from && key.day <= to {
+				days[key.day] = state.totals
+			}
 		}
 	}
 	buckets := make([]Bucket, 0, len(days))

@@ -53,14 +53,29 @@ func cursorRow(position uint64) engine.Row {
 	return engine.Row{Key: []byte(cursorKey), Value: binary.BigEndian.AppendUint64(nil, position)}
 }
 
-// rowBytesMax bounds one row of a flush (key and value); flushExtraBytes
-// the cursor and retention rows that go with them.
+// rowBytesMax bounds one day row (key and value); flushExtraBytes the
+// cursor and retention rows that go with the last of a flush's writes.
 const (
-	rowBytesMax     = dayRowKeyBytesMax + totalsBytes
+	rowBytesMax     = dayRowKeyBytesMax + dayBytes
 	flushExtraBytes = 2 * 128
 )
 
 // Compile-time assertion (a negative constant does not convert to uint)
-// that a flush of DirtyMax rows fits one WriteRows, so every flush is one
-// atomic write with its cursor.
-const _ = uint(engine.RowsBytesMax - DirtyMax*rowBytesMax - flushExtraBytes)
+// that a day row, with the cursor and the retention, fits one WriteRows.
+const _ = uint(engine.RowsBytesMax - rowBytesMax - flushExtraBytes)
+
+// dayBytes is a day row's value: its totals and the position they count
+// through.
+const dayBytes = totalsBytes + 8
+
+func appendDay(buf []byte, totals Totals, through uint64) []byte {
+	return binary.BigEndian.AppendUint64(totals.appendTo(buf), through)
+}
+
+func decodeDay(value []byte) (Totals, uint64, error) {
+	if len(value) != dayBytes {
+		return Totals{}, 0, errCorrupt
+	}
+	totals, err := decodeTotals(value[:totalsBytes])
+	return totals, binary.BigEndian.Uint64(value[totalsBytes:]), err
+}
