@@ -122,7 +122,8 @@ func benchmarkLiveSessions(b *testing.B, n int) {
 			mu.Unlock()
 		}()
 	}
-	time.Sleep(time.Second) // charges alone: the baseline
+	const alone = time.Second
+	time.Sleep(alone) // charges alone: the baseline
 	phase.Store(1)
 	burst := time.Now()
 	clock.Advance(60 * time.Second) // every session reaches its maximum
@@ -135,7 +136,9 @@ func benchmarkLiveSessions(b *testing.B, n int) {
 	b.ReportMetric(took.Seconds(), "s-to-end-all")
 	b.ReportMetric(float64(p99(latencies[0]).Microseconds()), "charge-p99-before-µs")
 	b.ReportMetric(float64(p99(latencies[1]).Microseconds()), "charge-p99-during-µs")
+	b.ReportMetric(float64(len(latencies[0]))/alone.Seconds(), "charges/s-before")
 	b.ReportMetric(float64(len(latencies[1]))/took.Seconds(), "charges/s-during")
+	b.ReportMetric(float64(slices.Max(latencies[1]).Microseconds()), "charge-max-during-µs")
 	supplier, err := eng.Balance(ctx, "supplier")
 	if err != nil || supplier.Available != engine.NewAmount(uint64(n)*60) {
 		b.Fatalf("supplier = %+v %v, want every session charged 60 once", supplier, err)
