@@ -50,18 +50,7 @@ func appendCharge(buf []byte, t *engine.Transfer, withBalance bool) []byte {
 	}
 	if withBalance {
 		// A charge's answer: the same shape first and on every replay.
-		b := &t.Balance
-		buf = appendAmountField(buf, `,"balance":{"available":`, b.Available)
-		buf = appendAmountField(buf, `,"reserved":`, b.Reserved)
-		buf = appendAmountField(buf, `,"posted":`, b.Posted)
-		buf = appendAmountField(buf, `,"pending":`, b.Pending)
-		buf = append(buf, `},"position":`...)
-		buf = appendUint(buf, t.Position)
-		if t.Replayed {
-			buf = append(buf, `,"replayed":true`...)
-		} else {
-			buf = append(buf, `,"replayed":false`...)
-		}
+		buf = appendWriteResult(buf, t)
 	}
 	return append(buf, '}')
 }
@@ -89,6 +78,22 @@ func appendBatchResults(buf []byte, results []engine.Result, errs []*apiError, r
 		buf = appendCharge(buf, &results[i].Transfer, true)
 	}
 	return append(buf, "]}"...)
+}
+
+// appendWriteResult appends what a write's answer adds to the transfer it
+// made: the balance after it, its log position, and whether it replays.
+func appendWriteResult(buf []byte, t *engine.Transfer) []byte {
+	b := &t.Balance
+	buf = appendAmountField(buf, `,"balance":{"available":`, b.Available)
+	buf = appendAmountField(buf, `,"reserved":`, b.Reserved)
+	buf = appendAmountField(buf, `,"posted":`, b.Posted)
+	buf = appendAmountField(buf, `,"pending":`, b.Pending)
+	buf = append(buf, `},"position":`...)
+	buf = appendUint(buf, t.Position)
+	if t.Replayed {
+		return append(buf, `,"replayed":true`...)
+	}
+	return append(buf, `,"replayed":false`...)
 }
 
 func appendAmountField(buf []byte, prefix string, a engine.Amount) []byte {
@@ -153,18 +158,7 @@ func appendHold(buf []byte, t *engine.Transfer, withBalance bool) []byte {
 		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata
 	}
 	if withBalance {
-		b := &t.Balance
-		buf = appendAmountField(buf, `,"balance":{"available":`, b.Available)
-		buf = appendAmountField(buf, `,"reserved":`, b.Reserved)
-		buf = appendAmountField(buf, `,"posted":`, b.Posted)
-		buf = appendAmountField(buf, `,"pending":`, b.Pending)
-		buf = append(buf, `},"position":`...)
-		buf = appendUint(buf, t.Position)
-		if t.Replayed {
-			buf = append(buf, `,"replayed":true`...)
-		} else {
-			buf = append(buf, `,"replayed":false`...)
-		}
+		buf = appendWriteResult(buf, t)
 	}
 	return append(buf, '}')
 }

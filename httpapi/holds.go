@@ -50,14 +50,8 @@ func decodeHold(body []byte, payer string) (holdRequest, *apiError) {
 	return request, r.finish()
 }
 
-// holdID is the durable client id of a hold, as chargeID is a charge's:
-// derived from the payer and the Idempotency-Key, or random without one.
-func holdID(payer, key string) engine.TransferID {
-	if key == "" {
-		return engine.TransferID(newID(prefixHold))
-	}
-	return engine.TransferID(derivedID(prefixHold, payer, key))
-}
+// holdID is the durable client id of a hold (clientID).
+func holdID(payer, key string) engine.TransferID { return clientID(prefixHold, payer, key) }
 
 func (s *Server) createHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	grant, apiErr := s.authenticateKey(ctx, access.ScopeHoldsWrite)

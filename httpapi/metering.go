@@ -41,15 +41,7 @@ type chargeRequest struct {
 
 // readCharge reads the fields of one charge from r.
 func readCharge(r *reader, payer string, batchItem bool) chargeRequest {
-	var c chargeRequest
-	to, ok := r.string("to", true, 64)
-	switch {
-	case ok && to == payer:
-		r.fail("to", "must differ from the paying account")
-	case ok && !strings.HasPrefix(to, prefixAccount):
-		r.fail("to", "must be an account id (acct_…)")
-	}
-	c.to = to
+	c := chargeRequest{to: readPayee(r, payer)}
 	c.amount, _ = r.amount("amount", true)
 	c.memo = readMetadata(r)
 	if batchItem {
@@ -117,14 +109,31 @@ func printableASCII(s string) bool {
 	return true
 }
 
-// chargeID is the durable client id of a charge: derived from the payer and
-// the Idempotency-Key, so a retry names the same charge even after a
+// chargeID is the durable client id of a charge (clientID).
+func chargeID(payer, key string) engine.TransferID { return clientID(prefixCharge, payer, key) }
+
+// clientID is the durable client id of a charge, hold or session opened
+// by payer, with its type's prefix: derived from the payer and the
+// Idempotency-Key, so a retry names the same operation even after a
 // restart, or random when there is no key.
-func chargeID(payer, key string) engine.TransferID {
+func clientID(prefix, payer, key string) engine.TransferID {
 	if key == "" {
-		return engine.TransferID(newID(prefixCharge))
+		return engine.TransferID(newID(prefix))
 	}
-	return engine.TransferID(derivedID(prefixCharge, payer, key))
+	return engine.TransferID(derivedID(prefix, payer, key))
+}
+
+// readPayee reads the "to" field of an operation payer makes: another
+// account's id.
+func readPayee(r *reader, payer string) string {
+	to, ok := r.string("to", true, 64)
+	switch {
+	case ok && to == payer:
+		r.fail("to", "must differ from the paying account")
+	case ok && !strings.HasPrefix(to, prefixAccount):
+		r.fail("to", "must be an account id (acct_…)")
+	}
+	return to
 }
 
 // beginCharging authenticates a request that charges, decodes its body with

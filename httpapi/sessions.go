@@ -40,15 +40,7 @@ func decodeSession(body []byte, payer string) (sessionRequest, *apiError) {
 		return sessionRequest{}, apiErr
 	}
 	defer r.release()
-	var request sessionRequest
-	to, ok := r.string("to", true, 64)
-	switch {
-	case ok && to == payer:
-		r.fail("to", "must differ from the paying account")
-	case ok && !strings.HasPrefix(to, prefixAccount):
-		r.fail("to", "must be an account id (acct_…)")
-	}
-	request.to = to
+	request := sessionRequest{to: readPayee(r, payer)}
 	rate, rateOK := r.amount("ratePerSecond", true)
 	maxSeconds, maxOK := r.integer("maxDurationSeconds", true, 1, engine.SessionSecondsMax)
 	if rateOK && maxOK {
@@ -64,14 +56,8 @@ func decodeSession(body []byte, payer string) (sessionRequest, *apiError) {
 	return request, r.finish()
 }
 
-// sessionID is the durable client id of a session's opening: derived from
-// the payer and the Idempotency-Key, or random without one.
-func sessionID(payer, key string) engine.TransferID {
-	if key == "" {
-		return engine.TransferID(newID(prefixSession))
-	}
-	return engine.TransferID(derivedID(prefixSession, payer, key))
-}
+// sessionID is the durable client id of a session's opening (clientID).
+func sessionID(payer, key string) engine.TransferID { return clientID(prefixSession, payer, key) }
 
 func (s *Server) openSession(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	grant, apiErr := s.authenticateKey(ctx, access.ScopeSessionsWrite)
