@@ -404,6 +404,14 @@ func encodeSnapshot(book *ledger.Book) ([][]byte, error) {
 	var chunks [][]byte
 	chunk := make([]byte, 0, snapshotChunkBytes)
 	var record []byte
+	frame := func() { // record, into the chunk or a new one
+		if len(chunk) > 0 && len(chunk)+binary.MaxVarintLen64+len(record) > snapshotChunkBytes {
+			chunks = append(chunks, chunk)
+			chunk = make([]byte, 0, snapshotChunkBytes)
+		}
+		chunk = binary.AppendUvarint(chunk, uint64(len(record)))
+		chunk = append(chunk, record...)
+	}
 	var err error
 	book.Range(func(a *ledger.Account) bool {
 		record = ledger.AppendAccount(record[:0], a)
@@ -412,25 +420,15 @@ func encodeSnapshot(book *ledger.Book) ([][]byte, error) {
 				a.ID, len(record), ledger.AccountRecordBytesMax)
 			return false
 		}
-		if len(chunk) > 0 && len(chunk)+binary.MaxVarintLen64+len(record) > snapshotChunkBytes {
-			chunks = append(chunks, chunk)
-			chunk = make([]byte, 0, snapshotChunkBytes)
-		}
-		chunk = binary.AppendUvarint(chunk, uint64(len(record)))
-		chunk = append(chunk, record...)
+		frame()
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
 	book.RangeSessions(func(s *ledger.Session) bool {
-		record = ledger.AppendSession(record[:0], s)
-		if len(chunk) > 0 && len(chunk)+binary.MaxVarintLen64+len(record) > snapshotChunkBytes {
-			chunks = append(chunks, chunk)
-			chunk = make([]byte, 0, snapshotChunkBytes)
-		}
-		chunk = binary.AppendUvarint(chunk, uint64(len(record)))
-		chunk = append(chunk, record...)
+		record = ledger.AppendSession(record[:0], s) // within SessionRecordBytesMax, by its fields' bounds
+		frame()
 		return true
 	})
 	if len(chunk) > 0 {
