@@ -49,7 +49,9 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 		case event.Type.IsSession():
 			e.sessionDurable(o)
 		case event.Type == ledger.EventHeld:
-			e.sweeper.add(event.Deadline, event.From)
+			e.sweeper.addHold(event.ID, event.Deadline, event.From)
+		case event.Type == ledger.EventCaptured || event.Type == ledger.EventVoided || event.Type == ledger.EventExpired:
+			e.sweeper.remove(event.ID)
 		}
 		if o.decider != nil {
 			o.decider.MarkDurable()
@@ -80,6 +82,7 @@ func (e *Engine) sessionDurable(o *op) {
 		o.session = e.registry.InsertSession(&s, o.decider)
 		return
 	case event.Type.IsSessionClose():
+		e.sweeper.remove(event.ID)
 		e.registry.RemoveSession(o.session)
 	case event.Type == ledger.EventSessionStarted:
 		s := ledger.SessionOf(event)

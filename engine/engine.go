@@ -185,7 +185,7 @@ func Open(options Options) (*Engine, error) {
 		e.registry.Insert(a)
 		for _, h := range a.Holds() {
 			if !h.IsSession() { // a session's reservation: its session's timers close it
-				e.sweeper.add(h.Deadline, a.ID)
+				e.sweeper.addHold(h.ID, h.Deadline, a.ID)
 			}
 		}
 		return true

@@ -14,3 +14,10 @@ func WithCheckpointBacklogEvents(options Options, n int) Options {
 	options.seams.checkpointBacklogBytesMax = n * checkpointEventBytes
 	return options
 }
+
+// Timers returns how many holds and sessions the sweeper keeps a timer for.
+func (e *Engine) Timers() int {
+	e.sweeper.mu.Lock()
+	defer e.sweeper.mu.Unlock()
+	return len(e.sweeper.entries)
+}

@@ -90,3 +90,50 @@ func TestEarlierHoldWakesTheSweeper(t *testing.T) {
 		wantBalance(t, eng, "alice", 300, 500)
 	})
 }
+
+// TestTimersAreBoundedByWhatIsOpen: a hold's or session's timer goes when
+// it closes, so the sweeper keeps one per open hold and session, however
+// many came and went within their windows (a client sets those: up to 30
+// days for a hold, a day to start a session).
+func TestTimersAreBoundedByWhatIsOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		eng := openFunded(t)
+		defer eng.Close()
+		for i := range 50 {
+			id := engine.TransferID("h-" + itoa(i))
+			if _, err := eng.Hold(ctx, engine.Hold{ID: id, From: "alice", To: "bob", Amount: engine.NewAmount(1), Timeout: 24 * time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				_, err := eng.Capture(ctx, id, engine.NewAmount(1))
+				wantErr(t, "Capture", err, nil)
+			} else if err := eng.Void(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			sid := engine.TransferID("s-" + itoa(i))
+			if _, err := eng.OpenSession(ctx, engine.OpenSession{ID: sid, From: "alice", To: "bob", Rate: engine.NewAmount(1),
+				MaxSeconds: 10, StartWithin: engine.SessionStartWithinMax}); err != nil {
+				t.Fatal(err)
+			}
+			mustTransition(t, eng.AcceptSession, sid, "bob")
+			mustTransition(t, eng.StartSession, sid, "bob")
+			mustTransition(t, eng.EndSession, sid, "bob")
+		}
+		if n := eng.Timers(); n != 0 {
+			t.Fatalf("%d timers with nothing open, want 0", n)
+		}
+		if _, err := eng.Hold(ctx, engine.Hold{ID: "open", From: "alice", To: "bob", Amount: engine.NewAmount(1), Timeout: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		openSession(t, eng, "open-s", 0)
+		if n := eng.Timers(); n != 2 {
+			t.Fatalf("%d timers with a hold and a session open, want 2", n)
+		}
+		mustTransition(t, eng.AcceptSession, "open-s", "bob")
+		mustTransition(t, eng.StartSession, "open-s", "bob") // replaces its start window's timer
+		if n := eng.Timers(); n != 2 {
+			t.Fatalf("%d timers after the session started, want 2", n)
+		}
+	})
+}
