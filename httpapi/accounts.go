@@ -68,21 +68,21 @@ func (s *Server) createAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if okEnvironment && err != nil {
 		r.fail("environment", `must be "test" or "live"`)
 	}
-	wallet, okWallet := r.string("walletAddress", false, 42)
-	if okWallet && (!common.IsHexAddress(wallet) || len(wallet) != 42) {
-		r.fail("walletAddress", "must be a 0x-prefixed 20-byte hex address")
-	}
+	wallet, okWallet := readWallet(r)
 	apiErr = r.finish()
 	r.release()
 	if apiErr != nil {
 		return apiErr
+	}
+	if okWallet && wallet != u.Address {
+		return errNotWalletOwner
 	}
 	if done, apiErr := s.idempotent(ctx, c, u.ID); done || apiErr != nil {
 		return apiErr
 	}
 	p := access.Profile{ID: newID(prefixAccount), Owner: u.ID, Name: name, Environment: env, CreatedAt: s.now().UTC()}
 	if okWallet {
-		p.WalletAddress = common.HexToAddress(wallet).Hex()
+		p.WalletAddress = wallet
 	}
 	if err := s.directory.CreateAccount(ctxOf(ctx), p, engine.LedgerID(env.Ledger())); err != nil {
 		return errorOf(err, "account")
@@ -133,6 +133,63 @@ func (s *Server) getAccount(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return errorOf(err, "account")
 	}
 	s.writeJSON(ctx, fasthttp.StatusOK, accountOf(&p, balance))
+	return nil
+}
+
+// readWallet reads a walletAddress field, in EIP-55 form.
+func readWallet(r *reader) (string, bool) {
+	wallet, ok := r.string("walletAddress", false, 42)
+	if ok && (!common.IsHexAddress(wallet) || len(wallet) != 42) {
+		r.fail("walletAddress", "must be a 0x-prefixed 20-byte hex address")
+		return "", false
+	}
+	if !ok {
+		return "", false
+	}
+	return common.HexToAddress(wallet).Hex(), true
+}
+
+// errNotWalletOwner refuses a wallet that is not the signed-in user's own:
+// an account's wallet is its owner's Sign-In with Ethereum address, so
+// deposits from it credit the account of whoever proved they hold it.
+var errNotWalletOwner = forbidden("not_owner", "walletAddress must be the address you signed in with (Sign-In with Ethereum)")
+
+// updateAccount is PATCH /v1/accounts/{id}: binds the owner's wallet to an
+// account that has none (a deposit made from it before is credited once
+// it is bound).
+func (s *Server) updateAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	u, p, apiErr := s.ownedAccount(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	r, apiErr := parseObject(ctx.PostBody())
+	if apiErr != nil {
+		return apiErr
+	}
+	wallet, okWallet := readWallet(r)
+	if !okWallet && !r.failed() {
+		r.fail("walletAddress", "is required")
+	}
+	apiErr = r.finish()
+	r.release()
+	if apiErr != nil {
+		return apiErr
+	}
+	if wallet != u.Address {
+		return errNotWalletOwner
+	}
+	if done, apiErr := s.idempotent(ctx, c, u.ID); done || apiErr != nil {
+		return apiErr
+	}
+	bound, err := s.directory.BindWallet(ctxOf(ctx), p.ID, u.ID, wallet)
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	balance, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(p.ID))
+	if err != nil {
+		return errorOf(err, "account")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, accountOf(&bound, balance))
 	return nil
 }
 

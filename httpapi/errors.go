@@ -111,6 +111,8 @@ func errorOf(err error, what string) *apiError {
 		return notFound(what)
 	case errors.Is(err, directory.ErrAlreadyExists):
 		return conflict("already_exists", what+" already exists")
+	case errors.Is(err, directory.ErrWalletBound):
+		return conflict("already_exists", "the wallet binds another account of this environment, or the account has another wallet")
 	case errors.Is(err, directory.ErrKeyRevoked):
 		return errInvalidState
 	case errors.Is(err, directory.ErrInvalidToken), errors.Is(err, directory.ErrTokenReused):

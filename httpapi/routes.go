@@ -40,6 +40,7 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/accounts", s.createAccount)
 	add("GET", "/v1/accounts", s.listAccounts)
 	add("GET", "/v1/accounts/{id}", s.getAccount)
+	add("PATCH", "/v1/accounts/{id}", s.updateAccount)
 	add("POST", "/v1/admin/accounts/{id}/credit", s.credit)
 
 	add("POST", "/v1/accounts/{id}/keys", s.createKey)

@@ -123,8 +123,11 @@ func TestAccountsBelongToTheirOwner(t *testing.T) {
 	ts := startServer(t)
 	alice, bob := ts.signup("alice@example.com"), ts.signup("bob@example.com")
 	wallet := "0x52908400098527886E0F7030069857D2E4169EE7"
-	v := expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "main", "environment": "live", "walletAddress": strings.ToLower(wallet)}), 201, "", "")
-	if v["environment"] != "live" || v["asset"] != "USDC" || v["walletAddress"] != wallet || v["balance"].(map[string]any)["available"] != "0" {
+	// Not the address alice signed in with (she signed in with an email).
+	expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "main", "environment": "live", "walletAddress": strings.ToLower(wallet)}),
+		403, "permission_error", "not_owner")
+	v := expect(t, ts.do("POST", "/v1/accounts", alice.access, map[string]string{"name": "main", "environment": "live"}), 201, "", "")
+	if v["environment"] != "live" || v["asset"] != "USDC" || v["walletAddress"] != nil || v["balance"].(map[string]any)["available"] != "0" {
 		t.Fatalf("account = %v", v)
 	}
 	id := v["id"].(string)

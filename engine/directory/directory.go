@@ -54,7 +54,9 @@ type Directory struct {
 	byEmail      map[string]string // email -> user id; "" value = reserved
 	byAddress    map[string]string // EIP-55 address -> user id; "" = reserved
 	profiles     map[string]*access.Profile
-	owned        map[string][]string // user id -> account ids, in creation order
+	owned        map[string][]string  // user id -> account ids, in creation order
+	byWallet     map[walletKey]string // (environment, EIP-55 address) -> account id; "" = reserved
+	bindMu       sync.Mutex           // serializes BindWallet
 	keys         map[string]*Key
 	accountKeys  map[string][]string // account id -> key ids, in creation order
 	families     map[string]*familyRecord
@@ -90,7 +92,7 @@ func New(eng *engine.Engine, accountsMax, keysMax int) *Directory {
 		engine: eng, accountsMax: accountsMax, keysMax: keysMax,
 		pendingAccounts: map[string]int{}, pendingKeys: map[string]int{},
 		users: map[string]*userRecord{}, byEmail: map[string]string{}, byAddress: map[string]string{},
-		profiles: map[string]*access.Profile{}, owned: map[string][]string{},
+		profiles: map[string]*access.Profile{}, owned: map[string][]string{}, byWallet: map[walletKey]string{},
 		keys: map[string]*Key{}, accountKeys: map[string][]string{},
 		families: map[string]*familyRecord{}, userFamilies: map[string][]string{},
 	}
@@ -172,6 +174,16 @@ func (d *Directory) insertUser(u access.User) {
 func (d *Directory) insertProfile(p *access.Profile) {
 	d.profiles[p.ID] = p
 	d.owned[p.Owner] = append(d.owned[p.Owner], p.ID)
+	if p.WalletAddress != "" {
+		d.byWallet[walletKey{p.Environment, p.WalletAddress}] = p.ID
+	}
+}
+
+// walletKey names a wallet bound in one environment: a wallet binds at
+// most one account per environment, the one its deposits there credit.
+type walletKey struct {
+	environment access.Environment
+	address     string // EIP-55
 }
 
 // write makes rows durable through the engine's log.
@@ -305,7 +317,17 @@ func (d *Directory) dropFamilies(user string, ids []string) {
 // owner has accountsMax accounts counting those being created: the place is
 // reserved under mu first, so a refused creation (a *LimitError) writes
 // nothing and concurrent ones cannot pass the cap.
+//
+// A profile with a WalletAddress binds it: ErrWalletBound if that wallet
+// binds another account of the environment already.
 func (d *Directory) CreateAccount(ctx context.Context, p access.Profile, ledger engine.LedgerID) error {
+	if p.WalletAddress != "" {
+		wallet := walletKey{p.Environment, p.WalletAddress}
+		if !d.reserveWallet(wallet) {
+			return ErrWalletBound
+		}
+		defer d.unreserveWallet(wallet)
+	}
 	if !d.reservePlace(d.pendingAccounts, p.Owner, func() int { return len(d.owned[p.Owner]) }, d.accountsMax) {
 		return &LimitError{Cap: CapAccountsPerUser, Max: d.accountsMax}
 	}
@@ -325,6 +347,71 @@ func (d *Directory) CreateAccount(ctx context.Context, p access.Profile, ledger 
 	}
 	d.insertProfile(&p)
 	return nil
+}
+
+// reserveWallet claims a wallet in its environment before the profile that
+// binds it is written; false if another account has it or is taking it.
+func (d *Directory) reserveWallet(wallet walletKey) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, taken := d.byWallet[wallet]; taken {
+		return false
+	}
+	d.byWallet[wallet] = ""
+	return true
+}
+
+// unreserveWallet gives a reservation back, unless the profile was written.
+func (d *Directory) unreserveWallet(wallet walletKey) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.byWallet[wallet] == "" {
+		delete(d.byWallet, wallet)
+	}
+}
+
+// BindWallet binds address to owner's account id, which has no wallet yet:
+// ErrNotFound if owner does not own it, ErrWalletBound if it has another
+// wallet or address binds another account of its environment. Binding the
+// wallet it has is a no-op. Bindings are rare: one lock serializes them.
+func (d *Directory) BindWallet(ctx context.Context, id, owner, address string) (access.Profile, error) {
+	d.bindMu.Lock()
+	defer d.bindMu.Unlock()
+	p, err := d.Account(id, owner)
+	switch {
+	case err != nil:
+		return access.Profile{}, err
+	case p.WalletAddress == address:
+		return p, nil
+	case p.WalletAddress != "":
+		return access.Profile{}, ErrWalletBound
+	}
+	wallet := walletKey{p.Environment, address}
+	if !d.reserveWallet(wallet) {
+		return access.Profile{}, ErrWalletBound
+	}
+	defer d.unreserveWallet(wallet)
+	p.WalletAddress = address
+	if err := d.write(ctx, "account", row(&p)); err != nil {
+		return access.Profile{}, err
+	}
+	d.mu.Lock()
+	d.profiles[id] = &p
+	d.byWallet[wallet] = id
+	d.mu.Unlock()
+	return p, nil
+}
+
+// AccountByWallet returns the account of environment bound to address
+// (EIP-55), if any.
+func (d *Directory) AccountByWallet(environment access.Environment, address string) (access.Profile, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	id := d.byWallet[walletKey{environment, address}]
+	if id == "" {
+		return access.Profile{}, false
+	}
+	return *d.profiles[id], true
 }
 
 // reservePlace takes one of max places of name, of which have() are used and

@@ -399,3 +399,63 @@ func TestCreationCapsHoldUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d accounts and %d keys, want %d of each", a, k, capacity)
 	}
 }
+
+// TestAWalletBindsOneAccountPerEnvironmentUnderRaces: concurrent creations
+// and bindings of one wallet in one environment leave exactly one account
+// bound to it, and a reload finds the same.
+func TestAWalletBindsOneAccountPerEnvironmentUnderRaces(t *testing.T) {
+	eng := openEngine(t)
+	d := open(t, eng, 0, 0)
+	owner := access.User{ID: "user_w", Address: "0x52908400098527886E0F7030069857D2E4169EE7", CreatedAt: t0}
+	if err := d.CreateUser(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	const racers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*racers)
+	for i := range racers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			p := access.Profile{ID: fmt.Sprintf("acct_c%d", i), Owner: owner.ID, Environment: access.EnvironmentTest,
+				WalletAddress: owner.Address, CreatedAt: t0}
+			errs <- d.CreateAccount(ctx, p, engine.LedgerID(access.EnvironmentTest.Ledger()))
+		}()
+		go func() {
+			defer wg.Done()
+			p := access.Profile{ID: fmt.Sprintf("acct_b%d", i), Owner: owner.ID, Environment: access.EnvironmentTest, CreatedAt: t0}
+			if err := d.CreateAccount(ctx, p, engine.LedgerID(access.EnvironmentTest.Ledger())); err != nil {
+				errs <- err
+				return
+			}
+			_, err := d.BindWallet(ctx, p.ID, owner.ID, owner.Address)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	bound := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			bound++
+		case !errors.Is(err, ErrWalletBound):
+			t.Fatalf("= %v, want nil or ErrWalletBound", err)
+		}
+	}
+	if bound != 1 {
+		t.Fatalf("%d accounts bound the wallet, want exactly 1", bound)
+	}
+	p, ok := d.AccountByWallet(access.EnvironmentTest, owner.Address)
+	if !ok || p.WalletAddress != owner.Address {
+		t.Fatalf("AccountByWallet = %+v %v", p, ok)
+	}
+	if _, ok := d.AccountByWallet(access.EnvironmentLive, owner.Address); ok {
+		t.Fatal("bound in the live environment too")
+	}
+	reloaded := open(t, eng, 0, 0)
+	again, ok := reloaded.AccountByWallet(access.EnvironmentTest, owner.Address)
+	if !ok || again.ID != p.ID {
+		t.Fatalf("after a reload: %+v %v, want %s", again, ok, p.ID)
+	}
+}

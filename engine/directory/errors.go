@@ -18,6 +18,9 @@ var (
 	// ErrLimitExceeded: a creation past a cap; the error is a *LimitError
 	// that names the cap.
 	ErrLimitExceeded = errors.New("directory: limit exceeded")
+	// ErrWalletBound: the wallet binds another account of the environment
+	// already, or the account has another wallet.
+	ErrWalletBound = errors.New("directory: the wallet or the account is bound already")
 	// ErrKeyRevoked: the key is revoked, so it cannot be rotated.
 	ErrKeyRevoked = errors.New("directory: the key is revoked")
 	// ErrInvalidToken: the refresh token's family is unknown, revoked or
