@@ -523,20 +523,8 @@ var (
 	_ MemoryTarget = (*httpTarget)(nil)
 	_ MemoryTarget = (*embeddedTarget)(nil)
 	_ MemoryTarget = (*baselineTarget)(nil)
+	_ MemoryTarget = (*sessionTarget)(nil)
 )
-
-// ServerMemory makes the targets of targets.go MemoryTargets: the server's
-// tree, this process when the server runs in it, nothing when the server
-// is not the benchmark's (--target).
-func (t *httpTarget) ServerMemory(resetPeak bool) (Memory, bool, error) {
-	if t.inProcess {
-		return ProcessMemory(resetPeak)
-	}
-	if t.process == nil {
-		return Memory{}, false, nil
-	}
-	return t.process.Memory(resetPeak)
-}
 
 // ServerMemory is this process's: the engine runs in it.
 func (t *embeddedTarget) ServerMemory(resetPeak bool) (Memory, bool, error) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -23,9 +22,8 @@ type sessionTarget struct {
 	keys         []string // consumers'
 	suppliers    []string // account ids
 	supplierKeys []string
-	process      *Process
-	inProcess    bool
-	workers      []sessionWorker
+	tollwayServer
+	workers []sessionWorker
 }
 
 // sessionWorker is one worker's request and response, reused.
@@ -60,9 +58,9 @@ func NewSessionTarget(ctx context.Context, cfg SessionTargetConfig) (Target, err
 	}
 	t := &sessionTarget{
 		url: cfg.URL, keys: fixture.Keys, suppliers: fixture.Suppliers, supplierKeys: fixture.SupplierKeys,
-		process: cfg.Process, inProcess: cfg.InProcess,
-		client:  &fasthttp.HostClient{Addr: hostOf(cfg.URL), MaxConns: cfg.Connections, ReadTimeout: latencyMax, WriteTimeout: latencyMax},
-		workers: make([]sessionWorker, cfg.Connections),
+		tollwayServer: tollwayServer{process: cfg.Process, inProcess: cfg.InProcess},
+		client:        &fasthttp.HostClient{Addr: hostOf(cfg.URL), MaxConns: cfg.Connections, ReadTimeout: latencyMax, WriteTimeout: latencyMax},
+		workers:       make([]sessionWorker, cfg.Connections),
 	}
 	for i := range t.workers {
 		w := &t.workers[i]
@@ -128,20 +126,7 @@ func sessionIDOf(body []byte) ([]byte, bool) {
 	return rest[:max(end, 0)], end > 0
 }
 
-func (t *sessionTarget) ServerCPU() (time.Duration, error) {
-	if t.inProcess {
-		return ProcessCPU()
-	}
-	if t.process == nil {
-		return 0, nil
-	}
-	return t.process.CPU()
-}
-
 func (t *sessionTarget) Close() error {
 	t.client.CloseIdleConnections()
-	if t.process == nil {
-		return nil
-	}
-	return t.process.Stop()
+	return t.stop()
 }

@@ -145,9 +145,8 @@ type httpTarget struct {
 	readers   []string // balance:read keys of the mixed scenario
 	perCharge int      // charges per charge request: 1 or a batch's size
 	readEvery int      // 0: no reads
-	process   *Process
-	inProcess bool // ServerCPU is ProcessCPU
-	workers   []httpWorker
+	tollwayServer
+	workers []httpWorker
 }
 
 // httpWorker is one worker's request, reused for every call.
@@ -272,7 +271,7 @@ func prepareReaders(url string, n int) ([]string, error) {
 func newHTTPTarget(name, url string, keys, suppliers, readers []string, perCharge, readEvery, connections int, process *Process) *httpTarget {
 	t := &httpTarget{
 		name: name, keys: keys, suppliers: suppliers, readers: readers,
-		perCharge: perCharge, readEvery: readEvery, process: process,
+		perCharge: perCharge, readEvery: readEvery, tollwayServer: tollwayServer{process: process},
 		client: &fasthttp.HostClient{Addr: hostOf(url), MaxConns: connections,
 			ReadTimeout: latencyMax, WriteTimeout: latencyMax},
 		workers: make([]httpWorker, connections),
@@ -324,26 +323,51 @@ func (t *httpTarget) Do(ctx context.Context, worker int) (operations int, failur
 	return operations, ""
 }
 
+// tollwayServer is the Tollway server a target drives: a process the
+// benchmark started, this process (the go test benchmarks), or none of the
+// benchmark's (--target).
+type tollwayServer struct {
+	process   *Process
+	inProcess bool // ServerCPU is ProcessCPU
+}
+
 // ServerCPU returns the server process tree's CPU time, this process's when
 // the server runs in it, or 0 when the server is not the benchmark's
 // (HTTPTargetConfig.Process, InProcess).
-func (t *httpTarget) ServerCPU() (time.Duration, error) {
-	if t.inProcess {
+func (s *tollwayServer) ServerCPU() (time.Duration, error) {
+	if s.inProcess {
 		return ProcessCPU()
 	}
-	if t.process == nil {
+	if s.process == nil {
 		return 0, nil
 	}
-	return t.process.CPU()
+	return s.process.CPU()
+}
+
+// ServerMemory is the server's tree, this process when the server runs in
+// it, nothing when the server is not the benchmark's (--target).
+func (s *tollwayServer) ServerMemory(resetPeak bool) (Memory, bool, error) {
+	if s.inProcess {
+		return ProcessMemory(resetPeak)
+	}
+	if s.process == nil {
+		return Memory{}, false, nil
+	}
+	return s.process.Memory(resetPeak)
+}
+
+// stop stops the server process, if the benchmark started it.
+func (s *tollwayServer) stop() error {
+	if s.process == nil {
+		return nil
+	}
+	return s.process.Stop()
 }
 
 // Close closes the client's connections and stops the server process.
 func (t *httpTarget) Close() error {
 	t.client.CloseIdleConnections()
-	if t.process == nil {
-		return nil
-	}
-	return t.process.Stop()
+	return t.stop()
 }
 
 // httpFailure labels a request that got no answer, by a short class.
