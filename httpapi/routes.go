@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"log/slog"
+	"time"
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
@@ -141,12 +142,21 @@ func (s *Server) status(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 // Ethereum messages must name (Config.ChainID), so a wallet that reads it
 // signs for the chain the server checks.
 func (s *Server) configuration(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{
-		"chainId":           s.config.ChainID,
-		"assets":            []map[string]any{{"symbol": "USDC", "address": nil, "decimals": 6}},
-		"settlementAddress": nil,
-		"feeBps":            s.config.FeeBps,
-	})
+	usdc := map[string]any{"symbol": "USDC", "address": nil, "decimals": 6, "name": "USD Coin", "version": "2"}
+	config := map[string]any{
+		"chainId": s.config.ChainID, "environment": "test", "feeBps": s.config.FeeBps,
+		"rpcUrl": nil, "settlementAddress": nil, "relayer": nil, "feeRecipient": nil,
+		"withdrawalDelaySeconds": nil, "confirmations": nil, "assets": []map[string]any{usdc},
+	}
+	if c := s.config.Chain; c != nil {
+		usdc["address"] = c.USDC
+		config["settlementAddress"], config["relayer"], config["feeRecipient"] = c.Pool, c.Relayer, c.FeeRecipient
+		config["withdrawalDelaySeconds"], config["confirmations"] = int64(c.WithdrawalDelay/time.Second), c.Confirmations
+		if c.RPCURL != "" {
+			config["rpcUrl"] = c.RPCURL
+		}
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, config)
 	return nil
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	// Domain and ChainID are what Sign-In with Ethereum messages must name.
 	Domain  string
 	ChainID uint64
+	// Chain describes the chain settlements go to, for /v1/config; nil
+	// when none is attached (its fields are then null).
+	Chain *ChainInfo
 	// Origin is the URI the challenges name, e.g. https://pay.example.com;
 	// its authority must be Domain. Empty: http:// and Domain.
 	Origin string
@@ -89,6 +92,18 @@ type Config struct {
 	RequestReadTimeout time.Duration
 	// MetricsPublic serves /metrics without the admin token.
 	MetricsPublic bool
+}
+
+// ChainInfo is what clients learn of the chain in use (GET /v1/config):
+// where its JSON-RPC is, the contracts, and the relayer's terms.
+type ChainInfo struct {
+	RPCURL          string // as clients reach it; empty: not published
+	USDC            string // the token's address, EIP-55
+	Pool            string // the settlement pool's address
+	Relayer         string // the relayer's address
+	FeeRecipient    string
+	WithdrawalDelay time.Duration
+	Confirmations   uint64
 }
 
 // Server is Tollway's HTTP API: fasthttp and a router in front of the
