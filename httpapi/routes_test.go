@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEveryRouteIsInTheOpenAPIDocumentAndViceVersa(t *testing.T) {
