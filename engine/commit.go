@@ -61,6 +61,9 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 	if len(events) > 0 {
 		e.checkpointer.feed(events, last)
 	}
+	if e.feed.subscribed() {
+		e.feed.publish(feedOf(entries))
+	}
 	for _, entry := range entries {
 		if w, ok := entry.Token.(*rowsWrite); ok {
 			close(w.done)
@@ -68,6 +71,27 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 		}
 		e.complete(entry.Token.(*op))
 	}
+}
+
+// feedOf describes one durable group commit for the subscriptions: its
+// positions and its events (table writes have positions but no event).
+func feedOf(entries []*wal.Entry) *feedBatch {
+	b := &feedBatch{}
+	b.events = b.inline[:0]
+	for _, entry := range entries {
+		if entry.Position == 0 {
+			continue // a barrier
+		}
+		if b.first == 0 {
+			b.first = entry.Position
+		}
+		b.last = entry.Position
+		if o, ok := entry.Token.(*op); ok && o.logged {
+			b.events = append(b.events, feedEvent{entry.Position, &o.event})
+			b.bytes += checkpointEventBytes + len(o.event.Memo)
+		}
+	}
+	return b
 }
 
 // sessionDurable follows a session's durable event: an opening brings the

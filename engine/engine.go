@@ -72,6 +72,8 @@ type testSeams struct {
 	snapshotEncoding func()
 	// checkpointBacklogBytesMax, if positive, replaces the constant.
 	checkpointBacklogBytesMax int
+	// feedBacklogBytesMax, if positive, replaces the constant.
+	feedBacklogBytesMax int
 }
 
 // Engine is an open Tollway engine. All methods are safe for concurrent use.
@@ -89,6 +91,7 @@ type Engine struct {
 	stopping chan struct{}  // closed when Close begins
 	calls    sync.WaitGroup // calls between their first check and their answer
 	streams  sync.WaitGroup // Subscribe's goroutines, which Close joins
+	feed     feed           // the subscriptions' inboxes of commits
 
 	createMu sync.Mutex
 	creating map[ledger.AccountID]chan struct{}

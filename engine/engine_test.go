@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -379,4 +380,89 @@ func TestChargeBatchAppliesEachItemOnItsOwn(t *testing.T) {
 	wantBalance(t, eng, "alice", 50, 0)
 	wantBalance(t, eng, "bob", 100, 0)
 	wantBalance(t, eng, "carol", 100, 0)
+}
+
+// TestSubscriptionsGetEveryEventOnceFromTheFeedOrTheLog: a subscription
+// that keeps up takes commits from the live feed; one that lags past its
+// inbox's bound reads the log instead; one that starts behind reads the
+// log, then the feed. Each gets every event once, in log order, equal to
+// what the log holds, table writes skipped.
+func TestSubscriptionsGetEveryEventOnceFromTheFeedOrTheLog(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng := openTest(t, engine.WithFeedBacklogEvents(engine.Options{}, 8))
+	mustCreate(t, eng, "alice", "bob")
+	mustCredit(t, eng, "dep-1", "alice", 1_000_000)
+	keeping, err := eng.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lagging, err := eng.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect := func(sub *engine.Subscription, n int) []engine.Event {
+		var got []engine.Event
+		for len(got) < n {
+			select {
+			case ev := <-sub.C:
+				got = append(got, ev)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("got %d events, want %d (err %v)", len(got), n, sub.Err())
+			}
+		}
+		return got
+	}
+	var kept []engine.Event
+	done := make(chan struct{})
+	go func() { defer close(done); kept = collect(keeping, 4+1+600) }() // creations, the credit, charges
+	const charges = 600
+	for i := range charges {
+		if _, err := eng.Charge(ctx, engine.Charge{ID: engine.TransferID(fmt.Sprintf("c-%d", i)), From: "alice", To: "bob",
+			Amount: engine.NewAmount(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			if _, err := eng.WriteRows(ctx, engine.Row{Key: []byte(fmt.Sprintf("row-%d", i)), Value: []byte("v")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	<-done
+	lagged := collect(lagging, 4+1+charges) // its inbox overflowed long ago: read from the log
+	late, err := eng.Subscribe(ctx, 3)      // starts behind
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromThree := collect(late, 2+1+charges)
+	for name, got := range map[string][]engine.Event{"keeping up": kept, "lagging": lagged, "late": fromThree} {
+		position := got[0].Position
+		charged := 0
+		for i, ev := range got {
+			if i > 0 && ev.Position <= got[i-1].Position {
+				t.Fatalf("%s: event %d at position %d after %d", name, i, ev.Position, got[i-1].Position)
+			}
+			if ev.Type == engine.EventCharged {
+				if want := engine.TransferID(fmt.Sprintf("c-%d", charged)); ev.ID != want || ev.From != "alice" || ev.Amount != engine.NewAmount(1) {
+					t.Fatalf("%s: charge %d = %+v, want %s", name, charged, ev, want)
+				}
+				charged++
+			}
+		}
+		if charged != charges || position > 3 {
+			t.Fatalf("%s: %d charges from position %d, want %d", name, charged, position, charges)
+		}
+	}
+	if fromThree[0].Position != 3 {
+		t.Fatalf("late subscription starts at %d, want 3", fromThree[0].Position)
+	}
+	// The paths: the one keeping up read the log only for what was durable
+	// before it subscribed (and, at worst, a few stretches it fell behind);
+	// the lagging one read nearly all of it back.
+	if n := keeping.ReadBack(); n > uint64(len(kept)/2) {
+		t.Fatalf("keeping up read %d of %d events from the log, want most from the feed", n, len(kept))
+	}
+	if n := lagging.ReadBack(); n < charges/2 {
+		t.Fatalf("lagging read %d of %d events from the log, want most: its inbox overflowed", n, len(lagged))
+	}
 }

@@ -21,3 +21,14 @@ func (e *Engine) Timers() int {
 	defer e.sweeper.mu.Unlock()
 	return len(e.sweeper.entries)
 }
+
+// WithFeedBacklogEvents returns options whose subscriptions queue at most n
+// committed events without memos from the live feed before they read the
+// log instead.
+func WithFeedBacklogEvents(options Options, n int) Options {
+	options.seams.feedBacklogBytesMax = n * checkpointEventBytes
+	return options
+}
+
+// ReadBack returns how many of the events s sent it read from the log.
+func (s *Subscription) ReadBack() uint64 { return s.readBack.Load() }

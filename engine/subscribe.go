@@ -28,6 +28,9 @@ type Subscription struct {
 	// before passed moves past it. See Progress.
 	passed atomic.Uint64
 	sent   atomic.Uint64
+	// readBack counts the events sent that were read from the log rather
+	// than taken from the live feed (tests tell the two paths apart).
+	readBack atomic.Uint64
 
 	mu  sync.Mutex
 	err error
@@ -79,52 +82,26 @@ var (
 	errStreamStopped = errors.New("engine closing")
 )
 
+// stream delivers the log from next on: what is durable already by
+// reading it, then each commit as the live feed hands it over (feed.go),
+// reading the log again only across a gap or after its inbox overflowed.
 func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Event, next uint64) {
 	defer e.streams.Done()
 	defer close(events)
-	var ids ledger.Interner // a stream decodes the same accounts' ids again and again
-	for {
-		notify := e.log.Notify()
-		read := 0
-		err := e.log.Read(next, func(position uint64, record []byte) error {
-			if isRowsRecord(record) {
-				next = position + 1
-				s.passed.Store(position)
-				return nil
-			}
-			event, err := ledger.DecodeEventInterned(record, &ids)
-			if err != nil {
-				return fmt.Errorf("position %d: %w", position, err)
-			}
-			select {
-			case events <- eventOf(position, &event):
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-e.stopping:
-				return errStreamStopped
-			}
-			next = position + 1
-			s.sent.Add(1)
-			s.passed.Store(position)
-			if read++; read == subscriptionReadMax {
-				return errReadPause
-			}
-			return nil
-		})
-		switch {
-		case errors.Is(err, errReadPause):
-			continue
-		case ctx.Err() != nil || e.closing.Load() || errors.Is(err, errStreamStopped):
-			return
-		case errors.Is(err, wal.ErrTruncated):
-			s.setErr(fmt.Errorf("%w: subscriber fell behind a snapshot at position %d", ErrTruncated, next))
-			return
-		case err != nil:
-			s.setErr(err)
-			return
-		}
+	backlogMax := feedBacklogBytesMax
+	if n := e.options.seams.feedBacklogBytesMax; n > 0 {
+		backlogMax = n
+	}
+	inbox := newFeedInbox(backlogMax)
+	e.feed.add(inbox) // before the first read: no commit falls between the two
+	defer e.feed.remove(inbox)
+	st := streamState{e: e, ctx: ctx, s: s, events: events, next: next}
+	err := st.readLog()
+	for err == nil {
+		failed := e.log.Notify() // closed by a failure of the log, which publishes nothing more
 		select {
-		case <-notify:
+		case <-inbox.ready:
+		case <-failed:
 		case <-ctx.Done():
 			return
 		case <-e.stopping:
@@ -132,6 +109,99 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 		}
 		if e.failure.Load() != nil || e.closing.Load() {
 			return
+		}
+		batches, dropped := inbox.take()
+		if dropped {
+			err = st.readLog()
+			continue
+		}
+		for _, b := range batches {
+			if err = st.deliver(b); err != nil {
+				break
+			}
+		}
+	}
+	switch {
+	case ctx.Err() != nil || e.closing.Load() || errors.Is(err, errStreamStopped):
+	case errors.Is(err, wal.ErrTruncated):
+		s.setErr(fmt.Errorf("%w: subscriber fell behind a snapshot at position %d", ErrTruncated, st.next))
+	default:
+		s.setErr(err)
+	}
+}
+
+// streamState is one stream's position and what it sends through.
+type streamState struct {
+	e      *Engine
+	ctx    context.Context
+	s      *Subscription
+	events chan<- Event
+	next   uint64
+	ids    ledger.Interner // a stream decodes the same accounts' ids again and again
+}
+
+// send delivers the event at position and moves past it.
+func (st *streamState) send(position uint64, event *ledger.Event) error {
+	select {
+	case st.events <- eventOf(position, event):
+	case <-st.ctx.Done():
+		return st.ctx.Err()
+	case <-st.e.stopping:
+		return errStreamStopped
+	}
+	st.next = position + 1
+	st.s.sent.Add(1)
+	st.s.passed.Store(position)
+	return nil
+}
+
+// deliver sends one commit's events from the live feed: those at next or
+// after; the log first when the commit starts past next (a gap).
+func (st *streamState) deliver(b *feedBatch) error {
+	if b.last < st.next {
+		return nil // read from the log already
+	}
+	if b.first > st.next {
+		return st.readLog() // durable through b.last already: the log has it all
+	}
+	for _, ev := range b.events {
+		if ev.position >= st.next {
+			if err := st.send(ev.position, ev.event); err != nil {
+				return err
+			}
+		}
+	}
+	st.next = b.last + 1
+	st.s.passed.Store(b.last)
+	return nil
+}
+
+// readLog delivers every durable record from next on, up to Durable() at
+// the call, subscriptionReadMax records per pass.
+func (st *streamState) readLog() error {
+	for {
+		read := 0
+		err := st.e.log.Read(st.next, func(position uint64, record []byte) error {
+			if isRowsRecord(record) {
+				st.next = position + 1
+				st.s.passed.Store(position)
+				return nil
+			}
+			event, err := ledger.DecodeEventInterned(record, &st.ids)
+			if err != nil {
+				return fmt.Errorf("position %d: %w", position, err)
+			}
+			if err := st.send(position, &event); err != nil {
+				return err
+			}
+			st.s.readBack.Add(1)
+			if read++; read == subscriptionReadMax {
+				return errReadPause
+			}
+			return nil
+		})
+		if !errors.Is(err, errReadPause) {
+			return err
 		}
 	}
 }

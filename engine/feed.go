@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/tollway/tollway/engine/ledger"
+)
+
+// The live feed hands each commit's events to the subscriptions straight
+// from the commit callback, so a subscription that keeps up delivers them
+// without reading them back from the log and decoding them (a Pebble
+// iterator per commit and a decode per event, per subscription: what the
+// usage projection cost every charge before). A subscription reads the log
+// only to catch up: from an older position when it starts, across a gap,
+// or after its inbox overflowed because it fell behind. So a slow
+// subscriber costs the commit path one bounded append, never a wait.
+
+// feedBacklogBytesMax bounds what one subscription's inbox keeps alive
+// (counted as the checkpointer counts: checkpointEventBytes an event plus
+// its memo). Past it the inbox drops everything queued and the
+// subscription reads the log instead, which has it all.
+const feedBacklogBytesMax = 16 << 20
+
+// feedBatch is one group commit: the positions first..last, and the
+// events among them (the rest are table writes), in order.
+type feedBatch struct {
+	first, last uint64
+	events      []feedEvent
+	bytes       int
+	inline      [4]feedEvent // events' room for a small commit: one allocation for all
+}
+
+type feedEvent struct {
+	position uint64
+	event    *ledger.Event
+}
+
+// feed is the set of subscriptions' inboxes. The commit callback builds
+// one batch per commit and puts it in each (read-only, shared).
+type feed struct {
+	mu      sync.Mutex
+	inboxes map[*feedInbox]struct{}
+}
+
+func (f *feed) add(in *feedInbox) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inboxes == nil {
+		f.inboxes = make(map[*feedInbox]struct{})
+	}
+	f.inboxes[in] = struct{}{}
+}
+
+func (f *feed) remove(in *feedInbox) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.inboxes, in)
+}
+
+// publish puts one commit into every inbox. Called by the commit callback
+// only, in log order; never blocks beyond the inboxes' short locks.
+func (f *feed) publish(b *feedBatch) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for in := range f.inboxes {
+		in.put(b)
+	}
+}
+
+// subscribed reports whether any subscription listens, so that a commit
+// builds its batch only then.
+func (f *feed) subscribed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.inboxes) > 0
+}
+
+// feedInbox is one subscription's queue of commits.
+type feedInbox struct {
+	ready    chan struct{} // capacity 1: something was put
+	bytesMax int           // feedBacklogBytesMax, or a test's
+
+	mu      sync.Mutex
+	batches []*feedBatch
+	bytes   int
+	dropped bool // batches were dropped since the last take: read the log
+}
+
+func newFeedInbox(bytesMax int) *feedInbox {
+	return &feedInbox{ready: make(chan struct{}, 1), bytesMax: bytesMax}
+}
+
+func (in *feedInbox) put(b *feedBatch) {
+	in.mu.Lock()
+	if in.dropped || in.bytes+b.bytes > in.bytesMax {
+		clear(in.batches)
+		in.batches, in.bytes, in.dropped = in.batches[:0], 0, true
+	} else {
+		in.batches = append(in.batches, b)
+		in.bytes += b.bytes
+	}
+	in.mu.Unlock()
+	select {
+	case in.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take empties the inbox: the batches queued, and whether some were
+// dropped (then the log has what is missing).
+func (in *feedInbox) take() (batches []*feedBatch, dropped bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	batches, dropped = in.batches, in.dropped
+	in.batches, in.bytes, in.dropped = nil, 0, false
+	return batches, dropped
+}
