@@ -105,6 +105,15 @@ func (e *Engine) Credit(ctx context.Context, id TransferID, account AccountID, a
 	return e.execute(ctx, ledger.Command{Type: ledger.CommandCredit, ID: id, To: account, Amount: amount})
 }
 
+// Payout moves amount of account out of the ledger, to its ledger's chain
+// account: money that left on chain (a settlement paid to a supplier's
+// wallet, the fees it paid, a withdrawal from the pool), so that the chain
+// account mirrors the chain. account is a user account or a fee account;
+// it cannot overdraw (ErrInsufficientFunds). id is the client id.
+func (e *Engine) Payout(ctx context.Context, id TransferID, account AccountID, amount Amount) (Transfer, error) {
+	return e.execute(ctx, ledger.Command{Type: ledger.CommandPayout, ID: id, From: account, Amount: amount})
+}
+
 // Charge applies a charge: see the Charge type.
 func (e *Engine) Charge(ctx context.Context, c Charge) (Transfer, error) {
 	return e.execute(ctx, e.chargeCommand(&c))

@@ -466,3 +466,45 @@ func TestSubscriptionsGetEveryEventOnceFromTheFeedOrTheLog(t *testing.T) {
 		t.Fatalf("lagging read %d of %d events from the log, want most: its inbox overflowed", n, len(lagged))
 	}
 }
+
+// TestPayoutLeavesThroughTheChainAccount: a payout moves money out of a
+// user or fee account to the ledger's chain account, exactly once per
+// client id, never overdrawing, and the ledger stays balanced.
+func TestPayoutLeavesThroughTheChainAccount(t *testing.T) {
+	ctx := context.Background()
+	eng := openTest(t, engine.Options{FeeBps: 1000})
+	mustCreate(t, eng, "alice", "bob")
+	mustCredit(t, eng, "dep-1", "alice", 1000)
+	if _, err := eng.Charge(ctx, engine.Charge{ID: "c-1", From: "alice", To: "bob", Amount: engine.NewAmount(500)}); err != nil {
+		t.Fatal(err)
+	}
+	// bob earned 450, the fee account 50: both leave on chain.
+	out, err := eng.Payout(ctx, "out-bob", "bob", engine.NewAmount(450))
+	if err != nil || out.Type != engine.TransferPayout || out.To != engine.ChainAccount("test:USDC") || out.Amount != engine.NewAmount(450) {
+		t.Fatalf("Payout(bob) = %+v, %v", out, err)
+	}
+	again, err := eng.Payout(ctx, "out-bob", "bob", engine.NewAmount(450))
+	if err != nil || !again.Replayed {
+		t.Fatalf("Payout(bob) again = %+v, %v, want a replay", again, err)
+	}
+	_, err = eng.Payout(ctx, "out-bob", "bob", engine.NewAmount(1))
+	wantErr(t, "Payout with other content", err, engine.ErrIdempotencyConflict)
+	fees := engine.FeesAccount("test:USDC")
+	if _, err := eng.Payout(ctx, "out-fees", fees, engine.NewAmount(50)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = eng.Payout(ctx, "out-more", "bob", engine.NewAmount(1))
+	wantErr(t, "Payout beyond the balance", err, engine.ErrInsufficientFunds)
+	_, err = eng.Payout(ctx, "out-chain", engine.ChainAccount("test:USDC"), engine.NewAmount(1))
+	wantErr(t, "Payout of the chain account", err, engine.ErrInvalid)
+	_, err = eng.Payout(ctx, "out-zero", "alice", engine.Amount{})
+	wantErr(t, "Payout of nothing", err, engine.ErrInvalid)
+	wantBalance(t, eng, "bob", 0, 0)
+	wantBalance(t, eng, "alice", 500, 0)
+	if b, err := eng.Balance(ctx, fees); err != nil || !b.Available.IsZero() {
+		t.Fatalf("fees = %+v %v, want 0", b, err)
+	}
+	if err := eng.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -137,6 +137,7 @@ const (
 	TransferCredit TransferType = "credit"
 	TransferCharge TransferType = "charge"
 	TransferHold   TransferType = "hold"
+	TransferPayout TransferType = "payout"
 )
 
 // HoldState is where a hold is in its life.
@@ -208,6 +209,9 @@ const (
 	EventSessionEnded     = ledger.EventSessionEnded
 	EventSessionCancelled = ledger.EventSessionCancelled
 	EventSessionExpired   = ledger.EventSessionExpired
+	// EventPaidOut moves Amount of From out of the ledger to its chain
+	// account (To): money that left on chain.
+	EventPaidOut = ledger.EventPaidOut
 )
 
 // Event is one committed change, as Subscribe delivers it, in log order.
@@ -253,6 +257,8 @@ func transferOf(e *ledger.Event) Transfer {
 		t.Type, t.ToAmount = TransferCredit, e.Amount
 	case ledger.EventCharged:
 		t.Type, t.ToAmount = TransferCharge, e.ToAmount()
+	case ledger.EventPaidOut:
+		t.Type, t.ToAmount = TransferPayout, e.Amount
 	default:
 		t.Type, t.Deadline = TransferHold, time.Unix(0, e.Deadline).UTC()
 		t.Created = time.Unix(0, e.Deadline-e.Timeout).UTC() // every hold event carries both

@@ -15,13 +15,14 @@ type Directory interface {
 
 // Resolve checks the accounts a command names and fills in its ledger and fee
 // account: From and To exist, are user accounts of one ledger, and differ.
-// Capture and void name only the hold, so they resolve through Recall.
+// Capture and void name only the hold, so they resolve through Recall; a
+// payout names its payer (a user or fee account), and goes to the chain.
 func Resolve(d Directory, c *Command) error {
 	var from, to Known
 	if c.Type != CommandCredit {
 		from = lookup(d, c.From)
 	}
-	if c.Type != CommandCapture && c.Type != CommandVoid {
+	if c.Type != CommandCapture && c.Type != CommandVoid && c.Type != CommandPayout {
 		to = lookup(d, c.To)
 	}
 	return ResolveKnown(c, from, to)
@@ -57,6 +58,15 @@ func ResolveKnown(c *Command, from, to Known) error {
 			return fmt.Errorf("%w: cannot credit a system account", ErrInvalid)
 		}
 		c.Ledger, c.From = to.Ledger, ChainAccountID(to.Ledger)
+		return nil
+	case CommandPayout:
+		switch {
+		case !from.OK:
+			return fmt.Errorf("%w: account %q", ErrNotFound, c.From)
+		case from.Kind == KindChain:
+			return fmt.Errorf("%w: the chain account pays nothing out", ErrInvalid)
+		}
+		c.Ledger, c.To = from.Ledger, ChainAccountID(from.Ledger)
 		return nil
 	}
 	switch {

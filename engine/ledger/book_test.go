@@ -121,7 +121,7 @@ func sameContent(first, c Command) bool {
 		return false
 	}
 	switch c.Type {
-	case CommandCharge:
+	case CommandCharge, CommandPayout:
 		return first.From == c.From
 	case CommandHold:
 		return first.From == c.From && first.Timeout == c.Timeout
@@ -136,7 +136,7 @@ func (m *model) predict(c Command, now int64) prediction {
 	var decider AccountID
 	operation := m.operations[c.ID]
 	switch {
-	case operation != nil && (c.Type == CommandCredit || c.Type == CommandCharge || c.Type == CommandHold || c.Type == CommandSessionOpen):
+	case operation != nil && (c.Type == CommandCredit || c.Type == CommandCharge || c.Type == CommandHold || c.Type == CommandSessionOpen || c.Type == CommandPayout):
 		if sameContent(operation.command, c) {
 			return prediction{replay: true, result: operation.last}
 		}
@@ -166,6 +166,15 @@ func (m *model) predict(c Command, now int64) prediction {
 			return prediction{errs: []error{ErrInvalid}}
 		}
 		decider = c.To
+	case c.Type == CommandPayout:
+		from := m.accounts[c.From]
+		switch {
+		case from == nil:
+			return prediction{errs: []error{ErrNotFound}}
+		case from.kind == KindChain:
+			return prediction{errs: []error{ErrInvalid}}
+		}
+		decider = c.From
 	default:
 		if errs := m.resolveErrors(c); len(errs) > 0 {
 			return prediction{errs: errs}
@@ -191,6 +200,16 @@ func (m *model) predict(c Command, now int64) prediction {
 			return p
 		}
 		p.result = Event{Type: EventCredited, ID: c.ID, Ledger: a.ledger, Time: now, From: ChainAccountID(a.ledger), To: c.To, Amount: c.Amount}
+	case CommandPayout:
+		switch {
+		case amount == 0:
+			p.errs = []error{ErrInvalid}
+			return p
+		case amount > available:
+			p.errs = []error{ErrInsufficientFunds}
+			return p
+		}
+		p.result = Event{Type: EventPaidOut, ID: c.ID, Ledger: a.ledger, Time: now, From: c.From, To: ChainAccountID(a.ledger), Amount: c.Amount}
 	case CommandCharge, CommandHold:
 		if c.Type == CommandHold && (c.Timeout <= 0 || c.Timeout > HoldTimeoutMax) {
 			p.errs = append(p.errs, ErrInvalid)
@@ -300,7 +319,7 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 		m.events[e.ID] = counts
 	}
 	counts[e.Type]++
-	opened := counts[EventCredited] + counts[EventCharged] + counts[EventHeld] + counts[EventSessionOpened]
+	opened := counts[EventCredited] + counts[EventCharged] + counts[EventHeld] + counts[EventSessionOpened] + counts[EventPaidOut]
 	closed := counts[EventCaptured] + counts[EventVoided] + counts[EventExpired] +
 		counts[EventSessionEnded] + counts[EventSessionCancelled] + counts[EventSessionExpired]
 	if opened > 1 || closed > 1 || (closed == 1 && counts[EventHeld]+counts[EventSessionOpened] != 1) ||
@@ -309,7 +328,7 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 	}
 	operation := m.operations[e.ID]
 	switch {
-	case e.Type == EventCredited || e.Type == EventCharged || e.Type == EventHeld || e.Type == EventSessionOpened:
+	case e.Type == EventCredited || e.Type == EventCharged || e.Type == EventHeld || e.Type == EventSessionOpened || e.Type == EventPaidOut:
 		operation = &modelOperation{command: sent}
 		m.operations[e.ID] = operation
 	case e.Type.IsSession():
@@ -328,7 +347,7 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 		return
 	}
 	switch e.Type {
-	case EventCredited:
+	case EventCredited, EventPaidOut:
 		from.debitsPosted += amount
 		to.creditsPosted += amount
 	case EventCharged:
@@ -584,6 +603,22 @@ func (s *simulation) timeout() int64 {
 	return 1 + s.r.Int64N(20e9)
 }
 
+// payoutFrom returns the payer of a payout: mostly a user account, some
+// times a ledger's fee account (fees are paid out too), rarely its chain
+// account (refused) or an unknown one.
+func (s *simulation) payoutFrom() AccountID {
+	ledger := s.ledgers[s.r.IntN(len(s.ledgers))]
+	switch n := s.r.IntN(100); {
+	case n < 3:
+		return ChainAccountID(ledger)
+	case n < 5:
+		return "nobody"
+	case n < 25:
+		return FeesAccountID(ledger)
+	}
+	return s.account()
+}
+
 func (s *simulation) clientID() TransferID {
 	switch n := s.r.IntN(100); {
 	case n < 2:
@@ -616,7 +651,9 @@ func (s *simulation) command() Command {
 	}
 	id := s.clientID()
 	var c Command
-	switch n := s.r.IntN(110); {
+	switch n := s.r.IntN(115); {
+	case n >= 110:
+		c = Command{Type: CommandPayout, ID: id, From: s.payoutFrom(), Amount: s.amount("", 3_000)}
 	case n >= 100:
 		c = s.sessionOpen(id)
 	case n < 20:

@@ -151,7 +151,7 @@ func validateEvent(e *Event) error {
 	if e.Fee.Cmp(posted) > 0 {
 		return fmt.Errorf("%w: fee above amount", ErrCorrupt)
 	}
-	if (e.Spender != "" || e.Memo != "") && (e.Type == EventAccountCreated || e.Type == EventCredited) {
+	if (e.Spender != "" || e.Memo != "") && (e.Type == EventAccountCreated || e.Type == EventCredited || e.Type == EventPaidOut) {
 		return fmt.Errorf("%w: spender or memo on a %v event", ErrCorrupt, e.Type)
 	}
 	if e.Type == EventAccountCreated {

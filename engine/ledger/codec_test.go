@@ -199,6 +199,7 @@ func sampleEvents(t testing.TB) []Event {
 		{Type: CommandVoid, ID: "h2"},
 		{Type: CommandHold, ID: "h3", From: alice, To: bob, Amount: NewAmount(9), Timeout: 1},
 		{Type: CommandCredit, ID: "tick", To: alice, Amount: NewAmount(1)}, // expires h3 first
+		{Type: CommandPayout, ID: "out", From: bob, Amount: NewAmount(100)},
 	} {
 		applied, _, err := b.Execute(&c, now0+int64(i)*1e6)
 		if err != nil {

@@ -12,6 +12,7 @@ const (
 	CommandCapture                            // post Amount (<= held) of hold ID, release the rest
 	CommandVoid                               // release hold ID
 	CommandSessionOpen                        // open session ID: reserve Rate × MaxSeconds of From for To
+	CommandPayout                             // move Amount of From out of the ledger, to its chain account
 )
 
 // AmountPerOperationMax bounds the amount of one credit, charge or hold, so
@@ -72,6 +73,8 @@ func Decide(a *Account, c *Command, now int64) (Event, error) {
 		return decideVoid(a, c, now)
 	case CommandSessionOpen:
 		return decideSessionOpen(a, c, now)
+	case CommandPayout:
+		return decidePayout(a, c, now)
 	}
 	return Event{}, fmt.Errorf("%w: unknown command type %d", ErrInvalid, c.Type)
 }
@@ -121,6 +124,26 @@ func decideHold(a *Account, c *Command, now int64) (Event, error) {
 		From: a.ID, To: c.To, Fees: c.Fees, Amount: c.Amount, FeeBps: c.FeeBps,
 		Timeout: c.Timeout, Deadline: now + c.Timeout, Spender: c.Budget.Spender, Memo: c.Memo,
 	}, nil
+}
+
+// decidePayout moves money that has left the ledger on chain (a settlement
+// paid to a supplier's wallet, the fees it paid, a withdrawal from the
+// pool) out of its account, to the ledger's chain account, so that the
+// chain account mirrors what the chain holds. Like a debit, it never
+// overdraws.
+func decidePayout(a *Account, c *Command, now int64) (Event, error) {
+	switch {
+	case c.Amount.IsZero() || c.Amount.Cmp(AmountPerOperationMax) > 0:
+		return Event{}, fmt.Errorf("%w: amount must be in [1, %s]", ErrInvalid, AmountPerOperationMax)
+	case a.Kind == KindChain || c.To != ChainAccountID(a.Ledger):
+		return Event{}, fmt.Errorf("%w: a payout goes from an account to its ledger's chain account", ErrInvalid)
+	case a.Available().Cmp(c.Amount) < 0:
+		return Event{}, ErrInsufficientFunds
+	}
+	if _, ok := a.DebitsPosted.Add(c.Amount); !ok {
+		return Event{}, ErrOverflow
+	}
+	return Event{Type: EventPaidOut, ID: c.ID, Ledger: a.Ledger, Time: now, From: a.ID, To: c.To, Amount: c.Amount}, nil
 }
 
 // checkDebit applies the rules every debit of a shares: a positive amount,
@@ -231,7 +254,7 @@ const (
 // ErrInvalidState. Pure: the engine calls it with the event it stored.
 func Recall(last *Event, c *Command) (Outcome, error) {
 	switch c.Type {
-	case CommandCredit, CommandCharge, CommandHold, CommandSessionOpen:
+	case CommandCredit, CommandCharge, CommandHold, CommandSessionOpen, CommandPayout:
 		if !sameRequest(last, c) {
 			return 0, ErrIdempotencyConflict
 		}
@@ -254,7 +277,7 @@ func recallClose(last *Event, c *Command) (Outcome, error) {
 		if c.Type == CommandVoid {
 			return OutcomeReplay, nil
 		}
-	case EventCredited, EventCharged:
+	case EventCredited, EventCharged, EventPaidOut:
 		return 0, ErrNotFound // a client id of another kind of operation: no such hold
 	}
 	if last.Type.IsSession() {
@@ -272,6 +295,8 @@ func sameRequest(e *Event, c *Command) bool {
 		return e.Type == EventCredited && e.To == c.To && e.Amount == c.Amount
 	case CommandCharge:
 		return e.Type == EventCharged && e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Memo == c.Memo
+	case CommandPayout:
+		return e.Type == EventPaidOut && e.From == c.From && e.Amount == c.Amount
 	case CommandHold:
 		switch e.Type {
 		case EventHeld, EventCaptured, EventVoided, EventExpired:

@@ -17,6 +17,7 @@ const (
 	EventSessionEnded                          // session ID ended: Captured of Amount posted, Fee of it to Fees
 	EventSessionCancelled                      // session ID cancelled by its consumer, released
 	EventSessionExpired                        // session ID not started in time, released
+	EventPaidOut                               // Amount of From out of the ledger, to its chain account (To)
 	eventTypeEnd
 )
 
@@ -56,6 +57,8 @@ func (t EventType) String() string {
 		return "session_cancelled"
 	case EventSessionExpired:
 		return "session_expired"
+	case EventPaidOut:
+		return "paid_out"
 	}
 	return "unknown"
 }
@@ -128,7 +131,7 @@ func (e *Event) Involves(id AccountID) bool {
 func (a *Account) Apply(e *Event) {
 	switch e.Type {
 	case EventAccountCreated:
-	case EventCredited, EventCharged:
+	case EventCredited, EventCharged, EventPaidOut:
 		if a.ID == e.From {
 			a.DebitsPosted = add(a.DebitsPosted, e.Amount)
 			a.spend(e.Spender, e.Amount, e.Time)
