@@ -292,3 +292,83 @@ func TestFeeRecipientIsSetByTheAdminOnly(t *testing.T) {
 	w.requireBalance("bob's USDC", w.usdcBalance(w.bob.address), 7)
 	w.requireBalance("old fee recipient's USDC", w.usdcBalance(w.feeRecipient.address), 0)
 }
+
+func TestConstructorRefusesZeroAddressesAndBadDelays(t *testing.T) {
+	w := newWorld(t)
+	usdc, fees, relayer, admin := w.usdc.Address(), w.feeRecipient.address, w.relayer.address, w.admin.address
+	cases := []struct {
+		name      string
+		args      []byte
+		errorName string
+	}{
+		{"zero delay", w.poolBinding.PackConstructor(usdc, fees, relayer, admin, big.NewInt(0)), "WithdrawalDelayOutOfRange"},
+		{"delay above 30 days", w.poolBinding.PackConstructor(usdc, fees, relayer, admin, big.NewInt(30*24*3600+1)), "WithdrawalDelayOutOfRange"},
+		{"zero token", w.poolBinding.PackConstructor(common.Address{}, fees, relayer, admin, big.NewInt(60)), "ZeroAddress"},
+		{"zero fee recipient", w.poolBinding.PackConstructor(usdc, common.Address{}, relayer, admin, big.NewInt(60)), "ZeroAddress"},
+		{"zero relayer", w.poolBinding.PackConstructor(usdc, fees, common.Address{}, admin, big.NewInt(60)), "ZeroAddress"},
+		{"zero admin", w.poolBinding.PackConstructor(usdc, fees, relayer, common.Address{}, big.NewInt(60)), "ZeroAddress"},
+	}
+	for _, c := range cases {
+		_, _, err := bind.DeployContract(w.admin.opts, common.FromHex(SettlementPoolMetaData.Bin), w.client, c.args)
+		want := w.poolABI.Errors[c.errorName].ID
+		if got := revertSelector(err); got != common.Bytes2Hex(want[:4]) {
+			t.Fatalf("deploy with %s: %v (selector %q), want %s", c.name, err, got, c.errorName)
+		}
+	}
+}
+
+// A new request replaces the pending one and restarts the delay, so the
+// relayer always has the whole delay to settle what came before it.
+func TestWithdrawalRequestReplacesAndRestartsTheDelay(t *testing.T) {
+	w := newWorld(t)
+	w.fund(w.alice, 1_000_000)
+	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(100_000)))
+	first := w.pending(w.alice.address)
+	if err := w.sim.AdjustTime(testWithdrawalDelay / 2); err != nil {
+		t.Fatalf("AdjustTime: %v", err)
+	}
+	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(200_000)))
+	second := w.pending(w.alice.address)
+	if second.Amount.Int64() != 200_000 || second.AvailableAt.Cmp(first.AvailableAt) <= 0 {
+		t.Fatalf("pendingWithdrawal after a second request = %+v, want 200000 later than %v", second, first.AvailableAt)
+	}
+	// Past the first request's time, not the second's.
+	if err := w.sim.AdjustTime(testWithdrawalDelay/2 + time.Second); err != nil {
+		t.Fatalf("AdjustTime: %v", err)
+	}
+	w.mustRevert(w.alice, w.pool, w.poolABI, w.poolBinding.PackFinalizeWithdrawal(), "WithdrawalNotYetAvailable")
+	if err := w.sim.AdjustTime(testWithdrawalDelay / 2); err != nil {
+		t.Fatalf("AdjustTime: %v", err)
+	}
+	w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
+	w.requireBalance("alice's USDC", w.usdcBalance(w.alice.address), 200_000)
+	w.requireBalance("alice's pool balance", w.poolBalance(w.alice.address), 800_000)
+}
+
+// When settlements during the delay took everything, finalize pays zero
+// and clears the request rather than leaving it stuck.
+func TestWithdrawalOfAFullySettledBalancePaysNothing(t *testing.T) {
+	w := newWorld(t)
+	w.fund(w.alice, 500)
+	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(500)))
+	receipt := w.mustSend(w.relayer, w.pool, w.poolBinding.PackSettleBatch(batchID("all of it"),
+		[]SettlementPoolEntry{entry(w.alice.address, w.supplier.address, 500, 5)}))
+	settledEntry, err := w.poolBinding.UnpackEntrySettledEvent(w.poolEvents(receipt, "EntrySettled")[0])
+	if err != nil || settledEntry.BatchId != batchID("all of it") || settledEntry.From != w.alice.address ||
+		settledEntry.To != w.supplier.address || settledEntry.Amount.Int64() != 500 || settledEntry.Fee.Int64() != 5 {
+		t.Fatalf("EntrySettled = %+v, %v", settledEntry, err)
+	}
+	if err := w.sim.AdjustTime(testWithdrawalDelay); err != nil {
+		t.Fatalf("AdjustTime: %v", err)
+	}
+	receipt = w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
+	withdrawn, err := w.poolBinding.UnpackWithdrawnEvent(w.poolEvents(receipt, "Withdrawn")[0])
+	if err != nil || withdrawn.Amount.Sign() != 0 {
+		t.Fatalf("Withdrawn = %+v, %v; want 0", withdrawn, err)
+	}
+	w.requireBalance("alice's USDC", w.usdcBalance(w.alice.address), 0)
+	if p := w.pending(w.alice.address); p.AvailableAt.Sign() != 0 {
+		t.Fatalf("pendingWithdrawal after finalize = %+v, want none", p)
+	}
+	w.requirePoolSolvent()
+}
