@@ -24,7 +24,9 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///   charges already made: they are settled before the withdrawal can
 ///   complete, and what they took is no longer paid out.
 /// - Pausing stops deposits and settlements, never withdrawals: the admin
-///   cannot lock consumers' money in.
+///   cannot lock consumers' money in. The price: while paused, a withdrawal
+///   whose delay runs out is paid before its charges can be settled, so a
+///   pause should last less than the withdrawal delay.
 contract SettlementPool is AccessControl, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
