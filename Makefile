@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash
+.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash contracts
 
 build:
 	$(GO) build ./...
@@ -59,6 +59,19 @@ bench-baselines:
 	$(GO) build -o bin/ ./cmd/tollway ./cmd/tollway-bench
 	./bin/tollway bench --scenarios http-charge,http-batch,embedded-charge,hot-supplier,mixed,noop-http \
 		--baselines redis,redis-everysec,postgres $(BENCH_FLAGS) --out docs/benchmarks --update BENCHMARKS.md
+
+# The settlement contracts: installs the pinned solc and OpenZeppelin
+# (chain/contracts/package-lock.json), compiles chain/contracts/src/ into
+# build/*.abi and *.bin, and generates the Go bindings with abigen v2 at the
+# go.mod version of go-ethereum. Run after editing a .sol file and commit the
+# result; TestContractsAreCurrent checks it. Needs node and npm.
+ABIGEN ?= $(GO) run github.com/ethereum/go-ethereum/cmd/abigen@v1.17.10
+contracts:
+	cd chain/contracts && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+	$(ABIGEN) --v2 --abi chain/contracts/build/TestUSDC.abi --bin chain/contracts/build/TestUSDC.bin \
+		--pkg contracts --type TestUSDC --out chain/contracts/testusdc.go
+	$(ABIGEN) --v2 --abi chain/contracts/build/SettlementPool.abi --bin chain/contracts/build/SettlementPool.bin \
+		--pkg contracts --type SettlementPool --out chain/contracts/settlementpool.go
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
