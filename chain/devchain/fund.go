@@ -71,17 +71,23 @@ func (c *Chain) sendFunded(ctx context.Context, to common.Address, wei *big.Int)
 	return tx, nil
 }
 
-// WaitReceipt waits until the transaction hash is in a sealed block and
-// returns its receipt, or ctx ends, or the chain closes.
+// WaitReceipt waits until the transaction hash is in a sealed block that is
+// synced to disk and returns its receipt, or ctx ends, or the chain closes.
+// NB: over JSON-RPC a receipt can be seen a moment (one fsync) before its
+// block is synced; this one cannot, so what a caller acknowledges after
+// WaitReceipt survives a crash.
 func (c *Chain) WaitReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
 	ticker := time.NewTicker(receiptPollInterval)
 	defer ticker.Stop()
 	for {
 		// Taken before looking, so a block sealed in between is not missed.
-		next, failed := c.sealer.nextBlock()
+		next, synced, failed := c.sealer.nextBlock()
 		receipt, err := c.client.TransactionReceipt(ctx, hash)
-		if err == nil {
+		if err == nil && receipt.BlockNumber.Uint64() <= synced {
 			return receipt, nil
+		}
+		if err == nil {
+			err = ethereum.NotFound // sealed, not yet synced: wait for announce
 		}
 		if !errors.Is(err, ethereum.NotFound) && !isIndexing(err) {
 			return nil, fmt.Errorf("receipt of %s: %w", hash, err)

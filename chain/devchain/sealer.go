@@ -36,12 +36,14 @@ type sealer struct {
 
 	mu     sync.Mutex
 	sealed chan struct{} // closed and replaced after each sealed block
+	synced uint64        // the newest block known to be on disk
 	failed bool          // a database sync failed: no more blocks
 }
 
 func startSealer(backend *eth.Ethereum, beacon *catalyst.SimulatedBeacon, logger *slog.Logger) *sealer {
 	s := &sealer{eth: backend, beacon: beacon, logger: logger,
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), sealed: make(chan struct{})}
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), sealed: make(chan struct{}),
+		synced: backend.BlockChain().CurrentBlock().Number.Uint64()}
 	// The pool's feed blocks its sender until every subscriber has taken the
 	// event, and the sealer waits on the pool (Sync), so the events are
 	// taken by a goroutine of their own that never waits on the sealer.
@@ -124,7 +126,7 @@ func (s *sealer) sealIncludable() bool {
 			s.fail()
 			return false
 		}
-		s.announce()
+		s.announce(block.Number.Uint64())
 		if body := s.eth.BlockChain().GetBlockByHash(block.Hash()); body == nil || len(body.Transactions()) == 0 {
 			s.logger.Warn("embedded chain: sealed a block without transactions; waiting for the next transaction",
 				"block", block.Number)
@@ -148,9 +150,10 @@ func (s *sealer) includable() int {
 	return count
 }
 
-// announce wakes everyone waiting for the next block.
-func (s *sealer) announce() {
+// announce records number as synced and wakes everyone waiting for it.
+func (s *sealer) announce(number uint64) {
 	s.mu.Lock()
+	s.synced = number
 	close(s.sealed)
 	s.sealed = make(chan struct{})
 	s.mu.Unlock()
@@ -164,12 +167,12 @@ func (s *sealer) fail() {
 	s.mu.Unlock()
 }
 
-// nextBlock returns a channel closed when the next block is sealed, and
-// whether sealing has stopped for good.
-func (s *sealer) nextBlock() (<-chan struct{}, bool) {
+// nextBlock returns a channel closed when the next block is sealed, the
+// newest synced block, and whether sealing has stopped for good.
+func (s *sealer) nextBlock() (<-chan struct{}, uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sealed, s.failed
+	return s.sealed, s.synced, s.failed
 }
 
 // stop ends both goroutines and waits for them; a block being sealed is
