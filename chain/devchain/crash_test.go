@@ -251,7 +251,7 @@ func awaitCrashReceipt(t *testing.T, client *ethclient.Client, transfer *crashTr
 			transfer.block, transfer.status = receipt.BlockNumber.Uint64(), receipt.Status
 			return
 		}
-		if !errors.Is(err, ethereum.NotFound) || time.Now().After(deadline) {
+		if !errors.Is(err, ethereum.NotFound) && !isIndexing(err) || time.Now().After(deadline) {
 			t.Fatalf("receipt of %s: %v", transfer.hash, err)
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -52,6 +53,9 @@ const (
 	trieCleanCacheMB = 16
 	trieDirtyCacheMB = 16
 	databaseHandles  = 128
+
+	txIndexWaitMax      = 10 * time.Second
+	txIndexPollInterval = 5 * time.Millisecond
 )
 
 // funderGenesisWei is the funder's balance in the genesis: 10^9 ETH, large
@@ -90,7 +94,9 @@ type Chain struct {
 	stack  *node.Node
 	eth    *eth.Ethereum
 	beacon *catalyst.SimulatedBeacon
-	client *ethclient.Client
+	rpc    *rpcEndpoint
+	client *ethclient.Client // over the JSON-RPC endpoint
+	inproc *ethclient.Client // in-process, for Fund and WaitReceipt
 	funder *ecdsa.PrivateKey
 	meta   *metaStore
 	url    string
@@ -123,12 +129,12 @@ func Open(config Config) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	stack, err := node.New(nodeConfig(config, host, port))
+	stack, err := node.New(nodeConfig(config))
 	if err != nil {
 		return nil, fmt.Errorf("devchain: node in %s: %w", config.Dir, err)
 	}
 	c := &Chain{logger: config.Logger, stack: stack, meta: meta}
-	if err := c.start(config.Dir); err != nil {
+	if err := c.start(config.Dir, host, port); err != nil {
 		return nil, errors.Join(err, stack.Close())
 	}
 	if err := c.runFirstStart(config.OnFirstStart); err != nil {
@@ -139,7 +145,7 @@ func Open(config Config) (*Chain, error) {
 
 // start loads or creates the funder key, brings up eth, the RPC endpoints,
 // the beacon and the sealer.
-func (c *Chain) start(dir string) error {
+func (c *Chain) start(dir, host string, port int) error {
 	exists, err := chainExists(c.stack)
 	if err != nil {
 		return err
@@ -164,8 +170,10 @@ func (c *Chain) start(dir string) error {
 	}
 	// eth_getLogs and eth_newFilter live in the filter API, which eth.New
 	// does not register.
-	filterSystem := filters.NewFilterSystem(backend.APIBackend, filters.Config{})
-	c.stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: filters.NewFilterAPI(filterSystem)}})
+	filterAPI := rpc.API{Namespace: "eth", Service: filters.NewFilterAPI(filters.NewFilterSystem(backend.APIBackend, filters.Config{
+		LogCacheSize: ethConfig.FilterLogCacheSize, LogQueryLimit: ethConfig.LogQueryLimit, RangeLimit: ethConfig.RangeLimit,
+	}))}
+	c.stack.RegisterAPIs([]rpc.API{filterAPI})
 	if err := c.stack.Start(); err != nil {
 		return fmt.Errorf("devchain: start node in %s: %w", dir, err)
 	}
@@ -176,13 +184,45 @@ func (c *Chain) start(dir string) error {
 		return fmt.Errorf("devchain: start beacon: %w", err)
 	}
 	c.beacon = beacon
-	c.client = ethclient.NewClient(c.stack.Attach())
-	c.url = c.stack.HTTPEndpoint()
+	waitTxIndex(backend, c.logger)
+	c.inproc = ethclient.NewClient(c.stack.Attach())
 	c.sealer = startSealer(backend, beacon, c.logger)
+	c.rpc, err = startRPC(host, port, append(backend.APIs(), filterAPI), func(ctx context.Context) error {
+		return c.sealer.waitSynced(ctx, backend.BlockChain().CurrentBlock().Number.Uint64())
+	})
+	if err != nil {
+		return err
+	}
+	c.url = c.rpc.url()
+	httpClient, err := rpc.DialHTTP(c.url)
+	if err != nil {
+		return fmt.Errorf("devchain: client of %s: %w", c.url, err)
+	}
+	c.client = ethclient.NewClient(httpClient)
 	head := backend.BlockChain().CurrentBlock()
 	c.logger.Info("embedded chain started", "url", c.url, "chainId", ChainID,
 		"head", head.Number, "firstStart", !exists, "funder", funderAddress)
 	return nil
+}
+
+// waitTxIndex waits, bounded, for the transaction index to catch up after a
+// restart, which takes milliseconds on a development chain: until then geth
+// answers a receipt query for a missing transaction with an error
+// ("transaction indexing is in progress") instead of null. NB: on a new
+// chain the index starts with the first block, so geth answers so for a
+// few milliseconds after it; clients of geth retry on it.
+func waitTxIndex(backend *eth.Ethereum, logger *slog.Logger) {
+	if backend.BlockChain().CurrentBlock().Number.Sign() == 0 {
+		return
+	}
+	deadline := time.Now().Add(txIndexWaitMax)
+	for !backend.BlockChain().TxIndexDone() {
+		if time.Now().After(deadline) {
+			logger.Warn("embedded chain: the transaction index is still catching up", "waited", txIndexWaitMax)
+			return
+		}
+		time.Sleep(txIndexPollInterval)
+	}
 }
 
 // runFirstStart runs hook unless it has succeeded at an earlier start.
@@ -203,14 +243,20 @@ func (c *Chain) runFirstStart(hook func(context.Context, *Chain) error) error {
 // It is safe to call more than once.
 func (c *Chain) Close() error {
 	c.closeOnce.Do(func() {
-		if c.sealer != nil {
-			c.sealer.stop()
-		}
 		if c.client != nil {
 			c.client.Close()
 		}
+		if c.rpc != nil {
+			c.closeErr = c.rpc.close()
+		}
+		if c.sealer != nil {
+			c.sealer.stop()
+		}
+		if c.inproc != nil {
+			c.inproc.Close()
+		}
 		if c.beacon != nil {
-			c.closeErr = c.beacon.Stop()
+			c.closeErr = errors.Join(c.closeErr, c.beacon.Stop())
 		}
 		c.closeErr = errors.Join(c.closeErr, c.stack.Close())
 		if c.closeErr != nil {
@@ -226,8 +272,8 @@ func (c *Chain) URL() string { return c.url }
 // ChainID is the chain's id, ChainID.
 func (c *Chain) ChainID() *big.Int { return big.NewInt(ChainID) }
 
-// Client is an in-process client of the chain (no HTTP round trip). Close
-// closes it.
+// Client is a client of the chain's JSON-RPC endpoint: what it shows is on
+// disk. Close closes it.
 func (c *Chain) Client() *ethclient.Client { return c.client }
 
 // FunderKey is the genesis-funded developer key. NB: Fund assigns the
@@ -268,22 +314,15 @@ func parseListen(listen string) (string, int, error) {
 	return host, int(port), nil
 }
 
-// nodeConfig is geth --dev's node: HTTP JSON-RPC, no IPC, no WebSocket, no
-// peer-to-peer listener or discovery.
-func nodeConfig(config Config, host string, port int) *node.Config {
+// nodeConfig is geth --dev's node without its endpoints: no IPC, no HTTP or
+// WebSocket (the chain serves JSON-RPC itself, see rpc.go), no peer-to-peer
+// listener or discovery.
+func nodeConfig(config Config) *node.Config {
 	c := node.DefaultConfig
 	c.Name = instanceName
 	c.DataDir = config.Dir
 	c.IPCPath = ""
-	c.HTTPHost = host
-	c.HTTPPort = port
-	c.HTTPModules = []string{"eth", "net", "web3"}
-	// Browser wallets and dapps call from any origin, and tools by any host
-	// name. The chain holds only test value and exposes no unlocked account
-	// and no admin namespace: the listen address is what limits who can
-	// reach it.
-	c.HTTPCors = []string{"*"}
-	c.HTTPVirtualHosts = []string{"*"}
+	c.HTTPHost = ""
 	c.WSHost = ""
 	c.P2P = p2p.Config{NoDiscovery: true, NoDial: true, MaxPeers: 0, ListenAddr: ""}
 	c.Logger = log.NewLogger(config.Logger.Handler())

@@ -43,7 +43,7 @@ func (c *Chain) Fund(ctx context.Context, to common.Address, wei *big.Int) (comm
 func (c *Chain) sendFunded(ctx context.Context, to common.Address, wei *big.Int) (*types.Transaction, error) {
 	from := c.FunderAddress()
 	// Estimated, not 21,000: to may be a contract that runs code on receipt.
-	gas, err := c.client.EstimateGas(ctx, ethereum.CallMsg{From: from, To: &to, Value: wei})
+	gas, err := c.inproc.EstimateGas(ctx, ethereum.CallMsg{From: from, To: &to, Value: wei})
 	if err != nil {
 		return nil, fmt.Errorf("estimate gas: %w", err)
 	}
@@ -55,7 +55,7 @@ func (c *Chain) sendFunded(ctx context.Context, to common.Address, wei *big.Int)
 
 	c.fundMu.Lock()
 	defer c.fundMu.Unlock()
-	nonce, err := c.client.PendingNonceAt(ctx, from)
+	nonce, err := c.inproc.PendingNonceAt(ctx, from)
 	if err != nil {
 		return nil, fmt.Errorf("nonce: %w", err)
 	}
@@ -65,7 +65,7 @@ func (c *Chain) sendFunded(ctx context.Context, to common.Address, wei *big.Int)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	if err := c.client.SendTransaction(ctx, tx); err != nil {
+	if err := c.inproc.SendTransaction(ctx, tx); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
 	return tx, nil
@@ -82,7 +82,7 @@ func (c *Chain) WaitReceipt(ctx context.Context, hash common.Hash) (*types.Recei
 	for {
 		// Taken before looking, so a block sealed in between is not missed.
 		next, synced, failed := c.sealer.nextBlock()
-		receipt, err := c.client.TransactionReceipt(ctx, hash)
+		receipt, err := c.inproc.TransactionReceipt(ctx, hash)
 		if err == nil && receipt.BlockNumber.Uint64() <= synced {
 			return receipt, nil
 		}

@@ -1,8 +1,10 @@
 package devchain
 
 import (
+	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core"
@@ -12,6 +14,9 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 )
+
+// sealRetryDelay is the pause after a failed seal (the beacon logs why).
+const sealRetryDelay = time.Second
 
 // sealer seals a block whenever the pool holds transactions the miner would
 // include, and only then.
@@ -114,7 +119,13 @@ func (s *sealer) sealIncludable() bool {
 		s.beacon.Commit()
 		block := s.eth.BlockChain().CurrentBlock()
 		if block.Number.Uint64() == parent {
-			s.logger.Error("embedded chain: sealing failed; waiting for the next transaction", "head", parent)
+			// A failed seal resets the pool, which announces its
+			// transactions again: without a pause that is a hot loop.
+			s.logger.Error("embedded chain: sealing failed; retrying later", "head", parent, "after", sealRetryDelay)
+			select {
+			case <-s.quit:
+			case <-time.After(sealRetryDelay):
+			}
 			return true
 		}
 		// The block and its state are written; make them survive a crash
@@ -173,6 +184,26 @@ func (s *sealer) nextBlock() (<-chan struct{}, uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sealed, s.synced, s.failed
+}
+
+// waitSynced waits until block number is on disk.
+func (s *sealer) waitSynced(ctx context.Context, number uint64) error {
+	for {
+		next, synced, failed := s.nextBlock()
+		if synced >= number {
+			return nil
+		}
+		if failed {
+			return ErrClosed
+		}
+		select {
+		case <-next:
+		case <-s.quit:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // stop ends both goroutines and waits for them; a block being sealed is
