@@ -135,7 +135,7 @@ func Open(config Config) (*Chain, error) {
 	}
 	c := &Chain{logger: config.Logger, stack: stack, meta: meta}
 	if err := c.start(config.Dir, host, port); err != nil {
-		return nil, errors.Join(err, stack.Close())
+		return nil, errors.Join(err, c.Close()) // stops whatever started
 	}
 	if err := c.runFirstStart(config.OnFirstStart); err != nil {
 		return nil, errors.Join(err, c.Close())
@@ -325,9 +325,23 @@ func nodeConfig(config Config) *node.Config {
 	c.HTTPHost = ""
 	c.WSHost = ""
 	c.P2P = p2p.Config{NoDiscovery: true, NoDial: true, MaxPeers: 0, ListenAddr: ""}
-	c.Logger = log.NewLogger(config.Logger.Handler())
+	c.Logger = log.NewLogger(errorsOnly{config.Logger.Handler()})
 	return &c
 }
+
+// errorsOnly passes on only errors: the node's warnings in this setup are
+// always the same ("P2P server will be useless…"), at every start.
+type errorsOnly struct{ slog.Handler }
+
+func (h errorsOnly) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelError && h.Handler.Enabled(ctx, level)
+}
+
+func (h errorsOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return errorsOnly{h.Handler.WithAttrs(attrs)}
+}
+
+func (h errorsOnly) WithGroup(name string) slog.Handler { return errorsOnly{h.Handler.WithGroup(name)} }
 
 // ethConfig is geth --dev's Ethereum service, made persistent: full sync,
 // hash state scheme in archive mode (every block's state is written with

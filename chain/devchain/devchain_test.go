@@ -401,3 +401,20 @@ func TestMetaIsDurableAndBounded(t *testing.T) {
 		t.Fatal("a refused set left its key")
 	}
 }
+
+func TestOpenOnABusyPortFailsAndReleasesTheDirectory(t *testing.T) {
+	busy := openTestChain(t, t.TempDir())
+	dir := t.TempDir()
+	listen := strings.TrimPrefix(busy.URL(), "http://")
+	if c, err := Open(Config{Dir: dir, Listen: listen, Logger: testLogger(t)}); err == nil || !strings.Contains(err.Error(), "listen") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("Open on the busy %s = %v, want a listen error", listen, err)
+	}
+	// The failed Open let go of the directory (its lock, its database).
+	c := openTestChain(t, dir)
+	if c.Head() != 0 {
+		t.Fatalf("head = %d, want 0", c.Head())
+	}
+}
