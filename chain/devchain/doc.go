@@ -19,6 +19,14 @@
 //     the database and never pass a genesis again (a changed alloc would not
 //     match the stored one). Wallets are funded by transfer (Fund).
 //   - Metadata (SetMeta, GetMeta) is a small JSON file replaced atomically.
+//   - The JSON-RPC endpoint serves eth, net and web3 only, over HTTP (no
+//     WebSocket), and holds each answer until the head it may show is
+//     synced, so no client sees a block a crash could take back.
+//
+// NB: a block's timestamp is the wall clock's second, or its parent's plus
+// one if that is later, so under load block.timestamp runs ahead of the
+// wall clock (one second per block); a transaction is capped at 16,777,216
+// gas (EIP-7825) whatever the block gas limit.
 //
 // Goroutines: go-ethereum's own (node, eth, txpool, HTTP server); the sealer,
 // which seals blocks; and the wake-up forwarder, which turns the pool's
