@@ -1,0 +1,254 @@
+package chain
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollway/tollway/chain/contracts"
+	"github.com/tollway/tollway/chain/devchain"
+)
+
+// Terms of the local chain's deployment.
+const (
+	// LocalWithdrawalDelay is the pool's withdrawal delay on the local
+	// chain: a day, far longer than the relayer's settlement deadline, so
+	// no consumer withdraws before its charges are settled.
+	LocalWithdrawalDelay = 24 * time.Hour
+)
+
+// Faucet bounds: what one POST /v1/admin/chain/faucet may send, so that a
+// test wallet gets plenty and the funder never runs dry.
+var (
+	// FaucetWeiMax is 100 ETH; FaucetWeiDefault 1 ETH.
+	FaucetWeiMax     = new(big.Int).Mul(big.NewInt(100), big.NewInt(1e18))
+	FaucetWeiDefault = big.NewInt(1e18)
+	// FaucetUSDCMax is 1,000,000 USDC; FaucetUSDCDefault 1,000 USDC (6 decimals).
+	FaucetUSDCMax     = big.NewInt(1_000_000 * 1e6)
+	FaucetUSDCDefault = big.NewInt(1_000 * 1e6)
+)
+
+// Amounts given at the first start.
+var (
+	relayerWei     = new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18)) // the relayer's gas for a long time
+	testWalletWei  = new(big.Int).Mul(big.NewInt(10), big.NewInt(1e18))
+	testWalletUSDC = big.NewInt(1_000_000 * 1e6)
+)
+
+// Metadata keys of the deployment, in the chain's metadata.
+const (
+	metaUSDC         = "tollway.usdc"
+	metaPool         = "tollway.pool"
+	metaFeeRecipient = "tollway.feeRecipient"
+)
+
+// Local is the embedded chain with Tollway's contracts: the test USDC and
+// the settlement pool, deployed at its first start and kept across
+// restarts, with a relayer key that holds the pool's relayer role and a
+// funded test wallet, as local chains give one.
+//
+// The funder (the chain's developer key) owns the token and administers
+// the pool; everything it sends goes through Local, one transaction at a
+// time, so its nonces never collide.
+type Local struct {
+	Chain        *devchain.Chain
+	USDC         common.Address
+	Pool         common.Address
+	FeeRecipient common.Address
+	Relayer      *ecdsa.PrivateKey
+	TestWallet   *ecdsa.PrivateKey
+
+	mu sync.Mutex // serializes the funder's transactions
+}
+
+// LocalConfig configures OpenLocal.
+type LocalConfig struct {
+	Dir    string // the chain's directory, e.g. DATA/chain
+	Listen string // JSON-RPC HTTP address; devchain.DefaultListen if empty
+	Logger *slog.Logger
+}
+
+// OpenLocal starts the local chain in config.Dir, deploying the contracts
+// and funding the relayer and the test wallet at its first start.
+func OpenLocal(ctx context.Context, config LocalConfig) (*Local, error) {
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	l := &Local{}
+	var err error
+	// The keys exist before the chain, so the first start's hook uses them.
+	if l.Relayer, err = loadOrCreateKey(filepath.Join(config.Dir, "relayer.key")); err != nil {
+		return nil, err
+	}
+	if l.TestWallet, err = loadOrCreateKey(filepath.Join(config.Dir, "test-wallet.key")); err != nil {
+		return nil, err
+	}
+	l.Chain, err = devchain.Open(devchain.Config{Dir: config.Dir, Listen: config.Listen, Logger: config.Logger,
+		OnFirstStart: func(ctx context.Context, c *devchain.Chain) error {
+			l.Chain = c
+			return l.deploy(ctx)
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("chain: open the local chain: %w", err)
+	}
+	for key, address := range map[string]*common.Address{metaUSDC: &l.USDC, metaPool: &l.Pool, metaFeeRecipient: &l.FeeRecipient} {
+		value, ok := l.Chain.GetMeta(key)
+		if !ok || !common.IsHexAddress(value) {
+			_ = l.Chain.Close()
+			return nil, fmt.Errorf("chain: the local chain in %s has no %s: its deployment did not finish", config.Dir, key)
+		}
+		*address = common.HexToAddress(value)
+	}
+	return l, nil
+}
+
+// Close stops the chain.
+func (l *Local) Close() error { return l.Chain.Close() }
+
+// RelayerAddress and TestWalletAddress are the keys' addresses.
+func (l *Local) RelayerAddress() common.Address    { return crypto.PubkeyToAddress(l.Relayer.PublicKey) }
+func (l *Local) TestWalletAddress() common.Address { return crypto.PubkeyToAddress(l.TestWallet.PublicKey) }
+
+// deploy deploys the token and the pool and funds the relayer and the test
+// wallet. It may run again after a crash part-way (devchain reruns the
+// hook until it succeeds once): it then deploys anew, and the new
+// addresses overwrite the old.
+func (l *Local) deploy(ctx context.Context) error {
+	funder := l.Chain.FunderAddress()
+	feeRecipient := funder // the local chain's operator; an admin may set another (setFeeRecipient)
+	usdc, err := l.deployContract(ctx, contracts.TestUSDCMetaData.Bin, contracts.NewTestUSDC().PackConstructor(funder))
+	if err != nil {
+		return fmt.Errorf("deploy the test USDC: %w", err)
+	}
+	pool, err := l.deployContract(ctx, contracts.SettlementPoolMetaData.Bin, contracts.NewSettlementPool().PackConstructor(
+		usdc, feeRecipient, l.RelayerAddress(), funder, big.NewInt(int64(LocalWithdrawalDelay/time.Second))))
+	if err != nil {
+		return fmt.Errorf("deploy the pool: %w", err)
+	}
+	l.USDC = usdc
+	if _, err := l.Chain.Fund(ctx, l.RelayerAddress(), relayerWei); err != nil {
+		return err
+	}
+	if _, err := l.Faucet(ctx, l.TestWalletAddress(), testWalletWei, testWalletUSDC); err != nil {
+		return err
+	}
+	for key, address := range map[string]common.Address{metaUSDC: usdc, metaPool: pool, metaFeeRecipient: feeRecipient} {
+		if err := l.Chain.SetMeta(key, address.Hex()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Local) deployContract(ctx context.Context, bin string, constructor []byte) (common.Address, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	opts := l.funderOpts(ctx)
+	address, tx, err := bind.DeployContract(opts, common.FromHex(bin), l.Chain.Client(), constructor)
+	if err != nil {
+		return common.Address{}, err
+	}
+	if err := l.waitSuccess(ctx, tx); err != nil {
+		return common.Address{}, err
+	}
+	return address, nil
+}
+
+func (l *Local) funderOpts(ctx context.Context) *bind.TransactOpts {
+	opts := bind.NewKeyedTransactor(l.Chain.FunderKey(), l.Chain.ChainID())
+	opts.Context = ctx
+	return opts
+}
+
+func (l *Local) waitSuccess(ctx context.Context, tx *types.Transaction) error {
+	receipt, err := l.Chain.WaitReceipt(ctx, tx.Hash())
+	if err != nil {
+		return err
+	}
+	if receipt.Status != types.ReceiptStatusSuccessful {
+		return fmt.Errorf("transaction %s failed in block %v", tx.Hash(), receipt.BlockNumber)
+	}
+	return nil
+}
+
+// ErrFaucetLimit refuses a faucet request above FaucetWeiMax or
+// FaucetUSDCMax.
+var ErrFaucetLimit = errors.New("chain: faucet amount above its limit")
+
+// Faucet sends to an address wei of ETH (its gas) and mints usdc base
+// units of the test USDC, each when positive, and returns the transactions'
+// hashes once their blocks are on disk.
+func (l *Local) Faucet(ctx context.Context, to common.Address, wei, usdc *big.Int) ([]common.Hash, error) {
+	if wei.Sign() < 0 || usdc.Sign() < 0 || wei.Cmp(FaucetWeiMax) > 0 || usdc.Cmp(FaucetUSDCMax) > 0 {
+		return nil, fmt.Errorf("%w: at most %s wei and %s USDC base units", ErrFaucetLimit, FaucetWeiMax, FaucetUSDCMax)
+	}
+	var hashes []common.Hash
+	if wei.Sign() > 0 {
+		l.mu.Lock()
+		hash, err := l.Chain.Fund(ctx, to, wei)
+		l.mu.Unlock()
+		if err != nil {
+			return hashes, fmt.Errorf("chain: faucet ETH: %w", err)
+		}
+		hashes = append(hashes, hash)
+	}
+	if usdc.Sign() > 0 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		token := contracts.NewTestUSDC().Instance(l.Chain.Client(), l.USDC)
+		tx, err := bind.Transact(token, l.funderOpts(ctx), contracts.NewTestUSDC().PackMint(to, usdc))
+		if err == nil {
+			err = l.waitSuccess(ctx, tx)
+		}
+		if err != nil {
+			return hashes, fmt.Errorf("chain: faucet USDC: %w", err)
+		}
+		hashes = append(hashes, tx.Hash())
+	}
+	return hashes, nil
+}
+
+// loadOrCreateKey reads a hex private key from path, or makes one and
+// writes it there (0600) if the file does not exist.
+func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, err := crypto.HexToECDSA(strings.TrimSpace(string(data)))
+		if err != nil {
+			return nil, fmt.Errorf("chain: key %s: %w", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("chain: read key %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, fmt.Errorf("chain: generate key: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(crypto.FromECDSA(key))), 0o600); err != nil {
+		return nil, fmt.Errorf("chain: write key %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("chain: write key %s: %w", path, err)
+	}
+	return key, nil
+}
