@@ -120,8 +120,10 @@ func OpenLocal(ctx context.Context, config LocalConfig) (*Local, error) {
 func (l *Local) Close() error { return l.Chain.Close() }
 
 // RelayerAddress and TestWalletAddress are the keys' addresses.
-func (l *Local) RelayerAddress() common.Address    { return crypto.PubkeyToAddress(l.Relayer.PublicKey) }
-func (l *Local) TestWalletAddress() common.Address { return crypto.PubkeyToAddress(l.TestWallet.PublicKey) }
+func (l *Local) RelayerAddress() common.Address { return crypto.PubkeyToAddress(l.Relayer.PublicKey) }
+func (l *Local) TestWalletAddress() common.Address {
+	return crypto.PubkeyToAddress(l.TestWallet.PublicKey)
+}
 
 // deploy deploys the token and the pool and funds the relayer and the test
 // wallet. It may run again after a crash part-way (devchain reruns the
