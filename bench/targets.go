@@ -61,6 +61,7 @@ func StartTollway(ctx context.Context, exe, dir string) (proc *Process, url, adm
 			Path: exe,
 			Args: []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--data", filepath.Join(dir, "data"),
 				"--admin-token", adminToken, "--log-level", "warn",
+				"--chain", "none", // the benchmark measures charges, not the chain
 				// Every load connection comes from 127.0.0.1: no per-address
 				// limit below the server's own (the flag is capped by it).
 				"--max-conns-per-ip", strconv.Itoa(math.MaxInt32),

@@ -29,6 +29,10 @@ const (
 	// chain: a day, far longer than the relayer's settlement deadline, so
 	// no consumer withdraws before its charges are settled.
 	LocalWithdrawalDelay = 24 * time.Hour
+	// LocalConfirmations is how many blocks a deposit on the local chain
+	// waits for: it seals a block per transaction and never reorganizes,
+	// so one is enough.
+	LocalConfirmations = 1
 )
 
 // Faucet bounds: what one POST /v1/admin/chain/faucet may send, so that a

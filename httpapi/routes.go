@@ -43,6 +43,7 @@ func (s *Server) routes() *router.Router {
 	add("GET", "/v1/accounts/{id}", s.getAccount)
 	add("PATCH", "/v1/accounts/{id}", s.updateAccount)
 	add("POST", "/v1/admin/accounts/{id}/credit", s.credit)
+	add("POST", "/v1/admin/chain/faucet", s.faucet)
 
 	add("POST", "/v1/accounts/{id}/keys", s.createKey)
 	add("GET", "/v1/accounts/{id}/keys", s.listKeys)

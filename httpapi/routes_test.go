@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"context"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 func TestEveryRouteIsInTheOpenAPIDocumentAndViceVersa(t *testing.T) {
@@ -208,5 +212,28 @@ func TestConfigDescribesTheChainInUse(t *testing.T) {
 		config["confirmations"] != float64(2) || config["environment"] != "test" ||
 		usdc["address"] != chain.USDC || usdc["name"] != "USD Coin" || usdc["version"] != "2" {
 		t.Fatalf("config = %v", config)
+	}
+}
+
+// TestFaucetNeedsTheEmbeddedChain: without one the faucet is 409; its
+// requests are checked first (the funded path runs against a real chain
+// in cmd/tollway's TestServeRunsTheEmbeddedChain).
+func TestFaucetNeedsTheEmbeddedChain(t *testing.T) {
+	ts := startServer(t)
+	body := map[string]string{"address": "0x52908400098527886E0F7030069857D2E4169EE7"}
+	expect(t, ts.do("POST", "/v1/admin/chain/faucet", "", body), 401, "authentication_error", "missing_credentials")
+	expect(t, ts.do("POST", "/v1/admin/chain/faucet", testAdminToken, body), 409, "conflict_error", "invalid_state")
+	limited := startServer(t, func(c *Config) {
+		c.Faucet = func(context.Context, common.Address, *big.Int, *big.Int) ([]common.Hash, error) {
+			t.Error("the faucet was called with a request that should be refused")
+			return nil, nil
+		}
+		c.FaucetLimits = FaucetLimits{WeiDefault: big.NewInt(1), WeiMax: big.NewInt(10), USDCDefault: big.NewInt(1), USDCMax: big.NewInt(10)}
+	})
+	for _, bad := range []map[string]string{
+		{"address": "0x12"}, {}, {"address": body["address"], "eth": "11"}, {"address": body["address"], "usdc": "11"},
+		{"address": body["address"], "eth": "-1"},
+	} {
+		expect(t, limited.do("POST", "/v1/admin/chain/faucet", testAdminToken, bad), 400, "invalid_request_error", "validation_failed")
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/fasthttp/router"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
@@ -53,6 +55,11 @@ type Config struct {
 	// Chain describes the chain settlements go to, for /v1/config; nil
 	// when none is attached (its fields are then null).
 	Chain *ChainInfo
+	// Faucet funds a test wallet on the embedded chain (POST
+	// /v1/admin/chain/faucet): wei of ETH and usdc base units of the test
+	// USDC, each when positive. Nil when the chain is not embedded.
+	Faucet       func(ctx context.Context, to common.Address, wei, usdc *big.Int) ([]common.Hash, error)
+	FaucetLimits FaucetLimits
 	// Origin is the URI the challenges name, e.g. https://pay.example.com;
 	// its authority must be Domain. Empty: http:// and Domain.
 	Origin string

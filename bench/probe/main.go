@@ -94,7 +94,7 @@ var portNext atomic.Int32
 // hard) when positive, and waits until it listens or exits.
 func start(dir string, nofile int, args ...string) (*server, error) {
 	address := fmt.Sprintf("127.0.0.1:%d", 18100+portNext.Add(1))
-	argv := append([]string{*binary, "serve", "--data", dir, "--listen", address}, args...)
+	argv := append([]string{*binary, "serve", "--data", dir, "--listen", address, "--chain", "none"}, args...)
 	if nofile > 0 {
 		argv = append([]string{"prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile)}, argv...)
 	}

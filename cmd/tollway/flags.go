@@ -285,6 +285,32 @@ func (v *levelFlag) Set(text string) error {
 
 func (v *levelFlag) typeName() string { return "level" }
 
+// chainFlag chooses the chain settlements go to: "embedded" (the local
+// chain in the data directory) or "none".
+type chainFlag struct{ p *string }
+
+func (v *chainFlag) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v *chainFlag) Set(text string) error {
+	if text != chainEmbedded && text != chainNone {
+		return errors.New("want embedded or none")
+	}
+	*v.p = text
+	return nil
+}
+
+func (v *chainFlag) typeName() string { return "mode" }
+
+const (
+	chainEmbedded = "embedded"
+	chainNone     = "none"
+)
+
 // urlFlag is the server's public URL: http or https, a host, nothing else.
 type urlFlag struct{ p **url.URL }
 

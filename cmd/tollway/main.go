@@ -25,12 +25,16 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollway/tollway/chain"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/httpapi"
@@ -239,6 +243,9 @@ type serveConfig struct {
 	maxConns, maxConnsPerIP int
 	bodyBudgetBytes         int64
 	metricsPublic           bool
+	// chain is chainEmbedded (the local chain in DATA/chain, JSON-RPC on
+	// chainListen) or chainNone.
+	chain, chainListen string
 }
 
 // recoverTruncatedLogFlag names the override in the refusal's message.
@@ -281,6 +288,10 @@ func serveFlags(c *serveConfig) envFlags {
 		fmt.Sprintf("want at least %d (one batch body)", httpapi.BodyBytesMax)), "body-budget-bytes",
 		"most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After")
 	flags.Var(newBoolFlag(&c.metricsPublic), "metrics-public", "serve /metrics without the admin token")
+	c.chain = chainEmbedded
+	flags.Var(&chainFlag{&c.chain}, "chain", "the chain settlements go to: embedded (an Ethereum dev chain in DATA/chain, "+
+		"with the test USDC and the pool deployed) or none")
+	flags.Var(newStringFlag(&c.chainListen, "127.0.0.1:8545"), "chain-listen", "address of the embedded chain's JSON-RPC (HTTP)")
 	return flags
 }
 
@@ -365,6 +376,21 @@ func serve(args []string, stdout io.Writer) error {
 		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic,
 	}
 	c.auth.apply(&config)
+	var local *chain.Local
+	if c.chain == chainEmbedded {
+		if local, err = chain.OpenLocal(ctx, chain.LocalConfig{Dir: filepath.Join(c.data, "chain"), Listen: c.chainListen, Logger: logger}); err != nil {
+			ln.Close()
+			return err
+		}
+		// Closed last: after the server and the engine, which may use it.
+		defer local.Close()
+		config.Chain = &httpapi.ChainInfo{RPCURL: local.Chain.URL(), USDC: local.USDC.Hex(), Pool: local.Pool.Hex(),
+			Relayer: local.RelayerAddress().Hex(), FeeRecipient: local.FeeRecipient.Hex(),
+			WithdrawalDelay: chain.LocalWithdrawalDelay, Confirmations: chain.LocalConfirmations}
+		config.Faucet = local.Faucet
+		config.FaucetLimits = httpapi.FaucetLimits{WeiDefault: chain.FaucetWeiDefault, WeiMax: chain.FaucetWeiMax,
+			USDCDefault: chain.FaucetUSDCDefault, USDCMax: chain.FaucetUSDCMax}
+	}
 	logger.Info("public URL (Sign-In with Ethereum domain and URI)", "url", config.Origin)
 	server, err := httpapi.New(config)
 	if err != nil {
@@ -375,6 +401,13 @@ func serve(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "tollway listening on http://%s\n", ln.Addr())
 	if generated != "" {
 		fmt.Fprintf(stdout, "admin token (shown once; only its hash is stored): %s\n", generated)
+	}
+	if local != nil {
+		// As local chains do: the endpoint, the contracts, a funded wallet.
+		fmt.Fprintf(stdout, "chain JSON-RPC on %s (chain id %d)\n", local.Chain.URL(), local.Chain.ChainID())
+		fmt.Fprintf(stdout, "test USDC %s, pool %s, relayer %s\n", local.USDC.Hex(), local.Pool.Hex(), local.RelayerAddress().Hex())
+		fmt.Fprintf(stdout, "test wallet %s (1,000,000 USDC at its first start), private key %x (a local test key: never use it elsewhere)\n",
+			local.TestWalletAddress().Hex(), crypto.FromECDSA(local.TestWallet))
 	}
 	if c.pprof != "" {
 		if err := servePprof(c.pprof, logger); err != nil {

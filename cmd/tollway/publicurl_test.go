@@ -26,7 +26,8 @@ type servingChild struct {
 func startServeChild(t *testing.T, env []string, args ...string) *servingChild {
 	t.Helper()
 	c := &servingChild{stderr: &strings.Builder{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, args...)...)
+	c.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn",
+		"--chain", "none"}, args...)...)
 	c.cmd.Env = append(append(os.Environ(), beMain+"=1"), env...)
 	c.cmd.Stderr = c.stderr
 	stdout, err := c.cmd.StdoutPipe()

@@ -74,7 +74,7 @@ func serveChild(t *testing.T, dir string, extra ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), serveExitTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, extra...)...)
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--chain", "none"}, extra...)...)
 	cmd.Env = append(os.Environ(), beMain+"=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
