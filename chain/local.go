@@ -30,9 +30,10 @@ const (
 	// no consumer withdraws before its charges are settled.
 	LocalWithdrawalDelay = 24 * time.Hour
 	// LocalConfirmations is how many blocks a deposit on the local chain
-	// waits for: it seals a block per transaction and never reorganizes,
-	// so one is enough.
-	LocalConfirmations = 1
+	// waits for: none, since it has one sealer and never reorganizes (and
+	// seals no block when idle, so a deposit waiting for one more block
+	// would wait for someone else's transaction).
+	LocalConfirmations = 0
 )
 
 // Faucet bounds: what one POST /v1/admin/chain/faucet may send, so that a

@@ -361,3 +361,11 @@ func uitoa[T uint32 | uint64 | int](v T) string { return strconv.FormatUint(uint
 
 // prometheusRegistry exists so tests can read metrics without a scrape.
 func (s *Server) prometheusRegistry() *prometheus.Registry { return s.metrics.registry }
+
+// TestWalletAccount returns the account of the test environment that the
+// wallet binds (its owner's SIWE address), for the embedded chain's deposit
+// watcher: a deposit from the wallet credits that account.
+func (s *Server) TestWalletAccount(wallet common.Address) (engine.AccountID, bool) {
+	p, ok := s.directory.AccountByWallet(access.EnvironmentTest, wallet.Hex())
+	return engine.AccountID(p.ID), ok
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/tollway/tollway/chain/contracts"
+	"github.com/tollway/tollway/httpapi/siwe"
 )
 
 // TestServeRunsTheEmbeddedChain: `tollway serve` starts the embedded chain
@@ -137,6 +138,75 @@ func TestServeRunsTheEmbeddedChain(t *testing.T) {
 	}
 	if got, err := bind.Call(usdc, nil, usdcBinding.PackBalanceOf(newWallet), usdcBinding.UnpackBalanceOf); err != nil || got.Cmp(big.NewInt(5_000_000)) != 0 {
 		t.Fatalf("the new wallet's USDC = %v %v, want 5000000", got, err)
+	}
+
+	// The test wallet signs in (SIWE), binds an account, deposits into
+	// the pool from its own wallet: the deposit watcher credits it once.
+	post := func(path, token string, body any) map[string]any {
+		t.Helper()
+		data, _ := json.Marshal(body)
+		request, _ := http.NewRequest("POST", api+path, bytes.NewReader(data))
+		if token != "" {
+			request.Header.Set("Authorization", "Bearer "+token)
+		}
+		response, err := http.DefaultClient.Do(request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer response.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(response.Body).Decode(&v); err != nil || response.StatusCode/100 != 2 {
+			t.Fatalf("POST %s = %d %v %v", path, response.StatusCode, v, err)
+		}
+		return v
+	}
+	challenge := post("/v1/auth/siwe/challenge", "", map[string]string{"address": wallet.Hex()})
+	signature, err := siwe.Sign(challenge["message"].(string), walletKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := post("/v1/auth/siwe/login", "", map[string]string{"message": challenge["message"].(string), "signature": signature})["accessToken"].(string)
+	account := post("/v1/accounts", access, map[string]string{"name": "pool", "environment": "test", "walletAddress": wallet.Hex()})["id"].(string)
+	poolBinding := contracts.NewSettlementPool()
+	opts := bind.NewKeyedTransactor(walletKey, big.NewInt(1337))
+	deposit := big.NewInt(100_000_000)
+	for _, call := range []struct {
+		contract *bind.BoundContract
+		data     []byte
+	}{
+		{usdc, usdcBinding.PackApprove(common.HexToAddress(poolAddress), deposit)},
+		{poolBinding.Instance(client, common.HexToAddress(poolAddress)), poolBinding.PackDeposit(deposit)},
+	} {
+		tx, err := bind.Transact(call.contract, opts, call.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if receipt, err := bind.WaitMined(ctx, client, tx.Hash()); err != nil || receipt.Status != 1 {
+			t.Fatalf("receipt %+v %v", receipt, err)
+		}
+	}
+	credited := time.Now().Add(30 * time.Second)
+	for {
+		request, _ := http.NewRequest("GET", api+"/v1/accounts/"+account, nil)
+		request.Header.Set("Authorization", "Bearer "+access)
+		response, err := http.DefaultClient.Do(request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Balance struct {
+				Available string `json:"available"`
+			} `json:"balance"`
+		}
+		err = json.NewDecoder(response.Body).Decode(&v)
+		response.Body.Close()
+		if err == nil && v.Balance.Available == "100000000" {
+			break
+		}
+		if err != nil || v.Balance.Available != "0" || time.Now().After(credited) {
+			t.Fatalf("account after the deposit: %+v %v, want 100000000 available within 30 s", v, err)
+		}
+		time.Sleep(100 * time.Millisecond) // the watcher looks every second
 	}
 }
 

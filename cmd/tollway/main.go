@@ -414,6 +414,20 @@ func serve(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	watching := make(chan struct{})
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	if local != nil {
+		watcher := &chain.Watcher{Engine: eng, Client: local.Chain.Client(), Heads: local.Chain.Client(), Pool: local.Pool,
+			Confirmations: chain.LocalConfirmations, Wallets: server.TestWalletAccount, Logger: logger}
+		go func() {
+			defer close(watching)
+			watcher.Run(watchCtx)
+		}()
+	} else {
+		close(watching)
+	}
+	// The watcher stops before the engine closes (it credits through it).
+	defer func() { stopWatching(); <-watching }()
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
 	select {
@@ -425,7 +439,10 @@ func serve(args []string, stdout io.Writer) error {
 		cancel()
 	}
 	// Stop order: no new connections, requests drained, key actors
-	// stopped (Shutdown), then the engine's actors and log (deferred Close).
+	// stopped (Shutdown), the deposit watcher, then the engine's actors and
+	// log (deferred Close), then the chain.
+	stopWatching()
+	<-watching
 	if closeErr := eng.Close(); closeErr != nil && err == nil {
 		err = closeErr
 	}
