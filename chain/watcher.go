@@ -55,9 +55,11 @@ type WalletDirectory func(address common.Address) (account engine.AccountID, ok 
 
 // Watcher follows one pool.
 type Watcher struct {
-	Engine        *engine.Engine
-	Client        ethereum.LogFilterer
-	Heads         interface{ BlockNumber(context.Context) (uint64, error) }
+	Engine *engine.Engine
+	Client ethereum.LogFilterer
+	Heads  interface {
+		BlockNumber(context.Context) (uint64, error)
+	}
 	Pool          common.Address
 	Confirmations uint64
 	Wallets       WalletDirectory
