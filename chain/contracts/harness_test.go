@@ -95,6 +95,22 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
+// adjustTime moves the simulated chain's clock forward by d. The simulated
+// backend refuses while its pending block holds a transaction, which a
+// transaction just mined can still be for a moment (its pool reorganizes
+// asynchronously): then it seals that block and tries again.
+func (w *world) adjustTime(d time.Duration) {
+	w.t.Helper()
+	var err error
+	for range 10 {
+		if err = w.sim.AdjustTime(d); err == nil {
+			return
+		}
+		w.sim.Commit()
+	}
+	w.t.Fatalf("AdjustTime(%v): %v", d, err)
+}
+
 func (w *world) deploy(bin string, constructorInput []byte) common.Address {
 	w.t.Helper()
 	address, tx, err := bind.DeployContract(w.admin.opts, common.FromHex(bin), w.client, constructorInput)

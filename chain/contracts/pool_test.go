@@ -206,9 +206,7 @@ func TestWithdrawalCompletesOnlyAfterTheDelay(t *testing.T) {
 	w.mustRevert(w.alice, w.pool, w.poolABI, w.poolBinding.PackFinalizeWithdrawal(), "WithdrawalNotYetAvailable")
 	w.requireBalance("alice's pool balance before the delay", w.poolBalance(w.alice.address), 1_000_000)
 
-	if err := w.sim.AdjustTime(testWithdrawalDelay); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay)
 	receipt = w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
 	withdrawn, err := w.poolBinding.UnpackWithdrawnEvent(w.poolEvents(receipt, "Withdrawn")[0])
 	if err != nil || withdrawn.Account != w.alice.address || withdrawn.Amount.Int64() != 400_000 {
@@ -231,9 +229,7 @@ func TestWithdrawalIsCappedAtTheBalanceLeftAfterSettlement(t *testing.T) {
 	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(1_000_000)))
 	w.mustSend(w.relayer, w.pool, w.poolBinding.PackSettleBatch(batchID("during the delay"),
 		[]SettlementPoolEntry{entry(w.alice.address, w.supplier.address, 300_000, 30_000)}))
-	if err := w.sim.AdjustTime(testWithdrawalDelay); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay)
 	receipt := w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
 	withdrawn, err := w.poolBinding.UnpackWithdrawnEvent(w.poolEvents(receipt, "Withdrawn")[0])
 	if err != nil || withdrawn.Amount.Int64() != 700_000 {
@@ -263,9 +259,7 @@ func TestPauseStopsDepositsAndSettlementButNotWithdrawals(t *testing.T) {
 
 	// Withdrawals work throughout.
 	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(250_000)))
-	if err := w.sim.AdjustTime(testWithdrawalDelay); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay)
 	w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
 	w.requireBalance("alice's USDC", w.usdcBalance(w.alice.address), 250_000)
 	w.requireBalance("alice's pool balance", w.poolBalance(w.alice.address), 750_000)
@@ -324,22 +318,16 @@ func TestWithdrawalRequestReplacesAndRestartsTheDelay(t *testing.T) {
 	w.fund(w.alice, 1_000_000)
 	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(100_000)))
 	first := w.pending(w.alice.address)
-	if err := w.sim.AdjustTime(testWithdrawalDelay / 2); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay / 2)
 	w.mustSend(w.alice, w.pool, w.poolBinding.PackRequestWithdrawal(big.NewInt(200_000)))
 	second := w.pending(w.alice.address)
 	if second.Amount.Int64() != 200_000 || second.AvailableAt.Cmp(first.AvailableAt) <= 0 {
 		t.Fatalf("pendingWithdrawal after a second request = %+v, want 200000 later than %v", second, first.AvailableAt)
 	}
 	// Past the first request's time, not the second's.
-	if err := w.sim.AdjustTime(testWithdrawalDelay/2 + time.Second); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay/2 + time.Second)
 	w.mustRevert(w.alice, w.pool, w.poolABI, w.poolBinding.PackFinalizeWithdrawal(), "WithdrawalNotYetAvailable")
-	if err := w.sim.AdjustTime(testWithdrawalDelay / 2); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay / 2)
 	w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
 	w.requireBalance("alice's USDC", w.usdcBalance(w.alice.address), 200_000)
 	w.requireBalance("alice's pool balance", w.poolBalance(w.alice.address), 800_000)
@@ -358,9 +346,7 @@ func TestWithdrawalOfAFullySettledBalancePaysNothing(t *testing.T) {
 		settledEntry.To != w.supplier.address || settledEntry.Amount.Int64() != 500 || settledEntry.Fee.Int64() != 5 {
 		t.Fatalf("EntrySettled = %+v, %v", settledEntry, err)
 	}
-	if err := w.sim.AdjustTime(testWithdrawalDelay); err != nil {
-		t.Fatalf("AdjustTime: %v", err)
-	}
+	w.adjustTime(testWithdrawalDelay)
 	receipt = w.mustSend(w.alice, w.pool, w.poolBinding.PackFinalizeWithdrawal())
 	withdrawn, err := w.poolBinding.UnpackWithdrawnEvent(w.poolEvents(receipt, "Withdrawn")[0])
 	if err != nil || withdrawn.Amount.Sign() != 0 {
