@@ -233,11 +233,6 @@ func (r *Registry) RemoveSession(e *SessionEntry) {
 	}
 }
 
-// RangeSessions calls fn for every open session until fn returns false.
-func (r *Registry) RangeSessions(fn func(*SessionEntry) bool) {
-	r.sessions.Range(func(_ ledger.TransferID, e *SessionEntry) bool { return fn(e) })
-}
-
 // Sessions returns how many sessions are open.
 func (r *Registry) Sessions() int { return int(r.open.Load()) }
 

@@ -44,20 +44,9 @@ type SessionEntry struct {
 	durable  atomic.Uint64 // of those, how many are durable; the commit path adds
 }
 
-// ID returns the session's id.
-func (s *SessionEntry) ID() ledger.TransferID { return s.session.ID }
-
-// From and To return the session's consumer and supplier: immutable.
-func (s *SessionEntry) From() ledger.AccountID { return s.session.From }
-func (s *SessionEntry) To() ledger.AccountID   { return s.session.To }
-
 // Payer returns the entry of the session's consumer, whose actor applies
 // its openings and closings.
 func (s *SessionEntry) Payer() *Entry { return s.payer }
-
-// Session returns the session's state as its actor last left it.
-// Actor-only, or once the actor is gone.
-func (s *SessionEntry) Session() *ledger.Session { return &s.session }
 
 // MarkDurable records that one more of the session's events is durable.
 // Called by the commit path, in log order.

@@ -3,14 +3,11 @@ package chain
 import (
 	"context"
 	"crypto/ecdsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -96,10 +93,10 @@ func OpenLocal(ctx context.Context, config LocalConfig) (*Local, error) {
 	l := &Local{}
 	var err error
 	// The keys exist before the chain, so the first start's hook uses them.
-	if l.Relayer, err = loadOrCreateKey(filepath.Join(config.Dir, "relayer.key")); err != nil {
+	if l.Relayer, err = devchain.LoadOrCreateKey(filepath.Join(config.Dir, "relayer.key"), true); err != nil {
 		return nil, err
 	}
-	if l.TestWallet, err = loadOrCreateKey(filepath.Join(config.Dir, "test-wallet.key")); err != nil {
+	if l.TestWallet, err = devchain.LoadOrCreateKey(filepath.Join(config.Dir, "test-wallet.key"), true); err != nil {
 		return nil, err
 	}
 	l.Chain, err = devchain.Open(devchain.Config{Dir: config.Dir, Listen: config.Listen, Logger: config.Logger,
@@ -227,35 +224,4 @@ func (l *Local) Faucet(ctx context.Context, to common.Address, wei, usdc *big.In
 		hashes = append(hashes, tx.Hash())
 	}
 	return hashes, nil
-}
-
-// loadOrCreateKey reads a hex private key from path, or makes one and
-// writes it there (0600) if the file does not exist.
-func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		key, err := crypto.HexToECDSA(strings.TrimSpace(string(data)))
-		if err != nil {
-			return nil, fmt.Errorf("chain: key %s: %w", path, err)
-		}
-		return key, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("chain: read key %s: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("chain: %w", err)
-	}
-	key, err := crypto.GenerateKey()
-	if err != nil {
-		return nil, fmt.Errorf("chain: generate key: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(crypto.FromECDSA(key))), 0o600); err != nil {
-		return nil, fmt.Errorf("chain: write key %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("chain: write key %s: %w", path, err)
-	}
-	return key, nil
 }

@@ -32,31 +32,43 @@ const (
 // loadOrCreateFunderKey reads the funder key from dir, or creates it when
 // the chain does not exist yet. A chain without its key is refused: its
 // genesis funds were given to that key and cannot be given to another.
+//
+// NB: written before the genesis that funds it: a crash in between leaves
+// a key and no chain, and the next start writes the same genesis.
 func loadOrCreateFunderKey(dir string, chainExists bool) (*ecdsa.PrivateKey, error) {
 	path := filepath.Join(dir, funderKeyFile)
+	key, err := LoadOrCreateKey(path, !chainExists)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("devchain: %s is missing but the chain in %s exists: restore the file, or remove the directory to start a new chain", path, dir)
+	}
+	return key, err
+}
+
+// LoadOrCreateKey reads the hex secp256k1 key at path or, when there is
+// none and create is set, generates one and stores it there (0600, written
+// atomically and fsynced). Without create, a missing file is an error
+// wrapping fs.ErrNotExist. Errors never quote the file: it is a secret.
+func LoadOrCreateKey(path string, create bool) (*ecdsa.PrivateKey, error) {
 	data, err := os.ReadFile(path)
 	if err == nil {
 		key, err := crypto.HexToECDSA(string(bytes.TrimSpace(data)))
 		if err != nil {
-			// The error does not quote the file: it is a secret.
 			return nil, fmt.Errorf("devchain: %s is damaged: not a hex secp256k1 key", path)
 		}
 		return key, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("devchain: read the funder key: %w", err)
+	if !errors.Is(err, fs.ErrNotExist) || !create {
+		return nil, fmt.Errorf("devchain: read the key %s: %w", path, err)
 	}
-	if chainExists {
-		return nil, fmt.Errorf("devchain: %s is missing but the chain in %s exists: restore the file, or remove the directory to start a new chain", path, dir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("devchain: %w", err)
 	}
 	key, err := crypto.GenerateKey()
 	if err != nil {
-		return nil, fmt.Errorf("devchain: generate the funder key: %w", err)
+		return nil, fmt.Errorf("devchain: generate a key: %w", err)
 	}
-	// Written before the genesis that funds it: a crash in between leaves a
-	// key and no chain, and the next start writes the same genesis.
 	if err := writeFileAtomic(path, []byte(hex.EncodeToString(crypto.FromECDSA(key))+"\n")); err != nil {
-		return nil, fmt.Errorf("devchain: store the funder key: %w", err)
+		return nil, fmt.Errorf("devchain: store the key %s: %w", path, err)
 	}
 	return key, nil
 }
