@@ -91,16 +91,33 @@ func (e *Engine) WriteRows(ctx context.Context, rows ...Row) (uint64, error) {
 }
 
 // ScanRows calls fn with every durable row whose key starts with prefix, in
-// key order. key and value are valid only during fn.
+// key order. key and value are valid only during fn. An error fn returns
+// ends the scan and is returned as it is.
 func (e *Engine) ScanRows(prefix []byte, fn func(key, value []byte) error) error {
+	return e.ScanRowsFrom(prefix, nil, fn)
+}
+
+// ScanRowsFrom is ScanRows from the first key at or after start (which
+// starts with prefix; otherwise the whole prefix is scanned): a page of a
+// long range, or a seek.
+func (e *Engine) ScanRowsFrom(prefix, start []byte, fn func(key, value []byte) error) error {
 	if err := e.enter(); err != nil {
 		return err
 	}
 	defer e.leave()
-	if err := e.log.ScanTable(prefix, fn); err != nil {
+	var fnErr error
+	err := e.log.ScanTableFrom(prefix, start, func(key, value []byte) error {
+		fnErr = fn(key, value)
+		return fnErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	default:
 		return fmt.Errorf("%w: scan rows: %v", ErrUnavailable, err)
 	}
-	return nil
 }
 
 // appendRowsRecord encodes rows as the audit record of their write: the tag,

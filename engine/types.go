@@ -14,6 +14,9 @@ type Amount = ledger.Amount
 // NewAmount returns v base units.
 func NewAmount(v uint64) Amount { return ledger.NewAmount(v) }
 
+// AmountFromParts returns the amount hi·2⁶⁴ + lo.
+func AmountFromParts(hi, lo uint64) Amount { return ledger.AmountFromParts(hi, lo) }
+
 // ParseAmount parses a decimal string of base units, such as "1500".
 func ParseAmount(s string) (Amount, error) { return ledger.ParseAmount(s) }
 
