@@ -48,10 +48,10 @@ type Entry struct {
 // Settlement is one batch: its entries, where it is, and the transaction
 // that settles it.
 type Settlement struct {
-	ID      string      `json:"id"`
-	Seq     uint64      `json:"seq"`
-	BatchID common.Hash `json:"batchId"`
-	State   State       `json:"state"`
+	ID      string          `json:"id"`
+	Seq     uint64          `json:"seq"`
+	BatchID common.Hash     `json:"batchId"`
+	State   State           `json:"state"`
 	Ledger  engine.LedgerID `json:"ledger"`
 	Entries []Entry         `json:"entries"`
 	// Through is the log position the batch's nets account for: a charge

@@ -107,4 +107,3 @@ func (s *Settlement) Involves(account engine.AccountID) bool {
 	}
 	return false
 }
-
