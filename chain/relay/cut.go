@@ -17,9 +17,6 @@ import (
 // each written PENDING with the pairs' remaining nets and its payee
 // payouts done, then persists the other pairs' nets and the cursor.
 func (r *Relayer) cut(ctx context.Context) error {
-	if r.folded == r.cursor {
-		return nil // nothing folded since the last cut: nothing new owed
-	}
 	caps := newCaps(r)
 	var (
 		entries []Entry
@@ -147,6 +144,9 @@ func (r *Relayer) persistCursor(ctx context.Context, dirty map[Pair]bool) error 
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if r.folded == r.cursor {
+		return nil
 	}
 	if _, err := r.config.Engine.WriteRows(ctx, uint64Row(cursorKey, r.folded), engine.RetainRow(RetentionName, r.folded)); err != nil {
 		return fmt.Errorf("relay: write cursor %d: %w", r.folded, err)

@@ -49,6 +49,7 @@ type world struct {
 	t        *testing.T
 	sim      *simulated.Backend
 	client   simulated.Client
+	backend  Backend // the relayer's: client unless a test wraps it
 	admin    party
 	relayer  party
 	feeTo    party
@@ -205,7 +206,7 @@ func (w *world) openEngine() {
 func (w *world) openRelayer() {
 	w.t.Helper()
 	r, err := Open(Config{
-		Engine: w.eng, Backend: w.client, ChainID: simChainID, Pool: w.poolAddr, Key: w.relayer.key,
+		Engine: w.eng, Backend: w.backendOf(), ChainID: simChainID, Pool: w.poolAddr, Key: w.relayer.key,
 		Ledger: testLedger, Wallets: w.wallet, Window: time.Second, PollInterval: time.Hour,
 		ReplaceAfter: time.Minute, Logger: slog.New(slog.DiscardHandler), Now: w.clock,
 	})
@@ -213,6 +214,13 @@ func (w *world) openRelayer() {
 		w.t.Fatal(err)
 	}
 	w.r = r
+}
+
+func (w *world) backendOf() Backend {
+	if w.backend != nil {
+		return w.backend
+	}
+	return w.client
 }
 
 func (w *world) closeRelayer() {

@@ -2,10 +2,13 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/tollway/tollway/engine"
@@ -120,6 +123,247 @@ func (w *world) checkReconciled(want map[engine.AccountID]uint64) {
 	}
 	if b := w.balance(engine.FeesAccount(testLedger)); !b.Posted.IsZero() {
 		w.t.Errorf("fee account holds %s after settlement, want 0", b.Posted)
+	}
+	w.verify()
+}
+
+// flaky is a backend whose gas estimates fail (as a node that does not
+// answer) while down is set.
+type flaky struct {
+	Backend
+	down *atomicBool
+}
+
+type atomicBool struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (b *atomicBool) set(v bool) { b.mu.Lock(); b.v = v; b.mu.Unlock() }
+func (b *atomicBool) get() bool  { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
+
+func (f flaky) EstimateGas(ctx context.Context, msg ethereum.CallMsg) (uint64, error) {
+	if f.down.get() {
+		return 0, errors.New("connection refused")
+	}
+	return f.Backend.EstimateGas(ctx, msg)
+}
+
+// TestRelayerResumesAfterCrash: a batch written PENDING whose transaction
+// was never signed (the node did not answer), and a batch whose
+// transaction was sent but whose receipt was not seen, each settle exactly
+// once after a restart: the payouts replay, the recorded transaction is
+// sent again or found mined.
+func TestRelayerResumesAfterCrash(t *testing.T) {
+	var alice, sup party
+	w := newWorld(t, &alice, &sup)
+	w.deposit(alice, 1_000_000)
+	w.account("alice")
+	w.account("sup")
+	w.bindWallet("alice", alice.address)
+	w.bindWallet("sup", sup.address)
+	w.credit("alice", 1_000_000, "dep:a")
+	down := &atomicBool{}
+	w.backend = flaky{Backend: w.client, down: down}
+	w.openRelayer()
+
+	// 1. Written PENDING, then the node stops answering: nothing signed.
+	tr := w.charge("c1", "alice", "sup", 100_000)
+	w.r.waitFolded(t, tr.Position)
+	down.set(true)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t)
+	if s := w.r.Stats(); s.InFlight != 1 || s.Cut != 1 {
+		t.Fatalf("after the cut: %+v, want one batch in flight", s)
+	}
+	if got := w.balance("sup"); !got.Posted.IsZero() {
+		t.Fatalf("the supplier's earnings were not paid out at the cut: %+v", got)
+	}
+	w.restart()
+	down.set(false)
+	w.r.roundNow(t) // resumes the PENDING batch: payouts replay, then signs and sends
+	w.mine()
+	w.r.roundNow(t)
+	if got, want := w.usdcBalance(sup.address), uint64(99_000); got != want {
+		t.Fatalf("supplier's USDC %d, want %d", got, want)
+	}
+
+	// 2. Sent, mined, but the relayer stops before it sees the receipt.
+	tr = w.charge("c2", "alice", "sup", 50_000)
+	w.r.waitFolded(t, tr.Position)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t) // cut, signed, recorded, sent
+	w.mine()
+	w.restart()
+	w.r.roundNow(t) // finds the receipt
+	w.mine()
+	w.r.roundNow(t)
+
+	// 3. Sent, not mined, and the node forgets it: the restart resends the
+	// recorded bytes.
+	tr = w.charge("c3", "alice", "sup", 25_000)
+	w.r.waitFolded(t, tr.Position)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t)
+	w.restart()
+	w.r.roundNow(t)
+	w.mine()
+	w.r.roundNow(t)
+
+	if got, want := w.usdcBalance(sup.address), uint64(99_000+49_500+24_750); got != want {
+		t.Errorf("supplier's USDC %d, want %d", got, want)
+	}
+	if got, want := w.usdcBalance(w.feeTo.address), uint64(1_000+500+250); got != want {
+		t.Errorf("fee recipient's USDC %d, want %d", got, want)
+	}
+	if got, want := w.poolBalance(alice.address), uint64(1_000_000-175_000); got != want {
+		t.Errorf("alice's pool balance %d, want %d", got, want)
+	}
+	if s := w.r.Stats(); s.InFlight != 0 {
+		t.Errorf("in flight after everything was mined: %+v", s)
+	}
+	w.checkReconciled(map[engine.AccountID]uint64{"alice": 1_000_000 - 175_000, "sup": 0})
+	for seq := uint64(1); seq <= 3; seq++ {
+		s, err := Store{Engine: w.eng}.Get(SettlementID(seq))
+		if err != nil || s.State != Confirmed {
+			t.Errorf("settlement %d: %+v %v", seq, s, err)
+		}
+	}
+}
+
+// TestRelayerReplacesStuckTransaction: a transaction not mined within
+// ReplaceAfter is signed again with the same nonce and a higher fee; the
+// batch settles once, by the replacement.
+func TestRelayerReplacesStuckTransaction(t *testing.T) {
+	var alice, sup party
+	w := newWorld(t, &alice, &sup)
+	w.deposit(alice, 1_000_000)
+	w.account("alice")
+	w.account("sup")
+	w.bindWallet("alice", alice.address)
+	w.bindWallet("sup", sup.address)
+	w.credit("alice", 1_000_000, "dep:a")
+	w.openRelayer()
+	tr := w.charge("c1", "alice", "sup", 10_000)
+	w.r.waitFolded(t, tr.Position)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t) // sent; not mined
+	w.advance(2 * time.Minute)
+	w.r.roundNow(t) // stuck: replaced
+	w.mine()
+	w.r.roundNow(t)
+	s, err := Store{Engine: w.eng}.Get(SettlementID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.State != Confirmed || len(s.TxHashes) != 2 || s.TxHash != s.TxHashes[1] {
+		t.Fatalf("settlement %+v: want CONFIRMED by the second of two transactions", s)
+	}
+	if w.r.Stats().Replaced != 1 {
+		t.Errorf("stats %+v, want one replacement", w.r.Stats())
+	}
+	if got := w.usdcBalance(sup.address); got != 9_900 {
+		t.Errorf("supplier's USDC %d, want 9900", got)
+	}
+	w.checkReconciled(map[engine.AccountID]uint64{"alice": 990_000, "sup": 0})
+}
+
+// TestRelayerFailedBatchGoesBack: a batch the pool refuses (paused) fails;
+// the payee's payout is undone exactly, and the debits settle in a later
+// batch once the pool takes them.
+func TestRelayerFailedBatchGoesBack(t *testing.T) {
+	var alice, sup party
+	w := newWorld(t, &alice, &sup)
+	w.deposit(alice, 1_000_000)
+	w.account("alice")
+	w.account("sup")
+	w.bindWallet("alice", alice.address)
+	w.bindWallet("sup", sup.address)
+	w.credit("alice", 1_000_000, "dep:a")
+	w.openRelayer()
+	w.setPaused(true)
+	tr := w.charge("c1", "alice", "sup", 10_000)
+	w.r.waitFolded(t, tr.Position)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t)
+	s, err := Store{Engine: w.eng}.Get(SettlementID(1))
+	if err != nil || s.State != Failed || s.Error == "" {
+		t.Fatalf("settlement 1: %+v %v, want FAILED with a reason", s, err)
+	}
+	if got := w.balance("sup"); got.Posted != amountOf(9_900) || got.Available != amountOf(9_900) {
+		t.Fatalf("supplier's balance after the failure %+v, want its 9900 back", got)
+	}
+	if _, ok, _ := (Store{Engine: w.eng}).Of("alice", "sup", tr.Position); ok {
+		t.Error("a failed batch still settles the charge")
+	}
+	w.verify()
+	w.setPaused(false)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t)
+	w.mine()
+	w.r.roundNow(t)
+	if got := w.usdcBalance(sup.address); got != 9_900 {
+		t.Errorf("supplier's USDC %d, want 9900", got)
+	}
+	if id, ok, _ := (Store{Engine: w.eng}).Of("alice", "sup", tr.Position); !ok || id != SettlementID(2) {
+		t.Errorf("charge settled by %q, want %s", id, SettlementID(2))
+	}
+	w.checkReconciled(map[engine.AccountID]uint64{"alice": 990_000, "sup": 0})
+}
+
+// TestRelayerCaps: debits beyond the payer's pool balance (an account also
+// funded off chain) wait; a payee without a wallet accumulates until it
+// binds one; a payer without a wallet is never settled on chain.
+func TestRelayerCaps(t *testing.T) {
+	var alice, sup party
+	w := newWorld(t, &alice, &sup)
+	w.deposit(alice, 100_000)
+	for _, id := range []engine.AccountID{"alice", "sup", "walletless"} {
+		w.account(id)
+	}
+	w.bindWallet("alice", alice.address)
+	w.credit("alice", 100_000, "dep:a")
+	w.credit("alice", 50_000, "admin:extra") // off chain only
+	w.credit("walletless", 10_000, "admin:w")
+	w.openRelayer()
+	w.charge("c1", "alice", "sup", 120_000)
+	tr := w.charge("w1", "walletless", "sup", 10_000)
+	w.settle(tr.Position)
+	if got := w.r.Stats(); got.Cut != 0 {
+		t.Fatalf("cut %+v before the payee has a wallet", got)
+	}
+	w.bindWallet("sup", sup.address)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t)
+	w.mine()
+	w.r.roundNow(t)
+	// alice's pool holds 100,000: the batch takes that much (fee scaled:
+	// 1,200 × 100,000 / 120,000), 20,000 waits for a deposit.
+	if got := w.poolBalance(alice.address); got != 0 {
+		t.Errorf("alice's pool balance %d, want 0", got)
+	}
+	if got := w.usdcBalance(sup.address); got != 99_000 {
+		t.Errorf("supplier's USDC %d, want 99000", got)
+	}
+	net, _ := w.r.netting.Get(Pair{"alice", "sup"})
+	if net.Amount != amountOf(20_000) || net.Fee != amountOf(200) {
+		t.Errorf("alice→sup carries %+v, want 20000 with a fee of 200", net)
+	}
+	if net, ok := w.r.netting.Get(Pair{"walletless", "sup"}); ok && !net.IsZero() {
+		t.Errorf("walletless→sup carries %+v, want nothing", net)
+	}
+	// The carry survives a restart, and settles after a deposit.
+	w.restart()
+	w.deposit(alice, 20_000)
+	w.advance(2 * time.Second)
+	w.r.roundNow(t)
+	w.mine()
+	w.r.roundNow(t)
+	if got := w.usdcBalance(sup.address); got != 99_000+19_800 {
+		t.Errorf("supplier's USDC %d, want %d", got, 99_000+19_800)
+	}
+	if got := w.usdcBalance(w.feeTo.address); got != 1_200 {
+		t.Errorf("fee recipient's USDC %d, want 1200", got)
 	}
 	w.verify()
 }
