@@ -30,8 +30,8 @@ func writeAppended(ctx *fasthttp.RequestCtx, status int, appendTo func([]byte) [
 
 // appendCharge appends the JSON of a charge, as chargeJSON describes it:
 // withBalance for a charge's answer (balance, position and replayed), not
-// for a lookup.
-func appendCharge(buf []byte, t *engine.Transfer, withBalance bool) []byte {
+// for a lookup, which carries the settlementId instead ("" is null).
+func appendCharge(buf []byte, t *engine.Transfer, withBalance bool, settlementID string) []byte {
 	buf = append(buf, `{"id":`...)
 	buf = appendString(buf, string(t.ID))
 	buf = append(buf, `,"from":`...)
@@ -51,6 +51,9 @@ func appendCharge(buf []byte, t *engine.Transfer, withBalance bool) []byte {
 	if withBalance {
 		// A charge's answer: the same shape first and on every replay.
 		buf = appendWriteResult(buf, t)
+	} else {
+		buf = append(buf, `,"settlementId":`...)
+		buf = appendNullable(buf, settlementID)
 	}
 	return append(buf, '}')
 }
@@ -75,7 +78,7 @@ func appendBatchResults(buf []byte, results []engine.Result, errs []*apiError, r
 			buf = append(buf, `"}}`...)
 			continue
 		}
-		buf = appendCharge(buf, &results[i].Transfer, true)
+		buf = appendCharge(buf, &results[i].Transfer, true, "")
 	}
 	return append(buf, "]}"...)
 }
@@ -131,8 +134,9 @@ var holdStates = map[engine.HoldState]string{
 // describes it: withBalance for the answer to a POST (the calling key's
 // account's balance, position and replayed), not for a lookup. fee and
 // toAmount are "0" until the hold is captured; closedAt is null while it is
-// PENDING, then the time of its capture, void or expiry.
-func appendHold(buf []byte, t *engine.Transfer, withBalance bool) []byte {
+// PENDING, then the time of its capture, void or expiry. settlementID is
+// the batch that settles a capture ("" is null).
+func appendHold(buf []byte, t *engine.Transfer, withBalance bool, settlementID string) []byte {
 	buf = append(buf, `{"id":`...)
 	buf = appendString(buf, string(t.ID))
 	buf = append(buf, `,"from":`...)
@@ -152,7 +156,8 @@ func appendHold(buf []byte, t *engine.Transfer, withBalance bool) []byte {
 	} else {
 		buf = appendTimeField(buf, `,"closedAt":`, t.Time)
 	}
-	buf = append(buf, `,"settlementId":null`...)
+	buf = append(buf, `,"settlementId":`...)
+	buf = appendNullable(buf, settlementID)
 	if t.Memo != "" {
 		buf = append(buf, `,"metadata":`...)
 		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata

@@ -21,9 +21,12 @@ type chargeJSON struct {
 	ToAmount  string       `json:"toAmount"`
 	CreatedAt string       `json:"createdAt"`
 	Metadata  metadataJSON `json:"metadata,omitempty"`
-	Balance   *balanceJSON `json:"balance,omitempty"`
-	Position  *uint64      `json:"position,omitempty"`
-	Replayed  *bool        `json:"replayed,omitempty"`
+	// SettlementID is a lookup's (null until batched); a charge's answer
+	// has none.
+	SettlementID json.RawMessage `json:"settlementId,omitempty"`
+	Balance      *balanceJSON    `json:"balance,omitempty"`
+	Position     *uint64         `json:"position,omitempty"`
+	Replayed     *bool           `json:"replayed,omitempty"`
 }
 
 // chargeOf describes a charge; the payer's balance, the log position and
@@ -36,6 +39,8 @@ func chargeOf(t *engine.Transfer, withBalance bool) chargeJSON {
 	if withBalance {
 		b, position, replayed := balanceOf(t.Balance), t.Position, t.Replayed
 		j.Balance, j.Position, j.Replayed = &b, &position, &replayed
+	} else {
+		j.SettlementID = json.RawMessage("null")
 	}
 	return j
 }
@@ -81,9 +86,18 @@ func TestAppendChargeWritesWhatEncodingJSONWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendCharge(nil, &tr, withBalance); string(got) != string(want) {
+			if got := appendCharge(nil, &tr, withBalance, ""); string(got) != string(want) {
 				t.Errorf("appendCharge(%+v, %v) =\n%s\nwant\n%s", tr, withBalance, got, want)
 			}
+		}
+		j := chargeOf(&tr, false)
+		j.SettlementID = json.RawMessage(`"stl_7"`)
+		want, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendCharge(nil, &tr, false, "stl_7"); string(got) != string(want) {
+			t.Errorf("appendCharge(%+v, batched) =\n%s\nwant\n%s", tr, got, want)
 		}
 	}
 }
@@ -129,7 +143,7 @@ func TestAppendChargeDoesNotAllocate(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	for _, i := range []int{0, 2} { // a first answer, a replay
 		tr := &transfers[i]
-		if allocs := testing.AllocsPerRun(100, func() { buf = appendCharge(buf[:0], tr, true) }); allocs != 0 {
+		if allocs := testing.AllocsPerRun(100, func() { buf = appendCharge(buf[:0], tr, true, "") }); allocs != 0 {
 			t.Errorf("appendCharge(replayed %v) allocates %v times", tr.Replayed, allocs)
 		}
 	}

@@ -78,7 +78,7 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 			return apiErr
 		}
 	}
-	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendHold(buf, &t, true) })
+	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendHold(buf, &t, true, "") })
 	return nil
 }
 
@@ -139,8 +139,16 @@ func (s *Server) getHold(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &t, false) })
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &t, false, s.holdSettlement(&t)) })
 	return nil
+}
+
+// holdSettlement returns the batch that settles a captured hold ("").
+func (s *Server) holdSettlement(t *engine.Transfer) string {
+	if t.State != engine.HoldCaptured || t.Captured.IsZero() {
+		return ""
+	}
+	return s.settlementOf(t.From, t.To, t.Time)
 }
 
 // holdReader authenticates a reader of a hold: an API key with holds:write
@@ -220,7 +228,7 @@ func (s *Server) captureHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 			return apiErr
 		}
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &captured, true) })
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &captured, true, "") })
 	return nil
 }
 
@@ -264,7 +272,7 @@ func (s *Server) voidHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr := s.fillBalance(ctx, grant.account, &voided); apiErr != nil {
 		return apiErr
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &voided, true) })
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &voided, true, "") })
 	return nil
 }
 

@@ -581,7 +581,7 @@ func TestAppendHoldWritesWhatEncodingJSONWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendHold(nil, &tr, withBalance); string(got) != string(want) {
+			if got := appendHold(nil, &tr, withBalance, ""); string(got) != string(want) {
 				t.Errorf("appendHold(%+v, %v) =\n%s\nwant\n%s", tr, withBalance, got, want)
 			}
 		}

@@ -202,7 +202,7 @@ func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 			return apiErr
 		}
 	}
-	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendCharge(buf, &t, true) })
+	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendCharge(buf, &t, true, "") })
 	return nil
 }
 
@@ -303,6 +303,6 @@ func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if t.Type != engine.TransferCharge || (string(t.From) != grant.account && string(t.To) != grant.account) {
 		return notFound("charge")
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendCharge(buf, &t, false) })
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendCharge(buf, &t, false, s.settlementOf(t.From, t.To, t.Time)) })
 	return nil
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/tollway/tollway/chain/relay"
+
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -68,6 +70,9 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.idempotency.bytes()) }),
 	)
 	m.registry.MustRegister(transportCollectors(s.transport)...)
+	if s.config.RelayerStats != nil {
+		m.registry.MustRegister(relayerCollectors(s.config.RelayerStats)...)
+	}
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return m
 }
@@ -275,5 +280,49 @@ func transportCollectors(t *transport) []prometheus.Collector {
 			func() float64 { return float64(t.budget.inUse()) }),
 		gauge("tollway_http_body_budget_bytes_max", "Most bytes of large request bodies at once (--body-budget-bytes).",
 			func() float64 { return float64(t.budget.max) }),
+	}
+}
+
+// relayerCollectors are the settlement relayer's metrics: its lag, its
+// batches and their gas.
+func relayerCollectors(stats func() relay.Stats) []prometheus.Collector {
+	pick := func(f func(relay.Stats) float64) func() float64 { return func() float64 { return f(stats()) } }
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_relayer_lag_seconds",
+			Help: "From the oldest debit of the latest confirmed batch to its confirmation."},
+			pick(func(s relay.Stats) float64 { return s.LastLag.Seconds() })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_relayer_unfolded_positions",
+			Help: "Log positions committed and not yet folded by the relayer."},
+			func() float64 {
+				s := stats()
+				return float64(max(s.Committed, s.Folded) - s.Folded)
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_relayer_batch_entries",
+			Help: "Entries of the latest batch cut."},
+			pick(func(s relay.Stats) float64 { return float64(s.LastBatchEntries) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_relayer_batches_in_flight",
+			Help: "Batches PENDING or SUBMITTED."},
+			pick(func(s relay.Stats) float64 { return float64(s.InFlight) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollway_relayer_pairs",
+			Help: "(payer, payee) pairs the relayer tracks."},
+			pick(func(s relay.Stats) float64 { return float64(s.Pairs) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_relayer_batches_total",
+			Help: "Batches cut since the process started."},
+			pick(func(s relay.Stats) float64 { return float64(s.Cut) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_relayer_entries_total",
+			Help: "Entries of the batches cut since the process started."},
+			pick(func(s relay.Stats) float64 { return float64(s.Entries) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_relayer_confirmed_total",
+			Help: "Batches confirmed since the process started."},
+			pick(func(s relay.Stats) float64 { return float64(s.Confirmed) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_relayer_failed_total",
+			Help: "Batches the chain refused since the process started (their debits go to later batches)."},
+			pick(func(s relay.Stats) float64 { return float64(s.Failed) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_relayer_replaced_total",
+			Help: "Stuck transactions replaced with a higher fee."},
+			pick(func(s relay.Stats) float64 { return float64(s.Replaced) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tollway_relayer_gas_used_total",
+			Help: "Gas used by the confirmed batches since the process started."},
+			pick(func(s relay.Stats) float64 { return float64(s.GasUsed) })),
 	}
 }

@@ -70,6 +70,8 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/sessions/{id}/cancel", s.sessionTransition((*engine.Engine).CancelSession))
 
 	add("GET", "/v1/usage", s.usageReport)
+	add("GET", "/v1/settlements", s.listSettlements)
+	add("GET", "/v1/settlements/{id}", s.getSettlement)
 	return r
 }
 

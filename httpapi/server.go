@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/chain/relay"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/engine/directory"
@@ -99,6 +100,12 @@ type Config struct {
 	RequestReadTimeout time.Duration
 	// MetricsPublic serves /metrics without the admin token.
 	MetricsPublic bool
+	// Settlements reads the relayer's batches (GET /v1/settlements, the
+	// settlementId of charges, holds and sessions); nil without a chain.
+	Settlements *relay.Store
+	// RelayerStats reports the relayer's progress for /metrics; nil
+	// without one.
+	RelayerStats func() relay.Stats
 }
 
 // ChainInfo is what clients learn of the chain in use (GET /v1/config):

@@ -80,7 +80,7 @@ func (s *Server) openSession(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if err != nil {
 		return sessionError(err, "account "+request.to)
 	}
-	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendSession(buf, &session) })
+	writeAppended(ctx, fasthttp.StatusCreated, func(buf []byte) []byte { return appendSession(buf, &session, "") })
 	return nil
 }
 
@@ -107,7 +107,7 @@ func (s *Server) sessionTransition(do func(*engine.Engine, context.Context, engi
 		if err != nil {
 			return sessionError(err, "session")
 		}
-		writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendSession(buf, &session) })
+		writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendSession(buf, &session, "") })
 		return nil
 	}
 }
@@ -157,8 +157,16 @@ func (s *Server) getSession(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if string(session.From) != grant.account && string(session.To) != grant.account {
 		return notFound("session")
 	}
-	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendSession(buf, &session) })
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendSession(buf, &session, s.sessionSettlement(&session)) })
 	return nil
+}
+
+// sessionSettlement returns the batch that settles an ended session ("").
+func (s *Server) sessionSettlement(session *engine.Session) string {
+	if session.State != engine.SessionEnded || session.Charged.IsZero() {
+		return ""
+	}
+	return s.settlementOf(session.From, session.To, session.Ended)
 }
 
 // sessionStates are the states a list may filter on, as the API spells them.
@@ -209,7 +217,7 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendSession(buf, &page.Sessions[i])
+			buf = appendSession(buf, &page.Sessions[i], s.sessionSettlement(&page.Sessions[i]))
 		}
 		buf = append(buf, `],"hasMore":`...)
 		buf = strconv.AppendBool(buf, page.More)
@@ -220,8 +228,9 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	return nil
 }
 
-// appendSession appends the JSON of a session, as API.md describes it.
-func appendSession(buf []byte, s *engine.Session) []byte {
+// appendSession appends the JSON of a session, as API.md describes it;
+// settlementID is the batch that settles an ended one ("" is null).
+func appendSession(buf []byte, s *engine.Session, settlementID string) []byte {
 	buf = append(buf, `{"id":`...)
 	buf = appendString(buf, string(s.ID))
 	buf = append(buf, `,"from":`...)
@@ -247,7 +256,8 @@ func appendSession(buf []byte, s *engine.Session) []byte {
 	buf = appendPreciseTime(buf, `,"acceptedAt":`, s.Accepted)
 	buf = appendPreciseTime(buf, `,"startedAt":`, s.Started)
 	buf = appendPreciseTime(buf, `,"endedAt":`, s.Ended)
-	buf = append(buf, `,"settlementId":null`...)
+	buf = append(buf, `,"settlementId":`...)
+	buf = appendNullable(buf, settlementID)
 	if s.Memo != "" {
 		buf = append(buf, `,"metadata":`...)
 		buf = append(buf, s.Memo...) // canonical JSON made by readMetadata

@@ -49,7 +49,7 @@ func (r *Relayer) cut(ctx context.Context) error {
 		if amount.IsZero() {
 			continue
 		}
-		entries = append(entries, Entry{Payer: p.Payer, Payee: p.Payee, From: from, To: to, Amount: amount, Fee: fee})
+		entries = append(entries, Entry{Payer: p.Payer, Payee: p.Payee, From: from, To: to, Amount: amount, Fee: fee, Last: net.Last})
 		taken = append(taken, Net{Amount: amount, Fee: fee})
 	}
 	for len(entries) > 0 {
@@ -85,9 +85,9 @@ func (r *Relayer) cutBatch(ctx context.Context, entries []Entry, taken []Net, di
 		if !ok || !feeOK {
 			return fmt.Errorf("relay: batch %d takes more than pair %s→%s owes", seq, p.Payer, p.Payee)
 		}
-		remaining[i] = Net{Amount: amount, Fee: fee, Through: r.folded}
+		remaining[i] = Net{Amount: amount, Fee: fee, Through: r.folded, Last: net.Last}
 		rows = append(rows, engine.Row{Key: carryKey(p), Value: carryValue(remaining[i])},
-			engine.Row{Key: pairKey(p, s.Through, seq), Value: []byte{}})
+			engine.Row{Key: pairKey(p, e.Last, seq), Value: []byte{}})
 		for _, account := range []engine.AccountID{e.Payer, e.Payee} {
 			if !indexed[account] {
 				indexed[account] = true
@@ -239,9 +239,9 @@ func (r *Relayer) failBatch(ctx context.Context, s *Settlement, reason string) e
 		if err := net.add(e.Amount, e.Fee); err != nil {
 			return err
 		}
-		net.Through = max(net.Through, r.folded)
+		net.Through, net.Last = max(net.Through, r.folded), max(net.Last, e.Last)
 		nets[p] = net
-		rows = append(rows, engine.Row{Key: pairKey(p, s.Through, s.Seq)})
+		rows = append(rows, engine.Row{Key: pairKey(p, e.Last, s.Seq)})
 	}
 	for p, net := range nets {
 		rows = append(rows, engine.Row{Key: carryKey(p), Value: carryValue(net)})

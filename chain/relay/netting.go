@@ -14,11 +14,16 @@ type Pair struct {
 
 // Net is what a pair owes and has not settled yet: Amount taken from the
 // payer, of which Fee goes to the fee recipient and the rest to the payee.
-// Through is the last log position it accounts for.
+// Through is the last log position it accounts for; Last is the time of
+// the latest debit folded into it (unix nanoseconds). One account actor
+// decides all of a payer's debits, so a pair's debits are in time order
+// in the log: a debit at or before Last is in the net, or in an earlier
+// batch.
 type Net struct {
 	Amount  engine.Amount
 	Fee     engine.Amount
 	Through uint64
+	Last    int64
 }
 
 // IsZero reports whether nothing is owed.
@@ -89,6 +94,7 @@ func (n *Netting) Fold(ev *engine.Event) error {
 		return fmt.Errorf("relay: fold %s at %d: %w", ev.ID, ev.Position, err)
 	}
 	net.Through = ev.Position
+	net.Last = max(net.Last, ev.Time.UnixNano())
 	return nil
 }
 

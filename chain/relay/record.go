@@ -43,6 +43,9 @@ type Entry struct {
 	To     common.Address   `json:"to"`
 	Amount engine.Amount    `json:"amount"`
 	Fee    engine.Amount    `json:"fee"`
+	// Last is the time of the latest debit of the pair the entry settles
+	// (unix nanoseconds; see Net).
+	Last int64 `json:"last"`
 }
 
 // Settlement is one batch: its entries, where it is, and the transaction
@@ -103,8 +106,9 @@ const (
 	// accountPrefix + account + NUL + ^seq: the batches an account is in,
 	// newest first.
 	accountPrefix = keyPrefix + "account/"
-	// pairPrefix + payer + NUL + payee + NUL + through + seq: the batches of
-	// a pair by position, so a transfer finds the batch that settled it.
+	// pairPrefix + payer + NUL + payee + NUL + last + seq: the batches of a
+	// pair by the time of their latest debit (Net.Last), so a transfer
+	// finds the batch that settled it.
 	pairPrefix = keyPrefix + "pair/"
 	// RetentionName is the relayer's engine retention (engine.RetainRow):
 	// the log after its cursor is kept until it has folded it.
@@ -122,9 +126,9 @@ func accountKey(account engine.AccountID, seq uint64) []byte {
 	return []byte(accountPrefix + string(account) + "\x00" + seqHex(^seq))
 }
 
-func pairKey(p Pair, through, seq uint64) []byte {
+func pairKey(p Pair, last int64, seq uint64) []byte {
 	key := []byte(pairPrefix + string(p.Payer) + "\x00" + string(p.Payee) + "\x00")
-	key = binary.BigEndian.AppendUint64(key, through)
+	key = binary.BigEndian.AppendUint64(key, uint64(last))
 	return binary.BigEndian.AppendUint64(key, seq)
 }
 
@@ -154,7 +158,7 @@ func BatchID(pool common.Address, seq uint64) common.Hash {
 
 // carryValue encodes a Net as its carry row: amount, fee, through.
 func carryValue(n Net) []byte {
-	v, _ := json.Marshal(carryRecord{Amount: n.Amount, Fee: n.Fee, Through: n.Through})
+	v, _ := json.Marshal(carryRecord{Amount: n.Amount, Fee: n.Fee, Through: n.Through, Last: n.Last})
 	return v
 }
 
@@ -162,6 +166,7 @@ type carryRecord struct {
 	Amount  engine.Amount `json:"amount"`
 	Fee     engine.Amount `json:"fee"`
 	Through uint64        `json:"through"`
+	Last    int64         `json:"last"`
 }
 
 func decodeCarry(key, value []byte) (Pair, Net, error) {
@@ -171,7 +176,7 @@ func decodeCarry(key, value []byte) (Pair, Net, error) {
 	if err := json.Unmarshal(value, &r); err != nil || !ok {
 		return Pair{}, Net{}, fmt.Errorf("relay: corrupt carry row %q", key)
 	}
-	return Pair{Payer: engine.AccountID(payer), Payee: engine.AccountID(payee)}, Net{Amount: r.Amount, Fee: r.Fee, Through: r.Through}, nil
+	return Pair{Payer: engine.AccountID(payer), Payee: engine.AccountID(payee)}, Net{Amount: r.Amount, Fee: r.Fee, Through: r.Through, Last: r.Last}, nil
 }
 
 func encodeSettlement(s *Settlement) []byte {

@@ -81,7 +81,7 @@ func TestRelayerSettlesNetted(t *testing.T) {
 	}
 
 	store := Store{Engine: w.eng}
-	id, ok, err := store.Of("alice", "sup", first.Position)
+	id, ok, err := store.Of("alice", "sup", first.Time)
 	if err != nil || !ok {
 		t.Fatalf("settlement of the first charge: %q %v %v", id, ok, err)
 	}
@@ -293,7 +293,7 @@ func TestRelayerFailedBatchGoesBack(t *testing.T) {
 	if got := w.balance("sup"); got.Posted != amountOf(9_900) || got.Available != amountOf(9_900) {
 		t.Fatalf("supplier's balance after the failure %+v, want its 9900 back", got)
 	}
-	if _, ok, _ := (Store{Engine: w.eng}).Of("alice", "sup", tr.Position); ok {
+	if _, ok, _ := (Store{Engine: w.eng}).Of("alice", "sup", tr.Time); ok {
 		t.Error("a failed batch still settles the charge")
 	}
 	w.verify()
@@ -305,7 +305,7 @@ func TestRelayerFailedBatchGoesBack(t *testing.T) {
 	if got := w.usdcBalance(sup.address); got != 9_900 {
 		t.Errorf("supplier's USDC %d, want 9900", got)
 	}
-	if id, ok, _ := (Store{Engine: w.eng}).Of("alice", "sup", tr.Position); !ok || id != SettlementID(2) {
+	if id, ok, _ := (Store{Engine: w.eng}).Of("alice", "sup", tr.Time); !ok || id != SettlementID(2) {
 		t.Errorf("charge settled by %q, want %s", id, SettlementID(2))
 	}
 	w.checkReconciled(map[engine.AccountID]uint64{"alice": 990_000, "sup": 0})
@@ -366,4 +366,32 @@ func TestRelayerCaps(t *testing.T) {
 		t.Errorf("fee recipient's USDC %d, want 1200", got)
 	}
 	w.verify()
+}
+
+// TestSettlementOfLaterCharge: a charge made after a pair's batch was cut
+// is not reported as settled by it.
+func TestSettlementOfLaterCharge(t *testing.T) {
+	var alice, sup party
+	w := newWorld(t, &alice, &sup)
+	w.deposit(alice, 100_000)
+	w.account("alice")
+	w.account("sup")
+	w.bindWallet("alice", alice.address)
+	w.bindWallet("sup", sup.address)
+	w.credit("alice", 100_000, "dep:a")
+	w.openRelayer()
+	first := w.charge("c1", "alice", "sup", 1_000)
+	w.settle(first.Position)
+	later := w.charge("c2", "alice", "sup", 1_000)
+	store := Store{Engine: w.eng}
+	if id, ok, err := store.Of("alice", "sup", first.Time); !ok || err != nil || id != SettlementID(1) {
+		t.Fatalf("first charge settled by %q %v %v, want %s", id, ok, err, SettlementID(1))
+	}
+	if id, ok, _ := store.Of("alice", "sup", later.Time); ok {
+		t.Fatalf("a charge after the batch is reported settled by %s", id)
+	}
+	w.settle(later.Position)
+	if id, ok, _ := store.Of("alice", "sup", later.Time); !ok || id != SettlementID(2) {
+		t.Fatalf("later charge settled by %q, want %s", id, SettlementID(2))
+	}
 }

@@ -100,6 +100,7 @@ func loadSettlement(e *engine.Engine, seq uint64) (*Settlement, error) {
 // Stats is the relayer's progress, for metrics.
 type Stats struct {
 	Folded, Cursor   uint64 // the last log position folded, and persisted
+	Committed        uint64 // the engine's durable position when the stats were taken
 	Pairs            int    // pairs tracked (owing, or persisted and not yet forgotten)
 	InFlight         int    // batches not yet CONFIRMED or FAILED
 	Cut              uint64 // batches cut since the process started
@@ -155,6 +156,7 @@ func (r *Relayer) publishStats() {
 	s := r.stats.s
 	r.stats.mu.Unlock()
 	s.Folded, s.Cursor, s.Pairs, s.InFlight = r.folded, r.cursor, r.netting.Len(), len(r.open)
+	s.Committed = r.config.Engine.Position()
 	if r.failure != nil {
 		s.Failure = r.failure.Error()
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tollway/tollway/engine"
 )
@@ -74,15 +75,13 @@ func (s Store) List(account engine.AccountID, after string, limit int) (page []*
 var errPageFull = errors.New("page full")
 
 // Of returns the id of the settlement that settles a debit from payer to
-// payee committed at position: the first batch of the pair whose nets
-// account for it. False until one is cut (or when the payer has no wallet,
-// or its batch failed and the next has not been cut).
-func (s Store) Of(payer, payee engine.AccountID, position uint64) (string, bool, error) {
-	if position == 0 {
-		return "", false, nil
-	}
+// payee made at time at (a charge's, a capture's, a session's end): the
+// first batch of the pair whose latest debit is not older. False until one
+// is cut (or when the payer has no wallet, or its batch failed and the
+// next has not been cut).
+func (s Store) Of(payer, payee engine.AccountID, at time.Time) (string, bool, error) {
 	prefix := []byte(pairPrefix + string(payer) + "\x00" + string(payee) + "\x00")
-	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), position)
+	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(at.UnixNano()))
 	var id string
 	err := s.Engine.ScanRowsFrom(prefix, start, func(key, _ []byte) error {
 		rest := key[len(prefix):]
