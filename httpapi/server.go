@@ -369,6 +369,16 @@ func uitoa[T uint32 | uint64 | int](v T) string { return strconv.FormatUint(uint
 // prometheusRegistry exists so tests can read metrics without a scrape.
 func (s *Server) prometheusRegistry() *prometheus.Registry { return s.metrics.registry }
 
+// AccountWallet returns the wallet bound to an account, for the relayer:
+// where the account's debits are settled from, or its earnings paid to.
+func (s *Server) AccountWallet(account engine.AccountID) (common.Address, bool) {
+	p, err := s.directory.AnyAccount(string(account))
+	if err != nil || p.WalletAddress == "" {
+		return common.Address{}, false
+	}
+	return common.HexToAddress(p.WalletAddress), true
+}
+
 // TestWalletAccount returns the account of the test environment that the
 // wallet binds (its owner's SIWE address), for the embedded chain's deposit
 // watcher: a deposit from the wallet credits that account.

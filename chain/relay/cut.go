@@ -113,6 +113,7 @@ func (r *Relayer) cutBatch(ctx context.Context, entries []Entry, taken []Net, di
 	}
 	r.open[seq] = s
 	r.stats.cut(len(entries))
+	r.stage("cut")
 	return r.payOut(ctx, s)
 }
 

@@ -76,6 +76,10 @@ type Config struct {
 	ReplaceAfter  time.Duration // ReplaceAfterDefault if zero
 	Logger        *slog.Logger
 	Now           func() time.Time // time.Now if nil
+	// AfterStage, when set, is called after each durable step of a batch
+	// ("cut": written PENDING; "recorded": its transaction recorded, not
+	// yet sent; "sent"), so crash tests can kill the process there.
+	AfterStage func(stage string)
 }
 
 // Relayer settles the engine's debits on chain; see the package comment.
@@ -85,11 +89,13 @@ type Relayer struct {
 	from   common.Address
 	logger *slog.Logger
 
-	system *actor.ActorSystem
-	pid    *actor.PID
-	sub    *engine.Subscription
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	system    *actor.ActorSystem
+	pid       *actor.PID
+	sub       *engine.Subscription
+	ctx       context.Context // ends with Close: a round in progress gives up
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 
 	// Owned by the actor.
 	netting   *Netting
@@ -141,7 +147,7 @@ func Open(config Config) (*Relayer, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
+	r.ctx, r.cancel = ctx, cancel
 	sub, err := config.Engine.Subscribe(ctx, r.cursor+1)
 	if err != nil {
 		cancel()
@@ -169,9 +175,11 @@ func Open(config Config) (*Relayer, error) {
 // Close stops the relayer. What it folded and did not persist is folded
 // again at the next Open. Call it before the engine's Close.
 func (r *Relayer) Close() error {
-	r.cancel()
-	r.wg.Wait()
-	r.system.Root.StopFuture(r.pid).Wait() //nolint:errcheck // a stop that times out leaves nothing to clean
+	r.closeOnce.Do(func() {
+		r.cancel()
+		r.wg.Wait()
+		r.system.Root.StopFuture(r.pid).Wait() //nolint:errcheck // a stop that times out leaves nothing to clean
+	})
 	return nil
 }
 
@@ -279,9 +287,12 @@ func (r *Relayer) receive(c actor.Context) {
 		if r.failure != nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), max(10*r.config.PollInterval, 30*time.Second))
+		ctx, cancel := context.WithTimeout(r.ctx, max(10*r.config.PollInterval, 30*time.Second))
 		defer cancel()
 		if err := r.round(ctx); err != nil {
+			if r.ctx.Err() != nil {
+				return // closing: the next start resumes from the table
+			}
 			if errors.Is(err, engine.ErrUnavailable) {
 				r.fail(err)
 				return
@@ -345,6 +356,13 @@ func (r *Relayer) round(ctx context.Context) error {
 		return err
 	}
 	return r.advance(ctx)
+}
+
+// stage reports a durable step to the crash tests' hook.
+func (r *Relayer) stage(name string) {
+	if r.config.AfterStage != nil {
+		r.config.AfterStage(name)
+	}
 }
 
 // Err returns why the relayer stopped, if it did.

@@ -101,6 +101,7 @@ func (r *Relayer) record(ctx context.Context, s *Settlement, tx *types.Transacti
 		return fmt.Errorf("relay: record transaction of batch %d: %w", s.Seq, err)
 	}
 	*s = next
+	r.stage("recorded")
 	r.sendRaw(ctx, s)
 	return nil
 }
@@ -119,6 +120,7 @@ func (r *Relayer) sendRaw(ctx context.Context, s *Settlement) {
 		return
 	}
 	r.sent[s.Seq] = true
+	r.stage("sent")
 }
 
 // check looks for a receipt of any version of a SUBMITTED batch's

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tollway/tollway/engine/access"
 )
@@ -174,6 +175,35 @@ func (v *intFlag[T]) Set(text string) error {
 }
 
 func (v *intFlag[T]) typeName() string { return "int" }
+
+// durationFlag is a duration from min to max (time.ParseDuration).
+type durationFlag struct {
+	p        *time.Duration
+	min, max time.Duration
+}
+
+func newDurationFlag(p *time.Duration, value, min, max time.Duration) *durationFlag {
+	*p = value
+	return &durationFlag{p: p, min: min, max: max}
+}
+
+func (v *durationFlag) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.p.String()
+}
+
+func (v *durationFlag) Set(text string) error {
+	d, err := time.ParseDuration(text)
+	if err != nil || d < v.min || d > v.max {
+		return fmt.Errorf("want a duration from %v to %v, such as 10s", v.min, v.max)
+	}
+	*v.p = d
+	return nil
+}
+
+func (v *durationFlag) typeName() string { return "duration" }
 
 // boolFlag is true or false; the flag alone means true.
 type boolFlag struct{ p *bool }

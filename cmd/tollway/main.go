@@ -29,12 +29,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollway/tollway/chain"
+	"github.com/tollway/tollway/chain/relay"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/httpapi"
@@ -246,6 +248,8 @@ type serveConfig struct {
 	// chain is chainEmbedded (the local chain in DATA/chain, JSON-RPC on
 	// chainListen) or chainNone.
 	chain, chainListen string
+	// batchWindow is the relayer's netting window.
+	batchWindow time.Duration
 }
 
 // recoverTruncatedLogFlag names the override in the refusal's message.
@@ -292,6 +296,8 @@ func serveFlags(c *serveConfig) envFlags {
 	flags.Var(&chainFlag{&c.chain}, "chain", "the chain settlements go to: embedded (an Ethereum dev chain in DATA/chain, "+
 		"with the test USDC and the pool deployed) or none")
 	flags.Var(newStringFlag(&c.chainListen, "127.0.0.1:8545"), "chain-listen", "address of the embedded chain's JSON-RPC (HTTP)")
+	flags.Var(newDurationFlag(&c.batchWindow, relay.WindowDefault, batchWindowMin, batchWindowMax), "batch-window",
+		"the relayer's netting window: it settles what was charged in each window in one transaction per 100 pairs")
 	return flags
 }
 
@@ -391,11 +397,30 @@ func serve(args []string, stdout io.Writer) error {
 		config.FaucetLimits = httpapi.FaucetLimits{WeiDefault: chain.FaucetWeiDefault, WeiMax: chain.FaucetWeiMax,
 			USDCDefault: chain.FaucetUSDCDefault, USDCMax: chain.FaucetUSDCMax}
 	}
+	var relayer atomic.Pointer[relay.Relayer]
+	if local != nil {
+		config.Settlements = &relay.Store{Engine: eng}
+		config.RelayerStats = func() relay.Stats {
+			if r := relayer.Load(); r != nil {
+				return r.Stats()
+			}
+			return relay.Stats{}
+		}
+	}
 	logger.Info("public URL (Sign-In with Ethereum domain and URI)", "url", config.Origin)
 	server, err := httpapi.New(config)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if local != nil {
+		r, err := startRelayer(eng, local, server, c.batchWindow, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		relayer.Store(r)
+		defer r.Close() // on an early return; Close is idempotent
 	}
 	// These lines go to stdout, for people and for scripts (tests read them).
 	fmt.Fprintf(stdout, "tollway listening on http://%s\n", ln.Addr())
@@ -439,10 +464,13 @@ func serve(args []string, stdout io.Writer) error {
 		cancel()
 	}
 	// Stop order: no new connections, requests drained, key actors
-	// stopped (Shutdown), the deposit watcher, then the engine's actors and
+	// stopped (Shutdown), the deposit watcher and the relayer, then the engine's actors and
 	// log (deferred Close), then the chain.
 	stopWatching()
 	<-watching
+	if r := relayer.Load(); r != nil {
+		r.Close() // before the engine: it writes through it
+	}
 	if closeErr := eng.Close(); closeErr != nil && err == nil {
 		err = closeErr
 	}
