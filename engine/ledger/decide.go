@@ -6,15 +6,15 @@ import "fmt"
 type CommandType uint8
 
 const (
-	CommandCredit      CommandType = iota + 1 // fund To from the chain account From
-	CommandCharge                             // move Amount from From to To, fee to Fees
-	CommandHold                               // reserve Amount of From for To for Timeout
-	CommandCapture                            // post Amount (<= held) of hold ID, release the rest
-	CommandVoid                               // release hold ID
-	CommandSessionOpen                        // open session ID: reserve Rate × MaxSeconds of From for To
-	CommandPayout                             // move Amount of From out of the ledger, to its chain account
-	CommandReserveWithdrawal                  // reserve up to Amount of From toward its chain account, replacing its reservation
-	CommandCompleteWithdrawal                 // release From's withdrawal reservation, pay Amount out to its chain account
+	CommandCredit             CommandType = iota + 1 // fund To from the chain account From
+	CommandCharge                                    // move Amount from From to To, fee to Fees
+	CommandHold                                      // reserve Amount of From for To for Timeout
+	CommandCapture                                   // post Amount (<= held) of hold ID, release the rest
+	CommandVoid                                      // release hold ID
+	CommandSessionOpen                               // open session ID: reserve Rate × MaxSeconds of From for To
+	CommandPayout                                    // move Amount of From out of the ledger, to its chain account
+	CommandReserveWithdrawal                         // reserve up to Amount of From toward its chain account, replacing its reservation
+	CommandCompleteWithdrawal                        // release From's withdrawal reservation, pay Amount out to its chain account
 )
 
 // AmountPerOperationMax bounds the amount of one credit, charge or hold, so

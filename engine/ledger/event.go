@@ -4,22 +4,22 @@ package ledger
 type EventType uint8
 
 const (
-	EventAccountCreated   EventType = iota + 1 // Account opened in Ledger with Kind
-	EventCredited                              // Amount from the chain account (From) to To
-	EventCharged                               // Amount from From: Amount-Fee to To, Fee to Fees
-	EventHeld                                  // Amount of From reserved for To until Deadline
-	EventCaptured                              // hold ID posted: Captured of Amount, Fee of it to Fees
-	EventVoided                                // hold ID released by request
-	EventExpired                               // hold ID released at its deadline
-	EventSessionOpened                         // session ID opened: Amount of From reserved for To
-	EventSessionAccepted                       // session ID accepted by its supplier
-	EventSessionStarted                        // session ID live
-	EventSessionEnded                          // session ID ended: Captured of Amount posted, Fee of it to Fees
-	EventSessionCancelled                      // session ID cancelled by its consumer, released
-	EventSessionExpired                        // session ID not started in time, released
-	EventPaidOut                               // Amount of From out of the ledger, to its chain account (To)
-	EventWithdrawalReserved                    // Amount of From reserved toward its chain account (To) for a withdrawal requested on chain
-	EventWithdrawn                             // From's withdrawal reservation released, Amount of From paid out to its chain account (To)
+	EventAccountCreated     EventType = iota + 1 // Account opened in Ledger with Kind
+	EventCredited                                // Amount from the chain account (From) to To
+	EventCharged                                 // Amount from From: Amount-Fee to To, Fee to Fees
+	EventHeld                                    // Amount of From reserved for To until Deadline
+	EventCaptured                                // hold ID posted: Captured of Amount, Fee of it to Fees
+	EventVoided                                  // hold ID released by request
+	EventExpired                                 // hold ID released at its deadline
+	EventSessionOpened                           // session ID opened: Amount of From reserved for To
+	EventSessionAccepted                         // session ID accepted by its supplier
+	EventSessionStarted                          // session ID live
+	EventSessionEnded                            // session ID ended: Captured of Amount posted, Fee of it to Fees
+	EventSessionCancelled                        // session ID cancelled by its consumer, released
+	EventSessionExpired                          // session ID not started in time, released
+	EventPaidOut                                 // Amount of From out of the ledger, to its chain account (To)
+	EventWithdrawalReserved                      // Amount of From reserved toward its chain account (To) for a withdrawal requested on chain
+	EventWithdrawn                               // From's withdrawal reservation released, Amount of From paid out to its chain account (To)
 	eventTypeEnd
 )
 
