@@ -293,3 +293,47 @@ func TestAWithdrawalReservationSurvivesASnapshotAndReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeEventRejectsWithdrawalEventsTheRulesCouldNotProduce: replay
+// applies what decodes, so a withdrawal event that no decision could have
+// made (between other accounts, with a hold's or a fee's fields, reserving
+// above its request, paying other than it, releasing without an id) is
+// refused as corrupt rather than misapplied.
+func TestDecodeEventRejectsWithdrawalEventsTheRulesCouldNotProduce(t *testing.T) {
+	good := map[EventType]Event{
+		EventWithdrawalReserved: reserved("wdr-2", now0, 300, 500, 200, "wdr-1"),
+		EventWithdrawn:          withdrawn("wd", now0, 300, 200, "wdr-1"),
+	}
+	tests := []struct {
+		name   string
+		typ    EventType
+		change func(*Event)
+	}{
+		{"to an account other than the chain's", EventWithdrawalReserved, func(e *Event) { e.To = bob }},
+		{"to another ledger's chain account", EventWithdrawn, func(e *Event) { e.To = ChainAccountID(liveLedger) }},
+		{"from a system account", EventWithdrawalReserved, func(e *Event) { e.From = testFees }},
+		{"with a fees account", EventWithdrawn, func(e *Event) { e.Fees = testFees }},
+		{"with a fee", EventWithdrawn, func(e *Event) { e.Fees, e.Fee = testFees, NewAmount(1) }},
+		{"with a captured amount", EventWithdrawn, func(e *Event) { e.Captured = NewAmount(1) }},
+		{"with a hold's deadline", EventWithdrawalReserved, func(e *Event) { e.Timeout, e.Deadline = 1e9, now0 + 1e9 }},
+		{"with a memo", EventWithdrawalReserved, func(e *Event) { e.Memo = "m" }},
+		{"with a spender", EventWithdrawn, func(e *Event) { e.Spender = "key_1" }},
+		{"reserving above its request", EventWithdrawalReserved, func(e *Event) { e.Amount = NewAmount(501) }},
+		{"paying other than its request", EventWithdrawn, func(e *Event) { e.Withdrawal.Requested = NewAmount(301) }},
+		{"releasing an amount without its id", EventWithdrawn, func(e *Event) { e.Withdrawal.ReleasedID = "" }},
+	}
+	for typ, e := range good {
+		if _, err := DecodeEvent(AppendEvent(nil, &e)); err != nil {
+			t.Fatalf("DecodeEvent(good %v) = %v, want success: the cases below change one thing each", typ, err)
+		}
+	}
+	for _, tt := range tests {
+		e := good[tt.typ]
+		terms := *e.Withdrawal
+		e.Withdrawal = &terms
+		tt.change(&e)
+		if got, err := DecodeEvent(AppendEvent(nil, &e)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: DecodeEvent(%s) = %s, %v, want %v", tt.name, eventText(e), eventText(got), err, ErrCorrupt)
+		}
+	}
+}
