@@ -315,7 +315,7 @@ func TestDecodeEventRejectsWithdrawalEventsTheRulesCouldNotProduce(t *testing.T)
 		{"with a fees account", EventWithdrawn, func(e *Event) { e.Fees = testFees }},
 		{"with a fee", EventWithdrawn, func(e *Event) { e.Fees, e.Fee = testFees, NewAmount(1) }},
 		{"with a captured amount", EventWithdrawn, func(e *Event) { e.Captured = NewAmount(1) }},
-		{"with a hold's deadline", EventWithdrawalReserved, func(e *Event) { e.Timeout, e.Deadline = 1e9, now0 + 1e9 }},
+		{"with a hold's deadline", EventWithdrawalReserved, func(e *Event) { e.Timeout, e.Deadline = 1e9, now0+1e9 }},
 		{"with a memo", EventWithdrawalReserved, func(e *Event) { e.Memo = "m" }},
 		{"with a spender", EventWithdrawn, func(e *Event) { e.Spender = "key_1" }},
 		{"reserving above its request", EventWithdrawalReserved, func(e *Event) { e.Amount = NewAmount(501) }},
