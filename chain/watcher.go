@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"strings"
 	"time"
@@ -30,6 +31,15 @@ import (
 //
 // A deposit to a wallet no account binds yet waits in the table (one row
 // per deposit) and is credited once an account binds the wallet.
+//
+// The same pass follows the pool's withdrawals, so that what a wallet is
+// about to take out can no longer be spent off chain: a WithdrawalRequested
+// reserves what the bound account has available toward the chain account
+// (engine.ReserveWithdrawal, client id wdr:<tx>:<log index>; a new request
+// replaces the last, as on chain), and a Withdrawn releases it and pays out
+// what the pool paid (engine.CompleteWithdrawal, wd:<tx>:<log index>). A
+// wallet no account binds has no off-chain balance: its withdrawals are
+// logged and skipped.
 
 // Watcher limits.
 const (
@@ -64,9 +74,18 @@ type Watcher struct {
 	Confirmations uint64
 	Wallets       WalletDirectory
 	Logger        *slog.Logger
+	// OnWithdrawalRequested, if set, is called once a withdrawal requested
+	// by a bound wallet is reserved durably, with when the pool lets it
+	// complete, so that the wallet's charges can be settled before then.
+	// It runs on the watcher's goroutine, at least once per request: again
+	// when the watcher reads the request's block again (after a restart),
+	// even if the withdrawal has completed since. It must not block long.
+	OnWithdrawalRequested func(wallet common.Address, availableAt time.Time)
 
-	pool      *contracts.SettlementPool
-	depositID common.Hash // the Deposited event's topic
+	pool        *contracts.SettlementPool
+	depositID   common.Hash // the Deposited event's topic
+	requestedID common.Hash // WithdrawalRequested's
+	withdrawnID common.Hash // Withdrawn's
 }
 
 // Run watches until ctx ends, every WatchInterval. A failed pass is logged
@@ -87,14 +106,17 @@ func (w *Watcher) Run(ctx context.Context) {
 }
 
 // Poll credits every confirmed deposit not yet credited, and the waiting
-// ones whose wallet is bound now.
+// ones whose wallet is bound now, and applies the confirmed withdrawal
+// requests and withdrawals of bound wallets, in log order.
 func (w *Watcher) Poll(ctx context.Context) error {
 	if w.pool == nil {
 		parsed, err := contracts.SettlementPoolMetaData.ParseABI()
 		if err != nil {
 			return fmt.Errorf("chain: the pool's ABI: %w", err)
 		}
-		w.pool, w.depositID = contracts.NewSettlementPool(), parsed.Events["Deposited"].ID
+		w.pool, w.depositID = contracts.NewSettlementPool(), parsed.Events[contracts.SettlementPoolDepositedEventName].ID
+		w.requestedID = parsed.Events[contracts.SettlementPoolWithdrawalRequestedEventName].ID
+		w.withdrawnID = parsed.Events[contracts.SettlementPoolWithdrawnEventName].ID
 	}
 	if err := w.creditPending(ctx); err != nil {
 		return err
@@ -137,34 +159,127 @@ func (w *Watcher) cursor() (uint64, error) {
 	return next, err
 }
 
-// scan credits the deposits of blocks from..to.
+// scan applies the deposits and withdrawals of blocks from..to, in log
+// order: one query for the three events.
 func (w *Watcher) scan(ctx context.Context, from, to uint64) error {
 	logs, err := w.Client.FilterLogs(ctx, ethereum.FilterQuery{
 		FromBlock: new(big.Int).SetUint64(from), ToBlock: new(big.Int).SetUint64(to),
 		Addresses: []common.Address{w.Pool},
-		Topics:    [][]common.Hash{{w.depositID}},
+		Topics:    [][]common.Hash{{w.depositID, w.requestedID, w.withdrawnID}},
 	})
 	if err != nil {
 		return fmt.Errorf("chain: logs of blocks %d-%d: %w", from, to, err)
 	}
 	for i := range logs {
-		if logs[i].Removed {
+		if logs[i].Removed || len(logs[i].Topics) == 0 {
 			continue
 		}
-		deposit, err := w.pool.UnpackDepositedEvent(&logs[i])
-		if err != nil {
-			return fmt.Errorf("chain: deposit in %s: %w", logs[i].TxHash, err)
-		}
-		if err := w.credit(ctx, depositID(&logs[i]), deposit.Account, deposit.Amount); err != nil {
+		if err := w.apply(ctx, &logs[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// depositID is a deposit's credit client id: its transaction and log index.
-func depositID(log *types.Log) engine.TransferID {
-	return engine.TransferID(fmt.Sprintf("dep:%s:%d", log.TxHash.Hex(), log.Index))
+// apply applies one of the pool's logs.
+func (w *Watcher) apply(ctx context.Context, log *types.Log) error {
+	switch log.Topics[0] {
+	case w.depositID:
+		deposit, err := w.pool.UnpackDepositedEvent(log)
+		if err != nil {
+			return fmt.Errorf("chain: deposit in %s: %w", log.TxHash, err)
+		}
+		return w.credit(ctx, logID("dep", log), deposit.Account, deposit.Amount)
+	case w.requestedID:
+		request, err := w.pool.UnpackWithdrawalRequestedEvent(log)
+		if err != nil {
+			return fmt.Errorf("chain: withdrawal request in %s: %w", log.TxHash, err)
+		}
+		return w.reserve(ctx, logID("wdr", log), request)
+	case w.withdrawnID:
+		withdrawal, err := w.pool.UnpackWithdrawnEvent(log)
+		if err != nil {
+			return fmt.Errorf("chain: withdrawal in %s: %w", log.TxHash, err)
+		}
+		return w.complete(ctx, logID("wd", log), withdrawal)
+	}
+	return nil
+}
+
+// logID is the client id of what a log does: its kind (dep, wdr, wd), its
+// transaction and its log index.
+func logID(kind string, log *types.Log) engine.TransferID {
+	return engine.TransferID(fmt.Sprintf("%s:%s:%d", kind, log.TxHash.Hex(), log.Index))
+}
+
+// reserve reserves, on the account bound to the requesting wallet, what
+// the withdrawal may take, then tells OnWithdrawalRequested.
+func (w *Watcher) reserve(ctx context.Context, id engine.TransferID, request *contracts.SettlementPoolWithdrawalRequested) error {
+	account, bound := w.Wallets(request.Account)
+	if !bound {
+		w.Logger.Info("withdrawal requested by a wallet no account binds: nothing to reserve",
+			"wallet", request.Account.Hex(), "amount", request.Amount.String(), "id", id)
+		return nil
+	}
+	// The pool asks at most a wallet's deposits; a request above what one
+	// operation may move reserves all the account has all the same.
+	requested := request.Amount
+	if requested.Cmp(operationMax) > 0 {
+		requested = operationMax
+	}
+	amount, err := engine.ParseAmount(requested.String())
+	if err != nil {
+		return fmt.Errorf("chain: withdrawal request %s of %s: %w", id, request.Amount, err)
+	}
+	if _, err := w.Engine.ReserveWithdrawal(ctx, id, account, amount); err != nil {
+		return fmt.Errorf("chain: reserve withdrawal %s of %s: %w", id, account, err)
+	}
+	if w.OnWithdrawalRequested != nil {
+		availableAt := time.Unix(1<<62, 0).UTC() // a time the pool cannot have set (it sets now + its delay): the farthest
+		if request.AvailableAt.IsInt64() && request.AvailableAt.Int64() < 1<<62 {
+			availableAt = time.Unix(request.AvailableAt.Int64(), 0).UTC()
+		}
+		w.OnWithdrawalRequested(request.Account, availableAt)
+	}
+	return nil
+}
+
+// operationMax is ledger.AmountPerOperationMax, the most one engine
+// operation moves.
+var operationMax = new(big.Int).SetUint64(math.MaxUint64)
+
+// complete releases the withdrawing account's reservation and pays out
+// what the pool paid. A withdrawal the ledger cannot record (more than the
+// account holds off chain: its charges were not settled before the
+// withdrawal completed, which the pool's delay exists to prevent) is
+// logged as an error and skipped, rather than stop the watcher at its
+// block for good; the reservation stays until the wallet's next request.
+func (w *Watcher) complete(ctx context.Context, id engine.TransferID, withdrawal *contracts.SettlementPoolWithdrawn) error {
+	account, bound := w.Wallets(withdrawal.Account)
+	if !bound {
+		w.Logger.Info("withdrawal by a wallet no account binds: nothing to pay out",
+			"wallet", withdrawal.Account.Hex(), "amount", withdrawal.Amount.String(), "id", id)
+		return nil
+	}
+	var err error
+	if withdrawal.Amount.Cmp(operationMax) > 0 {
+		err = fmt.Errorf("%w: above what one operation moves", engine.ErrInvalid)
+	} else {
+		amount, parseErr := engine.ParseAmount(withdrawal.Amount.String())
+		if parseErr != nil {
+			return fmt.Errorf("chain: withdrawal %s of %s: %w", id, withdrawal.Amount, parseErr)
+		}
+		_, err = w.Engine.CompleteWithdrawal(ctx, id, account, amount)
+	}
+	switch {
+	case errors.Is(err, engine.ErrInsufficientFunds) || errors.Is(err, engine.ErrInvalid):
+		w.Logger.Error("withdrawal paid on chain that the ledger cannot record: the account holds less off chain",
+			"wallet", withdrawal.Account.Hex(), "account", account, "amount", withdrawal.Amount.String(), "id", id, "error", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("chain: complete withdrawal %s of %s: %w", id, account, err)
+	}
+	return nil
 }
 
 // credit credits the account bound to wallet, or keeps the deposit for

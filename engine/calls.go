@@ -114,6 +114,33 @@ func (e *Engine) Payout(ctx context.Context, id TransferID, account AccountID, a
 	return e.execute(ctx, ledger.Command{Type: ledger.CommandPayout, ID: id, From: account, Amount: amount})
 }
 
+// ReserveWithdrawal records a withdrawal that account's wallet requested
+// on chain (the pool's WithdrawalRequested), so that what the chain will
+// pay out can no longer be spent off chain: it reserves amount, or as much
+// of it as account has available, toward its ledger's chain account (the
+// account's Balance shows it as Reserved). The pool keeps one pending
+// withdrawal per wallet, a new request replacing the old, and so does the
+// account: the reservation replaces (releases, in the same event) any
+// earlier one. It never overdraws: with nothing available it reserves 0,
+// and the request is still recorded. Hold expiry, captures, voids and
+// sessions never touch it; CompleteWithdrawal releases it. amount must be
+// positive; account is a user account (ErrInvalid otherwise). id is the
+// client id: a retry with the same account and amount replays, even after
+// a later request replaced the reservation.
+func (e *Engine) ReserveWithdrawal(ctx context.Context, id TransferID, account AccountID, amount Amount) (Transfer, error) {
+	return e.execute(ctx, ledger.Command{Type: ledger.CommandReserveWithdrawal, ID: id, From: account, Amount: amount})
+}
+
+// CompleteWithdrawal records a withdrawal the pool paid (its Withdrawn):
+// it releases account's withdrawal reservation, if any, and pays amount
+// (what the chain paid, possibly 0) out to the ledger's chain account, as
+// Payout does, in one event. It never overdraws: amount above what
+// account has available once its reservation is released is
+// ErrInsufficientFunds, and changes nothing. id is the client id.
+func (e *Engine) CompleteWithdrawal(ctx context.Context, id TransferID, account AccountID, amount Amount) (Transfer, error) {
+	return e.execute(ctx, ledger.Command{Type: ledger.CommandCompleteWithdrawal, ID: id, From: account, Amount: amount})
+}
+
 // Charge applies a charge: see the Charge type.
 func (e *Engine) Charge(ctx context.Context, c Charge) (Transfer, error) {
 	return e.execute(ctx, e.chargeCommand(&c))

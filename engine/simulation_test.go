@@ -129,6 +129,10 @@ func (s *simulation) step(ctx context.Context) {
 		got, err = s.eng.Capture(ctx, c.ID, c.Amount)
 	case ledger.CommandVoid:
 		err = s.eng.Void(ctx, c.ID)
+	case ledger.CommandReserveWithdrawal:
+		got, err = s.eng.ReserveWithdrawal(ctx, c.ID, c.From, c.Amount)
+	case ledger.CommandCompleteWithdrawal:
+		got, err = s.eng.CompleteWithdrawal(ctx, c.ID, c.From, c.Amount)
 	}
 	if !sameError(err, modelErr) {
 		s.t.Fatalf("step %d: %+v = %v, model says %v", s.steps, c, err, modelErr)
@@ -171,7 +175,7 @@ func (s *simulation) randomCommand() ledger.Command {
 	account := func() engine.AccountID { return s.ids[rng.IntN(len(s.ids))] }
 	id := engine.TransferID(fmt.Sprintf("op-%d", s.steps))
 	amount := engine.NewAmount(uint64(1 + rng.IntN(4000)))
-	switch rng.IntN(10) {
+	switch rng.IntN(12) {
 	case 0, 1:
 		return ledger.Command{Type: ledger.CommandCredit, ID: id, To: account(), Amount: amount}
 	case 2, 3, 4:
@@ -179,6 +183,13 @@ func (s *simulation) randomCommand() ledger.Command {
 	case 5, 6:
 		timeout := time.Duration(1+rng.IntN(20)) * time.Second
 		return ledger.Command{Type: ledger.CommandHold, ID: id, From: account(), To: account(), Amount: amount, FeeBps: s.feeBps, Timeout: int64(timeout)}
+	case 7: // a withdrawal requested on chain, replacing the account's last
+		return ledger.Command{Type: ledger.CommandReserveWithdrawal, ID: id, From: account(), Amount: amount}
+	case 8: // a withdrawal paid on chain, some of them paying nothing
+		if rng.IntN(4) == 0 {
+			amount = engine.Amount{}
+		}
+		return ledger.Command{Type: ledger.CommandCompleteWithdrawal, ID: id, From: account(), Amount: amount}
 	}
 	hold := id
 	if len(s.holds) > 0 {
@@ -199,6 +210,9 @@ func withoutResolution(c ledger.Command) ledger.Command {
 	}
 	if c.Type == ledger.CommandCapture || c.Type == ledger.CommandVoid {
 		c.From = ""
+	}
+	if c.Type == ledger.CommandReserveWithdrawal || c.Type == ledger.CommandCompleteWithdrawal {
+		c.To = ""
 	}
 	return c
 }

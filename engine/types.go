@@ -128,7 +128,7 @@ type Hold struct {
 // Balance is an account's money as its owner sees it.
 type Balance struct {
 	Available Amount // what can be spent now
-	Reserved  Amount // held by open holds
+	Reserved  Amount // held by open holds and the withdrawal reservation
 	Posted    Amount // credits posted - debits posted
 	Pending   Amount // incoming pending credits net of outgoing pending debits, when positive
 }
@@ -141,6 +141,12 @@ const (
 	TransferCharge TransferType = "charge"
 	TransferHold   TransferType = "hold"
 	TransferPayout TransferType = "payout"
+	// TransferWithdrawalReserved is a withdrawal requested on chain: Amount
+	// of From reserved toward its chain account (To), Requested asked.
+	TransferWithdrawalReserved TransferType = "withdrawal_reserved"
+	// TransferWithdrawal is a withdrawal completed on chain: From's
+	// reservation released, Amount paid out to its chain account (To).
+	TransferWithdrawal TransferType = "withdrawal"
 )
 
 // HoldState is where a hold is in its life.
@@ -153,15 +159,15 @@ const (
 	HoldExpired  HoldState = "expired"
 )
 
-// Transfer is the result of a credit, charge or hold, and what a lookup by
-// client id returns.
+// Transfer is the result of a credit, charge, hold, payout or withdrawal,
+// and what a lookup by client id returns.
 type Transfer struct {
 	ID       TransferID
 	Type     TransferType
 	Ledger   LedgerID
 	From     AccountID
 	To       AccountID
-	Amount   Amount // charged, credited or held
+	Amount   Amount // charged, credited, held, paid out or reserved for a withdrawal
 	Fee      Amount // to the fee account
 	ToAmount Amount // to To: the posted amount minus the fee
 	Time     time.Time
@@ -174,6 +180,13 @@ type Transfer struct {
 	Captured Amount
 	Created  time.Time
 	Deadline time.Time
+
+	// Withdrawals only: what the chain asked for (a reservation's Amount
+	// is the part of it that was available), and the earlier reservation
+	// this one released, by client id (empty: none).
+	Requested  Amount
+	Released   Amount
+	ReleasedID TransferID
 
 	// Position is the log position of the event that produced this answer;
 	// it is 0 when the answer is a replay or a lookup.
@@ -215,6 +228,13 @@ const (
 	// EventPaidOut moves Amount of From out of the ledger to its chain
 	// account (To): money that left on chain.
 	EventPaidOut = ledger.EventPaidOut
+	// Withdrawals (ReserveWithdrawal, CompleteWithdrawal) each release
+	// From's withdrawal reservation (Released, client id ReleasedID), then
+	// EventWithdrawalReserved reserves Amount of From toward its chain
+	// account (To) for a withdrawal of Requested requested on chain, and
+	// EventWithdrawn pays Amount out to it: money that left on chain.
+	EventWithdrawalReserved = ledger.EventWithdrawalReserved
+	EventWithdrawn          = ledger.EventWithdrawn
 )
 
 // Event is one committed change, as Subscribe delivers it, in log order.
@@ -235,6 +255,10 @@ type Event struct {
 	Deadline time.Time // holds
 	Spender  SpenderID // charges and holds
 	Memo     string    // charges and holds
+
+	Requested  Amount     // withdrawals: what the chain asked for
+	Released   Amount     // withdrawals: the reservation released
+	ReleasedID TransferID // withdrawals: its client id; empty when there was none
 }
 
 func eventOf(position uint64, e *ledger.Event) Event {
@@ -245,6 +269,9 @@ func eventOf(position uint64, e *ledger.Event) Event {
 	}
 	if e.Deadline != 0 {
 		ev.Deadline = time.Unix(0, e.Deadline).UTC()
+	}
+	if w := e.Withdrawal; w != nil {
+		ev.Requested, ev.Released, ev.ReleasedID = w.Requested, w.Released, w.ReleasedID
 	}
 	return ev
 }
@@ -262,6 +289,13 @@ func transferOf(e *ledger.Event) Transfer {
 		t.Type, t.ToAmount = TransferCharge, e.ToAmount()
 	case ledger.EventPaidOut:
 		t.Type, t.ToAmount = TransferPayout, e.Amount
+	case ledger.EventWithdrawalReserved, ledger.EventWithdrawn:
+		t.Type, t.ToAmount = TransferWithdrawalReserved, Amount{}
+		if e.Type == ledger.EventWithdrawn {
+			t.Type, t.ToAmount = TransferWithdrawal, e.Amount
+		}
+		w := e.Withdrawal
+		t.Requested, t.Released, t.ReleasedID = w.Requested, w.Released, w.ReleasedID
 	default:
 		t.Type, t.Deadline = TransferHold, time.Unix(0, e.Deadline).UTC()
 		t.Created = time.Unix(0, e.Deadline-e.Timeout).UTC() // every hold event carries both

@@ -93,6 +93,27 @@ type Account struct {
 	// spends are what budgeted spenders have debited, by spender; nil when
 	// no debit was budgeted.
 	spends map[SpenderID]*Spend
+	// withdrawal is the reservation of the withdrawal requested on chain,
+	// nil when none is pending.
+	withdrawal *Withdrawal
+}
+
+// Withdrawal is an account's reservation toward the withdrawal its wallet
+// requested from the pool: pending debits on the account, pending credits
+// on its ledger's chain account, so that what the chain will pay out can
+// no longer be spent off chain. An account has at most one, as the pool
+// keeps at most one pending withdrawal per wallet: a new request replaces
+// it, and the withdrawal's completion releases it.
+//
+// Rejected alternative: a hold without a deadline in the holds map, as a
+// session reserves. Every rule that walks the holds (expiry, capture, void,
+// the hold limits, the sessions' checks) would then have to know to leave
+// it alone; kept apart, none of them can touch it.
+type Withdrawal struct {
+	ID        TransferID // the request's client id
+	Amount    Amount     // reserved: as much of Requested as was available
+	Requested Amount     // what the chain request asked for
+	Created   int64      // Unix nanoseconds when it was reserved
 }
 
 // Hold is an open pending transfer that reserves Amount of From for To
@@ -128,8 +149,12 @@ func (a *Account) Available() Amount {
 	return available
 }
 
-// Reserved returns what open holds reserve.
+// Reserved returns what open holds and the withdrawal reservation reserve.
 func (a *Account) Reserved() Amount { return a.DebitsPending }
+
+// Withdrawal returns the account's withdrawal reservation, or nil. The
+// caller must not change it.
+func (a *Account) Withdrawal() *Withdrawal { return a.withdrawal }
 
 // Hold returns the open hold with this id, or nil.
 func (a *Account) Hold(id TransferID) *Hold { return a.holds[id] }
@@ -199,7 +224,8 @@ func ValidLedgerID(id LedgerID) bool { return validID(string(id), LedgerIDBytesM
 // ValidTransferID reports whether id may be an operation's client id.
 func ValidTransferID(id TransferID) bool { return validID(string(id), TransferIDBytesMax) }
 
-// Clone returns a deep copy of a, so two owners never share its holds.
+// Clone returns a deep copy of a, so two owners never share its holds
+// (nor its spends or withdrawal reservation).
 func (a *Account) Clone() *Account {
 	c := *a
 	if a.holds != nil {
@@ -215,6 +241,10 @@ func (a *Account) Clone() *Account {
 			spent := *s
 			c.spends[id] = &spent
 		}
+	}
+	if a.withdrawal != nil {
+		w := *a.withdrawal
+		c.withdrawal = &w
 	}
 	return &c
 }

@@ -16,13 +16,16 @@ type Directory interface {
 // Resolve checks the accounts a command names and fills in its ledger and fee
 // account: From and To exist, are user accounts of one ledger, and differ.
 // Capture and void name only the hold, so they resolve through Recall; a
-// payout names its payer (a user or fee account), and goes to the chain.
+// payout names its payer (a user or fee account), and goes to the chain,
+// as withdrawals do (from a user account).
 func Resolve(d Directory, c *Command) error {
 	var from, to Known
 	if c.Type != CommandCredit {
 		from = lookup(d, c.From)
 	}
-	if c.Type != CommandCapture && c.Type != CommandVoid && c.Type != CommandPayout {
+	switch c.Type {
+	case CommandCapture, CommandVoid, CommandPayout, CommandReserveWithdrawal, CommandCompleteWithdrawal:
+	default:
 		to = lookup(d, c.To)
 	}
 	return ResolveKnown(c, from, to)
@@ -65,6 +68,15 @@ func ResolveKnown(c *Command, from, to Known) error {
 			return fmt.Errorf("%w: account %q", ErrNotFound, c.From)
 		case from.Kind == KindChain:
 			return fmt.Errorf("%w: the chain account pays nothing out", ErrInvalid)
+		}
+		c.Ledger, c.To = from.Ledger, ChainAccountID(from.Ledger)
+		return nil
+	case CommandReserveWithdrawal, CommandCompleteWithdrawal:
+		switch {
+		case !from.OK:
+			return fmt.Errorf("%w: account %q", ErrNotFound, c.From)
+		case from.Kind.IsSystem():
+			return fmt.Errorf("%w: only a user account withdraws", ErrInvalid)
 		}
 		c.Ledger, c.To = from.Ledger, ChainAccountID(from.Ledger)
 		return nil
@@ -361,7 +373,9 @@ type ledgerTotals struct {
 
 // Check verifies the invariants of the design: per ledger, Σ debits = Σ
 // credits for posted and pending alike; no account that may not overdraw
-// has debits above its credits; each open hold is reserved by its payer.
+// has debits above its credits; each open hold is reserved by its payer;
+// an account's pending debits are its open holds and its withdrawal
+// reservation, no more.
 func (b *Book) Check() error {
 	totals := make(map[LedgerID]*ledgerTotals)
 	for _, a := range b.Accounts() {
@@ -442,7 +456,21 @@ func checkAccount(a *Account) error {
 			return fmt.Errorf("account %q: held amounts overflow", a.ID)
 		}
 	}
+	if w := a.withdrawal; w != nil {
+		var ok bool
+		switch held, ok = held.Add(w.Amount); {
+		case !ok:
+			return fmt.Errorf("account %q: held amounts and its withdrawal reservation overflow", a.ID)
+		case a.Kind.IsSystem():
+			return fmt.Errorf("account %q: a %v account reserves a withdrawal", a.ID, a.Kind)
+		case w.Amount.Cmp(w.Requested) > 0:
+			return fmt.Errorf("account %q: withdrawal reservation %s above the %s requested", a.ID, w.Amount, w.Requested)
+		}
+	}
 	if held != a.DebitsPending {
+		if w := a.withdrawal; w != nil {
+			return fmt.Errorf("account %q: open holds %s (its withdrawal reservation of %s included) != pending debits %s", a.ID, held, w.Amount, a.DebitsPending)
+		}
 		return fmt.Errorf("account %q: open holds %s != pending debits %s", a.ID, held, a.DebitsPending)
 	}
 	return nil

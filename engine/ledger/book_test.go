@@ -36,6 +36,7 @@ type modelAccount struct {
 	kind                                                       Kind
 	debitsPosted, creditsPosted, debitsPending, creditsPending uint64
 	spends                                                     map[SpenderID]*modelSpend // budgeted sessions' spenders
+	withdrawal                                                 *modelWithdrawal          // the reservation of a withdrawal requested, or nil
 }
 
 func (a *modelAccount) available() uint64 {
@@ -121,7 +122,7 @@ func sameContent(first, c Command) bool {
 		return false
 	}
 	switch c.Type {
-	case CommandCharge, CommandPayout:
+	case CommandCharge, CommandPayout, CommandReserveWithdrawal, CommandCompleteWithdrawal:
 		return first.From == c.From
 	case CommandHold:
 		return first.From == c.From && first.Timeout == c.Timeout
@@ -136,7 +137,8 @@ func (m *model) predict(c Command, now int64) prediction {
 	var decider AccountID
 	operation := m.operations[c.ID]
 	switch {
-	case operation != nil && (c.Type == CommandCredit || c.Type == CommandCharge || c.Type == CommandHold || c.Type == CommandSessionOpen || c.Type == CommandPayout):
+	case operation != nil && (c.Type == CommandCredit || c.Type == CommandCharge || c.Type == CommandHold || c.Type == CommandSessionOpen || c.Type == CommandPayout ||
+		c.Type == CommandReserveWithdrawal || c.Type == CommandCompleteWithdrawal):
 		if sameContent(operation.command, c) {
 			return prediction{replay: true, result: operation.last}
 		}
@@ -166,6 +168,15 @@ func (m *model) predict(c Command, now int64) prediction {
 			return prediction{errs: []error{ErrInvalid}}
 		}
 		decider = c.To
+	case c.Type == CommandReserveWithdrawal || c.Type == CommandCompleteWithdrawal:
+		from := m.accounts[c.From]
+		switch {
+		case from == nil:
+			return prediction{errs: []error{ErrNotFound}}
+		case from.kind.IsSystem():
+			return prediction{errs: []error{ErrInvalid}}
+		}
+		decider = c.From
 	case c.Type == CommandPayout:
 		from := m.accounts[c.From]
 		switch {
@@ -194,6 +205,8 @@ func (m *model) predict(c Command, now int64) prediction {
 	switch c.Type {
 	case CommandSessionOpen:
 		return m.predictSessionOpen(p, a, c, available, now)
+	case CommandReserveWithdrawal, CommandCompleteWithdrawal:
+		return m.predictWithdrawal(p, a, c, available, now)
 	case CommandCredit:
 		if amount == 0 {
 			p.errs = []error{ErrInvalid}
@@ -319,7 +332,8 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 		m.events[e.ID] = counts
 	}
 	counts[e.Type]++
-	opened := counts[EventCredited] + counts[EventCharged] + counts[EventHeld] + counts[EventSessionOpened] + counts[EventPaidOut]
+	opened := counts[EventCredited] + counts[EventCharged] + counts[EventHeld] + counts[EventSessionOpened] + counts[EventPaidOut] +
+		counts[EventWithdrawalReserved] + counts[EventWithdrawn]
 	closed := counts[EventCaptured] + counts[EventVoided] + counts[EventExpired] +
 		counts[EventSessionEnded] + counts[EventSessionCancelled] + counts[EventSessionExpired]
 	if opened > 1 || closed > 1 || (closed == 1 && counts[EventHeld]+counts[EventSessionOpened] != 1) ||
@@ -328,7 +342,8 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 	}
 	operation := m.operations[e.ID]
 	switch {
-	case e.Type == EventCredited || e.Type == EventCharged || e.Type == EventHeld || e.Type == EventSessionOpened || e.Type == EventPaidOut:
+	case e.Type == EventCredited || e.Type == EventCharged || e.Type == EventHeld || e.Type == EventSessionOpened || e.Type == EventPaidOut ||
+		e.Type.IsWithdrawal():
 		operation = &modelOperation{command: sent}
 		m.operations[e.ID] = operation
 	case e.Type.IsSession():
@@ -344,6 +359,10 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 	operation.last = e
 	if e.Type.IsSession() {
 		m.applySession(e, sent, minus)
+		return
+	}
+	if e.Type.IsWithdrawal() {
+		m.applyWithdrawal(t, e, minus)
 		return
 	}
 	switch e.Type {
@@ -651,7 +670,9 @@ func (s *simulation) command() Command {
 	}
 	id := s.clientID()
 	var c Command
-	switch n := s.r.IntN(115); {
+	switch n := s.r.IntN(125); {
+	case n >= 115:
+		c = s.withdrawal(id)
 	case n >= 110:
 		c = Command{Type: CommandPayout, ID: id, From: s.payoutFrom(), Amount: s.amount("", 3_000)}
 	case n >= 100:
@@ -794,6 +815,9 @@ func (s *simulation) check(step int) {
 			DebitsPosted: NewAmount(m.debitsPosted), CreditsPosted: NewAmount(m.creditsPosted),
 			DebitsPending: NewAmount(m.debitsPending), CreditsPending: NewAmount(m.creditsPending)}}
 		want.Holds, want.Spends = openHolds[id], m.spendsOf()
+		if w := m.withdrawal; w != nil {
+			want.Withdrawal = Withdrawal{ID: w.id, Amount: NewAmount(w.amount), Requested: NewAmount(w.requested), Created: w.created}
+		}
 		slices.SortFunc(want.Holds, func(x, y Hold) int { return compareHolds(&x, &y) })
 		if got := snapshotOf(a); !got.equal(want) {
 			s.t.Fatalf("step %d: account %q = %+v, want %+v", step, id, got, want)
@@ -853,6 +877,12 @@ func checkInvariants(b *Book) error {
 				return fmt.Errorf("account %q holds %q of %q", a.ID, h.ID, h.From)
 			}
 			held.add(h.Amount)
+		}
+		if w := a.withdrawal; w != nil {
+			if a.Kind.IsSystem() || w.Amount.Cmp(w.Requested) > 0 {
+				return fmt.Errorf("account %q (%v) reserves %v for a withdrawal of %v", a.ID, a.Kind, w.Amount, w.Requested)
+			}
+			held.add(w.Amount)
 		}
 		if held != (wide{low: a.DebitsPending}) {
 			return fmt.Errorf("account %q: holds %v != pending debits %v", a.ID, held, a.DebitsPending)

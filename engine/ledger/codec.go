@@ -13,11 +13,13 @@ import (
 // varints for times, length-prefixed strings, amounts as two uvarints (high,
 // low). A version byte leads, so the format can change without guessing.
 // Version 2 added spenders and memos (budgets and metadata); version 3
-// added sessions (their events end with the session's terms). Records of
-// versions 1 and 2 still decode, without what came later.
+// added sessions (their events end with the session's terms); version 4
+// added withdrawals (their events end with the withdrawal's terms, an
+// account's record with its withdrawal reservation). Records of earlier
+// versions still decode, without what came later.
 
 const (
-	codecVersion    = 3
+	codecVersion    = 4
 	codecVersionMin = 1
 )
 
@@ -61,6 +63,12 @@ func AppendEvent(buf []byte, e *Event) []byte {
 		for _, at := range [...]int64{t.Created, t.StartBy, t.Accepted, t.Started, t.Ended} {
 			buf = binary.AppendVarint(buf, at)
 		}
+	}
+	if e.Type.IsWithdrawal() {
+		w := e.Withdrawal
+		buf = appendAmount(buf, w.Requested)
+		buf = appendAmount(buf, w.Released)
+		buf = appendString(buf, string(w.ReleasedID))
 	}
 	return buf
 }
@@ -126,6 +134,12 @@ func DecodeEventInterned(data []byte, in *Interner) (Event, error) {
 		t.Created, t.StartBy, t.Accepted, t.Started, t.Ended = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
 		e.Session = t
 	}
+	if e.Type.IsWithdrawal() {
+		if version < 4 {
+			d.fail("withdrawal event before version 4")
+		}
+		e.Withdrawal = &WithdrawalTerms{Requested: d.amount(), Released: d.amount(), ReleasedID: TransferID(d.string(TransferIDBytesMax))}
+	}
 	if err := d.finish(); err != nil {
 		return Event{}, err
 	}
@@ -151,7 +165,7 @@ func validateEvent(e *Event) error {
 	if e.Fee.Cmp(posted) > 0 {
 		return fmt.Errorf("%w: fee above amount", ErrCorrupt)
 	}
-	if (e.Spender != "" || e.Memo != "") && (e.Type == EventAccountCreated || e.Type == EventCredited || e.Type == EventPaidOut) {
+	if (e.Spender != "" || e.Memo != "") && (e.Type == EventAccountCreated || e.Type == EventCredited || e.Type == EventPaidOut || e.Type.IsWithdrawal()) {
 		return fmt.Errorf("%w: spender or memo on a %v event", ErrCorrupt, e.Type)
 	}
 	if e.Type == EventAccountCreated {
@@ -168,6 +182,30 @@ func validateEvent(e *Event) error {
 	}
 	if e.Type.IsSession() {
 		return validateSession(e)
+	}
+	if e.Type.IsWithdrawal() {
+		return validateWithdrawal(e)
+	}
+	return nil
+}
+
+// validateWithdrawal rejects withdrawal events that the rules could not
+// have produced: a user account's, to its ledger's chain account, with
+// nothing of a hold or a fee, reserving no more than was requested (and
+// paying exactly what was asked), releasing an amount only with its id.
+func validateWithdrawal(e *Event) error {
+	w := e.Withdrawal
+	switch {
+	case e.To != ChainAccountID(e.Ledger) || e.Fees != "" || e.From[0] == SystemPrefix[0]:
+		return fmt.Errorf("%w: withdrawal between the wrong accounts", ErrCorrupt)
+	case !e.Captured.IsZero() || e.FeeBps != 0 || e.Timeout != 0 || e.Deadline != 0:
+		return fmt.Errorf("%w: withdrawal with a hold's or a fee's fields", ErrCorrupt)
+	case w.ReleasedID == "" && !w.Released.IsZero():
+		return fmt.Errorf("%w: withdrawal released without its id", ErrCorrupt)
+	case e.Type == EventWithdrawalReserved && e.Amount.Cmp(w.Requested) > 0:
+		return fmt.Errorf("%w: withdrawal reserved above its request", ErrCorrupt)
+	case e.Type == EventWithdrawn && e.Amount != w.Requested:
+		return fmt.Errorf("%w: withdrawal paid other than its request", ErrCorrupt)
 	}
 	return nil
 }
@@ -265,6 +303,15 @@ func AppendAccount(buf []byte, a *Account) []byte {
 		buf = binary.AppendVarint(buf, s.Day)
 		buf = appendAmount(buf, s.DayTotal)
 	}
+	if w := a.withdrawal; w != nil {
+		buf = append(buf, 1)
+		buf = appendString(buf, string(w.ID))
+		buf = appendAmount(buf, w.Amount)
+		buf = appendAmount(buf, w.Requested)
+		buf = binary.AppendVarint(buf, w.Created)
+	} else {
+		buf = append(buf, 0)
+	}
 	return buf
 }
 
@@ -307,6 +354,9 @@ func DecodeAccount(data []byte) (*Account, error) {
 	if version >= 2 {
 		d.spends(a)
 	}
+	if version >= 4 {
+		d.withdrawal(a)
+	}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
@@ -341,6 +391,22 @@ func (d *decoder) spends(a *Account) {
 			a.spends = make(map[SpenderID]*Spend)
 		}
 		a.spends[id] = s
+	}
+}
+
+// withdrawal decodes an account's withdrawal reservation, if it has one.
+func (d *decoder) withdrawal(a *Account) {
+	switch d.byte() {
+	case 0:
+	case 1:
+		w := &Withdrawal{ID: TransferID(d.string(TransferIDBytesMax))}
+		w.Amount, w.Requested, w.Created = d.amount(), d.amount(), d.varint()
+		if w.ID == "" {
+			d.fail("withdrawal id")
+		}
+		a.withdrawal = w
+	default:
+		d.fail("withdrawal presence")
 	}
 }
 

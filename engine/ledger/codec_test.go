@@ -32,7 +32,8 @@ const (
 	fieldDeadline
 	fieldSpender
 	fieldMemo
-	fieldSession // a session event's terms; empty for other events
+	fieldSession    // a session event's terms; empty for other events
+	fieldWithdrawal // a withdrawal event's terms; empty for other events
 	eventFieldCount
 )
 
@@ -51,15 +52,25 @@ func amountPiece(a Amount) []byte {
 
 func eventPieces(e *Event) [][]byte {
 	return [][]byte{
-		fieldVersion: {3}, fieldType: {byte(e.Type)},
+		fieldVersion: {4}, fieldType: {byte(e.Type)},
 		fieldID: lengthPrefixed(string(e.ID)), fieldLedger: lengthPrefixed(string(e.Ledger)), fieldTime: varint(e.Time),
 		fieldAccount: lengthPrefixed(string(e.Account)), fieldKind: {byte(e.Kind)},
 		fieldFrom: lengthPrefixed(string(e.From)), fieldTo: lengthPrefixed(string(e.To)), fieldFees: lengthPrefixed(string(e.Fees)),
 		fieldAmount: amountPiece(e.Amount), fieldFee: amountPiece(e.Fee), fieldCaptured: amountPiece(e.Captured),
 		fieldFeeBps: uvarint(uint64(e.FeeBps)), fieldTimeout: varint(e.Timeout), fieldDeadline: varint(e.Deadline),
 		fieldSpender: lengthPrefixed(string(e.Spender)), fieldMemo: lengthPrefixed(e.Memo),
-		fieldSession: termsPiece(e),
+		fieldSession: termsPiece(e), fieldWithdrawal: withdrawalTermsPiece(e),
 	}
+}
+
+// withdrawalTermsPiece returns the block that ends a withdrawal event
+// (version 4): the amount requested, the amount released and its id.
+func withdrawalTermsPiece(e *Event) []byte {
+	if !e.Type.IsWithdrawal() {
+		return []byte{}
+	}
+	w := e.Withdrawal
+	return join([][]byte{amountPiece(w.Requested), amountPiece(w.Released), lengthPrefixed(string(w.ReleasedID))})
 }
 
 // termsPiece returns the block that ends a session event (version 3): the
@@ -74,20 +85,29 @@ func termsPiece(e *Event) []byte {
 		varint(t.Created), varint(t.StartBy), varint(t.Accepted), varint(t.Started), varint(t.Ended)})
 }
 
-// sameEvent reports whether x and y are the same event, their session
-// terms compared by value (Event holds them by pointer).
+// sameEvent reports whether x and y are the same event, their session and
+// withdrawal terms compared by value (Event holds them by pointer).
 func sameEvent(x, y Event) bool {
 	if (x.Session == nil) != (y.Session == nil) || (x.Session != nil && *x.Session != *y.Session) {
 		return false
 	}
+	if (x.Withdrawal == nil) != (y.Withdrawal == nil) || (x.Withdrawal != nil && *x.Withdrawal != *y.Withdrawal) {
+		return false
+	}
 	x.Session, y.Session = nil, nil
+	x.Withdrawal, y.Withdrawal = nil, nil
 	return x == y
 }
 
 func sameEvents(x, y []Event) bool { return slices.EqualFunc(x, y, sameEvent) }
 
-// eventText formats e for failure text, its session terms by value.
+// eventText formats e for failure text, its session and withdrawal terms
+// by value.
 func eventText(e Event) string {
+	if w := e.Withdrawal; w != nil {
+		e.Withdrawal = nil
+		return fmt.Sprintf("%s withdrawal %+v", eventText(e), *w)
+	}
 	if e.Session == nil {
 		return fmt.Sprintf("%+v", e)
 	}
@@ -121,7 +141,7 @@ const (
 // accountPieces returns the fields of a's record, then one piece per hold.
 func accountPieces(a *Account) [][]byte {
 	pieces := [][]byte{
-		accountVersion: {3}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
+		accountVersion: {4}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
 		accountKind: {byte(a.Kind)}, accountDebitsPosted: amountPiece(a.DebitsPosted), accountCreditsPosted: amountPiece(a.CreditsPosted),
 		accountDebitsPending: amountPiece(a.DebitsPending), accountCreditsPending: amountPiece(a.CreditsPending),
 		accountHoldCount: uvarint(uint64(len(a.Holds()))),
@@ -134,7 +154,17 @@ func accountPieces(a *Account) [][]byte {
 		s := a.spends[id]
 		pieces = append(pieces, lengthPrefixed(string(id)), amountPiece(s.Total), varint(s.Day), amountPiece(s.DayTotal))
 	}
-	return pieces
+	return append(pieces, withdrawalPiece(a.withdrawal))
+}
+
+// withdrawalPiece returns the block that ends an account's record
+// (version 4): 0 without a withdrawal reservation; 1, its id, amount,
+// amount requested and time with one.
+func withdrawalPiece(w *Withdrawal) []byte {
+	if w == nil {
+		return []byte{0}
+	}
+	return join([][]byte{{1}, lengthPrefixed(string(w.ID)), amountPiece(w.Amount), amountPiece(w.Requested), varint(w.Created)})
 }
 
 func holdPiece(h *Hold) []byte {
@@ -200,6 +230,9 @@ func sampleEvents(t testing.TB) []Event {
 		{Type: CommandHold, ID: "h3", From: alice, To: bob, Amount: NewAmount(9), Timeout: 1},
 		{Type: CommandCredit, ID: "tick", To: alice, Amount: NewAmount(1)}, // expires h3 first
 		{Type: CommandPayout, ID: "out", From: bob, Amount: NewAmount(100)},
+		{Type: CommandReserveWithdrawal, ID: "wdr-1", From: alice, Amount: NewAmount(2000)},
+		{Type: CommandReserveWithdrawal, ID: "wdr-2", From: alice, Amount: NewAmount(1 << 40)}, // replaces wdr-1, reserves what is available
+		{Type: CommandCompleteWithdrawal, ID: "wd-2", From: alice, Amount: NewAmount(1500)},
 	} {
 		applied, _, err := b.Execute(&c, now0+int64(i)*1e6)
 		if err != nil {
@@ -227,6 +260,11 @@ func sampleEvents(t testing.TB) []Event {
 		events = append(events, e)
 	}
 	events = append(events, Event{Type: EventAccountCreated, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain})
+	for _, typ := range []EventType{EventWithdrawalReserved, EventWithdrawn} {
+		events = append(events, Event{Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MaxInt64,
+			From: longAccount[:AccountIDBytesMax], To: ChainAccountID(longLedger), Amount: max,
+			Withdrawal: &WithdrawalTerms{Requested: max, Released: max, ReleasedID: longTransferID}})
+	}
 	return append(events, largestSessionEvents()...)
 }
 
@@ -330,7 +368,22 @@ func sampleAccounts(t testing.TB) []*Account {
 		}
 		spending.Apply(&e)
 	}
-	return []*Account{plain, holding, full, chain, spending}
+	// A withdrawal reservation beside a hold, and one of the largest ids.
+	withdrawing := &Account{ID: alice, Ledger: testLedger, Kind: KindConsumer, CreditsPosted: NewAmount(10_000)}
+	for i, c := range []Command{
+		{Type: CommandHold, ID: "h", Ledger: testLedger, From: alice, To: bob, Fees: testFees, Amount: NewAmount(1000), Timeout: 1e9},
+		{Type: CommandReserveWithdrawal, ID: "wdr", Ledger: testLedger, From: alice, To: testChain, Amount: NewAmount(12_000)},
+	} {
+		e, err := Decide(withdrawing, &c, now0+int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		withdrawing.Apply(&e)
+	}
+	reserving := &Account{ID: longAccount[:AccountIDBytesMax], Ledger: longLedger, Kind: KindConsumer,
+		CreditsPosted: MaxAmount(), DebitsPending: MaxAmount()}
+	reserving.withdrawal = &Withdrawal{ID: longTransferID, Amount: MaxAmount(), Requested: MaxAmount(), Created: math.MinInt64}
+	return []*Account{plain, holding, full, chain, spending, withdrawing, reserving}
 }
 
 func TestEventEncodingFollowsTheDocumentedFormat(t *testing.T) {
@@ -438,7 +491,7 @@ func TestDecodeEventRejectsBadFields(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, fieldVersion, []byte{0})},
-		{"version 4", replaced(good, fieldVersion, []byte{4})},
+		{"version 5", replaced(good, fieldVersion, []byte{5})},
 		{"version 255", replaced(good, fieldVersion, []byte{255})},
 		{"type 0", replaced(good, fieldType, []byte{0})},
 		{"type past the last", replaced(good, fieldType, []byte{byte(eventTypeEnd)})},
@@ -495,7 +548,7 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, accountVersion, []byte{0})},
-		{"version 4", replaced(good, accountVersion, []byte{4})},
+		{"version 5", replaced(good, accountVersion, []byte{5})},
 		{"kind past the last", replaced(good, accountKind, []byte{byte(kindCount)})},
 		{"empty id", replaced(good, accountID, lengthPrefixed(""))},
 		{"id above its limit", replaced(good, accountID, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
@@ -512,16 +565,16 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		{"a consumer with debits past 2^128-1", replaced(good, accountDebitsPosted, amountPiece(MaxAmount()))},
 		{"hold fee above 10000 basis points", replaced(good, accountFieldCount, holdPiece(&Hold{ID: hold.ID, To: hold.To, Fees: hold.Fees, Amount: hold.Amount, FeeBps: BasisPointsMax + 1}))},
 		{"hold id above its limit", replaced(good, accountFieldCount, holdPiece(&Hold{ID: TransferID(strings.Repeat("t", TransferIDBytesMax+1)), To: hold.To, Amount: hold.Amount}))},
-		{"spenders out of order", replaced(good, len(good)-1, spendsPiece("key_b", "key_a"))},
-		{"the same spender twice", replaced(good, len(good)-1, spendsPiece("key_a", "key_a"))},
-		{"an empty spender", replaced(good, len(good)-1, spendsPiece(""))},
-		{"spender count above the spenders written", replaced(good, len(good)-1, uvarint(1))},
-		{"spender count of 2^64-1", replaced(good, len(good)-1, uvarint(math.MaxUint64))},
-		{"a day's spend above the total", replaced(good, len(good)-1,
+		{"spenders out of order", replaced(good, len(good)-2, spendsPiece("key_b", "key_a"))},
+		{"the same spender twice", replaced(good, len(good)-2, spendsPiece("key_a", "key_a"))},
+		{"an empty spender", replaced(good, len(good)-2, spendsPiece(""))},
+		{"spender count above the spenders written", replaced(good, len(good)-2, uvarint(1))},
+		{"spender count of 2^64-1", replaced(good, len(good)-2, uvarint(math.MaxUint64))},
+		{"a day's spend above the total", replaced(good, len(good)-2,
 			join([][]byte{uvarint(1), lengthPrefixed("key_a"), amountPiece(NewAmount(5)), varint(3), amountPiece(NewAmount(6))}))},
 		{"empty record", [][]byte{}},
 	}
-	if _, err := DecodeAccount(join(replaced(good, len(good)-1, spendsPiece("key_a", "key_b")))); err != nil {
+	if _, err := DecodeAccount(join(replaced(good, len(good)-2, spendsPiece("key_a", "key_b")))); err != nil {
 		t.Fatalf("DecodeAccount(good with spenders) = %v, want success", err)
 	}
 	if got, err := DecodeAccount(join(good)); err != nil || !snapshotOf(got).equal(snapshotOf(holding)) {
@@ -691,12 +744,29 @@ func FuzzDecodeAccount(f *testing.F) {
 
 // TestVersionOneRecordsStillDecode checks that records written before
 // spenders and memos existed decode, without them, and those written
-// before sessions (version 2) decode as they were, while a session event
-// in a record of either version is corrupt: sessions came with version 3.
+// before sessions (version 2) or withdrawals (version 3) decode as they
+// were, while a session event in a record before version 3, or a
+// withdrawal event before version 4, is corrupt.
 func TestVersionOneRecordsStillDecode(t *testing.T) {
-	sessions := 0
+	sessions, withdrawals := 0, 0
 	for _, e := range sampleEvents(t) {
 		pieces := eventPieces(&e)
+		if e.Type.IsWithdrawal() {
+			withdrawals++
+			for _, data := range [][]byte{
+				join(replaced(pieces[:fieldWithdrawal], fieldVersion, []byte{3})),
+				join(replaced(pieces, fieldVersion, []byte{3})),
+				join(replaced(pieces[:fieldSession], fieldVersion, []byte{2})),
+			} {
+				if got, err := DecodeEvent(data); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("DecodeEvent(version %d of %v) = %s, %v, want %v", data[0], e.Type, eventText(got), err, ErrCorrupt)
+				}
+			}
+			continue
+		}
+		if got, err := DecodeEvent(join(replaced(pieces[:fieldWithdrawal], fieldVersion, []byte{3}))); err != nil || !sameEvent(got, e) {
+			t.Errorf("DecodeEvent(version 3 of %s) = %s, %v, want it back", eventText(e), eventText(got), err)
+		}
 		v2 := join(replaced(pieces[:fieldSession], fieldVersion, []byte{2}))
 		e.Spender, e.Memo = "", ""
 		v1 := join(replaced(eventPieces(&e)[:fieldSpender], fieldVersion, []byte{1}))
@@ -717,18 +787,24 @@ func TestVersionOneRecordsStillDecode(t *testing.T) {
 			t.Errorf("DecodeEvent(version 2 of %v) = %+v, %v, want it with its spender", e.Type, got, err)
 		}
 	}
-	if sessions == 0 {
-		t.Fatal("no session event among the samples, want some")
+	if sessions == 0 || withdrawals == 0 {
+		t.Fatalf("%d session and %d withdrawal events among the samples, want some of each", sessions, withdrawals)
 	}
 	for _, a := range sampleAccounts(t) {
-		v2 := join(replaced(accountPieces(a), accountVersion, []byte{2}))
-		if got, err := DecodeAccount(v2); err != nil || !snapshotOf(got).equal(snapshotOf(a)) {
-			t.Errorf("DecodeAccount(version 2 of %q) = %v, want it back", a.ID, err)
+		if a.withdrawal != nil {
+			continue // version 4 came with them
+		}
+		pieces := accountPieces(a)
+		for _, version := range []byte{2, 3} {
+			older := join(replaced(pieces[:len(pieces)-1], accountVersion, []byte{version})) // without the withdrawal
+			if got, err := DecodeAccount(older); err != nil || !snapshotOf(got).equal(snapshotOf(a)) {
+				t.Errorf("DecodeAccount(version %d of %q) = %v, want it back", version, a.ID, err)
+			}
 		}
 	}
 	plain := sampleAccounts(t)[1] // holds, no spenders
 	pieces := accountPieces(plain)
-	v1 := replaced(pieces[:len(pieces)-1], accountVersion, []byte{1}) // without the spend count
+	v1 := replaced(pieces[:len(pieces)-2], accountVersion, []byte{1}) // without the spend count and the withdrawal
 	for i := accountFieldCount; i < len(v1); i++ {
 		v1[i] = v1[i][:len(v1[i])-2] // each hold without its empty spender and memo
 	}

@@ -6,13 +6,15 @@ import "fmt"
 type CommandType uint8
 
 const (
-	CommandCredit      CommandType = iota + 1 // fund To from the chain account From
-	CommandCharge                             // move Amount from From to To, fee to Fees
-	CommandHold                               // reserve Amount of From for To for Timeout
-	CommandCapture                            // post Amount (<= held) of hold ID, release the rest
-	CommandVoid                               // release hold ID
-	CommandSessionOpen                        // open session ID: reserve Rate × MaxSeconds of From for To
-	CommandPayout                             // move Amount of From out of the ledger, to its chain account
+	CommandCredit             CommandType = iota + 1 // fund To from the chain account From
+	CommandCharge                                    // move Amount from From to To, fee to Fees
+	CommandHold                                      // reserve Amount of From for To for Timeout
+	CommandCapture                                   // post Amount (<= held) of hold ID, release the rest
+	CommandVoid                                      // release hold ID
+	CommandSessionOpen                               // open session ID: reserve Rate × MaxSeconds of From for To
+	CommandPayout                                    // move Amount of From out of the ledger, to its chain account
+	CommandReserveWithdrawal                         // reserve up to Amount of From toward its chain account, replacing its reservation
+	CommandCompleteWithdrawal                        // release From's withdrawal reservation, pay Amount out to its chain account
 )
 
 // AmountPerOperationMax bounds the amount of one credit, charge or hold, so
@@ -75,6 +77,10 @@ func Decide(a *Account, c *Command, now int64) (Event, error) {
 		return decideSessionOpen(a, c, now)
 	case CommandPayout:
 		return decidePayout(a, c, now)
+	case CommandReserveWithdrawal:
+		return decideReserveWithdrawal(a, c, now)
+	case CommandCompleteWithdrawal:
+		return decideCompleteWithdrawal(a, c, now)
 	}
 	return Event{}, fmt.Errorf("%w: unknown command type %d", ErrInvalid, c.Type)
 }
@@ -144,6 +150,82 @@ func decidePayout(a *Account, c *Command, now int64) (Event, error) {
 		return Event{}, ErrOverflow
 	}
 	return Event{Type: EventPaidOut, ID: c.ID, Ledger: a.Ledger, Time: now, From: a.ID, To: c.To, Amount: c.Amount}, nil
+}
+
+// decideReserveWithdrawal reserves, toward the chain account, what a
+// withdrawal requested on chain may take: Amount, or as much of it as a
+// has available once its previous reservation is released (the request
+// replaces it, as on chain). It never overdraws, so a payer with nothing
+// available reserves zero: the request is still recorded, and its
+// completion releases nothing.
+func decideReserveWithdrawal(a *Account, c *Command, now int64) (Event, error) {
+	if err := checkWithdrawal(a, c, 1); err != nil {
+		return Event{}, err
+	}
+	terms := releasedWithdrawal(a)
+	terms.Requested = c.Amount
+	reserved := c.Amount
+	if available := availableAfter(a, terms); available.Cmp(reserved) < 0 {
+		reserved = available
+	}
+	return Event{
+		Type: EventWithdrawalReserved, ID: c.ID, Ledger: a.Ledger, Time: now, From: a.ID, To: c.To, Amount: reserved,
+		Withdrawal: terms,
+	}, nil
+}
+
+// decideCompleteWithdrawal releases a's withdrawal reservation and pays
+// Amount out to the chain account, as a payout does: what the chain paid
+// when the withdrawal completed, possibly zero (then it only releases).
+// Like a payout, it never overdraws: Amount above what a has available
+// once the reservation is released is ErrInsufficientFunds, and changes
+// nothing.
+func decideCompleteWithdrawal(a *Account, c *Command, now int64) (Event, error) {
+	if err := checkWithdrawal(a, c, 0); err != nil {
+		return Event{}, err
+	}
+	terms := releasedWithdrawal(a)
+	terms.Requested = c.Amount
+	if availableAfter(a, terms).Cmp(c.Amount) < 0 {
+		return Event{}, ErrInsufficientFunds
+	}
+	if _, ok := a.DebitsPosted.Add(c.Amount); !ok {
+		return Event{}, ErrOverflow
+	}
+	return Event{
+		Type: EventWithdrawn, ID: c.ID, Ledger: a.Ledger, Time: now, From: a.ID, To: c.To, Amount: c.Amount,
+		Withdrawal: terms,
+	}, nil
+}
+
+// checkWithdrawal applies the rules both withdrawal commands share: an
+// amount of at least least and at most AmountPerOperationMax, from a user
+// account to its ledger's chain account.
+func checkWithdrawal(a *Account, c *Command, least uint64) error {
+	switch {
+	case c.Amount.Cmp(NewAmount(least)) < 0 || c.Amount.Cmp(AmountPerOperationMax) > 0:
+		return fmt.Errorf("%w: amount must be in [%d, %s]", ErrInvalid, least, AmountPerOperationMax)
+	case a.Kind.IsSystem() || c.To != ChainAccountID(a.Ledger):
+		return fmt.Errorf("%w: a withdrawal goes from a user account to its ledger's chain account", ErrInvalid)
+	}
+	return nil
+}
+
+// releasedWithdrawal returns the terms of an event that releases a's
+// withdrawal reservation, if it has one.
+func releasedWithdrawal(a *Account) *WithdrawalTerms {
+	if w := a.withdrawal; w != nil {
+		return &WithdrawalTerms{Released: w.Amount, ReleasedID: w.ID}
+	}
+	return &WithdrawalTerms{}
+}
+
+// availableAfter returns what a has available once the reservation that
+// terms releases is released.
+func availableAfter(a *Account, terms *WithdrawalTerms) Amount {
+	available, ok := a.Available().Add(terms.Released)
+	assert(ok, "a reservation above the credits")
+	return available
 }
 
 // checkDebit applies the rules every debit of a shares: a positive amount,
@@ -254,7 +336,8 @@ const (
 // ErrInvalidState. Pure: the engine calls it with the event it stored.
 func Recall(last *Event, c *Command) (Outcome, error) {
 	switch c.Type {
-	case CommandCredit, CommandCharge, CommandHold, CommandSessionOpen, CommandPayout:
+	case CommandCredit, CommandCharge, CommandHold, CommandSessionOpen, CommandPayout,
+		CommandReserveWithdrawal, CommandCompleteWithdrawal:
 		if !sameRequest(last, c) {
 			return 0, ErrIdempotencyConflict
 		}
@@ -277,7 +360,7 @@ func recallClose(last *Event, c *Command) (Outcome, error) {
 		if c.Type == CommandVoid {
 			return OutcomeReplay, nil
 		}
-	case EventCredited, EventCharged, EventPaidOut:
+	case EventCredited, EventCharged, EventPaidOut, EventWithdrawalReserved, EventWithdrawn:
 		return 0, ErrNotFound // a client id of another kind of operation: no such hold
 	}
 	if last.Type.IsSession() {
@@ -297,6 +380,10 @@ func sameRequest(e *Event, c *Command) bool {
 		return e.Type == EventCharged && e.From == c.From && e.To == c.To && e.Amount == c.Amount && e.Memo == c.Memo
 	case CommandPayout:
 		return e.Type == EventPaidOut && e.From == c.From && e.Amount == c.Amount
+	case CommandReserveWithdrawal:
+		return e.Type == EventWithdrawalReserved && e.From == c.From && e.Withdrawal.Requested == c.Amount
+	case CommandCompleteWithdrawal:
+		return e.Type == EventWithdrawn && e.From == c.From && e.Amount == c.Amount
 	case CommandHold:
 		switch e.Type {
 		case EventHeld, EventCaptured, EventVoided, EventExpired:

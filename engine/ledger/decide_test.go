@@ -42,6 +42,12 @@ func commandName(t CommandType) string {
 		return "Void"
 	case CommandSessionOpen:
 		return "SessionOpen"
+	case CommandPayout:
+		return "Payout"
+	case CommandReserveWithdrawal:
+		return "ReserveWithdrawal"
+	case CommandCompleteWithdrawal:
+		return "CompleteWithdrawal"
 	}
 	return fmt.Sprintf("Command%d", t)
 }
@@ -85,9 +91,10 @@ func withHold(t *testing.T) *Account {
 // accountSnapshot is every field of an account, its open holds included,
 // in a form that can be compared.
 type accountSnapshot struct {
-	Fields accountFields
-	Holds  []Hold
-	Spends map[SpenderID]Spend
+	Fields     accountFields
+	Holds      []Hold
+	Spends     map[SpenderID]Spend
+	Withdrawal Withdrawal // zero when none
 }
 
 type accountFields struct {
@@ -110,11 +117,14 @@ func snapshotOf(a *Account) accountSnapshot {
 		}
 		s.Spends[id] = *spent
 	}
+	if w := a.Withdrawal(); w != nil {
+		s.Withdrawal = *w
+	}
 	return s
 }
 
 func (s accountSnapshot) equal(o accountSnapshot) bool {
-	return s.Fields == o.Fields && slices.Equal(s.Holds, o.Holds) && maps.Equal(s.Spends, o.Spends)
+	return s.Fields == o.Fields && slices.Equal(s.Holds, o.Holds) && maps.Equal(s.Spends, o.Spends) && s.Withdrawal == o.Withdrawal
 }
 
 type decideCase struct {

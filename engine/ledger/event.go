@@ -4,20 +4,22 @@ package ledger
 type EventType uint8
 
 const (
-	EventAccountCreated   EventType = iota + 1 // Account opened in Ledger with Kind
-	EventCredited                              // Amount from the chain account (From) to To
-	EventCharged                               // Amount from From: Amount-Fee to To, Fee to Fees
-	EventHeld                                  // Amount of From reserved for To until Deadline
-	EventCaptured                              // hold ID posted: Captured of Amount, Fee of it to Fees
-	EventVoided                                // hold ID released by request
-	EventExpired                               // hold ID released at its deadline
-	EventSessionOpened                         // session ID opened: Amount of From reserved for To
-	EventSessionAccepted                       // session ID accepted by its supplier
-	EventSessionStarted                        // session ID live
-	EventSessionEnded                          // session ID ended: Captured of Amount posted, Fee of it to Fees
-	EventSessionCancelled                      // session ID cancelled by its consumer, released
-	EventSessionExpired                        // session ID not started in time, released
-	EventPaidOut                               // Amount of From out of the ledger, to its chain account (To)
+	EventAccountCreated     EventType = iota + 1 // Account opened in Ledger with Kind
+	EventCredited                                // Amount from the chain account (From) to To
+	EventCharged                                 // Amount from From: Amount-Fee to To, Fee to Fees
+	EventHeld                                    // Amount of From reserved for To until Deadline
+	EventCaptured                                // hold ID posted: Captured of Amount, Fee of it to Fees
+	EventVoided                                  // hold ID released by request
+	EventExpired                                 // hold ID released at its deadline
+	EventSessionOpened                           // session ID opened: Amount of From reserved for To
+	EventSessionAccepted                         // session ID accepted by its supplier
+	EventSessionStarted                          // session ID live
+	EventSessionEnded                            // session ID ended: Captured of Amount posted, Fee of it to Fees
+	EventSessionCancelled                        // session ID cancelled by its consumer, released
+	EventSessionExpired                          // session ID not started in time, released
+	EventPaidOut                                 // Amount of From out of the ledger, to its chain account (To)
+	EventWithdrawalReserved                      // Amount of From reserved toward its chain account (To) for a withdrawal requested on chain
+	EventWithdrawn                               // From's withdrawal reservation released, Amount of From paid out to its chain account (To)
 	eventTypeEnd
 )
 
@@ -27,6 +29,11 @@ func (t EventType) IsSession() bool { return t >= EventSessionOpened && t <= Eve
 // IsSessionClose reports whether the event closes a session, releasing
 // its reservation (posting part of it, for an end).
 func (t EventType) IsSessionClose() bool { return t >= EventSessionEnded && t <= EventSessionExpired }
+
+// IsWithdrawal reports whether events of this type are a withdrawal's:
+// they carry WithdrawalTerms and move the payer's one withdrawal
+// reservation (Account.Withdrawal).
+func (t EventType) IsWithdrawal() bool { return t == EventWithdrawalReserved || t == EventWithdrawn }
 
 // String returns the event type's name.
 func (t EventType) String() string {
@@ -59,6 +66,10 @@ func (t EventType) String() string {
 		return "session_expired"
 	case EventPaidOut:
 		return "paid_out"
+	case EventWithdrawalReserved:
+		return "withdrawal_reserved"
+	case EventWithdrawn:
+		return "withdrawn"
 	}
 	return "unknown"
 }
@@ -94,6 +105,23 @@ type Event struct {
 	// money is in the hold fields above: Amount reserved, Captured posted
 	// by its end); nil for every other event.
 	Session *SessionTerms
+	// Withdrawal is the rest of a withdrawal event (IsWithdrawal): what was
+	// requested and the reservation it released; nil for every other event.
+	Withdrawal *WithdrawalTerms
+}
+
+// WithdrawalTerms is what withdrawal events carry beyond Amount. Each
+// event releases the payer's previous withdrawal reservation whole (the
+// chain keeps one pending withdrawal per wallet, a new request replacing
+// the old), so applying it needs nothing but the event.
+type WithdrawalTerms struct {
+	// Requested is what the chain asked for: for a reservation, Amount is
+	// the part of it the payer had available; for a withdrawal, Amount.
+	Requested Amount
+	// Released is the reservation this event released, and ReleasedID its
+	// client id; zero and empty when the payer had none.
+	Released   Amount
+	ReleasedID TransferID
 }
 
 // MemoBytesMax bounds an operation's memo.
@@ -179,9 +207,39 @@ func (a *Account) Apply(e *Event) {
 		if a.ID == e.To {
 			a.CreditsPending = sub(a.CreditsPending, e.Amount)
 		}
+	case EventWithdrawalReserved, EventWithdrawn:
+		a.applyWithdrawal(e)
 	case EventSessionAccepted, EventSessionStarted:
 	default:
 		assert(false, "unknown event type")
+	}
+}
+
+// applyWithdrawal releases the payer's withdrawal reservation that e
+// names, then reserves (EventWithdrawalReserved) or posts (EventWithdrawn)
+// Amount: on the payer as a debit, on the chain account as a credit.
+func (a *Account) applyWithdrawal(e *Event) {
+	w := e.Withdrawal
+	if a.ID == e.From {
+		old := a.withdrawal
+		assert((old == nil && w.ReleasedID == "" && w.Released.IsZero()) ||
+			(old != nil && old.ID == w.ReleasedID && old.Amount == w.Released), "withdrawal released is not the one reserved")
+		a.DebitsPending = sub(a.DebitsPending, w.Released)
+		a.withdrawal = nil
+		if e.Type == EventWithdrawalReserved {
+			a.DebitsPending = add(a.DebitsPending, e.Amount)
+			a.withdrawal = &Withdrawal{ID: e.ID, Amount: e.Amount, Requested: w.Requested, Created: e.Time}
+		} else {
+			a.DebitsPosted = add(a.DebitsPosted, e.Amount)
+		}
+	}
+	if a.ID == e.To {
+		a.CreditsPending = sub(a.CreditsPending, w.Released)
+		if e.Type == EventWithdrawalReserved {
+			a.CreditsPending = add(a.CreditsPending, e.Amount)
+		} else {
+			a.CreditsPosted = add(a.CreditsPosted, e.Amount)
+		}
 	}
 }
 

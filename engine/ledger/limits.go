@@ -51,12 +51,14 @@ const (
 		amountBytesMax + uvarintBytesMax + 3*uvarintBytesMax + // amount, fee rate, created, timeout, deadline
 		lengthBytesMax + SpenderIDBytesMax + lengthBytesMax // spender, memo length
 	spendRecordBytesMax = lengthBytesMax + SpenderIDBytesMax + amountBytesMax + uvarintBytesMax + amountBytesMax
+	// withdrawalRecordBytesMax is the withdrawal reservation, or its absence.
+	withdrawalRecordBytesMax = 1 + lengthBytesMax + TransferIDBytesMax + 2*amountBytesMax + uvarintBytesMax
 
 	// AccountRecordBytesMax bounds AppendAccount's encoding of any account
 	// Decide let grow: about 6.6 MiB.
 	AccountRecordBytesMax = accountHeaderBytesMax +
 		HoldsPerAccountMax*holdRecordBytesMax + HoldMemoBytesPerAccountMax +
-		SpendersPerAccountMax*spendRecordBytesMax
+		SpendersPerAccountMax*spendRecordBytesMax + withdrawalRecordBytesMax
 )
 
 // Compile-time assertion that every string length fits lengthBytesMax: a

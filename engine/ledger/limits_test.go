@@ -139,6 +139,8 @@ func TestTheLargestAccountWithinItsLimitsEncodesWithinAccountRecordBytesMax(t *t
 	for i := range SpendersPerAccountMax {
 		a.spends[SpenderID(long("s", i, SpenderIDBytesMax))] = &Spend{Total: maxAmount, Day: math.MinInt64, DayTotal: maxAmount}
 	}
+	// A chain account reserves no withdrawal, but the bound is per record.
+	a.withdrawal = &Withdrawal{ID: TransferID(long("w", 0, TransferIDBytesMax)), Amount: maxAmount, Requested: maxAmount, Created: math.MinInt64}
 	data := AppendAccount(nil, a)
 	if len(data) > AccountRecordBytesMax {
 		t.Fatalf("AppendAccount(the largest account) = %d bytes, want at most AccountRecordBytesMax (%d)", len(data), AccountRecordBytesMax)

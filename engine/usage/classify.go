@@ -6,7 +6,8 @@ import "github.com/tollway/tollway/engine"
 // (fee included), the payee earns amount − fee, and fee is the platform's
 // part of the payer's spending. ok is false for events that are not usage
 // (accounts, credits, holds placed, voided or expired, sessions opened,
-// moved, cancelled or expired).
+// moved, cancelled or expired, payouts, withdrawals requested or paid:
+// money leaving on chain is no call paid for).
 //
 // It is the one place that classifies events; a new kind of settlement
 // adds its case here.
