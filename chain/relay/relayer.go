@@ -96,6 +96,7 @@ type Relayer struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	hurry     atomic.Bool // Hurry asked for a cut before the window ends
 
 	// Owned by the actor.
 	netting   *Netting
@@ -348,7 +349,11 @@ func (r *Relayer) round(ctx context.Context) error {
 		return err
 	}
 	now := r.config.Now()
-	if now.Sub(r.lastCut) < r.config.Window || len(r.open) >= InFlightMax {
+	hurried := r.hurry.Swap(false)
+	if (!hurried && now.Sub(r.lastCut) < r.config.Window) || len(r.open) >= InFlightMax {
+		if hurried {
+			r.hurry.Store(true) // still owed: at the next round with room
+		}
 		return nil
 	}
 	r.lastCut = now
@@ -357,6 +362,11 @@ func (r *Relayer) round(ctx context.Context) error {
 	}
 	return r.advance(ctx)
 }
+
+// Hurry makes the next round cut a batch whatever the window: a payer
+// asked to withdraw, and its unsettled debits must be settled before the
+// withdrawal can complete. Safe from any goroutine.
+func (r *Relayer) Hurry() { r.hurry.Store(true) }
 
 // stage reports a durable step to the crash tests' hook.
 func (r *Relayer) stage(name string) {

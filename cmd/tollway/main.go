@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollway/tollway/chain"
@@ -444,6 +445,11 @@ func serve(args []string, stdout io.Writer) error {
 	if local != nil {
 		watcher := &chain.Watcher{Engine: eng, Client: local.Chain.Client(), Heads: local.Chain.Client(), Pool: local.Pool,
 			Confirmations: chain.LocalConfirmations, Wallets: server.TestWalletAccount, Logger: logger}
+		if r := relayer.Load(); r != nil {
+			// Debits of a payer asking to withdraw are settled at once, well
+			// before the withdrawal delay ends.
+			watcher.OnWithdrawalRequested = func(common.Address, time.Time) { r.Hurry() }
+		}
 		go func() {
 			defer close(watching)
 			watcher.Run(watchCtx)
