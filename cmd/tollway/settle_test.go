@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/tollway/tollway/chain/contracts"
+	"github.com/tollway/tollway/httpapi/siwe"
+)
+
+// killAtStage names the relayer stage (relay.Config.AfterStage) at which a
+// child server kills itself with SIGKILL: a crash at that exact point.
+const killAtStage = "TOLLWAY_TEST_KILL_AT_STAGE"
+
+func init() {
+	if stage := os.Getenv(killAtStage); stage != "" {
+		relayAfterStage = func(s string) {
+			if s == stage {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// node is a `tollway serve` child with the embedded chain.
+type node struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stderr  *strings.Builder
+	api     string
+	rpc     string
+	usdc    common.Address
+	pool    common.Address
+	wallet  *ecdsa.PrivateKey // the printed test wallet
+	client  *ethclient.Client
+	usdcABI *contracts.TestUSDC
+	poolABI *contracts.SettlementPool
+}
+
+const settleAdminToken = "settle-admin-token-0123456789abcdef"
+
+// startNode starts a server on dir with a short batch window and a 1% fee,
+// env added to its environment, and waits for its printout.
+func startNode(t *testing.T, dir string, env ...string) *node {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "warn",
+		"--admin-token", settleAdminToken, "--chain-listen", "127.0.0.1:0", "--batch-window", "200ms", "--fee-bps", "100")
+	cmd.Env = append(append(os.Environ(), beMain+"=1"), env...)
+	n := &node{t: t, cmd: cmd, exited: make(chan struct{}), stderr: &strings.Builder{},
+		usdcABI: contracts.NewTestUSDC(), poolABI: contracts.NewSettlementPool()}
+	cmd.Stderr = n.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		close(n.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-n.exited
+	})
+	lines := make(chan string, 16)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, stdout)
+	}()
+	var printed []string
+	deadline := time.After(2 * time.Minute)
+	for len(printed) < 4 {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve exited after printing %q: %s", printed, n.stderr.String())
+			}
+			printed = append(printed, line)
+		case <-deadline:
+			t.Fatalf("serve printed %q in 2 minutes: %s", printed, n.stderr.String())
+		}
+	}
+	text := strings.Join(printed, "\n")
+	find := func(pattern string) string {
+		m := regexp.MustCompile(pattern).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("serve's output lacks %s:\n%s", pattern, text)
+		}
+		return m[1]
+	}
+	n.api, n.rpc = find(`tollway listening on (http://\S+)`), find(`chain JSON-RPC on (http://\S+)`)
+	n.usdc, n.pool = common.HexToAddress(find(`test USDC (0x[0-9a-fA-F]{40})`)), common.HexToAddress(find(`pool (0x[0-9a-fA-F]{40})`))
+	if n.wallet, err = crypto.HexToECDSA(find(`private key ([0-9a-f]{64})`)); err != nil {
+		t.Fatal(err)
+	}
+	if n.client, err = ethclient.Dial(n.rpc); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// stop ends the server with SIGTERM (a clean shutdown).
+func (n *node) stop() {
+	n.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(time.Minute):
+		n.t.Fatalf("serve did not stop in a minute: %s", n.stderr.String())
+	}
+	n.client.Close()
+}
+
+// waitKilled waits for the server to kill itself at its stage.
+func (n *node) waitKilled() {
+	n.t.Helper()
+	select {
+	case <-n.exited:
+	case <-time.After(time.Minute):
+		n.t.Fatalf("serve did not reach its kill stage in a minute: %s", n.stderr.String())
+	}
+	if status, ok := n.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || status.Signal() != syscall.SIGKILL {
+		n.t.Fatalf("serve ended with %v, want SIGKILL at its stage: %s", n.cmd.ProcessState, n.stderr.String())
+	}
+	n.client.Close()
+}
+
+// call sends a request with a bearer token and decodes the JSON answer
+// into out (when not nil), returning the status.
+func (n *node) call(method, path, token string, body, out any) int {
+	n.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		reader = bytes.NewReader(data)
+	}
+	request, _ := http.NewRequest(method, n.api+path, reader)
+	if token != "" {
+		request.Header.Set("Authorization", "Bearer "+token)
+	}
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer response.Body.Close()
+	data, _ := io.ReadAll(response.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			n.t.Fatalf("%s %s = %d %s: %v", method, path, response.StatusCode, data, err)
+		}
+	}
+	return response.StatusCode
+}
+
+func (n *node) mustCall(method, path, token string, body, out any) {
+	n.t.Helper()
+	if status := n.call(method, path, token, body, out); status/100 != 2 {
+		n.t.Fatalf("%s %s = %d", method, path, status)
+	}
+}
+
+// signIn signs a wallet in with SIWE and returns its access token.
+func (n *node) signIn(key *ecdsa.PrivateKey) string {
+	n.t.Helper()
+	var challenge struct{ Message string }
+	n.mustCall("POST", "/v1/auth/siwe/challenge", "", map[string]string{"address": crypto.PubkeyToAddress(key.PublicKey).Hex()}, &challenge)
+	signature, err := siwe.Sign(challenge.Message, key)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var tokens struct{ AccessToken string }
+	n.mustCall("POST", "/v1/auth/siwe/login", "", map[string]string{"message": challenge.Message, "signature": signature}, &tokens)
+	return tokens.AccessToken
+}
+
+// transact sends a contract call from key and waits for its success.
+func (n *node) transact(key *ecdsa.PrivateKey, contract common.Address, data []byte) {
+	n.t.Helper()
+	instance := bind.NewBoundContract(contract, n.poolABI.GetABI(), n.client, n.client, n.client)
+	tx, err := bind.Transact(instance, bind.NewKeyedTransactor(key, big.NewInt(1337)), data)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if receipt, err := bind.WaitMined(context.Background(), n.client, tx.Hash()); err != nil || receipt.Status != 1 {
+		n.t.Fatalf("transaction %s: %+v %v", tx.Hash(), receipt, err)
+	}
+}
+
+func (n *node) usdcOf(a common.Address) int64 {
+	n.t.Helper()
+	instance := n.usdcABI.Instance(n.client, n.usdc)
+	v, err := bind.Call(instance, nil, n.usdcABI.PackBalanceOf(a), n.usdcABI.UnpackBalanceOf)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return v.Int64()
+}
+
+func (n *node) poolOf(a common.Address) int64 {
+	n.t.Helper()
+	instance := n.poolABI.Instance(n.client, n.pool)
+	v, err := bind.Call(instance, nil, n.poolABI.PackBalanceOf(a), n.poolABI.UnpackBalanceOf)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return v.Int64()
+}
+
+// market is a consumer (the printed test wallet) and a supplier, each
+// signed in with its wallet and owning an account bound to it, and the
+// consumer's key.
+type market struct {
+	consumer, supplier       *ecdsa.PrivateKey
+	consumerAcct, supplyAcct string
+	consumerKey, supplierKey string
+	consumerJWT              string
+	feeRecipient             common.Address
+	feeStart                 int64 // the fee recipient's USDC before the test's charges
+	deposit                  int64
+}
+
+func openMarket(t *testing.T, n *node, deposit int64) *market {
+	t.Helper()
+	m := &market{consumer: n.wallet, supplier: mustKey(t), deposit: deposit}
+	var config struct{ FeeRecipient string }
+	n.mustCall("GET", "/v1/config", "", nil, &config)
+	m.feeRecipient = common.HexToAddress(config.FeeRecipient)
+	m.feeStart = n.usdcOf(m.feeRecipient)
+	type created struct{ ID, Key string }
+	var c created
+	m.consumerJWT = n.signIn(m.consumer)
+	n.mustCall("POST", "/v1/accounts", m.consumerJWT, map[string]string{"name": "agent", "environment": "test",
+		"walletAddress": crypto.PubkeyToAddress(m.consumer.PublicKey).Hex()}, &c)
+	m.consumerAcct = c.ID
+	n.mustCall("POST", "/v1/accounts/"+m.consumerAcct+"/keys", m.consumerJWT, map[string]any{"label": "agent", "kind": "secret",
+		"scopes": []string{"charges:write", "settlements:read"}}, &c)
+	m.consumerKey = c.Key
+	supplierJWT := n.signIn(m.supplier)
+	n.mustCall("POST", "/v1/accounts", supplierJWT, map[string]string{"name": "api", "environment": "test",
+		"walletAddress": crypto.PubkeyToAddress(m.supplier.PublicKey).Hex()}, &c)
+	m.supplyAcct = c.ID
+	n.mustCall("POST", "/v1/accounts/"+m.supplyAcct+"/keys", supplierJWT, map[string]any{"label": "reader", "kind": "secret",
+		"scopes": []string{"balance:read", "settlements:read"}}, &c)
+	m.supplierKey = c.Key
+
+	amount := big.NewInt(deposit)
+	n.transact(m.consumer, n.usdc, n.usdcABI.PackApprove(n.pool, amount))
+	n.transact(m.consumer, n.pool, n.poolABI.PackDeposit(amount))
+	m.waitBalance(t, n, m.consumerAcct, deposit)
+	return m
+}
+
+// waitBalance waits until an account's available balance is want.
+func (m *market) waitBalance(t *testing.T, n *node, account string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var v struct{ Balance struct{ Available string } }
+		n.mustCall("GET", "/v1/accounts/"+account, m.consumerJWT, nil, &v)
+		if v.Balance.Available == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("account %s holds %s, want %d within a minute", account, v.Balance.Available, want)
+		}
+		time.Sleep(50 * time.Millisecond) // the watcher polls the chain every second
+	}
+}
+
+// charge makes count charges from the consumer to the supplier, returning
+// their ids, total and fees (1%, rounded down per charge).
+func (m *market) charge(t *testing.T, n *node, prefix string, count int) (ids []string, total, fees int64) {
+	t.Helper()
+	for i := range count {
+		amount := int64(10_000 + 1_337*i)
+		var c struct{ ID string }
+		n.mustCall("POST", "/v1/charges", m.consumerKey, map[string]any{"to": m.supplyAcct, "amount": fmt.Sprint(amount),
+			"metadata": map[string]string{"call": prefix + fmt.Sprint(i)}}, &c)
+		ids = append(ids, c.ID)
+		total += amount
+		fees += amount / 100
+	}
+	return ids, total, fees
+}
+
+// waitSettled waits until the chain shows everything charged settled,
+// then checks that the consumer's pool balance, the supplier's and the fee
+// recipient's USDC equal the ledger exactly, and that the supplier's
+// earnings and the fees have left the ledger.
+func (m *market) waitSettled(t *testing.T, n *node, total, fees int64) {
+	t.Helper()
+	consumer, supplier := crypto.PubkeyToAddress(m.consumer.PublicKey), crypto.PubkeyToAddress(m.supplier.PublicKey)
+	deadline := time.Now().Add(time.Minute)
+	for n.poolOf(consumer) != m.deposit-total {
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer's pool balance is %d, want %d within a minute", n.poolOf(consumer), m.deposit-total)
+		}
+		time.Sleep(50 * time.Millisecond) // the relayer settles every 200 ms
+	}
+	for !m.allConfirmed(t, n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("settlements not all CONFIRMED within a minute: %+v", m.settlements(t, n))
+		}
+		time.Sleep(50 * time.Millisecond) // the relayer records the receipt at its next round
+	}
+	if got := n.usdcOf(supplier); got != total-fees {
+		t.Errorf("the supplier's USDC is %d, want %d", got, total-fees)
+	}
+	if got := n.usdcOf(m.feeRecipient) - m.feeStart; got != fees {
+		t.Errorf("the fee recipient received %d USDC, want %d", got, fees)
+	}
+	m.waitBalance(t, n, m.consumerAcct, m.deposit-total)
+	var supplierBalance struct{ Available, Posted string }
+	n.mustCall("GET", "/v1/balance", m.supplierKey, nil, &supplierBalance)
+	if supplierBalance.Posted != "0" {
+		t.Errorf("the supplier's off-chain balance is %+v after settlement, want 0: its earnings are on chain", supplierBalance)
+	}
+}
+
+// allConfirmed reports whether every settlement of the consumer is
+// CONFIRMED.
+func (m *market) allConfirmed(t *testing.T, n *node) bool {
+	for _, s := range m.settlements(t, n) {
+		if s.State != "CONFIRMED" {
+			return false
+		}
+	}
+	return true
+}
+
+// settlements returns the consumer's settlements, all pages.
+func (m *market) settlements(t *testing.T, n *node) []settlementView {
+	t.Helper()
+	var all []settlementView
+	after := ""
+	for {
+		var page struct {
+			Data              []settlementView
+			HasMore           bool
+			NextStartingAfter string
+		}
+		n.mustCall("GET", "/v1/settlements?limit=2"+after, m.consumerKey, nil, &page)
+		all = append(all, page.Data...)
+		if !page.HasMore {
+			return all
+		}
+		after = "&startingAfter=" + page.NextStartingAfter
+	}
+}
+
+type settlementView struct {
+	ID, State, BatchID, TxHash string
+	BlockNumber                uint64
+	Entries                    []struct{ From, To, Amount, Fee, Payer, Payee string }
+}
+
+// TestSettlementEndToEnd: a wallet funded by the faucet deposits and is
+// credited; charges over HTTP settle on the embedded chain in a batch, and
+// the consumer's pool balance, the supplier's and the fee recipient's USDC
+// equal the ledger exactly; the charge names its settlement, which the
+// API shows CONFIRMED with its transaction; a restart changes nothing.
+func TestSettlementEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	m := openMarket(t, n, 100_000_000)
+	ids, total, fees := m.charge(t, n, "a", 30)
+	m.waitSettled(t, n, total, fees)
+
+	var charge struct{ SettlementID *string }
+	n.mustCall("GET", "/v1/charges/"+ids[0], m.consumerKey, nil, &charge)
+	if charge.SettlementID == nil {
+		t.Fatal("a settled charge has no settlementId")
+	}
+	var s settlementView
+	n.mustCall("GET", "/v1/settlements/"+*charge.SettlementID, m.consumerKey, nil, &s)
+	supplier := crypto.PubkeyToAddress(m.supplier.PublicKey)
+	var settled, settledFees int64
+	for _, e := range s.Entries {
+		var a, f int64
+		fmt.Sscan(e.Amount, &a)
+		fmt.Sscan(e.Fee, &f)
+		settled, settledFees = settled+a, settledFees+f
+		if common.HexToAddress(e.To) != supplier || e.Payer != m.consumerAcct || e.Payee != m.supplyAcct {
+			t.Errorf("entry %+v, want the consumer paying the supplier", e)
+		}
+	}
+	if s.State != "CONFIRMED" || s.TxHash == "" || s.BlockNumber == 0 {
+		t.Fatalf("settlement %+v, want CONFIRMED with its transaction", s)
+	}
+	all := m.settlements(t, n)
+	var sum int64
+	for _, s := range all {
+		if s.State != "CONFIRMED" {
+			t.Errorf("settlement %s is %s", s.ID, s.State)
+		}
+		for _, e := range s.Entries {
+			var a int64
+			fmt.Sscan(e.Amount, &a)
+			sum += a
+		}
+	}
+	if sum != total {
+		t.Errorf("the consumer's settlements add up to %d, want %d (%d batches)", sum, total, len(all))
+	}
+	receipt, err := n.client.TransactionReceipt(context.Background(), common.HexToHash(s.TxHash))
+	if err != nil || receipt.Status != 1 || receipt.BlockNumber.Uint64() != s.BlockNumber {
+		t.Fatalf("the settlement's transaction: %+v %v", receipt, err)
+	}
+
+	// More charges, then a clean restart before the relayer's window ends
+	// and one after: everything settles once.
+	_, total2, fees2 := m.charge(t, n, "b", 5)
+	n.stop()
+	n = startNode(t, dir)
+	m.waitSettled(t, n, total+total2, fees+fees2)
+	n.stop()
+	n = startNode(t, dir)
+	time.Sleep(time.Second) // five batch windows: any repeated settlement would land
+	m.waitSettled(t, n, total+total2, fees+fees2)
+	if got := len(m.settlements(t, n)); got != len(all)+1 {
+		t.Errorf("%d settlements after the restarts, want %d", got, len(all)+1)
+	}
+}
+
+// TestSettlementSurvivesKill: the server is killed (SIGKILL) right after a
+// batch is written, after its transaction is recorded and before it is
+// sent, and after it is sent and before its receipt is seen; each time
+// the restarted server settles everything exactly once.
+func TestSettlementSurvivesKill(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	m := openMarket(t, n, 100_000_000)
+	n.stop()
+	var total, fees int64
+	for i, stage := range []string{"cut", "recorded", "sent"} {
+		n = startNode(t, dir, killAtStage+"="+stage)
+		_, t1, f1 := m.charge(t, n, stage, 3+i)
+		total, fees = total+t1, fees+f1
+		n.waitKilled()
+		n = startNode(t, dir)
+		m.waitSettled(t, n, total, fees)
+		n.stop()
+	}
+	n = startNode(t, dir)
+	m.waitSettled(t, n, total, fees)
+	all := m.settlements(t, n)
+	confirmed := 0
+	for _, s := range all {
+		if s.State == "CONFIRMED" {
+			confirmed++
+		}
+	}
+	if confirmed != 3 {
+		t.Errorf("%d settlements CONFIRMED (%+v), want 3: one per crash", confirmed, all)
+	}
+}
