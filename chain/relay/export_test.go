@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -21,13 +22,15 @@ func (r *Relayer) roundNow(t *testing.T) {
 }
 
 // waitFolded waits until the actor has folded every event up to position.
-func (r *Relayer) waitFolded(t *testing.T, position uint64) {
-	t.Helper()
+func (r *Relayer) waitFolded(t testing.TB, position uint64) {
 	msg := &foldedWait{position: position, reply: make(chan struct{})}
 	r.system.Root.Send(r.pid, msg)
 	select {
 	case <-msg.reply:
 	case <-time.After(time.Minute):
+		if t == nil {
+			panic(fmt.Sprintf("relayer did not fold up to position %d in a minute", position))
+		}
 		t.Fatalf("relayer did not fold up to position %d in a minute", position)
 	}
 }

@@ -22,6 +22,10 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/tollway/tollway/chain/contracts"
 	"github.com/tollway/tollway/httpapi/siwe"
@@ -55,6 +59,7 @@ type node struct {
 	client  *ethclient.Client
 	usdcABI *contracts.TestUSDC
 	poolABI *contracts.SettlementPool
+	router  routers.Router // /openapi.json's, loaded at the first call
 }
 
 const settleAdminToken = "settle-admin-token-0123456789abcdef"
@@ -170,6 +175,7 @@ func (n *node) call(method, path, token string, body, out any) int {
 	}
 	defer response.Body.Close()
 	data, _ := io.ReadAll(response.Body)
+	n.checkOpenAPI(request, response, data)
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			n.t.Fatalf("%s %s = %d %s: %v", method, path, response.StatusCode, data, err)
@@ -182,6 +188,44 @@ func (n *node) mustCall(method, path, token string, body, out any) {
 	n.t.Helper()
 	if status := n.call(method, path, token, body, out); status/100 != 2 {
 		n.t.Fatalf("%s %s = %d", method, path, status)
+	}
+}
+
+// checkOpenAPI validates a response against the server's own
+// /openapi.json (kin-openapi): its status declared, its body the schema's.
+func (n *node) checkOpenAPI(request *http.Request, response *http.Response, body []byte) {
+	n.t.Helper()
+	if n.router == nil {
+		loaded, err := http.Get(n.api + "/openapi.json")
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		document, _ := io.ReadAll(loaded.Body)
+		loaded.Body.Close()
+		doc, err := openapi3.NewLoader().LoadFromData(document)
+		if err != nil {
+			n.t.Fatalf("load /openapi.json: %v", err)
+		}
+		if n.router, err = gorillamux.NewRouter(doc); err != nil {
+			n.t.Fatalf("route /openapi.json: %v", err)
+		}
+	}
+	u := *request.URL
+	u.Scheme, u.Host = "", ""
+	probe := &http.Request{Method: request.Method, URL: &u, Header: request.Header}
+	route, params, err := n.router.FindRoute(probe)
+	if err != nil {
+		n.t.Errorf("%s %s is not in /openapi.json: %v", request.Method, u.Path, err)
+		return
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route},
+		Status:                 response.StatusCode, Header: response.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	input.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
+		n.t.Errorf("%s %s → %d does not match /openapi.json: %v\n%s", request.Method, u.Path, response.StatusCode, err, body)
 	}
 }
 
