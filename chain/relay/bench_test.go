@@ -235,3 +235,70 @@ func BenchmarkSettleOnLocalChain(b *testing.B) {
 		local.Close()
 	}
 }
+
+// BenchmarkSettleLag: one charge at a time, each settled on the embedded
+// chain as soon as it commits (the window cut short, as a withdrawal
+// request does): the relayer's own lag from commit to CONFIRMED (a cut,
+// the payee's payout, the signed transaction recorded and sent, its
+// receipt), with its 10 ms round interval; a batch window adds to it.
+func BenchmarkSettleLag(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	local, err := chain.OpenLocal(ctx, chain.LocalConfig{Dir: dir + "/chain", Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer local.Close()
+	client := local.Chain.Client()
+	usdcABI, poolABI := contracts.NewTestUSDC(), contracts.NewSettlementPool()
+	opts := bind.NewKeyedTransactor(local.TestWallet, local.Chain.ChainID())
+	wallet, _ := walletOf(payerID(0))
+	for _, call := range []struct {
+		contract *bind.BoundContract
+		data     []byte
+	}{
+		{usdcABI.Instance(client, local.USDC), usdcABI.PackApprove(local.Pool, big.NewInt(1e12))},
+		{poolABI.Instance(client, local.Pool), poolABI.PackDepositFor(wallet, big.NewInt(1e12))},
+	} {
+		tx, err := bind.Transact(call.contract, opts, call.data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if receipt, err := bind.WaitMined(ctx, client, tx.Hash()); err != nil || receipt.Status != 1 {
+			b.Fatalf("deposit: %+v %v", receipt, err)
+		}
+	}
+	eng, err := engine.Open(engine.Options{Dir: dir + "/data", FeeBps: testFeeBps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	openAccounts(b, eng, 1, 1, 1e12)
+	r, err := Open(Config{Engine: eng, Backend: client, ChainID: local.Chain.ChainID(), Pool: local.Pool, Key: local.Relayer,
+		Ledger: testLedger, Wallets: walletOf, Window: time.Hour, PollInterval: 10 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var total time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		tr, err := eng.Charge(ctx, engine.Charge{ID: engine.TransferID(fmt.Sprintf("lag-%d", i)), From: payerID(0), To: payeeID(0),
+			Amount: engine.NewAmount(1_000)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		r.waitFolded(b, tr.Position)
+		r.Hurry()
+		for r.Stats().Confirmed < uint64(i+1) {
+			if s := r.Stats(); s.Failure != "" || s.Failed > 0 || time.Since(committed) > time.Minute {
+				b.Fatalf("relayer: %+v", s)
+			}
+			time.Sleep(time.Millisecond) // polling the relayer's progress
+		}
+		total += time.Since(committed)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-lag")
+}
