@@ -395,3 +395,34 @@ func TestSettlementOfLaterCharge(t *testing.T) {
 		t.Fatalf("later charge settled by %q, want %s", id, SettlementID(2))
 	}
 }
+
+// TestRelayerHurry: a hurried relayer (a payer asked to withdraw) cuts at
+// its next round, before its window ends.
+func TestRelayerHurry(t *testing.T) {
+	var alice, sup party
+	w := newWorld(t, &alice, &sup)
+	w.deposit(alice, 100_000)
+	w.account("alice")
+	w.account("sup")
+	w.bindWallet("alice", alice.address)
+	w.bindWallet("sup", sup.address)
+	w.credit("alice", 100_000, "dep:a")
+	w.openRelayer()
+	w.r.roundNow(t) // the window starts
+	tr := w.charge("c1", "alice", "sup", 1_000)
+	w.r.waitFolded(t, tr.Position)
+	w.r.roundNow(t)
+	if s := w.r.Stats(); s.Cut != 0 {
+		t.Fatalf("cut %+v before the window ended", s)
+	}
+	w.r.Hurry()
+	w.r.roundNow(t)
+	w.mine()
+	w.r.roundNow(t)
+	if s := w.r.Stats(); s.Cut != 1 || s.Confirmed != 1 {
+		t.Fatalf("after Hurry: %+v, want one batch confirmed", s)
+	}
+	if got := w.usdcBalance(sup.address); got != 990 {
+		t.Errorf("supplier's USDC %d, want 990", got)
+	}
+}
