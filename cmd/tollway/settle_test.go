@@ -303,14 +303,14 @@ func openMarket(t *testing.T, n *node, deposit int64) *market {
 		"walletAddress": crypto.PubkeyToAddress(m.consumer.PublicKey).Hex()}, &c)
 	m.consumerAcct = c.ID
 	n.mustCall("POST", "/v1/accounts/"+m.consumerAcct+"/keys", m.consumerJWT, map[string]any{"label": "agent", "kind": "secret",
-		"scopes": []string{"charges:write", "settlements:read"}}, &c)
+		"scopes": []string{"charges:write", "holds:write", "sessions:write", "sessions:read", "settlements:read"}}, &c)
 	m.consumerKey = c.Key
 	supplierJWT := n.signIn(m.supplier)
 	n.mustCall("POST", "/v1/accounts", supplierJWT, map[string]string{"name": "api", "environment": "test",
 		"walletAddress": crypto.PubkeyToAddress(m.supplier.PublicKey).Hex()}, &c)
 	m.supplyAcct = c.ID
 	n.mustCall("POST", "/v1/accounts/"+m.supplyAcct+"/keys", supplierJWT, map[string]any{"label": "reader", "kind": "secret",
-		"scopes": []string{"balance:read", "settlements:read"}}, &c)
+		"scopes": []string{"balance:read", "settlements:read", "sessions:write"}}, &c)
 	m.supplierKey = c.Key
 
 	amount := big.NewInt(deposit)
@@ -434,7 +434,33 @@ func TestSettlementEndToEnd(t *testing.T) {
 	n := startNode(t, dir)
 	m := openMarket(t, n, 100_000_000)
 	ids, total, fees := m.charge(t, n, "a", 30)
+	// A captured hold and an ended session settle with the charges.
+	var hold struct{ ID string }
+	n.mustCall("POST", "/v1/holds", m.consumerKey, map[string]any{"to": m.supplyAcct, "amount": "50000", "expiresInSeconds": 600}, &hold)
+	n.mustCall("POST", "/v1/holds/"+hold.ID+"/capture", m.consumerKey, map[string]any{"amount": "30000"}, nil)
+	total, fees = total+30_000, fees+300
+	var session struct {
+		ID      string
+		Charged string
+	}
+	n.mustCall("POST", "/v1/sessions", m.consumerKey, map[string]any{"to": m.supplyAcct, "ratePerSecond": "1000", "maxDurationSeconds": 60}, &session)
+	n.mustCall("POST", "/v1/sessions/"+session.ID+"/accept", m.supplierKey, map[string]any{}, nil)
+	n.mustCall("POST", "/v1/sessions/"+session.ID+"/start", m.consumerKey, map[string]any{}, nil)
+	time.Sleep(1100 * time.Millisecond) // a session charges whole seconds live
+	n.mustCall("POST", "/v1/sessions/"+session.ID+"/end", m.consumerKey, map[string]any{}, &session)
+	var charged int64
+	if _, err := fmt.Sscan(session.Charged, &charged); err != nil || charged < 1_000 {
+		t.Fatalf("the session charged %q, want at least a second's 1000", session.Charged)
+	}
+	total, fees = total+charged, fees+charged/100
 	m.waitSettled(t, n, total, fees)
+	for _, path := range []string{"/v1/holds/" + hold.ID, "/v1/sessions/" + session.ID} {
+		var v struct{ SettlementID *string }
+		n.mustCall("GET", path, m.consumerKey, nil, &v)
+		if v.SettlementID == nil || !strings.HasPrefix(*v.SettlementID, "stl_") {
+			t.Errorf("GET %s: settlementId %v, want the batch that settled it", path, v.SettlementID)
+		}
+	}
 
 	var charge struct{ SettlementID *string }
 	n.mustCall("GET", "/v1/charges/"+ids[0], m.consumerKey, nil, &charge)
