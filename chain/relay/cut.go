@@ -52,7 +52,9 @@ func (r *Relayer) cut(ctx context.Context) error {
 		entries = append(entries, Entry{Payer: p.Payer, Payee: p.Payee, From: from, To: to, Amount: amount, Fee: fee, Last: net.Last})
 		taken = append(taken, Net{Amount: amount, Fee: fee})
 	}
-	for len(entries) > 0 {
+	// Past InFlightMax batches the rest stays in the nets (written below)
+	// for the next window.
+	for len(entries) > 0 && len(r.open) < InFlightMax {
 		n := min(len(entries), r.config.EntriesMax)
 		if err := r.cutBatch(ctx, entries[:n], taken[:n], dirty); err != nil {
 			return err

@@ -31,9 +31,10 @@ const (
 	// ReplaceAfterDefault is how long a transaction may wait unmined before
 	// the relayer replaces it with a higher fee.
 	ReplaceAfterDefault = 30 * time.Second
-	// InFlightMax bounds the batches signed and not yet terminal: past it
-	// the relayer cuts nothing new until some confirm.
-	InFlightMax = 64
+	// InFlightMax bounds the batches not yet CONFIRMED or FAILED (25,600
+	// pairs' entries): past it the relayer cuts nothing new until some
+	// end, and what the pairs owe waits in the nets.
+	InFlightMax = 256
 	// carryRowsPerWrite bounds the carry rows of one table write (about
 	// 150 bytes each, well within engine.RowsBytesMax).
 	carryRowsPerWrite = 1000
