@@ -142,10 +142,11 @@ func postJSON(t *testing.T, api, path, token string, body any) map[string]any {
 	return v
 }
 
-// depositFromWallet approves the pool and deposits amount from the
-// wallet, as a wallet does (its own transactions over JSON-RPC), and waits
-// for both to succeed.
-func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.PrivateKey, usdcAddress, poolAddress common.Address, amount *big.Int) {
+// depositFromWallet approves the pool for the amounts' sum and deposits
+// each amount, in that order, each in its own block (the chains here seal
+// one per transaction), from the wallet as a wallet does (its own
+// transactions over JSON-RPC), and waits for each to succeed.
+func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.PrivateKey, usdcAddress, poolAddress common.Address, amounts ...*big.Int) {
 	t.Helper()
 	ctx := context.Background()
 	chainID, err := client.ChainID(ctx)
@@ -153,21 +154,25 @@ func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.
 		t.Fatal(err)
 	}
 	usdcBinding, poolBinding := contracts.NewTestUSDC(), contracts.NewSettlementPool()
+	usdc, pool := usdcBinding.Instance(client, usdcAddress), poolBinding.Instance(client, poolAddress)
 	opts := bind.NewKeyedTransactor(walletKey, chainID)
-	for _, call := range []struct {
-		contract *bind.BoundContract
-		data     []byte
-	}{
-		{usdcBinding.Instance(client, usdcAddress), usdcBinding.PackApprove(poolAddress, amount)},
-		{poolBinding.Instance(client, poolAddress), poolBinding.PackDeposit(amount)},
-	} {
-		tx, err := bind.Transact(call.contract, opts, call.data)
+	transact := func(contract *bind.BoundContract, data []byte) {
+		t.Helper()
+		tx, err := bind.Transact(contract, opts, data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if receipt := waitMined(t, client, tx.Hash()); receipt.Status != types.ReceiptStatusSuccessful {
 			t.Fatalf("receipt %+v: the transaction failed", receipt)
 		}
+	}
+	sum := new(big.Int)
+	for _, amount := range amounts {
+		sum.Add(sum, amount)
+	}
+	transact(usdc, usdcBinding.PackApprove(poolAddress, sum))
+	for _, amount := range amounts {
+		transact(pool, poolBinding.PackDeposit(amount))
 	}
 }
 

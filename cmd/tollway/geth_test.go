@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"go/build"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/tollway/tollway/chain"
+	"github.com/tollway/tollway/chain/contracts"
+	"github.com/tollway/tollway/chain/devchain"
+)
+
+// The geth test runs `tollway serve --chain-rpc` against a real node:
+// geth --dev, the go.mod's go-ethereum version, installed by .ci/run with
+// go install github.com/ethereum/go-ethereum/cmd/geth@VERSION.
+
+// requireGethEnv makes a missing geth fail the test instead of skipping it
+// (.ci/run sets it; CI=1 does the same).
+const requireGethEnv = "TOLLWAY_REQUIRE_GETH"
+
+// gethStartTimeout bounds how long geth --dev takes to serve JSON-RPC.
+const gethStartTimeout = time.Minute
+
+// findGeth returns the geth binary on PATH or in GOPATH/bin; without one
+// it skips the test, loudly, or fails it in CI.
+func findGeth(t *testing.T) string {
+	t.Helper()
+	if path, err := exec.LookPath("geth"); err == nil {
+		return path
+	}
+	for _, gopath := range filepath.SplitList(build.Default.GOPATH) {
+		if path := filepath.Join(gopath, "bin", "geth"); isExecutable(path) {
+			return path
+		}
+	}
+	const install = "go install github.com/ethereum/go-ethereum/cmd/geth@v1.17.10"
+	if os.Getenv(requireGethEnv) == "1" || os.Getenv("CI") == "1" || os.Getenv("CI") == "true" {
+		t.Fatalf("no geth on PATH or in GOPATH/bin, and %s=1 or CI requires it: %s", requireGethEnv, install)
+	}
+	t.Skipf("SKIPPED: no geth on PATH or in GOPATH/bin, so tollway serve --chain-rpc is NOT tested against a real node: %s", install)
+	return ""
+}
+
+func isExecutable(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0
+}
+
+// gethNode is a geth --dev process.
+type gethNode struct {
+	url       string
+	client    *ethclient.Client
+	developer common.Address // geth's prefunded developer account, unlocked
+}
+
+// gethEndpoint is geth's log line naming the HTTP endpoint it listens on:
+// --http.port 0 picks a free port, so no port is guessed and raced for.
+var gethEndpoint = regexp.MustCompile(`HTTP server started\s+endpoint=(\S+)`)
+
+// startGeth starts geth --dev in a new directory: one block per
+// transaction (--dev.period 0), HTTP JSON-RPC only (no IPC; no p2p, which
+// --dev turns off), until the test ends.
+func startGeth(t *testing.T, geth string) *gethNode {
+	t.Helper()
+	args := []string{"--dev", "--dev.period", "0", "--datadir", t.TempDir(), "--ipcdisable",
+		"--http", "--http.addr", "127.0.0.1", "--http.port", "0", "--http.api", "eth,net,web3", "--verbosity", "3"}
+	cmd := exec.Command(geth, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log lockedLog
+	exited := make(chan struct{})
+	endpoints := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stderr)
+		for scanner.Scan() {
+			line := scanner.Text()
+			log.add(line)
+			if m := gethEndpoint.FindStringSubmatch(line); m != nil {
+				select {
+				case endpoints <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		cmd.Wait()
+		close(exited)
+	}()
+	// Registered after TempDir's: runs first, so the directory is removed
+	// once geth is gone.
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("geth %s log:\n%s", strings.Join(args, " "), log.String())
+		}
+	})
+	var endpoint string
+	select {
+	case endpoint = <-endpoints:
+	case <-exited:
+		t.Fatalf("geth exited before serving JSON-RPC: %v\n%s", cmd.ProcessState, log.String())
+	case <-time.After(gethStartTimeout):
+		t.Fatalf("geth did not serve JSON-RPC within %v\n%s", gethStartTimeout, log.String())
+	}
+	node := &gethNode{url: "http://" + endpoint}
+	if node.client, err = ethclient.Dial(node.url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.client.Close)
+	var accounts []common.Address
+	if err := node.client.Client().Call(&accounts, "eth_accounts"); err != nil || len(accounts) != 1 {
+		t.Fatalf("geth --dev eth_accounts = %v, %v: want its developer account", accounts, err)
+	}
+	node.developer = accounts[0]
+	return node
+}
+
+// send sends wei from the developer account with eth_sendTransaction
+// (geth --dev keeps it unlocked) and waits for it to be mined: funding,
+// and a new block whenever the test wants one.
+func (g *gethNode) send(t *testing.T, to common.Address, wei *big.Int) {
+	t.Helper()
+	var hash common.Hash
+	err := g.client.Client().Call(&hash, "eth_sendTransaction", map[string]any{
+		"from": g.developer, "to": to, "value": (*hexutil.Big)(wei)})
+	if err != nil {
+		t.Fatalf("eth_sendTransaction from the developer account: %v", err)
+	}
+	if receipt := waitMined(t, g.client, hash); receipt.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("transfer to %s failed: %+v", to, receipt)
+	}
+}
+
+// mine makes geth --dev seal a block: a transfer of 1 wei to itself.
+func (g *gethNode) mine(t *testing.T) {
+	t.Helper()
+	g.send(t, g.developer, big.NewInt(1))
+}
+
+type lockedLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lockedLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// TestGethDevSettlesDepositsWithChainRPC: the contracts deployed on geth
+// --dev by chain.Deploy, from a key the developer account funded, with a
+// relayer key in a file; `tollway serve --chain-rpc` checks them, prints
+// and publishes the node in /v1/config (two confirmations by default),
+// refuses the faucet (embedded chain only: 409 invalid_state), and credits
+// a SIWE wallet's deposits once two blocks are on top of each, and each
+// only once.
+func TestGethDevSettlesDepositsWithChainRPC(t *testing.T) {
+	geth := findGeth(t)
+	ctx := context.Background()
+	node := startGeth(t, geth)
+	chainID, err := node.client.ChainID(ctx)
+	if err != nil || chainID.Int64() != devchain.ChainID {
+		t.Fatalf("geth --dev chain id = %v, %v; want %d", chainID, err, devchain.ChainID)
+	}
+
+	// The deployment, as an operator makes one: a funded deployer key, a
+	// relayer key in a file, the relayer funded for its gas.
+	deployerKey, walletKey := mustKey(t), mustKey(t)
+	deployer := &chain.Transactor{Backend: node.client, Key: deployerKey, ChainID: chainID,
+		WaitReceipt: func(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
+			return waitReceipt(ctx, node.client, hash)
+		}}
+	relayerFile := filepath.Join(t.TempDir(), "relayer.key")
+	relayerKey, err := devchain.LoadOrCreateKey(relayerFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayer, wallet := crypto.PubkeyToAddress(relayerKey.PublicKey), crypto.PubkeyToAddress(walletKey.PublicKey)
+	ether := big.NewInt(1e18)
+	node.send(t, deployer.Address(), new(big.Int).Mul(big.NewInt(100), ether))
+	node.send(t, relayer, new(big.Int).Mul(big.NewInt(10), ether))
+	node.send(t, wallet, ether)
+	deployment, err := chain.Deploy(ctx, deployer, chain.DeployTerms{Relayer: relayer, WithdrawalDelay: 24 * time.Hour})
+	if err != nil {
+		t.Fatalf("Deploy on geth --dev: %v", err)
+	}
+	usdcBinding := contracts.NewTestUSDC()
+	if _, err := deployer.Transact(ctx, usdcBinding.Instance(node.client, deployment.USDC), usdcBinding.PackMint(wallet, big.NewInt(1_000_000_000))); err != nil {
+		t.Fatalf("mint: %v", err)
+	}
+
+	adminToken := strings.Repeat("a", 32)
+	text := startServe(t, 3, "--admin-token", adminToken, "--chain-rpc", node.url, "--chain-id", strconv.Itoa(devchain.ChainID),
+		"--pool-address", deployment.Pool.Hex(), "--usdc-address", deployment.USDC.Hex(), "--relayer-key-file", relayerFile)
+	api := findIn(t, text, `tollway listening on (http://\S+)`)
+	if want := "chain node " + node.url + " (chain id 1337)\nUSDC " + deployment.USDC.Hex() + ", pool " + deployment.Pool.Hex() +
+		", relayer " + relayer.Hex(); !strings.HasSuffix(text, want) {
+		t.Fatalf("serve printed\n%s\nwant it to end with\n%s", text, want)
+	}
+	checkRemoteConfig(t, api, node.url, deployment, relayer, deployer.Address())
+	checkNoFaucet(t, api, adminToken, wallet)
+
+	// Two deposits in consecutive blocks N and N+1; a block on top (N+2)
+	// confirms the first only, and the account shows it alone before the
+	// second. A watcher waiting for one block fewer credits both in one
+	// pass at N+2; one waiting for none credits the second at N+1, before
+	// this looks (but for a race, which lets the mistake pass, never fail
+	// a correct watcher).
+	account, access := signInAndBind(t, api, walletKey)
+	depositFromWallet(t, node.client, walletKey, deployment.USDC, deployment.Pool, big.NewInt(100_000_000), big.NewInt(5_000_000))
+	node.mine(t)
+	awaitAvailable(t, api, account, access, "0", "100000000")
+	node.mine(t)
+	awaitAvailable(t, api, account, access, "100000000", "105000000")
+
+	// Credited once: a later deposit, credited after them, adds only
+	// itself (the watcher reads blocks in order, so the earlier deposits'
+	// blocks were read again, if ever, before this credit).
+	depositFromWallet(t, node.client, walletKey, deployment.USDC, deployment.Pool, big.NewInt(1_000_000))
+	node.mine(t)
+	node.mine(t)
+	awaitAvailable(t, api, account, access, "105000000", "106000000")
+}
+
+// checkRemoteConfig checks that /v1/config publishes the node and the
+// deployment, with the pool's terms read from it.
+func checkRemoteConfig(t *testing.T, api, rpcURL string, deployment chain.Deployment, relayer, feeRecipient common.Address) {
+	t.Helper()
+	response, err := http.Get(api + "/v1/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	var config struct {
+		ChainID           int    `json:"chainId"`
+		RPCURL            string `json:"rpcUrl"`
+		SettlementAddress string `json:"settlementAddress"`
+		Relayer           string `json:"relayer"`
+		FeeRecipient      string `json:"feeRecipient"`
+		WithdrawalDelay   int64  `json:"withdrawalDelaySeconds"`
+		Confirmations     int    `json:"confirmations"`
+		Assets            []struct {
+			Address string `json:"address"`
+		} `json:"assets"`
+	}
+	if err := json.NewDecoder(response.Body).Decode(&config); err != nil {
+		t.Fatal(err)
+	}
+	if config.ChainID != 1337 || config.RPCURL != rpcURL || config.SettlementAddress != deployment.Pool.Hex() ||
+		config.Relayer != relayer.Hex() || config.FeeRecipient != feeRecipient.Hex() || config.WithdrawalDelay != 86400 ||
+		config.Confirmations != remoteConfirmationsDefault || len(config.Assets) != 1 || config.Assets[0].Address != deployment.USDC.Hex() {
+		t.Fatalf("/v1/config = %+v; want chain 1337 at %s, pool %s, USDC %s, relayer %s, fee recipient %s, 86400 s, %d confirmations",
+			config, rpcURL, deployment.Pool.Hex(), deployment.USDC.Hex(), relayer.Hex(), feeRecipient.Hex(), remoteConfirmationsDefault)
+	}
+}
+
+// checkNoFaucet checks that the faucet, which funds wallets on the
+// embedded chain only, answers 409 invalid_state on a node.
+func checkNoFaucet(t *testing.T, api, adminToken string, wallet common.Address) {
+	t.Helper()
+	request, _ := http.NewRequest("POST", api+"/v1/admin/chain/faucet", strings.NewReader(`{"address":"`+wallet.Hex()+`"}`))
+	request.Header.Set("Authorization", "Bearer "+adminToken)
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	var refusal struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(response.Body).Decode(&refusal); err != nil || response.StatusCode != http.StatusConflict ||
+		refusal.Error.Code != "invalid_state" {
+		t.Fatalf("faucet on a node = %d %+v %v, want 409 invalid_state", response.StatusCode, refusal, err)
+	}
+}
