@@ -143,10 +143,10 @@ func postJSON(t *testing.T, api, path, token string, body any) map[string]any {
 }
 
 // depositFromWallet approves the pool for the amounts' sum and deposits
-// each amount, in that order, each in its own block (the chains here seal
-// one per transaction), from the wallet as a wallet does (its own
-// transactions over JSON-RPC), and waits for each to succeed.
-func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.PrivateKey, usdcAddress, poolAddress common.Address, amounts ...*big.Int) {
+// each amount, in that order, from the wallet as a wallet does (its own
+// transactions over JSON-RPC), waits for each to succeed, and returns the
+// deposits' block numbers.
+func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.PrivateKey, usdcAddress, poolAddress common.Address, amounts ...*big.Int) []uint64 {
 	t.Helper()
 	ctx := context.Background()
 	chainID, err := client.ChainID(ctx)
@@ -156,24 +156,28 @@ func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.
 	usdcBinding, poolBinding := contracts.NewTestUSDC(), contracts.NewSettlementPool()
 	usdc, pool := usdcBinding.Instance(client, usdcAddress), poolBinding.Instance(client, poolAddress)
 	opts := bind.NewKeyedTransactor(walletKey, chainID)
-	transact := func(contract *bind.BoundContract, data []byte) {
+	transact := func(contract *bind.BoundContract, data []byte) uint64 {
 		t.Helper()
 		tx, err := bind.Transact(contract, opts, data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if receipt := waitMined(t, client, tx.Hash()); receipt.Status != types.ReceiptStatusSuccessful {
+		receipt := waitMined(t, client, tx.Hash())
+		if receipt.Status != types.ReceiptStatusSuccessful {
 			t.Fatalf("receipt %+v: the transaction failed", receipt)
 		}
+		return receipt.BlockNumber.Uint64()
 	}
 	sum := new(big.Int)
 	for _, amount := range amounts {
 		sum.Add(sum, amount)
 	}
 	transact(usdc, usdcBinding.PackApprove(poolAddress, sum))
+	var blocks []uint64
 	for _, amount := range amounts {
-		transact(pool, poolBinding.PackDeposit(amount))
+		blocks = append(blocks, transact(pool, poolBinding.PackDeposit(amount)))
 	}
+	return blocks
 }
 
 // minedTimeout bounds the wait for a transaction's receipt; receiptPoll is

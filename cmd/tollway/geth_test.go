@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"go/build"
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,37 +225,158 @@ func TestGethDevSettlesDepositsWithChainRPC(t *testing.T) {
 		t.Fatalf("mint: %v", err)
 	}
 
+	// The server reaches the node through a proxy that counts its calls.
+	proxy := startRPCProxy(t, node.url)
 	adminToken := strings.Repeat("a", 32)
-	text := startServe(t, 3, "--admin-token", adminToken, "--chain-rpc", node.url, "--chain-id", strconv.Itoa(devchain.ChainID),
+	text := startServe(t, 3, "--admin-token", adminToken, "--chain-rpc", proxy.url, "--chain-id", strconv.Itoa(devchain.ChainID),
 		"--pool-address", deployment.Pool.Hex(), "--usdc-address", deployment.USDC.Hex(), "--relayer-key-file", relayerFile)
 	api := findIn(t, text, `tollway listening on (http://\S+)`)
-	if want := "chain node " + node.url + " (chain id 1337)\nUSDC " + deployment.USDC.Hex() + ", pool " + deployment.Pool.Hex() +
+	if want := "chain node " + proxy.url + " (chain id 1337)\nUSDC " + deployment.USDC.Hex() + ", pool " + deployment.Pool.Hex() +
 		", relayer " + relayer.Hex(); !strings.HasSuffix(text, want) {
 		t.Fatalf("serve printed\n%s\nwant it to end with\n%s", text, want)
 	}
-	checkRemoteConfig(t, api, node.url, deployment, relayer, deployer.Address())
+	checkRemoteConfig(t, api, proxy.url, deployment, relayer, deployer.Address())
 	checkNoFaucet(t, api, adminToken, wallet)
 
-	// Two deposits in consecutive blocks N and N+1; a block on top (N+2)
-	// confirms the first only, and the account shows it alone before the
-	// second. A watcher waiting for one block fewer credits both in one
-	// pass at N+2; one waiting for none credits the second at N+1, before
-	// this looks (but for a race, which lets the mistake pass, never fail
-	// a correct watcher).
+	// Two deposits, credited once each has two blocks on top, and no
+	// sooner; then a third, credited alone: the earlier two once only.
 	account, access := signInAndBind(t, api, walletKey)
-	depositFromWallet(t, node.client, walletKey, deployment.USDC, deployment.Pool, big.NewInt(100_000_000), big.NewInt(5_000_000))
-	node.mine(t)
-	awaitAvailable(t, api, account, access, "0", "100000000")
-	node.mine(t)
-	awaitAvailable(t, api, account, access, "100000000", "105000000")
+	amounts := []int64{100_000_000, 5_000_000}
+	blocks := depositFromWallet(t, node.client, walletKey, deployment.USDC, deployment.Pool, big.NewInt(amounts[0]), big.NewInt(amounts[1]))
+	node.awaitConfirmedCredits(t, proxy, api, account, access, 0, amounts, blocks)
+	blocks = depositFromWallet(t, node.client, walletKey, deployment.USDC, deployment.Pool, big.NewInt(1_000_000))
+	node.awaitConfirmedCredits(t, proxy, api, account, access, 105_000_000, []int64{1_000_000}, blocks)
+}
 
-	// Credited once: a later deposit, credited after them, adds only
-	// itself (the watcher reads blocks in order, so the earlier deposits'
-	// blocks were read again, if ever, before this credit).
-	depositFromWallet(t, node.client, walletKey, deployment.USDC, deployment.Pool, big.NewInt(1_000_000))
-	node.mine(t)
-	node.mine(t)
-	awaitAvailable(t, api, account, access, "105000000", "106000000")
+// creditTimeout bounds the wait for deposits' credits; creditPoll is how
+// often the account is read once the deposits are confirmed.
+const (
+	creditTimeout = time.Minute
+	creditPoll    = 50 * time.Millisecond
+)
+
+// awaitConfirmedCredits seals blocks, one at a time, until the last
+// deposit (of amounts, in blocks) has remoteConfirmationsDefault blocks on
+// top, and waits until the account shows start plus every amount. Before
+// each block it lets the server's watcher look at the head (two of its
+// passes, seen at the proxy), and every balance seen must be start plus
+// the deposits the head confirms, or fewer: a deposit credited with fewer
+// blocks on top fails the test. (geth --dev seals an empty block at times:
+// the check counts the head's blocks, not the test's.)
+func (g *gethNode) awaitConfirmedCredits(t *testing.T, proxy *rpcProxy, api, account, access string, start int64, amounts []int64, blocks []uint64) {
+	t.Helper()
+	confirmedAt := blocks[len(blocks)-1] + remoteConfirmationsDefault
+	deadline := time.Now().Add(creditTimeout)
+	for {
+		credited, head := g.checkCredits(t, api, account, access, start, amounts, blocks)
+		switch {
+		case credited == len(amounts):
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("account %s: %d of the deposits %v in blocks %v credited after %v, at head %d", account, credited, amounts, blocks, creditTimeout, head)
+		case head < confirmedAt:
+			proxy.awaitCalls(t, "eth_blockNumber", 2)
+			g.checkCredits(t, api, account, access, start, amounts, blocks)
+			g.mine(t)
+		default:
+			time.Sleep(creditPoll) // the watcher looks every second
+		}
+	}
+}
+
+// checkCredits reads the account's balance, then the head, and checks that
+// the balance is start plus the first deposits, no more than the head
+// confirms; it returns how many and the head.
+func (g *gethNode) checkCredits(t *testing.T, api, account, access string, start int64, amounts []int64, blocks []uint64) (int, uint64) {
+	t.Helper()
+	got := available(t, api, account, access)
+	head, err := g.client.BlockNumber(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	balance := start
+	for credited := 0; ; credited++ {
+		if got == strconv.FormatInt(balance, 10) {
+			if credited > 0 && head < blocks[credited-1]+remoteConfirmationsDefault {
+				t.Fatalf("account %s has %s available at head %d: the deposit in block %d credited before %d blocks were on top",
+					account, got, head, blocks[credited-1], remoteConfirmationsDefault)
+			}
+			return credited, head
+		}
+		if credited == len(amounts) {
+			t.Fatalf("account %s has %s available: not %d plus some of the deposits %v", account, got, start, amounts)
+		}
+		balance += amounts[credited]
+	}
+}
+
+// rpcProxy forwards JSON-RPC to the node and counts the calls of each
+// method, so a test can tell that the server's watcher looked: each of its
+// passes asks eth_blockNumber once, so two calls after a moment mean a
+// whole pass ran after it.
+type rpcProxy struct {
+	url     string
+	forward http.Handler
+	mu      sync.Mutex
+	calls   map[string]int
+}
+
+// rpcBodyBytesMax bounds a request body the proxy reads.
+const rpcBodyBytesMax = 1 << 20
+
+func startRPCProxy(t *testing.T, target string) *rpcProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rpcProxy{forward: httputil.NewSingleHostReverseProxy(u), calls: map[string]int{}}
+	server := httptest.NewServer(p)
+	t.Cleanup(server.Close)
+	p.url = server.URL
+	return p
+}
+
+func (p *rpcProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, rpcBodyBytesMax))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var one struct{ Method string }
+	var batch []struct{ Method string }
+	p.mu.Lock()
+	if json.Unmarshal(body, &one) == nil {
+		p.calls[one.Method]++
+	} else if json.Unmarshal(body, &batch) == nil {
+		for _, call := range batch {
+			p.calls[call.Method]++
+		}
+	}
+	p.mu.Unlock()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	p.forward.ServeHTTP(w, r)
+}
+
+func (p *rpcProxy) count(method string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[method]
+}
+
+// awaitCalls waits until method was called n more times (the watcher asks
+// eth_blockNumber every second).
+func (p *rpcProxy) awaitCalls(t *testing.T, method string, n int) {
+	t.Helper()
+	want := p.count(method) + n
+	deadline := time.Now().Add(30 * time.Second)
+	for p.count(method) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s called %d times, want %d within 30 s", method, p.count(method), want)
+		}
+		time.Sleep(receiptPoll)
+	}
 }
 
 // checkRemoteConfig checks that /v1/config publishes the node and the
