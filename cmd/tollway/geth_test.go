@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"go/build"
 	"io"
 	"math/big"
@@ -184,8 +185,9 @@ func (l *lockedLog) String() string {
 }
 
 // TestGethDevSettlesDepositsWithChainRPC: the contracts deployed on geth
-// --dev by chain.Deploy, from a key the developer account funded, with a
-// relayer key in a file; `tollway serve --chain-rpc` checks them, prints
+// --dev by `tollway chain deploy` (chain.Deploy), from a key the developer
+// account funded, with a relayer key file it creates; `tollway serve
+// --chain-rpc`, started with the line deploy printed, checks them, prints
 // and publishes the node in /v1/config (two confirmations by default),
 // refuses the faucet (embedded chain only: 409 invalid_state), and credits
 // a SIWE wallet's deposits once two blocks are on top of each, and each
@@ -199,37 +201,52 @@ func TestGethDevSettlesDepositsWithChainRPC(t *testing.T) {
 		t.Fatalf("geth --dev chain id = %v, %v; want %d", chainID, err, devchain.ChainID)
 	}
 
-	// The deployment, as an operator makes one: a funded deployer key, a
-	// relayer key in a file, the relayer funded for its gas.
-	deployerKey, walletKey := mustKey(t), mustKey(t)
+	// The deployment, as an operator makes one: `tollway chain deploy`
+	// with a deployer key the developer account funded, creating the
+	// relayer's key file; then the relayer funded for its gas. The node is
+	// reached through a proxy that counts the server's calls.
+	proxy := startRPCProxy(t, node.url)
+	dir := t.TempDir()
+	deployerFile, relayerFile := filepath.Join(dir, "deployer.key"), filepath.Join(dir, "relayer.key")
+	deployerKey, err := devchain.LoadOrCreateKey(deployerFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deployer := &chain.Transactor{Backend: node.client, Key: deployerKey, ChainID: chainID,
 		WaitReceipt: func(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
 			return waitReceipt(ctx, node.client, hash)
 		}}
-	relayerFile := filepath.Join(t.TempDir(), "relayer.key")
-	relayerKey, err := devchain.LoadOrCreateKey(relayerFile, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relayer, wallet := crypto.PubkeyToAddress(relayerKey.PublicKey), crypto.PubkeyToAddress(walletKey.PublicKey)
 	ether := big.NewInt(1e18)
 	node.send(t, deployer.Address(), new(big.Int).Mul(big.NewInt(100), ether))
+	code, printed, stderr := runCLI(t, "chain", "deploy", "--chain-rpc", proxy.url, "--deployer-key-file", deployerFile,
+		"--relayer-key-file", relayerFile)
+	if code != 0 || stderr != "" {
+		t.Fatalf("tollway chain deploy = exit %d, stdout %q, stderr %q", code, printed, stderr)
+	}
+	relayerKey, err := devchain.LoadOrCreateKey(relayerFile, false)
+	if err != nil {
+		t.Fatalf("tollway chain deploy made no relayer key: %v", err)
+	}
+	relayer, walletKey := crypto.PubkeyToAddress(relayerKey.PublicKey), mustKey(t)
+	wallet := crypto.PubkeyToAddress(walletKey.PublicKey)
+	deployment := chain.Deployment{USDC: common.HexToAddress(findIn(t, printed, `^USDC (0x[0-9a-fA-F]{40}),`)),
+		Pool: common.HexToAddress(findIn(t, printed, `, pool (0x[0-9a-fA-F]{40}),`)), FeeRecipient: deployer.Address()}
+	serveLine := fmt.Sprintf("tollway serve --chain-rpc %s --chain-id 1337 --pool-address %s --usdc-address %s --relayer-key-file %s",
+		proxy.url, deployment.Pool.Hex(), deployment.USDC.Hex(), relayerFile)
+	if want := fmt.Sprintf("USDC %s, pool %s, relayer %s, fee recipient %s (chain id 1337)\nthe relayer has no ETH: send it some for the gas of settlements\n%s\n",
+		deployment.USDC.Hex(), deployment.Pool.Hex(), relayer.Hex(), deployer.Address().Hex(), serveLine); printed != want {
+		t.Fatalf("tollway chain deploy printed\n%s\nwant\n%s", printed, want)
+	}
 	node.send(t, relayer, new(big.Int).Mul(big.NewInt(10), ether))
 	node.send(t, wallet, ether)
-	deployment, err := chain.Deploy(ctx, deployer, chain.DeployTerms{Relayer: relayer, WithdrawalDelay: 24 * time.Hour})
-	if err != nil {
-		t.Fatalf("Deploy on geth --dev: %v", err)
-	}
 	usdcBinding := contracts.NewTestUSDC()
 	if _, err := deployer.Transact(ctx, usdcBinding.Instance(node.client, deployment.USDC), usdcBinding.PackMint(wallet, big.NewInt(1_000_000_000))); err != nil {
 		t.Fatalf("mint: %v", err)
 	}
 
-	// The server reaches the node through a proxy that counts its calls.
-	proxy := startRPCProxy(t, node.url)
+	// The server, started with the line deploy printed.
 	adminToken := strings.Repeat("a", 32)
-	text := startServe(t, 3, "--admin-token", adminToken, "--chain-rpc", proxy.url, "--chain-id", strconv.Itoa(devchain.ChainID),
-		"--pool-address", deployment.Pool.Hex(), "--usdc-address", deployment.USDC.Hex(), "--relayer-key-file", relayerFile)
+	text := startServe(t, 3, append(strings.Fields(serveLine)[2:], "--admin-token", adminToken)...)
 	api := findIn(t, text, `tollway listening on (http://\S+)`)
 	if want := "chain node " + proxy.url + " (chain id 1337)\nUSDC " + deployment.USDC.Hex() + ", pool " + deployment.Pool.Hex() +
 		", relayer " + relayer.Hex(); !strings.HasSuffix(text, want) {

@@ -1,6 +1,7 @@
 // Command tollway runs the Tollway settlement engine and its HTTP API.
 //
 //	tollway serve [flags]        the engine and its HTTP API
+//	tollway chain deploy [flags] the contracts, to a node for serve --chain-rpc
 //	tollway bench [flags]        the load benchmark
 //	tollway noop-server [flags]  the bench's no-op server
 //	tollway version              the version and Go version
@@ -68,6 +69,7 @@ type command struct {
 // commands lists the subcommands in the usage's order; help is run's own.
 var commands = []command{
 	{"serve", "[flags]", "run the settlement engine and its HTTP API", serve},
+	{"chain", "deploy [flags]", "deploy the test USDC and the settlement pool to a node, for serve --chain-rpc", chainCommand},
 	{"bench", "[flags]", "measure the HTTP API under load beside the machine's ceiling and baselines (runs tollway-bench)", func(args []string, _ io.Writer) error { return benchCommand(args) }},
 	{"version", "", "print the version, Go version and VCS revision", versionCommand},
 }

@@ -98,3 +98,37 @@ func TestChainRPCFailuresExit1(t *testing.T) {
 		t.Errorf("serve created the missing relayer key file (%v): a new key holds no role", err)
 	}
 }
+
+// TestChainDeployCommandLine: `tollway chain deploy` needs its node and
+// both key files, refuses bad values with exit 2, fails with exit 1 on a
+// missing deployer key (which it never creates), and lists its flags.
+func TestChainDeployCommandLine(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "deployer.key")
+	const see = " (see 'tollway help chain')\n"
+	for _, c := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"chain"}, 2, "tollway chain: want a subcommand: deploy" + see},
+		{[]string{"chain", "bogus"}, 2, `tollway chain: unknown subcommand "bogus": want deploy` + see},
+		{[]string{"chain", "deploy"}, 2, "tollway chain: deploy needs --chain-rpc (TOLLWAY_CHAIN_RPC), --deployer-key-file (TOLLWAY_DEPLOYER_KEY_FILE), " +
+			"--relayer-key-file (TOLLWAY_RELAYER_KEY_FILE)" + see},
+		{[]string{"chain", "deploy", "--withdrawal-delay-seconds", "2592001"}, 2,
+			`tollway chain: invalid value "2592001" for flag -withdrawal-delay-seconds: want 1-2592000 (30 days)` + see},
+		{[]string{"chain", "deploy", "--chain-rpc", "http://127.0.0.1:1", "--deployer-key-file", missing, "--relayer-key-file", "r.key"}, 1,
+			"tollway: the deployer key: devchain: read the key " + missing + ": open " + missing + ": no such file or directory\n"},
+	} {
+		code, stdout, stderr := runCLI(t, c.args...)
+		if code != c.code || stdout != "" || stderr != c.stderr {
+			t.Errorf("tollway %q = exit %d, stdout %q, stderr %q; want %d and %q", c.args, code, stdout, stderr, c.code, c.stderr)
+		}
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("chain deploy created the missing deployer key file (%v): a new key has no ETH", err)
+	}
+	code, stdout, stderr := runCLI(t, "help", "chain")
+	if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "usage: tollway chain deploy [flags]\n") || !strings.Contains(stdout, "  --deployer-key-file string\n") {
+		t.Fatalf("tollway help chain = exit %d, stdout %q, stderr %q; want 0 and deploy's flags", code, stdout, stderr)
+	}
+}
