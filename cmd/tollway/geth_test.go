@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,23 +46,51 @@ const requireGethEnv = "TOLLWAY_REQUIRE_GETH"
 // gethStartTimeout bounds how long geth --dev takes to serve JSON-RPC.
 const gethStartTimeout = time.Minute
 
-// findGeth returns the geth binary on PATH or in GOPATH/bin; without one
-// it skips the test, loudly, or fails it in CI.
+// findGeth returns a geth binary, on PATH or in GOPATH/bin, preferring
+// one of go.mod's go-ethereum version; without one it skips the test,
+// loudly, or fails it in CI.
 func findGeth(t *testing.T) string {
 	t.Helper()
+	want := goEthereumVersion(t)
+	var found []string
 	if path, err := exec.LookPath("geth"); err == nil {
-		return path
+		found = append(found, path)
 	}
 	for _, gopath := range filepath.SplitList(build.Default.GOPATH) {
 		if path := filepath.Join(gopath, "bin", "geth"); isExecutable(path) {
+			found = append(found, path)
+		}
+	}
+	for _, path := range found {
+		out, err := exec.Command(path, "version").Output()
+		if err == nil && strings.Contains(string(out), "\nVersion: "+strings.TrimPrefix(want, "v")+"-") {
 			return path
 		}
 	}
-	const install = "go install github.com/ethereum/go-ethereum/cmd/geth@v1.17.10"
+	install := "go install github.com/ethereum/go-ethereum/cmd/geth@" + want
+	if len(found) > 0 {
+		t.Logf("no geth of go.mod's version %s (%s); using %s", want, install, found[0])
+		return found[0]
+	}
 	if os.Getenv(requireGethEnv) == "1" || os.Getenv("CI") == "1" || os.Getenv("CI") == "true" {
 		t.Fatalf("no geth on PATH or in GOPATH/bin, and %s=1 or CI requires it: %s", requireGethEnv, install)
 	}
 	t.Skipf("SKIPPED: no geth on PATH or in GOPATH/bin, so tollway serve --chain-rpc is NOT tested against a real node: %s", install)
+	return ""
+}
+
+// goEthereumVersion is the go-ethereum version this test binary links,
+// go.mod's.
+func goEthereumVersion(t *testing.T) string {
+	t.Helper()
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/ethereum/go-ethereum" {
+				return dep.Version
+			}
+		}
+	}
+	t.Fatal("the test binary's build information names no go-ethereum")
 	return ""
 }
 
