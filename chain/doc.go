@@ -6,4 +6,8 @@
 //
 // The embedded chain is chain/devchain: geth --dev in-process, persistent
 // in the data directory, one block per set of includable transactions.
+// Local is it with the contracts deployed; Remote is a real node with a
+// deployment checked at OpenRemote; both give a Settlement, all that the
+// watcher and the relayer know of the chain. Deploy is the one deployment,
+// for both.
 package chain

@@ -11,9 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollway/tollway/chain/contracts"
@@ -132,25 +130,22 @@ func (l *Local) TestWalletAddress() common.Address {
 // hook until it succeeds once): it then deploys anew, and the new
 // addresses overwrite the old.
 func (l *Local) deploy(ctx context.Context) error {
-	funder := l.Chain.FunderAddress()
-	feeRecipient := funder // the local chain's operator; an admin may set another (setFeeRecipient)
-	usdc, err := l.deployContract(ctx, contracts.TestUSDCMetaData.Bin, contracts.NewTestUSDC().PackConstructor(funder))
+	l.mu.Lock()
+	// The fee recipient is the local chain's operator, the funder (Deploy's
+	// default); an admin may set another (setFeeRecipient).
+	deployment, err := Deploy(ctx, l.funder(), DeployTerms{Relayer: l.RelayerAddress(), WithdrawalDelay: LocalWithdrawalDelay})
+	l.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("deploy the test USDC: %w", err)
+		return err
 	}
-	pool, err := l.deployContract(ctx, contracts.SettlementPoolMetaData.Bin, contracts.NewSettlementPool().PackConstructor(
-		usdc, feeRecipient, l.RelayerAddress(), funder, big.NewInt(int64(LocalWithdrawalDelay/time.Second))))
-	if err != nil {
-		return fmt.Errorf("deploy the pool: %w", err)
-	}
-	l.USDC = usdc
+	l.USDC = deployment.USDC
 	if _, err := l.Chain.Fund(ctx, l.RelayerAddress(), relayerWei); err != nil {
 		return err
 	}
 	if _, err := l.Faucet(ctx, l.TestWalletAddress(), testWalletWei, testWalletUSDC); err != nil {
 		return err
 	}
-	for key, address := range map[string]common.Address{metaUSDC: usdc, metaPool: pool, metaFeeRecipient: feeRecipient} {
+	for key, address := range map[string]common.Address{metaUSDC: deployment.USDC, metaPool: deployment.Pool, metaFeeRecipient: deployment.FeeRecipient} {
 		if err := l.Chain.SetMeta(key, address.Hex()); err != nil {
 			return err
 		}
@@ -158,35 +153,11 @@ func (l *Local) deploy(ctx context.Context) error {
 	return nil
 }
 
-func (l *Local) deployContract(ctx context.Context, bin string, constructor []byte) (common.Address, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	opts := l.funderOpts(ctx)
-	address, tx, err := bind.DeployContract(opts, common.FromHex(bin), l.Chain.Client(), constructor)
-	if err != nil {
-		return common.Address{}, err
-	}
-	if err := l.waitSuccess(ctx, tx); err != nil {
-		return common.Address{}, err
-	}
-	return address, nil
-}
-
-func (l *Local) funderOpts(ctx context.Context) *bind.TransactOpts {
-	opts := bind.NewKeyedTransactor(l.Chain.FunderKey(), l.Chain.ChainID())
-	opts.Context = ctx
-	return opts
-}
-
-func (l *Local) waitSuccess(ctx context.Context, tx *types.Transaction) error {
-	receipt, err := l.Chain.WaitReceipt(ctx, tx.Hash())
-	if err != nil {
-		return err
-	}
-	if receipt.Status != types.ReceiptStatusSuccessful {
-		return fmt.Errorf("transaction %s failed in block %v", tx.Hash(), receipt.BlockNumber)
-	}
-	return nil
+// funder is the funder's Transactor: over the chain's JSON-RPC, as any
+// client, and waiting for receipts until their blocks are on disk.
+// REQUIRES: l.mu held while it sends.
+func (l *Local) funder() *Transactor {
+	return &Transactor{Backend: l.Chain.Client(), Key: l.Chain.FunderKey(), ChainID: l.Chain.ChainID(), WaitReceipt: l.Chain.WaitReceipt}
 }
 
 // ErrFaucetLimit refuses a faucet request above FaucetWeiMax or
@@ -214,14 +185,18 @@ func (l *Local) Faucet(ctx context.Context, to common.Address, wei, usdc *big.In
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		token := contracts.NewTestUSDC().Instance(l.Chain.Client(), l.USDC)
-		tx, err := bind.Transact(token, l.funderOpts(ctx), contracts.NewTestUSDC().PackMint(to, usdc))
-		if err == nil {
-			err = l.waitSuccess(ctx, tx)
-		}
+		tx, err := l.funder().Transact(ctx, token, contracts.NewTestUSDC().PackMint(to, usdc))
 		if err != nil {
 			return hashes, fmt.Errorf("chain: faucet USDC: %w", err)
 		}
 		hashes = append(hashes, tx.Hash())
 	}
 	return hashes, nil
+}
+
+// Settlement is the local chain as the watcher and the relayer see it.
+func (l *Local) Settlement() Settlement {
+	return Settlement{Client: l.Chain.Client(), ChainID: l.Chain.ChainID(), Pool: l.Pool, USDC: l.USDC,
+		FeeRecipient: l.FeeRecipient, Relayer: l.Relayer, WithdrawalDelay: LocalWithdrawalDelay,
+		Confirmations: LocalConfirmations, RPCURL: l.Chain.URL()}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"os"
@@ -15,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
@@ -31,57 +35,12 @@ import (
 // it over the chain's JSON-RPC.
 func TestServeRunsTheEmbeddedChain(t *testing.T) {
 	adminToken := strings.Repeat("a", 32)
-	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn",
-		"--admin-token", adminToken, "--chain-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), beMain+"=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	lines := make(chan string, 16)
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			lines <- scanner.Text()
-		}
-		close(lines)
-	}()
-	var printed []string
-	deadline := time.After(2 * time.Minute)
-	for len(printed) < 4 { // listening, chain, contracts, test wallet
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("serve exited after printing %q: %s", printed, stderr.String())
-			}
-			printed = append(printed, line)
-		case <-deadline:
-			t.Fatalf("serve printed %q in 2 minutes: %s", printed, stderr.String())
-		}
-	}
-	text := strings.Join(printed, "\n")
-	find := func(pattern string) string {
-		t.Helper()
-		m := regexp.MustCompile(pattern).FindStringSubmatch(text)
-		if m == nil {
-			t.Fatalf("serve's output lacks %s:\n%s", pattern, text)
-		}
-		return m[1]
-	}
-	api := find(`tollway listening on (http://\S+)`)
-	rpcURL := find(`chain JSON-RPC on (http://\S+) \(chain id 1337\)`)
-	usdcAddress := find(`test USDC (0x[0-9a-fA-F]{40})`)
-	poolAddress := find(`pool (0x[0-9a-fA-F]{40})`)
-	walletKey, err := crypto.HexToECDSA(find(`private key ([0-9a-f]{64})`))
+	text := startServe(t, 4, "--admin-token", adminToken, "--chain-listen", "127.0.0.1:0") // listening, chain, contracts, test wallet
+	api := findIn(t, text, `tollway listening on (http://\S+)`)
+	rpcURL := findIn(t, text, `chain JSON-RPC on (http://\S+) \(chain id 1337\)`)
+	usdcAddress := findIn(t, text, `test USDC (0x[0-9a-fA-F]{40})`)
+	poolAddress := findIn(t, text, `pool (0x[0-9a-fA-F]{40})`)
+	walletKey, err := crypto.HexToECDSA(findIn(t, text, `private key ([0-9a-f]{64})`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,72 +101,216 @@ func TestServeRunsTheEmbeddedChain(t *testing.T) {
 
 	// The test wallet signs in (SIWE), binds an account, deposits into
 	// the pool from its own wallet: the deposit watcher credits it once.
-	post := func(path, token string, body any) map[string]any {
-		t.Helper()
-		data, _ := json.Marshal(body)
-		request, _ := http.NewRequest("POST", api+path, bytes.NewReader(data))
-		if token != "" {
-			request.Header.Set("Authorization", "Bearer "+token)
-		}
-		response, err := http.DefaultClient.Do(request)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer response.Body.Close()
-		var v map[string]any
-		if err := json.NewDecoder(response.Body).Decode(&v); err != nil || response.StatusCode/100 != 2 {
-			t.Fatalf("POST %s = %d %v %v", path, response.StatusCode, v, err)
-		}
-		return v
-	}
-	challenge := post("/v1/auth/siwe/challenge", "", map[string]string{"address": wallet.Hex()})
+	account, access := signInAndBind(t, api, walletKey)
+	depositFromWallet(t, client, walletKey, common.HexToAddress(usdcAddress), common.HexToAddress(poolAddress), big.NewInt(100_000_000))
+	awaitAvailable(t, api, account, access, "0", "100000000")
+}
+
+// signInAndBind signs the wallet in with Sign-In with Ethereum and creates
+// a test account bound to it; it returns the account's id and the access
+// token.
+func signInAndBind(t *testing.T, api string, walletKey *ecdsa.PrivateKey) (account, access string) {
+	t.Helper()
+	wallet := crypto.PubkeyToAddress(walletKey.PublicKey)
+	challenge := postJSON(t, api, "/v1/auth/siwe/challenge", "", map[string]string{"address": wallet.Hex()})
 	signature, err := siwe.Sign(challenge["message"].(string), walletKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	access := post("/v1/auth/siwe/login", "", map[string]string{"message": challenge["message"].(string), "signature": signature})["accessToken"].(string)
-	account := post("/v1/accounts", access, map[string]string{"name": "pool", "environment": "test", "walletAddress": wallet.Hex()})["id"].(string)
-	poolBinding := contracts.NewSettlementPool()
-	opts := bind.NewKeyedTransactor(walletKey, big.NewInt(1337))
-	deposit := big.NewInt(100_000_000)
-	for _, call := range []struct {
-		contract *bind.BoundContract
-		data     []byte
-	}{
-		{usdc, usdcBinding.PackApprove(common.HexToAddress(poolAddress), deposit)},
-		{poolBinding.Instance(client, common.HexToAddress(poolAddress)), poolBinding.PackDeposit(deposit)},
-	} {
-		tx, err := bind.Transact(call.contract, opts, call.data)
+	access = postJSON(t, api, "/v1/auth/siwe/login", "", map[string]string{"message": challenge["message"].(string), "signature": signature})["accessToken"].(string)
+	account = postJSON(t, api, "/v1/accounts", access, map[string]string{"name": "pool", "environment": "test", "walletAddress": wallet.Hex()})["id"].(string)
+	return account, access
+}
+
+// postJSON posts body and returns the 2xx answer's object.
+func postJSON(t *testing.T, api, path, token string, body any) map[string]any {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	request, _ := http.NewRequest("POST", api+path, bytes.NewReader(data))
+	if token != "" {
+		request.Header.Set("Authorization", "Bearer "+token)
+	}
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(response.Body).Decode(&v); err != nil || response.StatusCode/100 != 2 {
+		t.Fatalf("POST %s = %d %v %v", path, response.StatusCode, v, err)
+	}
+	return v
+}
+
+// depositFromWallet approves the pool for the amounts' sum and deposits
+// each amount, in that order, from the wallet as a wallet does (its own
+// transactions over JSON-RPC), waits for each to succeed, and returns the
+// deposits' block numbers.
+func depositFromWallet(t *testing.T, client *ethclient.Client, walletKey *ecdsa.PrivateKey, usdcAddress, poolAddress common.Address, amounts ...*big.Int) []uint64 {
+	t.Helper()
+	ctx := context.Background()
+	chainID, err := client.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdcBinding, poolBinding := contracts.NewTestUSDC(), contracts.NewSettlementPool()
+	usdc, pool := usdcBinding.Instance(client, usdcAddress), poolBinding.Instance(client, poolAddress)
+	opts := bind.NewKeyedTransactor(walletKey, chainID)
+	transact := func(contract *bind.BoundContract, data []byte) uint64 {
+		t.Helper()
+		tx, err := bind.Transact(contract, opts, data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if receipt, err := bind.WaitMined(ctx, client, tx.Hash()); err != nil || receipt.Status != 1 {
-			t.Fatalf("receipt %+v %v", receipt, err)
+		receipt := waitMined(t, client, tx.Hash())
+		if receipt.Status != types.ReceiptStatusSuccessful {
+			t.Fatalf("receipt %+v: the transaction failed", receipt)
+		}
+		return receipt.BlockNumber.Uint64()
+	}
+	sum := new(big.Int)
+	for _, amount := range amounts {
+		sum.Add(sum, amount)
+	}
+	transact(usdc, usdcBinding.PackApprove(poolAddress, sum))
+	var blocks []uint64
+	for _, amount := range amounts {
+		blocks = append(blocks, transact(pool, poolBinding.PackDeposit(amount)))
+	}
+	return blocks
+}
+
+// minedTimeout bounds the wait for a transaction's receipt; receiptPoll is
+// how often the wait looks.
+const (
+	minedTimeout = 30 * time.Second
+	receiptPoll  = 20 * time.Millisecond
+)
+
+// waitMined polls the node for the transaction's receipt until
+// minedTimeout. A node answers "not found", or "transaction indexing is in
+// progress" while its index catches up, until it is mined.
+func waitMined(t *testing.T, client *ethclient.Client, hash common.Hash) *types.Receipt {
+	t.Helper()
+	receipt, err := waitReceipt(context.Background(), client, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return receipt
+}
+
+func waitReceipt(ctx context.Context, client *ethclient.Client, hash common.Hash) (*types.Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, minedTimeout)
+	defer cancel()
+	for {
+		receipt, err := client.TransactionReceipt(ctx, hash)
+		if err == nil {
+			return receipt, nil
+		}
+		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "transaction indexing is in progress") {
+			return nil, fmt.Errorf("receipt of %s: %w", hash, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("receipt of %s: not mined within %v", hash, minedTimeout)
+		case <-time.After(receiptPoll):
 		}
 	}
-	credited := time.Now().Add(30 * time.Second)
+}
+
+// awaitAvailable polls the account until its available balance is want,
+// within 30 s; a value other than from or want fails at once.
+func awaitAvailable(t *testing.T, api, account, access, from, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		request, _ := http.NewRequest("GET", api+"/v1/accounts/"+account, nil)
-		request.Header.Set("Authorization", "Bearer "+access)
-		response, err := http.DefaultClient.Do(request)
-		if err != nil {
-			t.Fatal(err)
+		got := available(t, api, account, access)
+		if got == want {
+			return
 		}
-		var v struct {
-			Balance struct {
-				Available string `json:"available"`
-			} `json:"balance"`
-		}
-		err = json.NewDecoder(response.Body).Decode(&v)
-		response.Body.Close()
-		if err == nil && v.Balance.Available == "100000000" {
-			break
-		}
-		if err != nil || v.Balance.Available != "0" || time.Now().After(credited) {
-			t.Fatalf("account after the deposit: %+v %v, want 100000000 available within 30 s", v, err)
+		if got != from || time.Now().After(deadline) {
+			t.Fatalf("account %s has %s available, want %s (from %s) within 30 s", account, got, want, from)
 		}
 		time.Sleep(100 * time.Millisecond) // the watcher looks every second
 	}
+}
+
+// available is the account's available balance.
+func available(t *testing.T, api, account, access string) string {
+	t.Helper()
+	request, _ := http.NewRequest("GET", api+"/v1/accounts/"+account, nil)
+	request.Header.Set("Authorization", "Bearer "+access)
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	var v struct {
+		Balance struct {
+			Available string `json:"available"`
+		} `json:"balance"`
+	}
+	if err := json.NewDecoder(response.Body).Decode(&v); err != nil || response.StatusCode != 200 {
+		t.Fatalf("GET /v1/accounts/%s = %d %+v %v", account, response.StatusCode, v, err)
+	}
+	return v.Balance.Available
+}
+
+// startServe runs `tollway serve` (this test binary as the command) on
+// free ports with a new data directory and args, until the test ends, and
+// returns the first lines it prints, once it printed them.
+func startServe(t *testing.T, lines int, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), beMain+"=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve's stderr:\n%s", stderr.String())
+		}
+	})
+	printedLines := make(chan string, 16)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			printedLines <- scanner.Text()
+		}
+		close(printedLines)
+	}()
+	var printed []string
+	deadline := time.After(2 * time.Minute)
+	for len(printed) < lines {
+		select {
+		case line, ok := <-printedLines:
+			if !ok {
+				t.Fatalf("serve exited after printing %q", printed)
+			}
+			printed = append(printed, line)
+		case <-deadline:
+			t.Fatalf("serve printed %q in 2 minutes", printed)
+		}
+	}
+	return strings.Join(printed, "\n")
+}
+
+// findIn returns pattern's first group in text.
+func findIn(t *testing.T, text, pattern string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("serve's output lacks %s:\n%s", pattern, text)
+	}
+	return m[1]
 }
 
 func mustKey(t *testing.T) *ecdsa.PrivateKey {

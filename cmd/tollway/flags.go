@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/tollway/tollway/engine/access"
 )
 
@@ -339,7 +341,77 @@ func (v *chainFlag) typeName() string { return "mode" }
 const (
 	chainEmbedded = "embedded"
 	chainNone     = "none"
+	// chainRemote is no value of --chain: it is the mode --chain-rpc sets.
+	chainRemote = "rpc"
 )
+
+// rpcURLFlag is a node's JSON-RPC URL: http(s) or ws(s), with a host. It is
+// checked after parsing (check), so that the error never quotes it: a
+// provider's URL may carry a key.
+type rpcURLFlag struct{ stringFlag }
+
+func (v *rpcURLFlag) check() error {
+	if *v.p == "" {
+		return nil
+	}
+	u, err := url.Parse(*v.p)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return errors.New("want an http(s):// or ws(s):// URL with a host")
+	}
+	return nil
+}
+
+func (v *rpcURLFlag) typeName() string { return "url" }
+
+// addressFlag is an Ethereum address, 0x and 40 hex digits.
+type addressFlag struct{ p *common.Address }
+
+func (v *addressFlag) String() string {
+	if v.p == nil || *v.p == (common.Address{}) {
+		return ""
+	}
+	return v.p.Hex()
+}
+
+func (v *addressFlag) Set(text string) error {
+	if len(text) != 42 || !common.IsHexAddress(text) {
+		return errors.New("want a 0x-prefixed 20-byte hex address")
+	}
+	*v.p = common.HexToAddress(text)
+	return nil
+}
+
+func (v *addressFlag) typeName() string { return "address" }
+
+// setFlag records that its flag was set, from the command line or the
+// environment, where the value alone cannot tell (a default may be set
+// explicitly).
+type setFlag struct {
+	flag.Value
+	set *bool
+}
+
+func (v setFlag) String() string {
+	if v.Value == nil {
+		return ""
+	}
+	return v.Value.String()
+}
+
+func (v setFlag) Set(text string) error {
+	if err := v.Value.Set(text); err != nil {
+		return err
+	}
+	*v.set = true
+	return nil
+}
+
+func (v setFlag) typeName() string {
+	if t, ok := v.Value.(interface{ typeName() string }); ok {
+		return t.typeName()
+	}
+	return ""
+}
 
 // urlFlag is the server's public URL: http or https, a host, nothing else.
 type urlFlag struct{ p **url.URL }

@@ -1,6 +1,7 @@
 // Command tollway runs the Tollway settlement engine and its HTTP API.
 //
 //	tollway serve [flags]        the engine and its HTTP API
+//	tollway chain deploy [flags] the contracts, to a node for serve --chain-rpc
 //	tollway bench [flags]        the load benchmark
 //	tollway noop-server [flags]  the bench's no-op server
 //	tollway version              the version and Go version
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -69,6 +71,7 @@ type command struct {
 // commands lists the subcommands in the usage's order; help is run's own.
 var commands = []command{
 	{"serve", "[flags]", "run the settlement engine and its HTTP API", serve},
+	{"chain", "deploy [flags]", "deploy the test USDC and the settlement pool to a node, for serve --chain-rpc", chainCommand},
 	{"bench", "[flags]", "measure the HTTP API under load beside the machine's ceiling and baselines (runs tollway-bench)", func(args []string, _ io.Writer) error { return benchCommand(args) }},
 	{"version", "", "print the version, Go version and VCS revision", versionCommand},
 }
@@ -247,11 +250,34 @@ type serveConfig struct {
 	bodyBudgetBytes         int64
 	metricsPublic           bool
 	// chain is chainEmbedded (the local chain in DATA/chain, JSON-RPC on
-	// chainListen) or chainNone.
+	// chainListen), chainNone, or chainRemote (a node at chainRPC, with a
+	// deployment made beforehand) when chainRPC is set.
 	chain, chainListen string
+	chainSet           bool // --chain was given, not defaulted
+	remote             remoteChainConfig
 	// batchWindow is the relayer's netting window.
 	batchWindow time.Duration
 }
+
+// remoteChainConfig is --chain-rpc's node and its deployment.
+type remoteChainConfig struct {
+	rpc             string
+	chainID         int64
+	pool, usdc      common.Address
+	relayerKeyFile  string
+	confirmations   int
+	confirmationSet bool // --chain-confirmations was given
+}
+
+// remoteConfirmationsDefault is how many blocks a deposit on a node waits
+// for unless told: a node may reorganize, and two blocks outlast the
+// common one-block reorganizations of test networks. A chain that reorganizes
+// deeper (mainnet: finality) wants more.
+const remoteConfirmationsDefault = 2
+
+// confirmationsMax bounds --chain-confirmations: hours of blocks on any
+// chain; more is a typo.
+const confirmationsMax = 10_000
 
 // recoverTruncatedLogFlag names the override in the refusal's message.
 const recoverTruncatedLogFlag = "--recover-truncated-log (TOLLWAY_RECOVER_TRUNCATED_LOG=true)"
@@ -294,20 +320,67 @@ func serveFlags(c *serveConfig) envFlags {
 		"most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After")
 	flags.Var(newBoolFlag(&c.metricsPublic), "metrics-public", "serve /metrics without the admin token")
 	c.chain = chainEmbedded
-	flags.Var(&chainFlag{&c.chain}, "chain", "the chain settlements go to: embedded (an Ethereum dev chain in DATA/chain, "+
-		"with the test USDC and the pool deployed) or none")
+	flags.Var(setFlag{&chainFlag{&c.chain}, &c.chainSet}, "chain", "the chain settlements go to: embedded (an Ethereum dev chain in DATA/chain, "+
+		"with the test USDC and the pool deployed) or none; --chain-rpc uses a node instead")
 	flags.Var(newStringFlag(&c.chainListen, "127.0.0.1:8545"), "chain-listen", "address of the embedded chain's JSON-RPC (HTTP)")
+	r := &c.remote
+	flags.Var(&rpcURLFlag{stringFlag{&r.rpc}}, "chain-rpc", "JSON-RPC URL of an Ethereum node to settle on instead of the embedded chain "+
+		"(e.g. geth --dev), with --chain-id, --pool-address, --usdc-address and --relayer-key-file; /v1/config publishes it (without user:password)")
+	flags.Var(newIntFlag(&r.chainID, 0, 1, math.MaxInt64, "want a positive integer"), "chain-id", "the chain id --chain-rpc's node must be on")
+	flags.Var(&addressFlag{&r.pool}, "pool-address", "the settlement pool on --chain-rpc's node")
+	flags.Var(&addressFlag{&r.usdc}, "usdc-address", "the USDC token on --chain-rpc's node, the pool's")
+	flags.Var(newStringFlag(&r.relayerKeyFile, ""), "relayer-key-file", "file holding the hex private key of the relayer, "+
+		"which holds the pool's RELAYER_ROLE on --chain-rpc's node and pays for its gas")
+	flags.Var(setFlag{newIntFlag(&r.confirmations, remoteConfirmationsDefault, 0, confirmationsMax,
+		fmt.Sprintf("want 0-%d", confirmationsMax)), &r.confirmationSet}, "chain-confirmations",
+		"blocks a deposit on --chain-rpc's node waits for on top of its own (the embedded chain never reorganizes: 0)")
 	flags.Var(newDurationFlag(&c.batchWindow, relay.WindowDefault, batchWindowMin, batchWindowMax), "batch-window",
 		"the relayer's netting window: it settles what was charged in each window in one transaction per 100 pairs")
 	return flags
+}
+
+// checkChain resolves the chain mode: --chain-rpc selects the node, and
+// needs its companions; they mean nothing without it.
+func (c *serveConfig) checkChain() error {
+	r := c.remote
+	type companion struct {
+		name string
+		set  bool
+	}
+	required := []companion{{"chain-id", r.chainID != 0}, {"pool-address", r.pool != (common.Address{})},
+		{"usdc-address", r.usdc != (common.Address{})}, {"relayer-key-file", r.relayerKeyFile != ""}}
+	if r.rpc == "" {
+		for _, f := range append(required, companion{"chain-confirmations", r.confirmationSet}) {
+			if f.set {
+				return usageError{fmt.Errorf("--%s is for a node: it needs --chain-rpc (%s)", f.name, envName("chain-rpc"))}
+			}
+		}
+		return nil
+	}
+	if c.chainSet {
+		return usageError{fmt.Errorf("--chain %s and --chain-rpc conflict: --chain-rpc settles on its node instead of the embedded chain", c.chain)}
+	}
+	var missing []string
+	for _, f := range required {
+		if !f.set {
+			missing = append(missing, fmt.Sprintf("--%s (%s)", f.name, envName(f.name)))
+		}
+	}
+	if len(missing) > 0 {
+		return usageError{fmt.Errorf("--chain-rpc needs %s", strings.Join(missing, ", "))}
+	}
+	c.chain = chainRemote
+	return nil
 }
 
 // parseServe parses serve's command line and variables.
 func parseServe(args []string) (serveConfig, error) {
 	var c serveConfig
 	c.logLevel = slog.LevelInfo
-	err := serveFlags(&c).parse(args)
-	return c, err
+	if err := serveFlags(&c).parse(args); err != nil {
+		return c, err
+	}
+	return c, c.checkChain()
 }
 
 // connectionLimits returns the connection limits: the file limit less the
@@ -383,23 +456,18 @@ func serve(args []string, stdout io.Writer) error {
 		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic,
 	}
 	c.auth.apply(&config)
-	var local *chain.Local
-	if c.chain == chainEmbedded {
-		if local, err = chain.OpenLocal(ctx, chain.LocalConfig{Dir: filepath.Join(c.data, "chain"), Listen: c.chainListen, Logger: logger}); err != nil {
-			ln.Close()
-			return err
-		}
+	settlement, err := openChain(ctx, c, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if settlement != nil {
 		// Closed last: after the server and the engine, which may use it.
-		defer local.Close()
-		config.Chain = &httpapi.ChainInfo{RPCURL: local.Chain.URL(), USDC: local.USDC.Hex(), Pool: local.Pool.Hex(),
-			Relayer: local.RelayerAddress().Hex(), FeeRecipient: local.FeeRecipient.Hex(),
-			WithdrawalDelay: chain.LocalWithdrawalDelay, Confirmations: chain.LocalConfirmations}
-		config.Faucet = local.Faucet
-		config.FaucetLimits = httpapi.FaucetLimits{WeiDefault: chain.FaucetWeiDefault, WeiMax: chain.FaucetWeiMax,
-			USDCDefault: chain.FaucetUSDCDefault, USDCMax: chain.FaucetUSDCMax}
+		defer settlement.close()
+		settlement.configure(&config)
 	}
 	var relayer atomic.Pointer[relay.Relayer]
-	if local != nil {
+	if settlement != nil {
 		config.Settlements = &relay.Store{Engine: eng}
 		config.RelayerStats = func() relay.Stats {
 			if r := relayer.Load(); r != nil {
@@ -414,8 +482,8 @@ func serve(args []string, stdout io.Writer) error {
 		ln.Close()
 		return err
 	}
-	if local != nil {
-		r, err := startRelayer(eng, local, server, c.batchWindow, logger)
+	if settlement != nil {
+		r, err := startRelayer(eng, settlement.Settlement, server, c.batchWindow, logger)
 		if err != nil {
 			ln.Close()
 			return err
@@ -428,12 +496,8 @@ func serve(args []string, stdout io.Writer) error {
 	if generated != "" {
 		fmt.Fprintf(stdout, "admin token (shown once; only its hash is stored): %s\n", generated)
 	}
-	if local != nil {
-		// As local chains do: the endpoint, the contracts, a funded wallet.
-		fmt.Fprintf(stdout, "chain JSON-RPC on %s (chain id %d)\n", local.Chain.URL(), local.Chain.ChainID())
-		fmt.Fprintf(stdout, "test USDC %s, pool %s, relayer %s\n", local.USDC.Hex(), local.Pool.Hex(), local.RelayerAddress().Hex())
-		fmt.Fprintf(stdout, "test wallet %s (1,000,000 USDC at its first start), private key %x (a local test key: never use it elsewhere)\n",
-			local.TestWalletAddress().Hex(), crypto.FromECDSA(local.TestWallet))
+	if settlement != nil {
+		settlement.print(stdout)
 	}
 	if c.pprof != "" {
 		if err := servePprof(c.pprof, logger); err != nil {
@@ -442,9 +506,9 @@ func serve(args []string, stdout io.Writer) error {
 	}
 	watching := make(chan struct{})
 	watchCtx, stopWatching := context.WithCancel(context.Background())
-	if local != nil {
-		watcher := &chain.Watcher{Engine: eng, Client: local.Chain.Client(), Heads: local.Chain.Client(), Pool: local.Pool,
-			Confirmations: chain.LocalConfirmations, Wallets: server.TestWalletAccount, Logger: logger}
+	if settlement != nil {
+		watcher := &chain.Watcher{Engine: eng, Client: settlement.Client, Heads: settlement.Client, Pool: settlement.Pool,
+			Confirmations: settlement.Confirmations, Wallets: server.TestWalletAccount, Logger: logger}
 		if r := relayer.Load(); r != nil {
 			// Debits of a payer asking to withdraw are settled at once, well
 			// before the withdrawal delay ends.
@@ -481,4 +545,65 @@ func serve(args []string, stdout io.Writer) error {
 		err = closeErr
 	}
 	return err
+}
+
+// servedChain is the chain serve settles on, embedded or a node: the
+// watcher, the relayer and /v1/config take its Settlement alike; only the
+// embedded chain has a faucet and a test wallet.
+type servedChain struct {
+	chain.Settlement
+	local *chain.Local // the embedded chain; nil for a node
+	close func() error
+}
+
+// openChain opens the chain c names (nil for none): the embedded chain,
+// deploying at its first start, or --chain-rpc's node, whose deployment
+// it checks.
+func openChain(ctx context.Context, c serveConfig, logger *slog.Logger) (*servedChain, error) {
+	switch c.chain {
+	case chainEmbedded:
+		local, err := chain.OpenLocal(ctx, chain.LocalConfig{Dir: filepath.Join(c.data, "chain"), Listen: c.chainListen, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return &servedChain{Settlement: local.Settlement(), local: local, close: local.Close}, nil
+	case chainRemote:
+		r := c.remote
+		remote, err := chain.OpenRemote(ctx, chain.RemoteConfig{URL: r.rpc, ChainID: uint64(r.chainID), Pool: r.pool, USDC: r.usdc,
+			RelayerKeyFile: r.relayerKeyFile, Confirmations: uint64(r.confirmations), Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("--chain-rpc: %w", err)
+		}
+		return &servedChain{Settlement: remote.Settlement(), close: remote.Close}, nil
+	}
+	return nil, nil
+}
+
+// configure publishes the chain in /v1/config, makes Sign-In with
+// Ethereum messages name it, and hands the embedded chain's faucet over
+// (without it, the faucet answers 409).
+func (s *servedChain) configure(config *httpapi.Config) {
+	config.ChainID = s.ChainID.Uint64()
+	config.Chain = &httpapi.ChainInfo{RPCURL: s.RPCURL, USDC: s.USDC.Hex(), Pool: s.Pool.Hex(), Relayer: s.RelayerAddress().Hex(),
+		FeeRecipient: s.FeeRecipient.Hex(), WithdrawalDelay: s.WithdrawalDelay, Confirmations: s.Confirmations}
+	if s.local != nil {
+		config.Faucet = s.local.Faucet
+		config.FaucetLimits = httpapi.FaucetLimits{WeiDefault: chain.FaucetWeiDefault, WeiMax: chain.FaucetWeiMax,
+			USDCDefault: chain.FaucetUSDCDefault, USDCMax: chain.FaucetUSDCMax}
+	}
+}
+
+// print writes the chain's lines to stdout, for people and for scripts:
+// the endpoint and the contracts, and, as local chains do, a funded test
+// wallet's key.
+func (s *servedChain) print(stdout io.Writer) {
+	if s.local == nil {
+		fmt.Fprintf(stdout, "chain node %s (chain id %d)\n", s.RPCURL, s.ChainID)
+		fmt.Fprintf(stdout, "USDC %s, pool %s, relayer %s\n", s.USDC.Hex(), s.Pool.Hex(), s.RelayerAddress().Hex())
+		return
+	}
+	fmt.Fprintf(stdout, "chain JSON-RPC on %s (chain id %d)\n", s.RPCURL, s.ChainID)
+	fmt.Fprintf(stdout, "test USDC %s, pool %s, relayer %s\n", s.USDC.Hex(), s.Pool.Hex(), s.RelayerAddress().Hex())
+	fmt.Fprintf(stdout, "test wallet %s (1,000,000 USDC at its first start), private key %x (a local test key: never use it elsewhere)\n",
+		s.local.TestWalletAddress().Hex(), crypto.FromECDSA(s.local.TestWallet))
 }

@@ -24,16 +24,16 @@ const (
 // nil but in the tests, which kill the server at a stage.
 var relayAfterStage func(stage string)
 
-// startRelayer starts the settlement relayer on the local chain, settling
+// startRelayer starts the settlement relayer on the chain in use, settling
 // the test environment's ledger (the one its deposits credit).
-func startRelayer(eng *engine.Engine, local *chain.Local, server *httpapi.Server, window time.Duration, logger *slog.Logger) (*relay.Relayer, error) {
-	if 2*window >= chain.LocalWithdrawalDelay {
-		return nil, fmt.Errorf("--batch-window %v: the pool's withdrawal delay (%v) must exceed twice the window", window, chain.LocalWithdrawalDelay)
+func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server, window time.Duration, logger *slog.Logger) (*relay.Relayer, error) {
+	if 2*window >= s.WithdrawalDelay {
+		return nil, fmt.Errorf("--batch-window %v: the pool's withdrawal delay (%v) must exceed twice the window", window, s.WithdrawalDelay)
 	}
 	r, err := relay.Open(relay.Config{
-		Engine: eng, Backend: local.Chain.Client(), ChainID: local.Chain.ChainID(), Pool: local.Pool, Key: local.Relayer,
+		Engine: eng, Backend: s.Client, ChainID: s.ChainID, Pool: s.Pool, Key: s.Relayer,
 		Ledger: engine.LedgerID(access.EnvironmentTest.Ledger()), Wallets: server.AccountWallet,
-		Confirmations: chain.LocalConfirmations, Window: window, Logger: logger, AfterStage: relayAfterStage,
+		Confirmations: s.Confirmations, Window: window, Logger: logger, AfterStage: relayAfterStage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relayer: %w", err)
