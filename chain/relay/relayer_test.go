@@ -155,14 +155,7 @@ func (f flaky) EstimateGas(ctx context.Context, msg ethereum.CallMsg) (uint64, e
 // once after a restart: the payouts replay, the recorded transaction is
 // sent again or found mined.
 func TestRelayerResumesAfterCrash(t *testing.T) {
-	var alice, sup party
-	w := newWorld(t, &alice, &sup)
-	w.deposit(alice, 1_000_000)
-	w.account("alice")
-	w.account("sup")
-	w.bindWallet("alice", alice.address)
-	w.bindWallet("sup", sup.address)
-	w.credit("alice", 1_000_000, "dep:a")
+	w, alice, sup := newPairWorld(t, 1_000_000)
 	down := &atomicBool{}
 	w.backend = flaky{Backend: w.client, down: down}
 	w.openRelayer()
@@ -235,14 +228,7 @@ func TestRelayerResumesAfterCrash(t *testing.T) {
 // ReplaceAfter is signed again with the same nonce and a higher fee; the
 // batch settles once, by the replacement.
 func TestRelayerReplacesStuckTransaction(t *testing.T) {
-	var alice, sup party
-	w := newWorld(t, &alice, &sup)
-	w.deposit(alice, 1_000_000)
-	w.account("alice")
-	w.account("sup")
-	w.bindWallet("alice", alice.address)
-	w.bindWallet("sup", sup.address)
-	w.credit("alice", 1_000_000, "dep:a")
+	w, _, sup := newPairWorld(t, 1_000_000)
 	w.openRelayer()
 	tr := w.charge("c1", "alice", "sup", 10_000)
 	w.r.waitFolded(t, tr.Position)
@@ -272,14 +258,7 @@ func TestRelayerReplacesStuckTransaction(t *testing.T) {
 // the payee's payout is undone exactly, and the debits settle in a later
 // batch once the pool takes them.
 func TestRelayerFailedBatchGoesBack(t *testing.T) {
-	var alice, sup party
-	w := newWorld(t, &alice, &sup)
-	w.deposit(alice, 1_000_000)
-	w.account("alice")
-	w.account("sup")
-	w.bindWallet("alice", alice.address)
-	w.bindWallet("sup", sup.address)
-	w.credit("alice", 1_000_000, "dep:a")
+	w, _, sup := newPairWorld(t, 1_000_000)
 	w.openRelayer()
 	w.setPaused(true)
 	tr := w.charge("c1", "alice", "sup", 10_000)
@@ -371,14 +350,7 @@ func TestRelayerCaps(t *testing.T) {
 // TestSettlementOfLaterCharge: a charge made after a pair's batch was cut
 // is not reported as settled by it.
 func TestSettlementOfLaterCharge(t *testing.T) {
-	var alice, sup party
-	w := newWorld(t, &alice, &sup)
-	w.deposit(alice, 100_000)
-	w.account("alice")
-	w.account("sup")
-	w.bindWallet("alice", alice.address)
-	w.bindWallet("sup", sup.address)
-	w.credit("alice", 100_000, "dep:a")
+	w, _, _ := newPairWorld(t, 100_000)
 	w.openRelayer()
 	first := w.charge("c1", "alice", "sup", 1_000)
 	w.settle(first.Position)
@@ -399,14 +371,7 @@ func TestSettlementOfLaterCharge(t *testing.T) {
 // TestRelayerHurry: a hurried relayer (a payer asked to withdraw) cuts at
 // its next round, before its window ends.
 func TestRelayerHurry(t *testing.T) {
-	var alice, sup party
-	w := newWorld(t, &alice, &sup)
-	w.deposit(alice, 100_000)
-	w.account("alice")
-	w.account("sup")
-	w.bindWallet("alice", alice.address)
-	w.bindWallet("sup", sup.address)
-	w.credit("alice", 100_000, "dep:a")
+	w, _, sup := newPairWorld(t, 100_000)
 	w.openRelayer()
 	w.r.roundNow(t) // the window starts
 	tr := w.charge("c1", "alice", "sup", 1_000)
@@ -425,4 +390,18 @@ func TestRelayerHurry(t *testing.T) {
 	if got := w.usdcBalance(sup.address); got != 990 {
 		t.Errorf("supplier's USDC %d, want 990", got)
 	}
+}
+
+// newPairWorld is a world where alice, funded with deposit in the pool and
+// credited it, pays sup; both are bound to their wallets.
+func newPairWorld(t *testing.T, deposit uint64) (w *world, alice, sup party) {
+	t.Helper()
+	w = newWorld(t, &alice, &sup)
+	w.deposit(alice, int64(deposit))
+	w.account("alice")
+	w.account("sup")
+	w.bindWallet("alice", alice.address)
+	w.bindWallet("sup", sup.address)
+	w.credit("alice", deposit, "dep:a")
+	return w, alice, sup
 }
