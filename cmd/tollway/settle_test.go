@@ -302,9 +302,9 @@ func (n *node) poolOf(a common.Address) int64 {
 	return v.Int64()
 }
 
-// market is a consumer (the printed test wallet) and a supplier, each
-// signed in with its wallet and owning an account bound to it, and the
-// consumer's key.
+// market is a consumer and a supplier, each signed in with a new wallet
+// and owning an account bound to it, and their keys; the faucet funds the
+// consumer's wallet, which deposits into the pool.
 type market struct {
 	consumer, supplier       *ecdsa.PrivateKey
 	consumerAcct, supplyAcct string
@@ -317,7 +317,10 @@ type market struct {
 
 func openMarket(t *testing.T, n *node, deposit int64) *market {
 	t.Helper()
-	m := &market{consumer: n.wallet, supplier: mustKey(t), deposit: deposit}
+	m := &market{consumer: mustKey(t), supplier: mustKey(t), deposit: deposit}
+	// The consumer's wallet is new: the faucet gives it gas money and USDC.
+	n.mustCall("POST", "/v1/admin/chain/faucet", settleAdminToken, map[string]string{
+		"address": crypto.PubkeyToAddress(m.consumer.PublicKey).Hex(), "eth": "1000000000000000000", "usdc": fmt.Sprint(deposit)}, nil)
 	var config struct{ FeeRecipient string }
 	n.mustCall("GET", "/v1/config", "", nil, &config)
 	m.feeRecipient = common.HexToAddress(config.FeeRecipient)
