@@ -181,7 +181,6 @@ func (n *node) stop() {
 	n.client.Close()
 }
 
-
 // call sends a request with a bearer token and decodes the JSON answer
 // into out (when not nil), returning the status.
 func (n *node) call(method, path, token string, body, out any) int {
