@@ -1,7 +1,9 @@
 #!/bin/bash
-# Interleaved A/B: the server without a chain vs with the embedded chain (relayer folding).
+# Interleaved A/B of HTTP charges: the server without a chain vs with the
+# embedded chain (its relayer folding every charge). Run from anywhere after
+# `make bench-tool`; needs port 18480 free. BENCHMARKS.md quotes its output.
 set -u
-cd /work/main
+cd "$(dirname "$0")/.."
 TOKEN=adm_abcdefghijklmnopqrstuvwxyz0123456789ABCD
 for i in 1 2 3; do
   for mode in none embedded; do
