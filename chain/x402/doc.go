@@ -4,7 +4,7 @@
 // against the chain. It does no HTTP, keeps no state and sends nothing: the
 // HTTP layer decodes with ParseRequest (an error is a 400), the engine
 // records and reserves, and a relayer sends the call data SettleCallData
-// builds.
+// builds. It owns no goroutines; a Verifier is safe for concurrent use.
 //
 // Followed: github.com/coinbase/x402 (now x402-foundation/x402) at commit
 // dd927a26cfefc98c24b3ec38b3a8f204dad0c60d (2026-04-21):

@@ -145,7 +145,12 @@ type Verification struct {
 // IsValid false and the rule's reason, not an error; the error is non-nil
 // (wrapping ErrChainRead) only when the chain could not be read, and the
 // response then carries the reference's reason for that read.
+//
+// REQUIRES: request came from ParseRequest.
 func (v *Verifier) Verify(ctx context.Context, request *Request) (Verification, error) {
+	if request == nil || (request.V1 == nil) == (request.V2 == nil) {
+		return Verification{}, errors.New("x402: Verify needs a request from ParseRequest")
+	}
 	payment := request.Payment()
 	var verification Verification
 	invalid := func(reason string, message string) (Verification, error) {

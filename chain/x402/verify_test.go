@@ -1,14 +1,17 @@
 package x402
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -404,5 +407,98 @@ func TestSettleCallDataOverloads(t *testing.T) {
 		} else if got := arguments[6].([]byte); string(got) != string(test.signature) {
 			t.Fatalf("signature argument %x, want %x", got, test.signature)
 		}
+	}
+}
+
+// recordingChain answers eth_getCode with code and isValidSignature with
+// the magic value, keeping the call's data.
+type recordingChain struct {
+	ChainReader
+	data *[]byte
+}
+
+func (c recordingChain) CodeAt(context.Context, common.Address, *big.Int) ([]byte, error) {
+	return []byte{0x00}, nil
+}
+
+func (c recordingChain) CallContract(ctx context.Context, call ethereum.CallMsg, block *big.Int) ([]byte, error) {
+	if string(call.Data[:4]) == string(erc1271MagicValue) {
+		*c.data = call.Data
+		return common.RightPadBytes(erc1271MagicValue, 32), nil
+	}
+	return c.ChainReader.CallContract(ctx, call, block)
+}
+
+// TestERC1271CallEncoding: the isValidSignature call is ABI-encoded as
+// isValidSignature(bytes32 digest, bytes signature), whatever the length.
+func TestERC1271CallEncoding(t *testing.T) {
+	method, err := abi.JSON(strings.NewReader(`[{"type":"function","name":"isValidSignature","inputs":[{"name":"hash","type":"bytes32"},{"name":"signature","type":"bytes"}],"outputs":[{"type":"bytes4"}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := common.HexToHash("0xabcdef")
+	for _, length := range []int{0, 1, 31, 32, 33, 65, 200} {
+		signature := make([]byte, length)
+		for i := range signature {
+			signature[i] = byte(i + 1)
+		}
+		var data []byte
+		authorization := &Authorization{From: common.HexToAddress("0x1271"), Signature: signature}
+		if message, valid := checkERC1271(context.Background(), recordingChain{data: &data}, authorization, digest); !valid {
+			t.Fatalf("checkERC1271 refused: %s", message)
+		}
+		want, err := method.Pack("isValidSignature", [32]byte(digest), signature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, want) {
+			t.Fatalf("isValidSignature call for a %d-byte signature:\n%x\nwant\n%x", length, data, want)
+		}
+	}
+}
+
+func TestVerifySettleMarginIsConfigurable(t *testing.T) {
+	w := newWorld(t)
+	verifier, err := NewVerifier(Config{
+		Networks:     []Network{{ID: "eip155:1337", ChainID: simChainID, Chain: w.client}},
+		SettleMargin: 30 * time.Second,
+		Now:          func() time.Time { return w.now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, test := range []struct {
+		left   int64
+		reason string
+	}{{29, ReasonValidBeforeExpired}, {30, ""}} {
+		authorization := w.authorize("margin")
+		authorization.validBefore = big.NewInt(w.now.Unix() + test.left)
+		authorization.sign(t, w.alice.key, w.usdcDomain())
+		request, err := ParseRequest(body(w.requirements(), authorization.payload()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		verification, err := verifier.Verify(context.Background(), request)
+		if err != nil || verification.Response.InvalidReason != test.reason {
+			t.Fatalf("Verify(%d s left, margin 30 s) = %+v, %v; want reason %q", test.left, verification.Response, err, test.reason)
+		}
+	}
+}
+
+func TestNewVerifierRefusesBadNetworks(t *testing.T) {
+	w := newWorld(t)
+	for _, networks := range [][]Network{
+		{{ID: "eip155:1", ChainID: simChainID, Chain: w.client}},
+		{{ID: "eip155:1337", ChainID: simChainID}},
+		{{ID: "eip155:1337", Chain: w.client}},
+		{{ID: "eip155:1337", ChainID: simChainID, Chain: w.client}, {ID: "eip155:1337", ChainID: simChainID, Chain: w.client}},
+		{{ID: "eip155:1337", V1Name: "local", ChainID: simChainID, Chain: w.client}, {ID: "eip155:1", V1Name: "local", ChainID: big.NewInt(1), Chain: w.client}},
+	} {
+		if _, err := NewVerifier(Config{Networks: networks}); err == nil {
+			t.Fatalf("NewVerifier(%+v) accepted", networks)
+		}
+	}
+	if _, err := w.verifier.Verify(context.Background(), &Request{}); err == nil {
+		t.Fatalf("Verify(an empty Request) = nil error")
 	}
 }
