@@ -105,6 +105,16 @@ func checkDomain(call func([]byte) ([]byte, error), tokenAddress common.Address,
 	return ReasonTokenVersionMismatch, fmt.Sprintf("the token's EIP-712 domain at %s is not the requirements' name and version", tokenAddress.Hex()), nil
 }
 
+// simulate executes the settlement by eth_call at the latest block. Any
+// failure, a revert or not, refuses the payment, as the reference's does.
+func simulate(ctx context.Context, chain ethereum.ContractCaller, tokenAddress common.Address, authorization *Authorization) (message string, ok bool) {
+	_, err := chain.CallContract(ctx, ethereum.CallMsg{To: &tokenAddress, Data: SettleCallData(authorization)}, nil)
+	if err != nil {
+		return fmt.Sprintf("transferWithAuthorization at %s: %v", tokenAddress.Hex(), err), false
+	}
+	return "", true
+}
+
 // SettleCallData is the token call that executes authorization: as the
 // reference, transferWithAuthorization(..., v, r, s) for a 65-byte
 // signature, v 0/1 raised to 27/28 (the token's ecrecover wants those),

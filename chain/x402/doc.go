@@ -29,10 +29,12 @@
 // older than both implementations and is used only for the generic codes
 // neither implementation has (see reasons.go).
 //
-// Instead of the reference's eth_call simulation of the transfer, the rules
-// it diagnoses are checked directly, so each has its own reason: the
-// token's DOMAIN_SEPARATOR against the requirements' name and version,
-// authorizationState (nonce unused) and balanceOf. Signatures are checked
+// The reference ends verification with an eth_call simulation of the
+// transfer and, when it fails, diagnoses why. Here the rules it diagnoses
+// are checked directly, each with its own reason: the token's
+// DOMAIN_SEPARATOR against the requirements' name and version,
+// authorizationState (nonce unused) and balanceOf; the simulation itself
+// is Config.Simulate (off by default: one chain read fewer). Signatures are checked
 // as the token checks them (OpenZeppelin SignatureChecker, as FiatToken
 // v2.2): if `from` has code, ERC-1271 isValidSignature; otherwise ecrecover
 // with s in the lower half of the curve order. ERC-6492 (signatures of

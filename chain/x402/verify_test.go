@@ -502,3 +502,41 @@ func TestNewVerifierRefusesBadNetworks(t *testing.T) {
 		t.Fatalf("Verify(an empty Request) = nil error")
 	}
 }
+
+// TestVerifySimulates: paying the zero address passes every rule but the
+// token refuses it (ERC20InvalidReceiver); only the simulation sees it.
+func TestVerifySimulates(t *testing.T) {
+	w := newWorld(t)
+	requirements := w.requirements()
+	requirements.PayTo = common.Address{}.Hex()
+	authorization := w.authorize("to nobody")
+	authorization.to = common.Address{}
+	authorization.sign(t, w.alice.key, w.usdcDomain())
+	requestBody := body(requirements, authorization.payload())
+	if got := w.verify(requestBody).Response; !got.IsValid {
+		t.Fatalf("Verify without simulation = %+v, want valid (the test proves nothing)", got)
+	}
+	for _, test := range []struct {
+		payload []byte
+		reason  string
+	}{
+		{requestBody, ReasonEIP3009SimulationFailed},
+		{body(w.requirements(), w.authorize("simulated").payload()), ""},
+	} {
+		verifier, err := NewVerifier(Config{
+			Networks: []Network{{ID: "eip155:1337", ChainID: simChainID, Chain: w.client}},
+			Now:      w.verifier.now, Simulate: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		request, err := ParseRequest(test.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verification, err := verifier.Verify(context.Background(), request)
+		if err != nil || verification.Response.InvalidReason != test.reason || verification.Response.IsValid != (test.reason == "") {
+			t.Fatalf("Verify with simulation = %+v, %v; want reason %q", verification.Response, err, test.reason)
+		}
+	}
+}
