@@ -34,14 +34,16 @@
 // are checked directly, each with its own reason: the token's
 // DOMAIN_SEPARATOR against the requirements' name and version,
 // authorizationState (nonce unused) and balanceOf; the simulation itself
-// is Config.Simulate (off by default: one chain read fewer). Signatures are checked
-// as the token checks them (OpenZeppelin SignatureChecker, as FiatToken
-// v2.2): if `from` has code, ERC-1271 isValidSignature; otherwise ecrecover
-// with s in the lower half of the curve order. ERC-6492 (signatures of
+// is Config.Simulate (off by default: one chain read fewer). Signatures
+// are checked as the token checks them (OpenZeppelin SignatureChecker, as
+// FiatToken v2.2): if `from` has code, ERC-1271 isValidSignature;
+// otherwise ecrecover with s in the lower half of the curve order. ERC-6492 (signatures of
 // undeployed wallets) is not supported: such a payment is refused with
 // invalid_exact_evm_payload_undeployed_smart_wallet.
 //
 // v1 networks: the reference maps v1 names ("base-sepolia") to chain ids;
 // our chain has none there, so a Network names its own (V1Name, e.g.
-// "tollway-local") and v1 requests also accept its CAIP-2 id.
+// "tollway-local") and v1 requests also accept its CAIP-2 id. The
+// reference's v1 client signs only for its own names, so v1 on our chain
+// serves clients that take the chain id from elsewhere.
 package x402
