@@ -526,6 +526,41 @@ func TestSettlementEndToEnd(t *testing.T) {
 	if sum != total {
 		t.Errorf("the consumer's settlements add up to %d, want %d (%d batches)", sum, total, len(all))
 	}
+	// Who may read what: a party's key reads the batch (its entries), and
+	// nobody else; bad queries are 400s, a key without the scope a 403.
+	var supplierView settlementView
+	n.mustCall("GET", "/v1/settlements/"+s.ID, m.supplierKey, nil, &supplierView)
+	if len(supplierView.Entries) != len(s.Entries) {
+		t.Errorf("the supplier sees %d entries of its batch, want %d", len(supplierView.Entries), len(s.Entries))
+	}
+	var chargesOnly struct{ Key string }
+	n.mustCall("POST", "/v1/accounts/"+m.consumerAcct+"/keys", m.consumerJWT, map[string]any{"label": "no-read", "kind": "secret",
+		"scopes": []string{"charges:write"}}, &chargesOnly)
+	strangerJWT := n.signIn(mustKey(t))
+	for _, c := range []struct {
+		path, token string
+		status      int
+	}{
+		{"/v1/settlements?account=" + m.consumerAcct, m.supplierKey, 404},
+		{"/v1/settlements?account=" + m.consumerAcct, strangerJWT, 404},
+		{"/v1/settlements/" + s.ID, strangerJWT, 404},
+		{"/v1/settlements/stl_999999", m.consumerKey, 404},
+		{"/v1/settlements/stl_x", m.consumerKey, 404},
+		{"/v1/settlements?limit=0", m.consumerKey, 400},
+		{"/v1/settlements?startingAfter=x", m.consumerKey, 400},
+		{"/v1/settlements", m.consumerJWT, 400},
+		{"/v1/settlements", chargesOnly.Key, 403},
+		{"/v1/settlements", "", 401},
+	} {
+		if got := n.call("GET", c.path, c.token, nil, nil); got != c.status {
+			t.Errorf("GET %s = %d, want %d", c.path, got, c.status)
+		}
+	}
+	var owned struct{ Data []settlementView }
+	n.mustCall("GET", "/v1/settlements?account="+m.consumerAcct, m.consumerJWT, nil, &owned)
+	if len(owned.Data) != len(all) {
+		t.Errorf("the owner's JWT lists %d settlements, want %d", len(owned.Data), len(all))
+	}
 	receipt, err := n.client.TransactionReceipt(context.Background(), common.HexToHash(s.TxHash))
 	if err != nil || receipt.Status != 1 || receipt.BlockNumber.Uint64() != s.BlockNumber {
 		t.Fatalf("the settlement's transaction: %+v %v", receipt, err)
