@@ -46,7 +46,7 @@ func checkERC1271(ctx context.Context, chain ethereum.ContractCaller, authorizat
 // checkChain reads what only the chain knows, in the order of the
 // reference's diagnosis of a failed simulation: the nonce, the domain,
 // the balance.
-func checkChain(ctx context.Context, chain ethereum.ContractCaller, tokenAddress common.Address, authorization *Authorization, domain common.Hash, name string) (reason, message string, err error) {
+func checkChain(ctx context.Context, chain ethereum.ContractCaller, tokenAddress common.Address, authorization *Authorization, domain common.Hash, name string) (balance *big.Int, reason, message string, err error) {
 	call := func(data []byte) ([]byte, error) {
 		return chain.CallContract(ctx, ethereum.CallMsg{To: &tokenAddress, Data: data}, nil)
 	}
@@ -56,26 +56,25 @@ func checkChain(ctx context.Context, chain ethereum.ContractCaller, tokenAddress
 		used, err = token.UnpackAuthorizationState(result)
 	}
 	if err != nil {
-		return ReasonFailedToCheckNonce, err.Error(), fmt.Errorf("%w: authorizationState at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
+		return nil, ReasonFailedToCheckNonce, err.Error(), fmt.Errorf("%w: authorizationState at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
 	}
 	if used {
-		return ReasonNonceAlreadyUsed, fmt.Sprintf("nonce %x of %s is used", authorization.Nonce, authorization.From.Hex()), nil
+		return nil, ReasonNonceAlreadyUsed, fmt.Sprintf("nonce %x of %s is used", authorization.Nonce, authorization.From.Hex()), nil
 	}
 	if reason, message, err := checkDomain(call, tokenAddress, domain, name); reason != "" || err != nil {
-		return reason, message, err
+		return nil, reason, message, err
 	}
 	result, err = call(token.PackBalanceOf(authorization.From))
-	var balance *big.Int
 	if err == nil {
 		balance, err = token.UnpackBalanceOf(result)
 	}
 	if err != nil {
-		return ReasonFailedToGetBalance, err.Error(), fmt.Errorf("%w: balanceOf at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
+		return nil, ReasonFailedToGetBalance, err.Error(), fmt.Errorf("%w: balanceOf at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
 	}
 	if balance.Cmp(authorization.Value) < 0 {
-		return ReasonInsufficientBalance, fmt.Sprintf("balance %s, value %s", balance, authorization.Value), nil
+		return balance, ReasonInsufficientBalance, fmt.Sprintf("balance %s, value %s", balance, authorization.Value), nil
 	}
-	return "", "", nil
+	return balance, "", "", nil
 }
 
 // checkDomain compares the token's DOMAIN_SEPARATOR with the one the

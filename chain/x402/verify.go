@@ -141,6 +141,10 @@ type Verification struct {
 	Authorization *Authorization
 	Token         common.Address
 	Network       *Network
+	// Balance is the payer's token balance read while verifying (nil when
+	// verification stopped before): what a facilitator reserves
+	// authorizations in flight against.
+	Balance *big.Int
 }
 
 // Verify checks a payment by the reference's rules, in its order: scheme
@@ -215,7 +219,9 @@ func (v *Verifier) Verify(ctx context.Context, request *Request) (Verification, 
 	if reason, message := v.checkAuthorization(authorization, payTo, payment.Amount); reason != "" {
 		return invalid(reason, message)
 	}
-	if reason, message, err := checkChain(ctx, network.Chain, token, authorization, domain, name); err != nil {
+	balance, reason, message, err := checkChain(ctx, network.Chain, token, authorization, domain, name)
+	verification.Balance = balance
+	if err != nil {
 		verification.Response.InvalidReason, verification.Response.InvalidMessage = reason, message
 		return verification, err
 	} else if reason != "" {
