@@ -134,7 +134,7 @@ func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiErr
 		scopes, err := access.ParseScopes(names)
 		switch {
 		case err != nil:
-			r.fail("scopes", "must name known scopes: charges:write, holds:write, sessions:write, sessions:read, balance:read, usage:read, settlements:read or *")
+			r.fail("scopes", "must name known scopes: charges:write, holds:write, sessions:write, sessions:read, balance:read, usage:read, settlements:read, x402:facilitate or *")
 		case k.Kind == access.KeyPublishable && !access.ScopesRead.Has(scopes):
 			r.fail("scopes", "a publishable key may hold only read scopes")
 		}

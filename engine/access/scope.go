@@ -51,6 +51,7 @@ const (
 	ScopeBalanceRead
 	ScopeUsageRead
 	ScopeSettlementsRead
+	ScopeX402Facilitate
 	scopeEnd
 
 	// ScopeAll is every scope, written "*".
@@ -70,6 +71,7 @@ var scopeNames = [...]struct {
 	{ScopeBalanceRead, "balance:read"},
 	{ScopeUsageRead, "usage:read"},
 	{ScopeSettlementsRead, "settlements:read"},
+	{ScopeX402Facilitate, "x402:facilitate"},
 }
 
 // ScopesMax bounds the scope names of one key.

@@ -1,0 +1,321 @@
+// Package facilitator is Tollway's x402 facilitator beyond the protocol
+// (chain/x402): what the reference facilitators lack and their users ask
+// for. Every authorization it verifies is recorded durably (a row in the
+// engine's table, fsynced before the answer), so the same authorization
+// never verifies twice, also across restarts; and the payer's token
+// balance is reserved for the authorizations in flight, so two that cannot
+// both be paid are not both accepted. An authorization stops holding its
+// reservation once its validBefore has passed: the token refuses it then.
+package facilitator
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/tollway/tollway/chain/x402"
+	"github.com/tollway/tollway/engine"
+)
+
+// Limits.
+const (
+	// OpenPerPayerMax bounds the authorizations of one payer (per token)
+	// verified and not yet expired: past it, ErrLimit.
+	OpenPerPayerMax = 1024
+	// OpenMax bounds them over all payers.
+	OpenMax = 1 << 20
+	// RecordRetention is how long a record is kept after its validBefore
+	// (the token refuses the authorization by then; the record serves
+	// retries and audits).
+	RecordRetention = 24 * time.Hour
+	// gcRowsPerWrite bounds the deletions of one table write.
+	gcRowsPerWrite = 1000
+)
+
+// ErrLimit refuses a verification past OpenPerPayerMax or OpenMax.
+var ErrLimit = errors.New("facilitator: too many authorizations in flight")
+
+// States of a recorded authorization.
+const (
+	StateVerified = "VERIFIED"
+)
+
+// recordPrefix leads the table keys of authorization records:
+// recordPrefix + chain id + "/" + token + "/" + from + "/" + nonce.
+const recordPrefix = "x402/auth/"
+
+// record is one authorization as the table keeps it.
+type record struct {
+	State       string    `json:"state"`
+	Value       string    `json:"value"`
+	PayTo       string    `json:"payTo"`
+	ValidBefore int64     `json:"validBefore"`
+	VerifiedAt  time.Time `json:"verifiedAt"`
+}
+
+// authKey names an authorization; payerKey a payer of one token.
+type (
+	authKey struct {
+		chain uint64
+		token common.Address
+		from  common.Address
+		nonce [32]byte
+	}
+	payerKey struct {
+		chain uint64
+		token common.Address
+		from  common.Address
+	}
+)
+
+func (k authKey) payer() payerKey { return payerKey{k.chain, k.token, k.from} }
+
+func (k authKey) row() []byte {
+	return fmt.Appendf(nil, "%s%d/%s/%s/%x", recordPrefix, k.chain, k.token.Hex(), k.from.Hex(), k.nonce)
+}
+
+// open is an unexpired authorization holding a reservation.
+type open struct {
+	value       *big.Int
+	validBefore int64
+}
+
+// Config configures a facilitator.
+type Config struct {
+	Engine   *engine.Engine
+	Verifier *x402.Verifier
+	Networks []x402.Network // what Supported lists
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Facilitator verifies x402 payments with replay protection and balance
+// reservations. Safe for concurrent use.
+type Facilitator struct {
+	config Config
+
+	mu       sync.Mutex
+	open     map[authKey]open
+	byPayer  map[payerKey][]authKey
+	reserved map[payerKey]*big.Int
+}
+
+// Open loads the unexpired records (their reservations) and forgets those
+// past RecordRetention.
+func Open(ctx context.Context, config Config) (*Facilitator, error) {
+	if config.Engine == nil || config.Verifier == nil {
+		return nil, errors.New("facilitator: Engine and Verifier are required")
+	}
+	if config.Now == nil {
+		config.Now = time.Now
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	f := &Facilitator{config: config, open: make(map[authKey]open), byPayer: make(map[payerKey][]authKey),
+		reserved: make(map[payerKey]*big.Int)}
+	now := config.Now().Unix()
+	var stale []engine.Row
+	err := config.Engine.ScanRows([]byte(recordPrefix), func(key, value []byte) error {
+		k, ok := parseRow(key)
+		var r record
+		if err := json.Unmarshal(value, &r); err != nil || !ok {
+			return fmt.Errorf("facilitator: corrupt record %q", key)
+		}
+		switch {
+		case r.ValidBefore+int64(RecordRetention/time.Second) < now:
+			stale = append(stale, engine.Row{Key: append([]byte(nil), key...)})
+		case r.ValidBefore > now && r.State == StateVerified:
+			value, ok := new(big.Int).SetString(r.Value, 10)
+			if !ok {
+				return fmt.Errorf("facilitator: corrupt record %q", key)
+			}
+			f.add(k, open{value: value, validBefore: r.ValidBefore})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("facilitator: load records: %w", err)
+	}
+	for len(stale) > 0 {
+		n := min(len(stale), gcRowsPerWrite)
+		if _, err := config.Engine.WriteRows(ctx, stale[:n]...); err != nil {
+			return nil, fmt.Errorf("facilitator: forget old records: %w", err)
+		}
+		stale = stale[n:]
+	}
+	return f, nil
+}
+
+// parseRow parses a record's key.
+func parseRow(key []byte) (authKey, bool) {
+	parts := strings.Split(strings.TrimPrefix(string(key), recordPrefix), "/")
+	if len(parts) != 4 || !common.IsHexAddress(parts[1]) || !common.IsHexAddress(parts[2]) || len(parts[3]) != 64 {
+		return authKey{}, false
+	}
+	var k authKey
+	if _, err := fmt.Sscan(parts[0], &k.chain); err != nil {
+		return authKey{}, false
+	}
+	k.token, k.from = common.HexToAddress(parts[1]), common.HexToAddress(parts[2])
+	if n, err := hex.Decode(k.nonce[:], []byte(parts[3])); err != nil || n != len(k.nonce) {
+		return authKey{}, false
+	}
+	return k, true
+}
+
+// add reserves an open authorization. REQUIRES: f.mu held (or f private).
+func (f *Facilitator) add(k authKey, o open) {
+	f.open[k] = o
+	p := k.payer()
+	f.byPayer[p] = append(f.byPayer[p], k)
+	sum := f.reserved[p]
+	if sum == nil {
+		sum = new(big.Int)
+		f.reserved[p] = sum
+	}
+	sum.Add(sum, o.value)
+}
+
+// remove releases an authorization's reservation. REQUIRES: f.mu held.
+func (f *Facilitator) remove(k authKey) {
+	o, ok := f.open[k]
+	if !ok {
+		return
+	}
+	delete(f.open, k)
+	p := k.payer()
+	keys := f.byPayer[p]
+	for i := range keys {
+		if keys[i] == k {
+			keys[i] = keys[len(keys)-1]
+			keys = keys[:len(keys)-1]
+			break
+		}
+	}
+	if len(keys) == 0 {
+		delete(f.byPayer, p)
+		delete(f.reserved, p)
+		return
+	}
+	f.byPayer[p] = keys
+	f.reserved[p].Sub(f.reserved[p], o.value)
+}
+
+// expire releases a payer's authorizations past their validBefore.
+// REQUIRES: f.mu held.
+func (f *Facilitator) expire(p payerKey, now int64) {
+	for _, k := range append([]authKey(nil), f.byPayer[p]...) {
+		if f.open[k].validBefore <= now {
+			f.remove(k)
+		}
+	}
+}
+
+// Verify verifies a payment by the x402 rules (chain/x402), then, when it
+// is valid, refuses an authorization this facilitator verified before
+// (invalid_exact_evm_nonce_already_used) and one the payer's balance does
+// not cover beside its other authorizations in flight
+// (invalid_exact_evm_insufficient_balance); else it records the
+// authorization durably and reserves its value before answering valid.
+// An error means nothing was recorded: the chain could not be read (the
+// response then carries the reference's reason for it), the engine could
+// not write, or ErrLimit.
+func (f *Facilitator) Verify(ctx context.Context, request *x402.Request) (x402.VerifyResponse, error) {
+	v, err := f.config.Verifier.Verify(ctx, request)
+	if err != nil || !v.Response.IsValid {
+		return v.Response, err
+	}
+	a := v.Authorization
+	k := authKey{chain: v.Network.ChainID.Uint64(), token: v.Token, from: a.From, nonce: a.Nonce}
+	invalid := func(reason, message string) (x402.VerifyResponse, error) {
+		return x402.VerifyResponse{IsValid: false, InvalidReason: reason, InvalidMessage: message, Payer: v.Response.Payer}, nil
+	}
+	now := f.config.Now()
+	f.mu.Lock()
+	if _, ok := f.open[k]; ok {
+		f.mu.Unlock()
+		return invalid(x402.ReasonNonceAlreadyUsed, "this facilitator has verified this authorization already")
+	}
+	// A record not in memory: expired, or past this process's start.
+	seen, err := f.recorded(k)
+	if err != nil {
+		f.mu.Unlock()
+		return x402.VerifyResponse{}, err
+	}
+	if seen {
+		f.mu.Unlock()
+		return invalid(x402.ReasonNonceAlreadyUsed, "this facilitator has verified this authorization already")
+	}
+	p := k.payer()
+	f.expire(p, now.Unix())
+	if len(f.byPayer[p]) >= OpenPerPayerMax || len(f.open) >= OpenMax {
+		f.mu.Unlock()
+		return x402.VerifyResponse{}, ErrLimit
+	}
+	reserved := new(big.Int)
+	if sum := f.reserved[p]; sum != nil {
+		reserved.Set(sum)
+	}
+	if new(big.Int).Add(reserved, a.Value).Cmp(v.Balance) > 0 {
+		f.mu.Unlock()
+		return invalid(x402.ReasonInsufficientBalance, fmt.Sprintf("balance %s, of which %s is reserved by %d authorizations in flight; value %s",
+			v.Balance, reserved, len(f.byPayer[p]), a.Value))
+	}
+	f.add(k, open{value: new(big.Int).Set(a.Value), validBefore: a.ValidBefore.Int64()})
+	f.mu.Unlock()
+
+	row, _ := json.Marshal(record{State: StateVerified, Value: a.Value.String(), PayTo: a.To.Hex(),
+		ValidBefore: a.ValidBefore.Int64(), VerifiedAt: now.UTC()})
+	if _, err := f.config.Engine.WriteRows(ctx, engine.Row{Key: k.row(), Value: row}); err != nil {
+		// NB: like any write answered with an error, it may yet become
+		// durable: the authorization is then refused as seen, never
+		// accepted twice.
+		f.mu.Lock()
+		f.remove(k)
+		f.mu.Unlock()
+		return x402.VerifyResponse{}, fmt.Errorf("facilitator: record authorization: %w", err)
+	}
+	return v.Response, nil
+}
+
+// recorded reports whether the table holds a record of k.
+func (f *Facilitator) recorded(k authKey) (bool, error) {
+	key := k.row()
+	found := false
+	err := f.config.Engine.ScanRows(key, func(got, _ []byte) error {
+		found = found || string(got) == string(key)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("facilitator: look up authorization: %w", err)
+	}
+	return found, nil
+}
+
+// Supported lists the kinds served: the exact scheme on each network, in
+// x402 v2 and v1.
+func (f *Facilitator) Supported() x402.SupportedResponse {
+	return x402.Supported(f.config.Networks, nil)
+}
+
+// Reserved returns what a payer's authorizations in flight reserve of a
+// token on a chain (tests, metrics).
+func (f *Facilitator) Reserved(chain uint64, token, from common.Address) *big.Int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire(payerKey{chain, token, from}, f.config.Now().Unix())
+	if sum := f.reserved[payerKey{chain, token, from}]; sum != nil {
+		return new(big.Int).Set(sum)
+	}
+	return new(big.Int)
+}
