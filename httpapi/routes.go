@@ -72,6 +72,8 @@ func (s *Server) routes() *router.Router {
 	add("GET", "/v1/usage", s.usageReport)
 	add("GET", "/v1/settlements", s.listSettlements)
 	add("GET", "/v1/settlements/{id}", s.getSettlement)
+	add("POST", "/x402/verify", s.x402Verify)
+	add("GET", "/x402/supported", s.x402Supported)
 	return r
 }
 

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/chain/facilitator"
 	"github.com/tollway/tollway/chain/relay"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
@@ -106,6 +107,10 @@ type Config struct {
 	// RelayerStats reports the relayer's progress for /metrics; nil
 	// without one.
 	RelayerStats func() relay.Stats
+	// Facilitator serves /x402/*; nil without a chain. X402Open serves it
+	// without an API key (--x402-open).
+	Facilitator *facilitator.Facilitator
+	X402Open    bool
 }
 
 // ChainInfo is what clients learn of the chain in use (GET /v1/config):

@@ -249,6 +249,7 @@ type serveConfig struct {
 	maxConns, maxConnsPerIP int
 	bodyBudgetBytes         int64
 	metricsPublic           bool
+	x402Open                bool // serve /x402/* without an API key
 	// chain is chainEmbedded (the local chain in DATA/chain, JSON-RPC on
 	// chainListen), chainNone, or chainRemote (a node at chainRPC, with a
 	// deployment made beforehand) when chainRPC is set.
@@ -319,6 +320,7 @@ func serveFlags(c *serveConfig) envFlags {
 		fmt.Sprintf("want at least %d (one batch body)", httpapi.BodyBytesMax)), "body-budget-bytes",
 		"most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After")
 	flags.Var(newBoolFlag(&c.metricsPublic), "metrics-public", "serve /metrics without the admin token")
+	flags.Var(newBoolFlag(&c.x402Open), "x402-open", "serve the x402 facilitator (/x402/*) without an API key")
 	c.chain = chainEmbedded
 	flags.Var(setFlag{&chainFlag{&c.chain}, &c.chainSet}, "chain", "the chain settlements go to: embedded (an Ethereum dev chain in DATA/chain, "+
 		"with the test USDC and the pool deployed) or none; --chain-rpc uses a node instead")
@@ -453,7 +455,7 @@ func serve(args []string, stdout io.Writer) error {
 		Domain: publicURL.Host, Origin: publicURL.String(),
 		IdempotencyStoreBytes: c.idempotencyStoreBytes, AccountsPerUser: c.accountsPerUser, KeysPerAccount: c.keysPerAccount,
 		FileLimit: fileLimit, ConnectionsMax: maxConns, ConnectionsPerIPMax: maxConnsPerIP,
-		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic,
+		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic, X402Open: c.x402Open,
 	}
 	c.auth.apply(&config)
 	settlement, err := openChain(ctx, c, logger)
@@ -465,6 +467,10 @@ func serve(args []string, stdout io.Writer) error {
 		// Closed last: after the server and the engine, which may use it.
 		defer settlement.close()
 		settlement.configure(&config)
+		if config.Facilitator, err = openFacilitator(ctx, eng, settlement.Settlement, settlement.local != nil); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	var relayer atomic.Pointer[relay.Relayer]
 	if settlement != nil {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/tollway/tollway/chain"
+	"github.com/tollway/tollway/chain/facilitator"
 	"github.com/tollway/tollway/chain/relay"
+	"github.com/tollway/tollway/chain/x402"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/httpapi"
@@ -39,4 +42,24 @@ func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server
 		return nil, fmt.Errorf("relayer: %w", err)
 	}
 	return r, nil
+}
+
+// openFacilitator serves x402 on the chain in use: the exact scheme, as
+// network eip155:<chain id> (and, on the embedded chain, the v1 name
+// "tollway-local").
+func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement, embedded bool) (*facilitator.Facilitator, error) {
+	network := x402.Network{ID: "eip155:" + s.ChainID.String(), ChainID: s.ChainID, Chain: s.Client}
+	if embedded {
+		network.V1Name = "tollway-local"
+	}
+	networks := []x402.Network{network}
+	verifier, err := x402.NewVerifier(x402.Config{Networks: networks})
+	if err != nil {
+		return nil, fmt.Errorf("x402: %w", err)
+	}
+	f, err := facilitator.Open(ctx, facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks})
+	if err != nil {
+		return nil, fmt.Errorf("x402: %w", err)
+	}
+	return f, nil
 }

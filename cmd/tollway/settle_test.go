@@ -185,14 +185,28 @@ func (n *node) stop() {
 // into out (when not nil), returning the status.
 func (n *node) call(method, path, token string, body, out any) int {
 	n.t.Helper()
+	return n.callWith(method, path, token, "", body, out)
+}
+
+// callWith is call with an Idempotency-Key ("" for none); a body of type
+// json.RawMessage is sent as it is, even when it is no JSON.
+func (n *node) callWith(method, path, token, idempotencyKey string, body, out any) int {
+	n.t.Helper()
 	var reader io.Reader
-	if body != nil {
+	switch b := body.(type) {
+	case nil:
+	case json.RawMessage:
+		reader = bytes.NewReader(b)
+	default:
 		data, _ := json.Marshal(body)
 		reader = bytes.NewReader(data)
 	}
 	request, _ := http.NewRequest(method, n.api+path, reader)
 	if token != "" {
 		request.Header.Set("Authorization", "Bearer "+token)
+	}
+	if idempotencyKey != "" {
+		request.Header.Set("Idempotency-Key", idempotencyKey)
 	}
 	response, err := http.DefaultClient.Do(request)
 	if err != nil {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollway/tollway/chain/x402"
+)
+
+// TestX402VerifyOverHTTP: a resource server's verify calls against the
+// server's facilitator, on the embedded chain: a payment a new wallet
+// signs verifies once (a retry with the same Idempotency-Key gets the same
+// answer, a new verification is refused as used, also after a restart);
+// two payments the balance cannot both cover are not both valid; bad
+// bodies are 400s, calls without a key with x402:facilitate 401/403; every
+// answer as /openapi.json says.
+func TestX402VerifyOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	m := openMarket(t, n, 1_000_000) // the consumer's wallet keeps 0 USDC: its deposit took it all
+	var key struct{ Key string }
+	n.mustCall("POST", "/v1/accounts/"+m.supplyAcct+"/keys", n.signIn(m.supplier), map[string]any{"label": "resource server",
+		"kind": "secret", "scopes": []string{"x402:facilitate"}}, &key)
+	payer := mustKey(t)
+	n.mustCall("POST", "/v1/admin/chain/faucet", settleAdminToken, map[string]string{
+		"address": crypto.PubkeyToAddress(payer.PublicKey).Hex(), "usdc": "50000"}, nil)
+
+	var supported x402.SupportedResponse
+	n.mustCall("GET", "/x402/supported", key.Key, nil, &supported)
+	if len(supported.Kinds) == 0 || supported.Kinds[0].Network != "eip155:1337" || supported.Kinds[0].Scheme != "exact" {
+		t.Fatalf("supported: %+v", supported)
+	}
+	requirements := x402.PaymentRequirements{Scheme: "exact", Network: "eip155:1337", Amount: "30000", Asset: n.usdc.Hex(),
+		PayTo: crypto.PubkeyToAddress(m.supplier.PublicKey).Hex(), MaxTimeoutSeconds: 300,
+		Extra: json.RawMessage(`{"name":"USD Coin","version":"2"}`)}
+	pay := func() json.RawMessage {
+		body, err := x402.PayExact(payer, requirements, "http://127.0.0.1/paid", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	verify := func(body json.RawMessage, idempotencyKey string) x402.VerifyResponse {
+		t.Helper()
+		var r x402.VerifyResponse
+		if status := n.callWith("POST", "/x402/verify", key.Key, idempotencyKey, body, &r); status != 200 {
+			t.Fatalf("POST /x402/verify = %d", status)
+		}
+		return r
+	}
+	first := pay()
+	if r := verify(first, "v-1"); !r.IsValid || r.Payer != crypto.PubkeyToAddress(payer.PublicKey).Hex() {
+		t.Fatalf("first verification: %+v", r)
+	}
+	if r := verify(first, "v-1"); !r.IsValid {
+		t.Fatalf("the retry with the same Idempotency-Key: %+v, want the first answer", r)
+	}
+	if r := verify(first, ""); r.IsValid || r.InvalidReason != x402.ReasonNonceAlreadyUsed {
+		t.Fatalf("a new verification of the same authorization: %+v", r)
+	}
+	// 50,000 held, 30,000 reserved: another 30,000 does not fit.
+	if r := verify(pay(), ""); r.IsValid || r.InvalidReason != x402.ReasonInsufficientBalance {
+		t.Fatalf("a second payment the balance cannot cover too: %+v", r)
+	}
+	n.stop()
+	n = startNode(t, dir)
+	if r := verify(first, ""); r.IsValid || r.InvalidReason != x402.ReasonNonceAlreadyUsed {
+		t.Fatalf("after a restart: %+v", r)
+	}
+	if r := verify(pay(), ""); r.IsValid || r.InvalidReason != x402.ReasonInsufficientBalance {
+		t.Fatalf("after a restart the reservation is gone: %+v", r)
+	}
+	for _, c := range []struct {
+		body   string
+		token  string
+		status int
+	}{
+		{`{"x402Version":2`, key.Key, 400},
+		{`{"x402Version":2,"paymentPayload":{},"paymentRequirements":{}}`, key.Key, 400},
+		{`[]`, key.Key, 400},
+		{string(first), "", 401},
+		{string(first), m.consumerKey, 403},
+	} {
+		if got := n.callWith("POST", "/x402/verify", c.token, "", json.RawMessage(c.body), nil); got != c.status {
+			t.Errorf("POST /x402/verify %.40s = %d, want %d", c.body, got, c.status)
+		}
+	}
+}
