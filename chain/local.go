@@ -71,6 +71,9 @@ type Local struct {
 	FeeRecipient common.Address
 	Relayer      *ecdsa.PrivateKey
 	TestWallet   *ecdsa.PrivateKey
+	// X402Signer sends the x402 facilitator's settlements (its own key:
+	// the relayer owns its nonces), funded at every start it runs low.
+	X402Signer *ecdsa.PrivateKey
 
 	mu sync.Mutex // serializes the funder's transactions
 }
@@ -97,6 +100,9 @@ func OpenLocal(ctx context.Context, config LocalConfig) (*Local, error) {
 	if l.TestWallet, err = devchain.LoadOrCreateKey(filepath.Join(config.Dir, "test-wallet.key"), true); err != nil {
 		return nil, err
 	}
+	if l.X402Signer, err = devchain.LoadOrCreateKey(filepath.Join(config.Dir, "x402-signer.key"), true); err != nil {
+		return nil, err
+	}
 	l.Chain, err = devchain.Open(devchain.Config{Dir: config.Dir, Listen: config.Listen, Logger: config.Logger,
 		OnFirstStart: func(ctx context.Context, c *devchain.Chain) error {
 			l.Chain = c
@@ -113,7 +119,32 @@ func OpenLocal(ctx context.Context, config LocalConfig) (*Local, error) {
 		}
 		*address = common.HexToAddress(value)
 	}
+	if err := l.fundLow(ctx, crypto.PubkeyToAddress(l.X402Signer.PublicKey), x402SignerWei); err != nil {
+		_ = l.Chain.Close()
+		return nil, err
+	}
 	return l, nil
+}
+
+// x402SignerWei is what the x402 signer is topped up to: gas for many
+// thousands of settlements on the local chain.
+var x402SignerWei = new(big.Int).Mul(big.NewInt(100), big.NewInt(1e18))
+
+// fundLow sends account wei when it holds less than a tenth of it.
+func (l *Local) fundLow(ctx context.Context, account common.Address, wei *big.Int) error {
+	balance, err := l.Chain.Client().BalanceAt(ctx, account, nil)
+	if err != nil {
+		return fmt.Errorf("chain: balance of %s: %w", account, err)
+	}
+	if new(big.Int).Mul(balance, big.NewInt(10)).Cmp(wei) >= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.Chain.Fund(ctx, account, wei); err != nil {
+		return fmt.Errorf("chain: fund %s: %w", account, err)
+	}
+	return nil
 }
 
 // Close stops the chain.
@@ -198,5 +229,5 @@ func (l *Local) Faucet(ctx context.Context, to common.Address, wei, usdc *big.In
 func (l *Local) Settlement() Settlement {
 	return Settlement{Client: l.Chain.Client(), ChainID: l.Chain.ChainID(), Pool: l.Pool, USDC: l.USDC,
 		FeeRecipient: l.FeeRecipient, Relayer: l.Relayer, WithdrawalDelay: LocalWithdrawalDelay,
-		Confirmations: LocalConfirmations, RPCURL: l.Chain.URL()}
+		Confirmations: LocalConfirmations, RPCURL: l.Chain.URL(), X402Signer: l.X402Signer}
 }

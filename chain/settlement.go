@@ -28,6 +28,9 @@ type Settlement struct {
 	// RPCURL is the node's JSON-RPC URL as clients reach it, published in
 	// /v1/config; empty: not published.
 	RPCURL string
+	// X402Signer sends the x402 facilitator's settlements; nil: the
+	// facilitator verifies but does not settle.
+	X402Signer *ecdsa.PrivateKey
 }
 
 // RelayerAddress is the relayer key's address.

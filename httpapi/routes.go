@@ -73,6 +73,7 @@ func (s *Server) routes() *router.Router {
 	add("GET", "/v1/settlements", s.listSettlements)
 	add("GET", "/v1/settlements/{id}", s.getSettlement)
 	add("POST", "/x402/verify", s.x402Verify)
+	add("POST", "/x402/settle", s.x402Settle)
 	add("GET", "/x402/supported", s.x402Supported)
 	return r
 }

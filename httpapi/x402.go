@@ -62,6 +62,38 @@ func (s *Server) x402Verify(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	return nil
 }
 
+// x402Settle is POST /x402/settle: settles a payment once. A payment that
+// does not verify is a 200 with success false and the reason; a retry of
+// a settled one answers its outcome; one not mined in time answers
+// success false, errorReason settlement_pending, and its transaction (a
+// retry gets the outcome).
+func (s *Server) x402Settle(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	principal, apiErr := s.x402Caller(ctx)
+	if apiErr != nil {
+		return apiErr
+	}
+	request, err := x402.ParseRequest(ctx.PostBody())
+	if err != nil {
+		return invalid("invalid_payment_request", err.Error())
+	}
+	if done, apiErr := s.idempotent(ctx, c, principal); done || apiErr != nil {
+		return apiErr
+	}
+	response, err := s.config.Facilitator.Settle(ctxOf(ctx), request)
+	switch {
+	case errors.Is(err, facilitator.ErrNoSigner):
+		return conflict("invalid_state", "this facilitator verifies but does not settle: it has no signer")
+	case errors.Is(err, facilitator.ErrLimit):
+		return limitExceeded(err.Error())
+	case errors.Is(err, x402.ErrChainRead):
+		s.logger.Warn("x402 settle: chain read", "error", err)
+	case err != nil:
+		return errorOf(err, "authorization")
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, response)
+	return nil
+}
+
 // x402Supported is GET /x402/supported: the kinds this facilitator serves.
 func (s *Server) x402Supported(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if _, apiErr := s.x402Caller(ctx); apiErr != nil {

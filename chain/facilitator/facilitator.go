@@ -55,11 +55,12 @@ const recordPrefix = "x402/auth/"
 
 // record is one authorization as the table keeps it.
 type record struct {
-	State       string    `json:"state"`
-	Value       string    `json:"value"`
-	PayTo       string    `json:"payTo"`
-	ValidBefore int64     `json:"validBefore"`
-	VerifiedAt  time.Time `json:"verifiedAt"`
+	State       string      `json:"state"`
+	Value       string      `json:"value"`
+	PayTo       string      `json:"payTo"`
+	ValidBefore int64       `json:"validBefore"`
+	VerifiedAt  time.Time   `json:"verifiedAt"`
+	Settlement  *settlement `json:"settlement,omitempty"`
 }
 
 // authKey names an authorization; payerKey a payer of one token.
@@ -94,8 +95,13 @@ type Config struct {
 	Engine   *engine.Engine
 	Verifier *x402.Verifier
 	Networks []x402.Network // what Supported lists
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Signer sends settlements; nil: Settle answers ErrNoSigner.
+	Signer *Signer
+	// SettleWait bounds how long Settle waits for a receipt
+	// (SettleWaitDefault if zero).
+	SettleWait time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Facilitator verifies x402 payments with replay protection and balance
@@ -103,10 +109,15 @@ type Config struct {
 type Facilitator struct {
 	config Config
 
+	ctx    context.Context // ends with Close: resumed settlements stop waiting
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
 	mu       sync.Mutex
 	open     map[authKey]open
 	byPayer  map[payerKey][]authKey
 	reserved map[payerKey]*big.Int
+	settling map[authKey]chan struct{} // settles in progress, closed when done
 }
 
 // Open loads the unexpired records (their reservations) and forgets those
@@ -121,8 +132,13 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
+	if config.SettleWait <= 0 {
+		config.SettleWait = SettleWaitDefault
+	}
 	f := &Facilitator{config: config, open: make(map[authKey]open), byPayer: make(map[payerKey][]authKey),
-		reserved: make(map[payerKey]*big.Int)}
+		reserved: make(map[payerKey]*big.Int), settling: make(map[authKey]chan struct{})}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	pending := make(map[authKey]record)
 	now := config.Now().Unix()
 	var stale []engine.Row
 	err := config.Engine.ScanRows([]byte(recordPrefix), func(key, value []byte) error {
@@ -134,6 +150,10 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 		switch {
 		case r.ValidBefore+int64(RecordRetention/time.Second) < now:
 			stale = append(stale, engine.Row{Key: append([]byte(nil), key...)})
+		case r.State == StateSettling && r.Settlement != nil:
+			// Its transaction may be mined even past validBefore: resumed.
+			pending[k] = r
+			fallthrough
 		case r.ValidBefore > now && r.State == StateVerified:
 			value, ok := new(big.Int).SetString(r.Value, 10)
 			if !ok {
@@ -153,7 +173,17 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 		}
 		stale = stale[n:]
 	}
+	if len(pending) > 0 && config.Signer != nil {
+		f.resume(pending)
+	}
 	return f, nil
+}
+
+// Close stops the settlements resumed at Open from waiting (a next Open
+// resumes them again). Call it before the engine's Close.
+func (f *Facilitator) Close() {
+	f.cancel() // idempotent, as is waiting
+	f.wg.Wait()
 }
 
 // parseRow parses a record's key.
@@ -305,7 +335,11 @@ func (f *Facilitator) recorded(k authKey) (bool, error) {
 // Supported lists the kinds served: the exact scheme on each network, in
 // x402 v2 and v1.
 func (f *Facilitator) Supported() x402.SupportedResponse {
-	return x402.Supported(f.config.Networks, nil)
+	var signers []common.Address
+	if f.config.Signer != nil {
+		signers = append(signers, f.config.Signer.Address())
+	}
+	return x402.Supported(f.config.Networks, signers)
 }
 
 // Reserved returns what a payer's authorizations in flight reserve of a

@@ -33,6 +33,9 @@ type world struct {
 	alice   *ecdsa.PrivateKey
 	payee   common.Address
 	dir     string
+	signer  *ecdsa.PrivateKey
+	mining  chan struct{} // closed to stop the miner
+	wait    time.Duration // the facilitator's SettleWait
 	eng     *engine.Engine
 	f       *Facilitator
 	mu      sync.Mutex
@@ -47,8 +50,11 @@ func newWorld(t *testing.T) *world {
 	admin, _ := crypto.GenerateKey()
 	alice, _ := crypto.GenerateKey()
 	adminAddress := crypto.PubkeyToAddress(admin.PublicKey)
-	w := &world{t: t, alice: alice, payee: common.HexToAddress("0x00000000000000000000000000000000000000fe"), dir: t.TempDir()}
-	w.sim = simulated.NewBackend(types.GenesisAlloc{adminAddress: {Balance: new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil)}})
+	signer, _ := crypto.GenerateKey()
+	w := &world{t: t, alice: alice, payee: common.HexToAddress("0x00000000000000000000000000000000000000fe"), dir: t.TempDir(),
+		signer: signer, wait: 10 * time.Second}
+	ether := new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil)
+	w.sim = simulated.NewBackend(types.GenesisAlloc{adminAddress: {Balance: ether}, crypto.PubkeyToAddress(signer.PublicKey): {Balance: ether}})
 	t.Cleanup(func() { w.sim.Close() })
 	client := w.sim.Client()
 	opts := bind.NewKeyedTransactor(admin, simChainID)
@@ -104,12 +110,46 @@ func (w *world) open() {
 		w.t.Fatal(err)
 	}
 	w.eng = eng
-	if w.f, err = Open(context.Background(), Config{Engine: eng, Verifier: verifier, Networks: []x402.Network{w.network}, Now: w.clock}); err != nil {
+	s := &Signer{Key: w.signer, Backend: w.sim.Client(), ChainID: simChainID}
+	if w.f, err = Open(context.Background(), Config{Engine: eng, Verifier: verifier, Networks: []x402.Network{w.network},
+		Signer: s, SettleWait: w.wait, Now: w.clock, Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		w.t.Fatal(err)
 	}
 }
 
+// mine seals a block whenever transactions wait, until stopMining.
+func (w *world) mine() {
+	w.mining = make(chan struct{})
+	stop := w.mining
+	go func() {
+		ticker := time.NewTicker(5 * time.Millisecond)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ticker.C:
+			case <-stop:
+				return
+			}
+			if n, err := w.sim.Client().PendingTransactionCount(context.Background()); err == nil && n > 0 {
+				w.sim.Commit()
+			}
+		}
+	}()
+}
+
+func (w *world) stopMining() {
+	if w.mining != nil {
+		close(w.mining)
+		w.mining = nil
+	}
+}
+
 func (w *world) close() {
+	w.stopMining()
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
 	if w.eng != nil {
 		w.eng.Close()
 		w.eng = nil

@@ -236,6 +236,29 @@ func (v *Verifier) Verify(ctx context.Context, request *Request) (Verification, 
 	return verification, nil
 }
 
+// Identify returns what names a request's authorization, without
+// verifying it: the network served that its requirements name, the token,
+// and the parsed authorization. ok is false when any of them is missing or
+// malformed (Verify then says why).
+func (v *Verifier) Identify(request *Request) (network *Network, token common.Address, authorization *Authorization, ok bool) {
+	if request == nil || (request.V1 == nil) == (request.V2 == nil) {
+		return nil, common.Address{}, nil, false
+	}
+	payment := request.Payment()
+	if network = v.network(payment.Version, payment.Network); network == nil {
+		return nil, common.Address{}, nil, false
+	}
+	token, err := parseAddress(payment.Asset)
+	if err != nil {
+		return nil, common.Address{}, nil, false
+	}
+	authorization, _, err = parseExactEVMPayload(payment.Payload)
+	if err != nil {
+		return nil, common.Address{}, nil, false
+	}
+	return network, token, authorization, true
+}
+
 // network finds a served network by its CAIP-2 id or, for v1, its v1 name.
 func (v *Verifier) network(version int, name string) *Network {
 	for i := range v.networks {

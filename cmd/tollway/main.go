@@ -471,6 +471,7 @@ func serve(args []string, stdout io.Writer) error {
 			ln.Close()
 			return err
 		}
+		defer config.Facilitator.Close() // on an early return; Close is idempotent
 	}
 	var relayer atomic.Pointer[relay.Relayer]
 	if settlement != nil {
@@ -546,6 +547,9 @@ func serve(args []string, stdout io.Writer) error {
 	<-watching
 	if r := relayer.Load(); r != nil {
 		r.Close() // before the engine: it writes through it
+	}
+	if config.Facilitator != nil {
+		config.Facilitator.Close() // before the engine, too
 	}
 	if closeErr := eng.Close(); closeErr != nil && err == nil {
 		err = closeErr

@@ -46,7 +46,8 @@ func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server
 
 // openFacilitator serves x402 on the chain in use: the exact scheme, as
 // network eip155:<chain id> (and, on the embedded chain, the v1 name
-// "tollway-local").
+// "tollway-local"), settling with the chain's x402 signer when it has one.
+// Close it before the engine.
 func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement, embedded bool) (*facilitator.Facilitator, error) {
 	network := x402.Network{ID: "eip155:" + s.ChainID.String(), ChainID: s.ChainID, Chain: s.Client}
 	if embedded {
@@ -57,7 +58,11 @@ func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement
 	if err != nil {
 		return nil, fmt.Errorf("x402: %w", err)
 	}
-	f, err := facilitator.Open(ctx, facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks})
+	config := facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks}
+	if s.X402Signer != nil {
+		config.Signer = &facilitator.Signer{Key: s.X402Signer, Backend: s.Client, ChainID: s.ChainID}
+	}
+	f, err := facilitator.Open(ctx, config)
 	if err != nil {
 		return nil, fmt.Errorf("x402: %w", err)
 	}

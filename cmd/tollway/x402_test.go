@@ -10,14 +10,14 @@ import (
 	"github.com/tollway/tollway/chain/x402"
 )
 
-// TestX402VerifyOverHTTP: a resource server's verify calls against the
+// TestX402OverHTTP: a resource server's verify and settle calls against the
 // server's facilitator, on the embedded chain: a payment a new wallet
 // signs verifies once (a retry with the same Idempotency-Key gets the same
 // answer, a new verification is refused as used, also after a restart);
 // two payments the balance cannot both cover are not both valid; bad
 // bodies are 400s, calls without a key with x402:facilitate 401/403; every
 // answer as /openapi.json says.
-func TestX402VerifyOverHTTP(t *testing.T) {
+func TestX402OverHTTP(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, dir)
 	m := openMarket(t, n, 1_000_000) // the consumer's wallet keeps 0 USDC: its deposit took it all
@@ -72,6 +72,39 @@ func TestX402VerifyOverHTTP(t *testing.T) {
 	}
 	if r := verify(pay(), ""); r.IsValid || r.InvalidReason != x402.ReasonInsufficientBalance {
 		t.Fatalf("after a restart the reservation is gone: %+v", r)
+	}
+
+	// Settled once: the payee's wallet holds the price; every retry answers
+	// the same transaction.
+	settle := func(body json.RawMessage) x402.SettleResponse {
+		t.Helper()
+		var r x402.SettleResponse
+		if status := n.callWith("POST", "/x402/settle", key.Key, "", body, &r); status != 200 {
+			t.Fatalf("POST /x402/settle = %d", status)
+		}
+		return r
+	}
+	settled := settle(first)
+	if !settled.Success || settled.Transaction == "" || settled.Network != "eip155:1337" || settled.Amount != "30000" {
+		t.Fatalf("settle: %+v", settled)
+	}
+	if again := settle(first); again != settled {
+		t.Fatalf("a second settle: %+v, want %+v", again, settled)
+	}
+	payee := crypto.PubkeyToAddress(m.supplier.PublicKey)
+	if got := n.usdcOf(payee); got != 30_000 {
+		t.Fatalf("the payee's USDC is %d, want 30000", got)
+	}
+	if got := n.usdcOf(crypto.PubkeyToAddress(payer.PublicKey)); got != 20_000 {
+		t.Fatalf("the payer's USDC is %d, want 20000", got)
+	}
+	n.stop()
+	n = startNode(t, dir)
+	if again := settle(first); again != settled {
+		t.Fatalf("a settle after a restart: %+v, want %+v", again, settled)
+	}
+	if got := n.usdcOf(payee); got != 30_000 {
+		t.Fatalf("the payee's USDC is %d after a restart, want 30000", got)
 	}
 	for _, c := range []struct {
 		body   string
