@@ -15,8 +15,10 @@ import (
 // signs verifies once (a retry with the same Idempotency-Key gets the same
 // answer, a new verification is refused as used, also after a restart);
 // two payments the balance cannot both cover are not both valid; bad
-// bodies are 400s, calls without a key with x402:facilitate 401/403; every
-// answer as /openapi.json says.
+// bodies are 400s, calls without a key with x402:facilitate 401/403; it
+// settles once, the payee paid the price, every retry (also after a
+// restart) answering the same transaction; every answer as /openapi.json
+// says.
 func TestX402OverHTTP(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, dir)
