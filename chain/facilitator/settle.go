@@ -113,6 +113,7 @@ func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.S
 	case StateSettled, StateFailed:
 		return *r.Settlement.Response, nil
 	case StateSettling:
+		f.resend(ctx, r) // a node may have dropped it
 		return f.await(ctx, k, r, network.ID)
 	}
 	return f.submit(ctx, k, r, a, token, network.ID)
@@ -294,22 +295,28 @@ func (f *Facilitator) finish(ctx context.Context, k authKey, r record, response 
 	return response, nil
 }
 
+// resend sends a SETTLING record's transaction again; a node that has it
+// (or has mined its nonce) says so, which is fine.
+func (f *Facilitator) resend(ctx context.Context, r record) {
+	tx := new(types.Transaction)
+	raw, err := hexutil.Decode(r.Settlement.RawTx)
+	if err == nil {
+		err = tx.UnmarshalBinary(raw)
+	}
+	if err != nil {
+		f.config.Logger.Error("x402: corrupt recorded settlement", "tx", r.Settlement.TxHash, "error", err)
+		return
+	}
+	if err := f.config.Signer.Backend.SendTransaction(ctx, tx); err != nil && !isKnown(err) {
+		f.config.Logger.Warn("x402: resend settlement", "tx", tx.Hash(), "error", err)
+	}
+}
+
 // resume sends the recorded transactions of SETTLING records again after a
-// restart (a node that has them says so) and records their outcomes.
+// restart and records their outcomes.
 func (f *Facilitator) resume(pending map[authKey]record) {
 	for k, r := range pending {
-		tx := new(types.Transaction)
-		raw, err := hexutil.Decode(r.Settlement.RawTx)
-		if err == nil {
-			err = tx.UnmarshalBinary(raw)
-		}
-		if err != nil {
-			f.config.Logger.Error("x402: corrupt recorded settlement", "tx", r.Settlement.TxHash, "error", err)
-			continue
-		}
-		if err := f.config.Signer.Backend.SendTransaction(context.Background(), tx); err != nil && !isKnown(err) {
-			f.config.Logger.Warn("x402: resend settlement", "tx", tx.Hash(), "error", err)
-		}
+		f.resend(f.ctx, r)
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
@@ -317,7 +324,7 @@ func (f *Facilitator) resume(pending map[authKey]record) {
 			defer unlock()
 			if current, found, err := f.load(k); err == nil && found && current.State == StateSettling {
 				if _, err := f.await(f.ctx, k, current, fmt.Sprintf("eip155:%d", k.chain)); err != nil && f.ctx.Err() == nil {
-					f.config.Logger.Warn("x402: resumed settlement", "tx", tx.Hash(), "error", err)
+					f.config.Logger.Warn("x402: resumed settlement", "tx", current.Settlement.TxHash, "error", err)
 				}
 			}
 		}()
