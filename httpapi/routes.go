@@ -72,6 +72,14 @@ func (s *Server) routes() *router.Router {
 	add("GET", "/v1/usage", s.usageReport)
 	add("GET", "/v1/settlements", s.listSettlements)
 	add("GET", "/v1/settlements/{id}", s.getSettlement)
+
+	add("GET", "/v1/networks", s.listNetworks)
+	add("GET", "/v1/networks/{id}", s.getNetwork)
+	add("GET", "/v1/assets", s.listAssets)
+	add("POST", "/v1/admin/assets", s.putAsset)
+	add("POST", "/v1/resources", s.createResource)
+	add("GET", "/v1/resources", s.listResources)
+	add("PUT", "/v1/resources/{id}", s.replaceResource)
 	return r
 }
 
