@@ -96,7 +96,10 @@ func ParseNetworkID(id string) (uint64, bool) {
 		}
 	}
 	chainID, err := strconv.ParseUint(reference, 10, 64)
-	return chainID, err == nil && chainID > 0
+	if err != nil {
+		return 0, false
+	}
+	return chainID, chainID > 0
 }
 
 // NetworkID returns the CAIP-2 id of an EVM chain.
