@@ -75,6 +75,14 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/x402/verify", s.x402Verify)
 	add("POST", "/x402/settle", s.x402Settle)
 	add("GET", "/x402/supported", s.x402Supported)
+
+	add("GET", "/v1/networks", s.listNetworks)
+	add("GET", "/v1/networks/{id}", s.getNetwork)
+	add("GET", "/v1/assets", s.listAssets)
+	add("POST", "/v1/admin/assets", s.putAsset)
+	add("POST", "/v1/resources", s.createResource)
+	add("GET", "/v1/resources", s.listResources)
+	add("PUT", "/v1/resources/{id}", s.replaceResource)
 	return r
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
 	"github.com/tollway/tollway/engine/directory"
+	"github.com/tollway/tollway/engine/registry"
 	"github.com/tollway/tollway/engine/usage"
 )
 
@@ -132,7 +133,8 @@ type Server struct {
 	logger      *slog.Logger
 	engine      *engine.Engine
 	directory   *directory.Directory
-	usage       *usage.Projection // usage reports; the server opens and closes it
+	registry    *registry.Registry // x402 networks, assets and resources
+	usage       *usage.Projection  // usage reports; the server opens and closes it
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -196,6 +198,12 @@ func New(config Config) (*Server, error) {
 	}
 	if err == nil {
 		err = s.directory.Load()
+	}
+	if err == nil {
+		s.registry = registry.New(config.Engine)
+		if err = s.registry.Load(); err == nil {
+			err = registerChain(context.Background(), s.registry, &s.config)
+		}
 	}
 	if err == nil {
 		s.usage, err = usage.Open(config.Engine, usage.Options{Logger: config.Logger})
