@@ -36,30 +36,9 @@ func (s *Server) x402Caller(ctx *fasthttp.RequestCtx) (string, *apiError) {
 // verification stays valid for its retry, where a new verification of the
 // same authorization is refused as used).
 func (s *Server) x402Verify(ctx *fasthttp.RequestCtx, c *call) *apiError {
-	principal, apiErr := s.x402Caller(ctx)
-	if apiErr != nil {
-		return apiErr
-	}
-	request, err := x402.ParseRequest(ctx.PostBody())
-	if err != nil {
-		return invalid("invalid_payment_request", err.Error())
-	}
-	if done, apiErr := s.idempotent(ctx, c, principal); done || apiErr != nil {
-		return apiErr
-	}
-	response, err := s.config.Facilitator.Verify(ctxOf(ctx), request)
-	switch {
-	case errors.Is(err, facilitator.ErrLimit):
-		return limitExceeded(err.Error())
-	case errors.Is(err, x402.ErrChainRead):
-		// The chain did not answer: x402's answer is a verification that
-		// failed for that reason (the response names it).
-		s.logger.Warn("x402 verify: chain read", "error", err)
-	case err != nil:
-		return errorOf(err, "authorization")
-	}
-	s.writeJSON(ctx, fasthttp.StatusOK, response)
-	return nil
+	return s.x402Call(ctx, c, "verify", func(request *x402.Request) (any, error) {
+		return s.config.Facilitator.Verify(ctxOf(ctx), request)
+	})
 }
 
 // x402Settle is POST /x402/settle: settles a payment once. A payment that
@@ -68,6 +47,15 @@ func (s *Server) x402Verify(ctx *fasthttp.RequestCtx, c *call) *apiError {
 // success false, errorReason settlement_pending, and its transaction (a
 // retry gets the outcome).
 func (s *Server) x402Settle(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	return s.x402Call(ctx, c, "settle", func(request *x402.Request) (any, error) {
+		return s.config.Facilitator.Settle(ctxOf(ctx), request)
+	})
+}
+
+// x402Call is a verify or settle: the caller authenticated, the body
+// parsed (400 if it is no x402 request), an Idempotency-Key honoured, then
+// do's answer as JSON.
+func (s *Server) x402Call(ctx *fasthttp.RequestCtx, c *call, what string, do func(*x402.Request) (any, error)) *apiError {
 	principal, apiErr := s.x402Caller(ctx)
 	if apiErr != nil {
 		return apiErr
@@ -79,14 +67,16 @@ func (s *Server) x402Settle(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if done, apiErr := s.idempotent(ctx, c, principal); done || apiErr != nil {
 		return apiErr
 	}
-	response, err := s.config.Facilitator.Settle(ctxOf(ctx), request)
+	response, err := do(request)
 	switch {
 	case errors.Is(err, facilitator.ErrNoSigner):
 		return conflict("invalid_state", "this facilitator verifies but does not settle: it has no signer")
 	case errors.Is(err, facilitator.ErrLimit):
 		return limitExceeded(err.Error())
 	case errors.Is(err, x402.ErrChainRead):
-		s.logger.Warn("x402 settle: chain read", "error", err)
+		// The chain did not answer: x402's answer is a verification that
+		// failed for that reason (the response names it).
+		s.logger.Warn("x402 "+what+": chain read", "error", err)
 	case err != nil:
 		return errorOf(err, "authorization")
 	}
