@@ -352,7 +352,17 @@ func TestUnincludableTransactionsSealNoBlocks(t *testing.T) {
 	// A fee cap below the base fee: the pool keeps it, the miner cannot
 	// include it; geth's dev loop would seal empty blocks until the base
 	// fee fell under it.
-	stuck, err := sendTx(t, client, key, &types.DynamicFeeTx{GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1000), Gas: 21_000, To: &to, Value: big.NewInt(1)})
+	// NB: the pool learns of the funding block asynchronously (its reset
+	// follows the head): under load it may still see no balance for a
+	// moment, so "insufficient funds" is asked again, briefly.
+	var stuck *types.Transaction
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stuck, err = sendTx(t, client, key, &types.DynamicFeeTx{GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1000), Gas: 21_000, To: &to, Value: big.NewInt(1)})
+		if err == nil || !strings.Contains(err.Error(), "insufficient funds") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // waiting for the pool's reset, which nothing announces
+	}
 	if err != nil {
 		t.Fatalf("send with fee cap 1000 wei = %v, want it pooled", err)
 	}
