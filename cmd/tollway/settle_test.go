@@ -590,9 +590,25 @@ func TestSettlementEndToEnd(t *testing.T) {
 	n = startNode(t, dir)
 	time.Sleep(time.Second) // five batch windows: any repeated settlement would land
 	m.waitSettled(t, n, total+total2, fees+fees2)
-	if got := len(m.settlements(t, n)); got != len(all)+1 {
-		t.Errorf("%d settlements after the restarts, want %d", got, len(all)+1)
+	// However the windows fell (a slow machine may cut the five charges
+	// into two batches), the batches add up to what was charged: none
+	// settled twice, none lost.
+	if got := settledSum(m.settlements(t, n)); got != total+total2 {
+		t.Errorf("the settlements add up to %d after the restarts, want %d", got, total+total2)
 	}
+}
+
+// settledSum adds up the entries of settlements.
+func settledSum(all []settlementView) int64 {
+	var sum int64
+	for _, s := range all {
+		for _, e := range s.Entries {
+			var a int64
+			fmt.Sscan(e.Amount, &a)
+			sum += a
+		}
+	}
+	return sum
 }
 
 // TestSettlementSurvivesKill: one batch, and the server killed (SIGKILL)
