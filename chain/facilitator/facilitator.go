@@ -100,6 +100,10 @@ type Config struct {
 	// SettleWait bounds how long Settle waits for a receipt
 	// (SettleWaitDefault if zero).
 	SettleWait time.Duration
+	// AfterStage, when set, is called after each durable step of a
+	// settlement ("x402-recorded": its transaction recorded, not yet
+	// sent), so crash tests can kill the process there.
+	AfterStage func(stage string)
 	Now        func() time.Time
 	Logger     *slog.Logger
 }

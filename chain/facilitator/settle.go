@@ -198,6 +198,9 @@ func (f *Facilitator) submit(ctx context.Context, k authKey, r record, a *x402.A
 		}
 		if err == nil {
 			s.nonce++
+			if f.config.AfterStage != nil {
+				f.config.AfterStage("x402-recorded")
+			}
 			if sendErr := s.Backend.SendTransaction(ctx, tx); sendErr != nil && !isKnown(sendErr) {
 				s.nonceOK = false // learn the node's view again before the next
 				f.config.Logger.Warn("x402 settlement send", "tx", tx.Hash(), "error", sendErr)

@@ -23,9 +23,10 @@ const (
 	batchWindowMax = time.Hour
 )
 
-// relayAfterStage is the relayer's crash-test hook (relay.Config.AfterStage):
-// nil but in the tests, which kill the server at a stage.
-var relayAfterStage func(stage string)
+// afterStage is the crash-test hook of the relayer and the x402
+// facilitator (their Config.AfterStage): nil but in the tests, which kill
+// the server at a stage.
+var afterStage func(stage string)
 
 // startRelayer starts the settlement relayer on the chain in use, settling
 // the test environment's ledger (the one its deposits credit).
@@ -36,7 +37,7 @@ func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server
 	r, err := relay.Open(relay.Config{
 		Engine: eng, Backend: s.Client, ChainID: s.ChainID, Pool: s.Pool, Key: s.Relayer,
 		Ledger: engine.LedgerID(access.EnvironmentTest.Ledger()), Wallets: server.AccountWallet,
-		Confirmations: s.Confirmations, Window: window, Logger: logger, AfterStage: relayAfterStage,
+		Confirmations: s.Confirmations, Window: window, Logger: logger, AfterStage: afterStage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relayer: %w", err)
@@ -58,7 +59,7 @@ func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement
 	if err != nil {
 		return nil, fmt.Errorf("x402: %w", err)
 	}
-	config := facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks}
+	config := facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks, AfterStage: afterStage}
 	if s.X402Signer != nil {
 		config.Signer = &facilitator.Signer{Key: s.X402Signer, Backend: s.Client, ChainID: s.ChainID}
 	}

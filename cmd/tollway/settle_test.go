@@ -31,13 +31,14 @@ import (
 	"github.com/tollway/tollway/httpapi/siwe"
 )
 
-// killAtStage names the relayer stage (relay.Config.AfterStage) at which a
-// child server kills itself with SIGKILL: a crash at that exact point.
+// killAtStage names the stage (relay.Config.AfterStage, facilitator
+// Config.AfterStage) at which a child server kills itself with SIGKILL: a
+// crash at that exact point.
 const killAtStage = "TOLLWAY_TEST_KILL_AT_STAGE"
 
 func init() {
 	if stage := os.Getenv(killAtStage); stage != "" {
-		relayAfterStage = func(s string) {
+		afterStage = func(s string) {
 			if s == stage {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
@@ -72,11 +73,12 @@ const settleWait = 3 * time.Minute
 // and waits for its printout.
 func startNode(t *testing.T, dir string) *node { return startNodeWith(t, dir, "200ms") }
 
-// startNodeWith is startNode with a batch window.
-func startNodeWith(t *testing.T, dir, window string) *node {
+// startNodeWith is startNode with a batch window and variables added to
+// its environment.
+func startNodeWith(t *testing.T, dir, window string, env ...string) *node {
 	t.Helper()
 	cmd := serveCommand(dir, window)
-	cmd.Env = append(os.Environ(), beMain+"=1")
+	cmd.Env = append(append(os.Environ(), beMain+"=1"), env...)
 	n := &node{t: t, cmd: cmd, exited: make(chan struct{}), stderr: &strings.Builder{},
 		usdcABI: contracts.NewTestUSDC(), poolABI: contracts.NewSettlementPool()}
 	cmd.Stderr = n.stderr

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,5 +125,59 @@ func TestX402OverHTTP(t *testing.T) {
 		if got := n.callWith("POST", "/x402/verify", c.token, "", json.RawMessage(c.body), nil); got != c.status {
 			t.Errorf("POST /x402/verify %.40s = %d, want %d", c.body, got, c.status)
 		}
+	}
+}
+
+// TestX402SettleSurvivesKill: the server is killed (SIGKILL) right after a
+// settlement's transaction is recorded and before it is sent, in the
+// middle of the settle request; restarted, it sends the recorded
+// transaction, and the client's retry of the settle gets success: the
+// payee is paid the price exactly once.
+func TestX402SettleSurvivesKill(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	m := openMarket(t, n, 1_000_000)
+	var key struct{ Key string }
+	n.mustCall("POST", "/v1/accounts/"+m.supplyAcct+"/keys", n.signIn(m.supplier), map[string]any{"label": "resource server",
+		"kind": "secret", "scopes": []string{"x402:facilitate"}}, &key)
+	payer := mustKey(t)
+	payerAddress := crypto.PubkeyToAddress(payer.PublicKey)
+	n.mustCall("POST", "/v1/admin/chain/faucet", settleAdminToken, map[string]string{"address": payerAddress.Hex(), "usdc": "50000"}, nil)
+	payTo := crypto.PubkeyToAddress(mustKey(t).PublicKey)
+	body, err := x402.PayExact(payer, x402.PaymentRequirements{Scheme: "exact", Network: "eip155:1337", Amount: "30000",
+		Asset: n.usdc.Hex(), PayTo: payTo.Hex(), MaxTimeoutSeconds: 600, Extra: json.RawMessage(`{"name":"USD Coin","version":"2"}`)},
+		"http://127.0.0.1/paid", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.stop()
+
+	n = startNodeWith(t, dir, "200ms", killAtStage+"=x402-recorded")
+	request, _ := http.NewRequest("POST", n.api+"/x402/settle", bytes.NewReader(body))
+	request.Header.Set("Authorization", "Bearer "+key.Key)
+	if response, err := http.DefaultClient.Do(request); err == nil {
+		response.Body.Close()
+		t.Fatalf("the settle was answered %d, want the server killed before answering", response.StatusCode)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(settleWait):
+		t.Fatalf("serve did not reach its kill stage: %s", n.stderr.String())
+	}
+	if status, ok := n.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || status.Signal() != syscall.SIGKILL {
+		t.Fatalf("serve ended with %v, want SIGKILL at x402-recorded: %s", n.cmd.ProcessState, n.stderr.String())
+	}
+
+	n = startNode(t, dir)
+	var settled x402.SettleResponse
+	n.mustCall("POST", "/x402/settle", key.Key, json.RawMessage(body), &settled)
+	if !settled.Success || settled.Transaction == "" {
+		t.Fatalf("the retried settle: %+v", settled)
+	}
+	if got := n.usdcOf(payTo); got != 30_000 {
+		t.Errorf("the payee holds %d USDC, want the price once, 30000", got)
+	}
+	if got := n.usdcOf(payerAddress); got != 20_000 {
+		t.Errorf("the payer holds %d USDC, want 20000", got)
 	}
 }
