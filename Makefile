@@ -72,6 +72,8 @@ contracts:
 		--pkg contracts --type TestUSDC --out chain/contracts/testusdc.go
 	$(ABIGEN) --v2 --abi chain/contracts/build/SettlementPool.abi --bin chain/contracts/build/SettlementPool.bin \
 		--pkg contracts --type SettlementPool --out chain/contracts/settlementpool.go
+	$(ABIGEN) --v2 --abi chain/contracts/build/X402StateReader.abi --bin chain/contracts/build/X402StateReader.bin \
+		--pkg contracts --type X402StateReader --out chain/contracts/x402statereader.go
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

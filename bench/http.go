@@ -129,31 +129,38 @@ func createBenchKey(c *fasthttp.Client, cfg HTTPConfig, access, account string) 
 	return plaintext, nil
 }
 
-// call POSTs body as JSON and decodes the answer, which must have status want.
+// call POSTs body as JSON (GETs when body is nil) and decodes the answer,
+// which must have status want.
 func call(c *fasthttp.Client, url, token string, body any, want int) (map[string]any, error) {
+	method := "POST"
+	if body == nil {
+		method = "GET"
+	}
 	request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(request)
 	defer fasthttp.ReleaseResponse(response)
 	request.SetRequestURI(url)
-	request.Header.SetMethod("POST")
-	request.Header.SetContentType("application/json")
+	request.Header.SetMethod(method)
 	if token != "" {
 		request.Header.Set("Authorization", "Bearer "+token)
 	}
-	encoded, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
+	if body != nil {
+		encoded, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		request.Header.SetContentType("application/json")
+		request.SetBody(encoded)
 	}
-	request.SetBody(encoded)
 	if err := c.DoTimeout(request, response, 30*time.Second); err != nil {
-		return nil, fmt.Errorf("POST %s: %w", url, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	if response.StatusCode() != want {
-		return nil, fmt.Errorf("POST %s: %d %s", url, response.StatusCode(), response.Body())
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, response.StatusCode(), response.Body())
 	}
 	var v map[string]any
 	if err := json.Unmarshal(response.Body(), &v); err != nil {
-		return nil, fmt.Errorf("POST %s: %w", url, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	return v, nil
 }

@@ -19,6 +19,7 @@ const (
 	ScenarioMixed          Scenario = "mixed"           // charges and GET /v1/balance reads
 	ScenarioNoopHTTP       Scenario = "noop-http"       // the same request to a server that does nothing
 	ScenarioHTTPSession    Scenario = "http-session"    // a session opened, accepted, started and ended: 4 requests
+	ScenarioX402Verify     Scenario = "x402-verify"     // POST /x402/verify of a signed payment, on the embedded chain
 )
 
 // Target is what a scenario runs against: a Tollway server over HTTP, the

@@ -51,6 +51,17 @@ const (
 // waits until it accepts connections. It returns the process, the base URL
 // and the admin token.
 func StartTollway(ctx context.Context, exe, dir string) (proc *Process, url, adminToken string, err error) {
+	return startTollway(ctx, exe, dir, "--chain", "none") // the benchmark measures charges, not the chain
+}
+
+// StartTollwayX402 is StartTollway for x402-verify: the server on its
+// embedded chain (JSON-RPC on a free port), serving /x402/* without keys.
+func StartTollwayX402(ctx context.Context, exe, dir string) (proc *Process, url, adminToken string, err error) {
+	return startTollway(ctx, exe, dir, "--chain-listen", "127.0.0.1:0", "--x402-open")
+}
+
+// startTollway starts `exe serve` with the benchmark's flags and extra.
+func startTollway(ctx context.Context, exe, dir string, extra ...string) (proc *Process, url, adminToken string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", "", fmt.Errorf("start tollway: %w", err)
 	}
@@ -59,15 +70,14 @@ func StartTollway(ctx context.Context, exe, dir string) (proc *Process, url, adm
 		return ProcessConfig{
 			Name: "tollway",
 			Path: exe,
-			Args: []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--data", filepath.Join(dir, "data"),
+			Args: append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--data", filepath.Join(dir, "data"),
 				"--admin-token", adminToken, "--log-level", "warn",
-				"--chain", "none", // the benchmark measures charges, not the chain
 				// Every load connection comes from 127.0.0.1: no per-address
 				// limit below the server's own (the flag is capped by it).
 				"--max-conns-per-ip", strconv.Itoa(math.MaxInt32),
 				// The fixtures sign up and log in tens of users per run, all
 				// from 127.0.0.1: past the sign-in routes' per-address bucket.
-				"--auth-rate-limit", benchAuthRateLimit},
+				"--auth-rate-limit", benchAuthRateLimit}, extra...),
 			LogPath:     filepath.Join(dir, "tollway.log"),
 			StopSignal:  syscall.SIGTERM,
 			StopTimeout: tollwayStopTimeout,

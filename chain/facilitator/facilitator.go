@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"strings"
 	"sync"
@@ -121,6 +122,10 @@ type Facilitator struct {
 	open     map[authKey]open
 	byPayer  map[payerKey][]authKey
 	reserved map[payerKey]*big.Int
+	// earliest is at most the least validBefore of a payer's open
+	// authorizations: expire scans them only once it has passed, not on
+	// every verification (a payer may have OpenPerPayerMax of them).
+	earliest map[payerKey]int64
 	settling map[authKey]chan struct{} // settles in progress, closed when done
 }
 
@@ -140,7 +145,7 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 		config.SettleWait = SettleWaitDefault
 	}
 	f := &Facilitator{config: config, open: make(map[authKey]open), byPayer: make(map[payerKey][]authKey),
-		reserved: make(map[payerKey]*big.Int), settling: make(map[authKey]chan struct{})}
+		reserved: make(map[payerKey]*big.Int), earliest: make(map[payerKey]int64), settling: make(map[authKey]chan struct{})}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	pending := make(map[authKey]record)
 	now := config.Now().Unix()
@@ -211,6 +216,9 @@ func parseRow(key []byte) (authKey, bool) {
 func (f *Facilitator) add(k authKey, o open) {
 	f.open[k] = o
 	p := k.payer()
+	if earliest, ok := f.earliest[p]; !ok || o.validBefore < earliest {
+		f.earliest[p] = o.validBefore
+	}
 	f.byPayer[p] = append(f.byPayer[p], k)
 	sum := f.reserved[p]
 	if sum == nil {
@@ -239,6 +247,7 @@ func (f *Facilitator) remove(k authKey) {
 	if len(keys) == 0 {
 		delete(f.byPayer, p)
 		delete(f.reserved, p)
+		delete(f.earliest, p)
 		return
 	}
 	f.byPayer[p] = keys
@@ -248,10 +257,19 @@ func (f *Facilitator) remove(k authKey) {
 // expire releases a payer's authorizations past their validBefore.
 // REQUIRES: f.mu held.
 func (f *Facilitator) expire(p payerKey, now int64) {
+	if earliest, ok := f.earliest[p]; !ok || earliest > now {
+		return
+	}
+	earliest := int64(math.MaxInt64)
 	for _, k := range append([]authKey(nil), f.byPayer[p]...) {
-		if f.open[k].validBefore <= now {
+		if validBefore := f.open[k].validBefore; validBefore <= now {
 			f.remove(k)
+		} else {
+			earliest = min(earliest, validBefore)
 		}
+	}
+	if _, ok := f.byPayer[p]; ok {
+		f.earliest[p] = earliest
 	}
 }
 

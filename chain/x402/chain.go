@@ -43,57 +43,34 @@ func checkERC1271(ctx context.Context, chain ethereum.ContractCaller, authorizat
 	return "", true
 }
 
-// checkChain reads what only the chain knows, in the order of the
-// reference's diagnosis of a failed simulation: the nonce, the domain,
-// the balance.
-func checkChain(ctx context.Context, chain ethereum.ContractCaller, tokenAddress common.Address, authorization *Authorization, domain common.Hash, name string) (balance *big.Int, reason, message string, err error) {
-	call := func(data []byte) ([]byte, error) {
-		return chain.CallContract(ctx, ethereum.CallMsg{To: &tokenAddress, Data: data}, nil)
+// checkChain applies the rules on what only the chain knows, read into
+// state, in the order of the reference's diagnosis of a failed simulation:
+// the nonce, the domain, the balance. A read that failed is an error
+// wrapping ErrChainRead, with the reference's reason for it.
+func checkChain(ctx context.Context, chain ethereum.ContractCaller, state chainState, tokenAddress common.Address, authorization *Authorization, domain common.Hash, name string) (reason, message string, err error) {
+	switch {
+	case !state.nonceRead:
+		return ReasonFailedToCheckNonce, "authorizationState failed", fmt.Errorf("%w: authorizationState at %s failed", ErrChainRead, tokenAddress.Hex())
+	case state.nonceUsed:
+		return ReasonNonceAlreadyUsed, fmt.Sprintf("nonce %x of %s is used", authorization.Nonce, authorization.From.Hex()), nil
+	case !state.domainRead:
+		return ReasonFailedToVerifySignature, "DOMAIN_SEPARATOR failed", fmt.Errorf("%w: DOMAIN_SEPARATOR at %s failed", ErrChainRead, tokenAddress.Hex())
+	case state.domain != domain:
+		return domainMismatch(ctx, chain, tokenAddress, name)
+	case !state.balanceRead:
+		return ReasonFailedToGetBalance, "balanceOf failed", fmt.Errorf("%w: balanceOf at %s failed", ErrChainRead, tokenAddress.Hex())
+	case state.balance.Cmp(authorization.Value) < 0:
+		return ReasonInsufficientBalance, fmt.Sprintf("balance %s, value %s", state.balance, authorization.Value), nil
 	}
-	result, err := call(token.PackAuthorizationState(authorization.From, authorization.Nonce))
-	var used bool
-	if err == nil {
-		used, err = token.UnpackAuthorizationState(result)
-	}
-	if err != nil {
-		return nil, ReasonFailedToCheckNonce, err.Error(), fmt.Errorf("%w: authorizationState at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
-	}
-	if used {
-		return nil, ReasonNonceAlreadyUsed, fmt.Sprintf("nonce %x of %s is used", authorization.Nonce, authorization.From.Hex()), nil
-	}
-	if reason, message, err := checkDomain(call, tokenAddress, domain, name); reason != "" || err != nil {
-		return nil, reason, message, err
-	}
-	result, err = call(token.PackBalanceOf(authorization.From))
-	if err == nil {
-		balance, err = token.UnpackBalanceOf(result)
-	}
-	if err != nil {
-		return nil, ReasonFailedToGetBalance, err.Error(), fmt.Errorf("%w: balanceOf at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
-	}
-	if balance.Cmp(authorization.Value) < 0 {
-		return balance, ReasonInsufficientBalance, fmt.Sprintf("balance %s, value %s", balance, authorization.Value), nil
-	}
-	return balance, "", "", nil
+	return "", "", nil
 }
 
-// checkDomain compares the token's DOMAIN_SEPARATOR with the one the
-// authorization was checked against: a signature valid for the requirements'
-// name and version would revert on chain if the token's differ. The
-// token's name tells which of the two it is.
-func checkDomain(call func([]byte) ([]byte, error), tokenAddress common.Address, domain common.Hash, name string) (reason, message string, err error) {
-	result, err := call(token.PackDOMAINSEPARATOR())
-	var onChain [32]byte
-	if err == nil {
-		onChain, err = token.UnpackDOMAINSEPARATOR(result)
-	}
-	if err != nil {
-		return ReasonFailedToVerifySignature, err.Error(), fmt.Errorf("%w: DOMAIN_SEPARATOR at %s: %v", ErrChainRead, tokenAddress.Hex(), err)
-	}
-	if onChain == domain {
-		return "", "", nil
-	}
-	result, err = call(token.PackName())
+// domainMismatch says why the token's DOMAIN_SEPARATOR is not the one the
+// authorization was checked against (a signature valid for the
+// requirements' name and version would revert on chain): the token's name
+// tells which of the two differs.
+func domainMismatch(ctx context.Context, chain ethereum.ContractCaller, tokenAddress common.Address, name string) (reason, message string, err error) {
+	result, err := chain.CallContract(ctx, ethereum.CallMsg{To: &tokenAddress, Data: token.PackName()}, nil)
 	var tokenName string
 	if err == nil {
 		tokenName, err = token.UnpackName(result)

@@ -38,7 +38,7 @@ type party struct {
 	opts    *bind.TransactOpts
 }
 
-func newParty(t *testing.T) party {
+func newParty(t testing.TB) party {
 	t.Helper()
 	key, err := crypto.GenerateKey()
 	if err != nil {
@@ -52,7 +52,7 @@ func newParty(t *testing.T) party {
 // settlements; the ERC-1271 wallet at walletAddress holds 1 USDC and
 // approves the one digest walletDigest.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	sim      *simulated.Backend
 	client   simulated.Client
 	admin    party
@@ -69,7 +69,7 @@ type world struct {
 	walletAuthorization *Authorization
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t}
 	w.admin, w.relayer, w.alice, w.bob, w.carol, w.payee = newParty(t), newParty(t), newParty(t), newParty(t), newParty(t), newParty(t)
@@ -214,7 +214,7 @@ func (w *world) authorize(nonce string) signed {
 // sign signs the authorization with key over d, computing the digest with
 // go-ethereum's EIP-712 encoder (apitypes), independently of the package's
 // own; the signature's v is 27/28 as wallets produce it.
-func (a *signed) sign(t *testing.T, key *ecdsa.PrivateKey, d domain) {
+func (a *signed) sign(t testing.TB, key *ecdsa.PrivateKey, d domain) {
 	t.Helper()
 	typed := apitypes.TypedData{
 		Types: apitypes.Types{

@@ -55,9 +55,11 @@ type Config struct {
 }
 
 // Verifier verifies exact EVM payments. It holds no state beyond its
-// configuration and is safe for concurrent use.
+// configuration and the chain reads in flight, and is safe for concurrent
+// use.
 type Verifier struct {
 	networks     []Network
+	readers      map[string]*stateReader // by Network.ID
 	settleMargin time.Duration
 	now          func() time.Time
 	simulate     bool
@@ -82,6 +84,7 @@ func NewVerifier(config Config) (*Verifier, error) {
 	}
 	verifier := &Verifier{
 		networks:     append([]Network(nil), config.Networks...),
+		readers:      make(map[string]*stateReader, len(config.Networks)),
 		settleMargin: config.SettleMargin,
 		now:          config.Now,
 		simulate:     config.Simulate,
@@ -91,6 +94,9 @@ func NewVerifier(config Config) (*Verifier, error) {
 	}
 	if verifier.now == nil {
 		verifier.now = time.Now
+	}
+	for _, network := range verifier.networks {
+		verifier.readers[network.ID] = &stateReader{chain: network.Chain}
 	}
 	return verifier, nil
 }
@@ -210,17 +216,26 @@ func (v *Verifier) Verify(ctx context.Context, request *Request) (Verification, 
 	}
 	domain := DomainSeparator(name, version, network.ChainID, token)
 	digest := TransferWithAuthorizationDigest(domain, authorization)
-	if reason, message, err := checkSignature(ctx, network.Chain, authorization, digest); err != nil {
-		verification.Response.InvalidReason, verification.Response.InvalidMessage = reason, message
-		return verification, err
-	} else if reason != "" {
+	// One read of the chain answers every on-chain rule below; it is
+	// batched with other verifications' (stateReader), and the signature is
+	// recovered while it is in flight.
+	query := v.readers[network.ID].read(token, authorization.From, authorization.Nonce)
+	recovered := recoverEOA(digest, authorization)
+	state, err := query.wait(ctx)
+	if err != nil {
+		verification.Response.InvalidReason, verification.Response.InvalidMessage = ReasonFailedToVerifySignature, err.Error()
+		return verification, fmt.Errorf("%w: %v", ErrChainRead, err)
+	}
+	if reason, message := checkSignature(ctx, network.Chain, state, authorization, digest, recovered); reason != "" {
 		return invalid(reason, message)
 	}
 	if reason, message := v.checkAuthorization(authorization, payTo, payment.Amount); reason != "" {
 		return invalid(reason, message)
 	}
-	balance, reason, message, err := checkChain(ctx, network.Chain, token, authorization, domain, name)
-	verification.Balance = balance
+	if state.balanceRead {
+		verification.Balance = state.balance
+	}
+	reason, message, err := checkChain(ctx, network.Chain, state, token, authorization, domain, name)
 	if err != nil {
 		verification.Response.InvalidReason, verification.Response.InvalidMessage = reason, message
 		return verification, err
@@ -339,32 +354,45 @@ func TransferWithAuthorizationDigest(domainSeparator common.Hash, authorization 
 // erc6492MagicSuffix ends a signature wrapped for an undeployed wallet.
 var erc6492MagicSuffix = common.FromHex("0x6492649264926492649264926492649264926492649264926492649264926492")
 
-// checkSignature checks the signature as the token will (OpenZeppelin
-// SignatureChecker): ERC-1271 when `from` has code, else ecrecover.
-func checkSignature(ctx context.Context, chain ChainReader, authorization *Authorization, digest common.Hash) (reason, message string, err error) {
-	code, err := chain.CodeAt(ctx, authorization.From, nil)
-	if err != nil {
-		return ReasonFailedToVerifySignature, err.Error(), fmt.Errorf("%w: eth_getCode(%s): %v", ErrChainRead, authorization.From.Hex(), err)
-	}
-	if len(code) > 0 {
-		if message, valid := checkERC1271(ctx, chain, authorization, digest); !valid {
-			return ReasonInvalidSignature, message, nil
-		}
-		return "", "", nil
-	}
+// recovery is the signer recovered from an EOA-shaped signature (65
+// bytes, no ERC-6492 wrapping); ok is false for any other.
+type recovery struct {
+	signer common.Address
+	err    error
+	ok     bool
+}
+
+// recoverEOA recovers the signer when the signature is an EOA's shape,
+// before the chain has said whether `from` is a contract.
+func recoverEOA(digest common.Hash, authorization *Authorization) recovery {
 	if len(authorization.Signature) != 65 || bytes.HasSuffix(authorization.Signature, erc6492MagicSuffix) {
-		// The reference's reading: not an EOA's signature, and no wallet
-		// deployed at `from` to check it.
-		return ReasonUndeployedSmartWallet, fmt.Sprintf("a %d-byte signature and no contract at %s", len(authorization.Signature), authorization.From.Hex()), nil
+		return recovery{}
 	}
 	signer, err := RecoverSigner(digest, authorization.Signature)
-	if err != nil {
-		return ReasonInvalidSignature, err.Error(), nil
+	return recovery{signer: signer, err: err, ok: true}
+}
+
+// checkSignature checks the signature as the token will (OpenZeppelin
+// SignatureChecker): ERC-1271 when `from` has code, else ecrecover.
+func checkSignature(ctx context.Context, chain ChainReader, state chainState, authorization *Authorization, digest common.Hash, recovered recovery) (reason, message string) {
+	if state.hasCode {
+		if message, valid := checkERC1271(ctx, chain, authorization, digest); !valid {
+			return ReasonInvalidSignature, message
+		}
+		return "", ""
 	}
-	if signer != authorization.From {
-		return ReasonInvalidSignature, fmt.Sprintf("signed by %s, not from %s", signer.Hex(), authorization.From.Hex()), nil
+	if !recovered.ok {
+		// The reference's reading: not an EOA's signature, and no wallet
+		// deployed at `from` to check it.
+		return ReasonUndeployedSmartWallet, fmt.Sprintf("a %d-byte signature and no contract at %s", len(authorization.Signature), authorization.From.Hex())
 	}
-	return "", "", nil
+	if recovered.err != nil {
+		return ReasonInvalidSignature, recovered.err.Error()
+	}
+	if recovered.signer != authorization.From {
+		return ReasonInvalidSignature, fmt.Sprintf("signed by %s, not from %s", recovered.signer.Hex(), authorization.From.Hex())
+	}
+	return "", ""
 }
 
 // secp256k1HalfN is the largest s the token accepts (EIP-2).

@@ -321,58 +321,82 @@ func TestVerifyV1(t *testing.T) {
 	}
 }
 
-// failingChain fails the calls whose data starts with selector.
-type failingChain struct {
-	ChainReader
-	selector []byte // nil: eth_getCode fails
-}
+// downChain is a node that answers no call.
+type downChain struct{ ChainReader }
 
 var errNodeDown = errors.New("node down")
 
-func (c failingChain) CallContract(ctx context.Context, call ethereum.CallMsg, block *big.Int) ([]byte, error) {
-	if c.selector != nil && len(call.Data) >= 4 && string(call.Data[:4]) == string(c.selector) {
-		return nil, errNodeDown
-	}
-	return c.ChainReader.CallContract(ctx, call, block)
-}
-
-func (c failingChain) CodeAt(ctx context.Context, account common.Address, block *big.Int) ([]byte, error) {
-	if c.selector == nil {
-		return nil, errNodeDown
-	}
-	return c.ChainReader.CodeAt(ctx, account, block)
+func (downChain) CallContract(context.Context, ethereum.CallMsg, *big.Int) ([]byte, error) {
+	return nil, errNodeDown
 }
 
 // TestVerifyChainReadFailureIsAnError: a failed read is no verdict.
 func TestVerifyChainReadFailureIsAnError(t *testing.T) {
 	w := newWorld(t)
+	verifier, err := NewVerifier(Config{
+		Networks: []Network{{ID: "eip155:1337", ChainID: simChainID, Chain: downChain{w.client}}},
+		Now:      w.verifier.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request, err := ParseRequest(body(w.requirements(), w.authorize("down").payload()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verification, err := verifier.Verify(context.Background(), request)
+	if !errors.Is(err, ErrChainRead) || !strings.Contains(err.Error(), errNodeDown.Error()) {
+		t.Fatalf("Verify with the node down: err %v, want ErrChainRead with the cause", err)
+	}
+	if verification.Response.IsValid || verification.Response.InvalidReason != ReasonFailedToVerifySignature {
+		t.Fatalf("Verify with the node down = %+v, want reason %s", verification.Response, ReasonFailedToVerifySignature)
+	}
+}
+
+// TestCheckChainReadFailures: each of the token's reads that failed (the
+// node answered, the token's call did not) is no verdict either, with the
+// reference's reason for that read, in the reference's order.
+func TestCheckChainReadFailures(t *testing.T) {
+	domain := common.HexToHash("0xd0")
+	read := chainState{nonceRead: true, domainRead: true, balanceRead: true, balance: big.NewInt(testAmount), domain: domain}
+	authorization := &Authorization{From: common.HexToAddress("0xa1"), Value: big.NewInt(testAmount)}
 	for _, test := range []struct {
-		selector []byte
-		reason   string
+		name   string
+		change func(*chainState)
+		reason string
+		err    bool
 	}{
-		{nil, ReasonFailedToVerifySignature},
-		{tokenBinding().PackAuthorizationState(common.Address{}, [32]byte{})[:4], ReasonFailedToCheckNonce},
-		{tokenBinding().PackDOMAINSEPARATOR()[:4], ReasonFailedToVerifySignature},
-		{tokenBinding().PackBalanceOf(common.Address{})[:4], ReasonFailedToGetBalance},
+		{"all read", func(*chainState) {}, "", false},
+		{"nonce", func(s *chainState) { s.nonceRead = false; s.domainRead = false }, ReasonFailedToCheckNonce, true},
+		{"nonce used", func(s *chainState) { s.nonceUsed = true; s.domainRead = false }, ReasonNonceAlreadyUsed, false},
+		{"domain", func(s *chainState) { s.domainRead = false; s.balanceRead = false }, ReasonFailedToVerifySignature, true},
+		{"balance", func(s *chainState) { s.balanceRead = false }, ReasonFailedToGetBalance, true},
+		{"balance short", func(s *chainState) { s.balance = big.NewInt(testAmount - 1) }, ReasonInsufficientBalance, false},
 	} {
-		verifier, err := NewVerifier(Config{
-			Networks: []Network{{ID: "eip155:1337", ChainID: simChainID, Chain: failingChain{ChainReader: w.client, selector: test.selector}}},
-			Now:      w.verifier.now,
-		})
-		if err != nil {
-			t.Fatal(err)
+		state := read
+		test.change(&state)
+		reason, _, err := checkChain(context.Background(), nil, state, common.Address{}, authorization, domain, "USD Coin")
+		if reason != test.reason || (err != nil) != test.err || (err != nil && !errors.Is(err, ErrChainRead)) {
+			t.Errorf("%s: checkChain = %q, %v; want %q, error %v", test.name, reason, err, test.reason, test.err)
 		}
-		request, err := ParseRequest(body(w.requirements(), w.authorize("down").payload()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		verification, err := verifier.Verify(context.Background(), request)
-		if !errors.Is(err, ErrChainRead) || !strings.Contains(err.Error(), errNodeDown.Error()) {
-			t.Fatalf("Verify with %x failing: err %v, want ErrChainRead with the cause", test.selector, err)
-		}
-		if verification.Response.IsValid || verification.Response.InvalidReason != test.reason {
-			t.Fatalf("Verify with %x failing = %+v, want reason %s", test.selector, verification.Response, test.reason)
-		}
+	}
+}
+
+// TestVerifyTokenWithoutCode: an asset address with no contract answers
+// no read (not a wrong one): no verdict, failed_to_check_nonce first.
+func TestVerifyTokenWithoutCode(t *testing.T) {
+	w := newWorld(t)
+	requirements := w.requirements()
+	requirements.Asset = "0x00000000000000000000000000000000000000aa"
+	a := w.authorize("no token")
+	a.sign(t, w.alice.key, domain{name: "USD Coin", version: "2", chainID: simChainID, contract: common.HexToAddress(requirements.Asset)})
+	request, err := ParseRequest(body(requirements, a.payload()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verification, err := w.verifier.Verify(context.Background(), request)
+	if !errors.Is(err, ErrChainRead) || verification.Response.InvalidReason != ReasonFailedToCheckNonce {
+		t.Fatalf("Verify of a token without code = %+v, %v; want %s and ErrChainRead", verification.Response, err, ReasonFailedToCheckNonce)
 	}
 }
 

@@ -36,6 +36,9 @@ type benchConfig struct {
 	quiet       bool
 	update      string // a Markdown file whose marked section gets the summary
 	tollway     string // the tollway executable started as the server
+	// x402Authorizations is how many payments x402-verify signs per run
+	// (each verification uses one).
+	x402Authorizations int
 }
 
 // callersMax is the most workers the runner takes (bench.Measure).
@@ -44,6 +47,7 @@ const callersMax = 1 << 16
 var allScenarios = []bench.Scenario{
 	bench.ScenarioHTTPCharge, bench.ScenarioHTTPBatch, bench.ScenarioEmbeddedCharge,
 	bench.ScenarioHotSupplier, bench.ScenarioMixed, bench.ScenarioNoopHTTP, bench.ScenarioHTTPSession,
+	bench.ScenarioX402Verify,
 }
 
 func parseBench(args []string) (benchConfig, error) {
@@ -64,6 +68,8 @@ func parseBench(args []string) (benchConfig, error) {
 	adminToken := flags.String("admin-token", envOr("TOLLWAY_ADMIN_TOKEN", ""), "admin token of --target (TOLLWAY_ADMIN_TOKEN)")
 	quiet := flags.Bool("quiet", false, "no progress bars")
 	update := flags.String("update", "", "Markdown file (e.g. BENCHMARKS.md) whose section between "+benchBegin+" and "+benchEnd+" is replaced by the summary")
+	x402Authorizations := flags.Int("x402-authorizations", bench.X402AuthorizationsDefault,
+		"payments x402-verify signs before each of its runs, each verified once: enough for the run's rate times its duration and warm-up")
 	tollway := flags.String("tollway", envOr("TOLLWAY_BENCH_TOLLWAY", ""), "tollway executable to start as the server; default: the one beside tollway-bench, else on PATH (TOLLWAY_BENCH_TOLLWAY)")
 	if err := flags.Parse(args); err != nil {
 		return benchConfig{}, err
@@ -73,7 +79,7 @@ func parseBench(args []string) (benchConfig, error) {
 	}
 	c := benchConfig{rate: *rate, duration: *duration, warmup: *warmup, repetitions: *repetitions,
 		consumers: *consumers, suppliers: *suppliers, batch: *batch, out: *out, target: *target,
-		adminToken: *adminToken, quiet: *quiet, update: *update, tollway: *tollway}
+		adminToken: *adminToken, quiet: *quiet, update: *update, tollway: *tollway, x402Authorizations: *x402Authorizations}
 	for _, name := range splitList(*scenarios) {
 		s := bench.Scenario(name)
 		if !containsScenario(allScenarios, s) {
@@ -171,7 +177,7 @@ func benchCommand(args []string) error {
 		return fmt.Errorf("find this executable to start the no-op server: %w", err)
 	}
 	exes := executables{noop: self, tollway: c.tollway}
-	if exes.tollway == "" && c.target == "" && needsTollway(c.scenarios) {
+	if exes.tollway == "" && c.target == "" && (needsTollway(c.scenarios) || slices.Contains(c.scenarios, bench.ScenarioX402Verify)) {
 		if exes.tollway, err = findTollway(); err != nil {
 			return err
 		}
@@ -395,9 +401,11 @@ func prepareBench(ctx context.Context, c benchConfig, exes executables, work str
 	return plan, nil
 }
 
+// needsTollway reports whether a scenario runs against the shared Tollway
+// server (x402-verify starts its own, on an embedded chain).
 func needsTollway(scenarios []bench.Scenario) bool {
 	for _, s := range scenarios {
-		if s != bench.ScenarioEmbeddedCharge && s != bench.ScenarioNoopHTTP {
+		if s != bench.ScenarioEmbeddedCharge && s != bench.ScenarioNoopHTTP && s != bench.ScenarioX402Verify {
 			return true
 		}
 	}
@@ -457,6 +465,26 @@ func (p *benchPlan) prepare(ctx context.Context, c benchConfig, scenario bench.S
 			return fmt.Errorf("prepare noop-http at %d connections: %w", n, err)
 		}
 		p.add(benchStep{scenario: scenario, connections: n, target: target})
+		return nil
+	case bench.ScenarioX402Verify:
+		// A server of its own, on its embedded chain, unless --target
+		// (which must run on an embedded chain with --x402-open).
+		x402URL, x402Token, proc := c.target, c.adminToken, (*bench.Process)(nil)
+		if x402URL == "" {
+			var err error
+			if proc, x402URL, x402Token, err = bench.StartTollwayX402(ctx, exes.tollway, filepath.Join(work, fmt.Sprintf("x402-%d", n))); err != nil {
+				return fmt.Errorf("start tollway for x402-verify: %w", err)
+			}
+		}
+		target, err := bench.NewX402Target(ctx, bench.X402TargetConfig{URL: x402URL, AdminToken: x402Token,
+			Authorizations: c.x402Authorizations, Connections: n, Process: proc})
+		if err != nil {
+			if proc != nil {
+				proc.Stop()
+			}
+			return fmt.Errorf("prepare %s at %d connections: %w", scenario, n, err)
+		}
+		p.add(benchStep{scenario: scenario, connections: n, target: target, durable: true})
 		return nil
 	case bench.ScenarioEmbeddedCharge:
 		target, err := bench.NewEmbeddedTarget(ctx, filepath.Join(work, fmt.Sprintf("embedded-%d", n)), c.consumers, c.suppliers, 0, 0)
