@@ -227,7 +227,7 @@ func (l *Local) Faucet(ctx context.Context, to common.Address, wei, usdc *big.In
 
 // Settlement is the local chain as the watcher and the relayer see it.
 func (l *Local) Settlement() Settlement {
-	return Settlement{Client: l.Chain.Client(), ChainID: l.Chain.ChainID(), Pool: l.Pool, USDC: l.USDC,
+	return Settlement{Client: l.Chain.Client(), Reader: l.Chain.InProcClient(), ChainID: l.Chain.ChainID(), Pool: l.Pool, USDC: l.USDC,
 		FeeRecipient: l.FeeRecipient, Relayer: l.Relayer, WithdrawalDelay: LocalWithdrawalDelay,
 		Confirmations: LocalConfirmations, RPCURL: l.Chain.URL(), X402Signer: l.X402Signer}
 }

@@ -185,7 +185,7 @@ func (r *Remote) RelayerAddress() common.Address { return crypto.PubkeyToAddress
 // Settlement is the node as the watcher and the relayer see it. Its RPCURL
 // is the node's URL without user credentials, which /v1/config publishes.
 func (r *Remote) Settlement() Settlement {
-	return Settlement{Client: r.Client, ChainID: r.ChainID, Pool: r.Pool, USDC: r.USDC, FeeRecipient: r.FeeRecipient,
+	return Settlement{Client: r.Client, Reader: r.Client, ChainID: r.ChainID, Pool: r.Pool, USDC: r.USDC, FeeRecipient: r.FeeRecipient,
 		Relayer: r.Relayer, WithdrawalDelay: r.WithdrawalDelay, Confirmations: r.Confirmations, RPCURL: redactURL(r.URL)}
 }
 

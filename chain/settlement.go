@@ -15,7 +15,12 @@ import (
 // The watcher, the relayer and /v1/config take this and nothing else, so
 // they cannot tell the two apart.
 type Settlement struct {
-	Client       *ethclient.Client
+	Client *ethclient.Client
+	// Reader serves the x402 facilitator's verification reads: Client, or
+	// on the embedded chain the node in process (no HTTP per read; a head
+	// a crash would undo is like a reorganization to it, which settlement
+	// copes with anyway).
+	Reader       *ethclient.Client
 	ChainID      *big.Int
 	Pool         common.Address
 	USDC         common.Address

@@ -272,6 +272,11 @@ func (c *Chain) URL() string { return c.url }
 // ChainID is the chain's id, ChainID.
 func (c *Chain) ChainID() *big.Int { return big.NewInt(ChainID) }
 
+// InProcClient is a client of the node in this process, no HTTP between:
+// for reads the process makes itself. Unlike Client's, its answers may
+// show a head not yet on disk, which a crash would undo.
+func (c *Chain) InProcClient() *ethclient.Client { return c.inproc }
+
 // Client is a client of the chain's JSON-RPC endpoint: what it shows is on
 // disk. Close closes it.
 func (c *Chain) Client() *ethclient.Client { return c.client }

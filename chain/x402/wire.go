@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"strings"
 )
@@ -167,46 +166,50 @@ func ParseRequest(body []byte) (*Request, error) {
 	if len(body) > RequestBytesMax {
 		return nil, fmt.Errorf("%w: body of %d bytes, at most %d", ErrMalformed, len(body), RequestBytesMax)
 	}
-	var head struct {
-		X402Version    *int            `json:"x402Version"`
-		PaymentPayload json.RawMessage `json:"paymentPayload"`
-	}
-	if err := decodeStrict(body, &head); err != nil {
+	var wire wireRequest
+	if err := decodeStrict(body, &wire); err != nil {
 		return nil, err
 	}
-	var payloadHead struct {
-		X402Version *int `json:"x402Version"`
-	}
-	if len(head.PaymentPayload) == 0 || string(head.PaymentPayload) == "null" {
+	payload := wire.PaymentPayload
+	if payload == nil {
 		return nil, fmt.Errorf("%w: paymentPayload missing", ErrMalformed)
 	}
-	if err := decodeStrict(head.PaymentPayload, &payloadHead); err != nil {
-		return nil, fmt.Errorf("paymentPayload: %w", err)
-	}
-	if payloadHead.X402Version == nil {
+	if payload.X402Version == nil {
 		return nil, fmt.Errorf("%w: paymentPayload.x402Version missing", ErrMalformed)
 	}
-	version := *payloadHead.X402Version
-	if head.X402Version != nil && *head.X402Version != version {
-		return nil, fmt.Errorf("%w: x402Version %d but paymentPayload.x402Version %d", ErrMalformed, *head.X402Version, version)
+	version := *payload.X402Version
+	if wire.X402Version != nil && *wire.X402Version != version {
+		return nil, fmt.Errorf("%w: x402Version %d but paymentPayload.x402Version %d", ErrMalformed, *wire.X402Version, version)
 	}
 	switch version {
 	case Version2:
-		var request VerifyRequest
-		if err := decodeStrict(body, &request); err != nil {
+		request := VerifyRequest{X402Version: Version2, PaymentPayload: PaymentPayload{
+			X402Version: Version2, Payload: payload.Payload, Extensions: payload.Extensions}}
+		if err := decodeField("paymentPayload.resource", payload.Resource, &request.PaymentPayload.Resource); err != nil {
 			return nil, err
 		}
-		request.X402Version = Version2
+		if err := decodeField("paymentPayload.accepted", payload.Accepted, &request.PaymentPayload.Accepted); err != nil {
+			return nil, err
+		}
+		if err := decodeField("paymentRequirements", wire.PaymentRequirements, &request.PaymentRequirements); err != nil {
+			return nil, err
+		}
 		if err := request.check(); err != nil {
 			return nil, err
 		}
 		return &Request{V2: &request}, nil
 	case Version1:
-		var request VerifyRequestV1
-		if err := decodeStrict(body, &request); err != nil {
+		request := VerifyRequestV1{X402Version: Version1, PaymentPayload: PaymentPayloadV1{
+			X402Version: Version1, Payload: payload.Payload}}
+		if err := decodeField("paymentPayload.scheme", payload.Scheme, &request.PaymentPayload.Scheme); err != nil {
 			return nil, err
 		}
-		request.X402Version = Version1
+		if err := decodeField("paymentPayload.network", payload.Network, &request.PaymentPayload.Network); err != nil {
+			return nil, err
+		}
+		if err := decodeField("paymentRequirements", wire.PaymentRequirements, &request.PaymentRequirements); err != nil {
+			return nil, err
+		}
 		if err := request.check(); err != nil {
 			return nil, err
 		}
@@ -216,18 +219,44 @@ func ParseRequest(body []byte) (*Request, error) {
 	}
 }
 
+// wireRequest is a request of either version, decoded in one pass: the
+// fields whose shapes differ between the versions (or that one version
+// lacks, and a client may send anyway) stay raw until the version is
+// known.
+type wireRequest struct {
+	X402Version    *int `json:"x402Version"`
+	PaymentPayload *struct {
+		X402Version *int            `json:"x402Version"`
+		Resource    json.RawMessage `json:"resource"` // v2
+		Accepted    json.RawMessage `json:"accepted"` // v2
+		Scheme      json.RawMessage `json:"scheme"`   // v1
+		Network     json.RawMessage `json:"network"`  // v1
+		Payload     json.RawMessage `json:"payload"`
+		Extensions  json.RawMessage `json:"extensions"`
+	} `json:"paymentPayload"`
+	PaymentRequirements json.RawMessage `json:"paymentRequirements"`
+}
+
+// decodeField decodes a raw field of the version's shape; absent or null
+// leaves v as it is.
+func decodeField(name string, raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, name, err)
+	}
+	return nil
+}
+
 // decodeStrict decodes exactly one JSON object into v.
 func decodeStrict(data []byte, v any) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	decoder := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := decoder.Decode(v); err != nil {
+	if err := json.Unmarshal(trimmed, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := decoder.Token(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	return nil
 }

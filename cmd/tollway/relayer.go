@@ -50,7 +50,11 @@ func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server
 // "tollway-local"), settling with the chain's x402 signer when it has one.
 // Close it before the engine.
 func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement, embedded bool) (*facilitator.Facilitator, error) {
-	network := x402.Network{ID: "eip155:" + s.ChainID.String(), ChainID: s.ChainID, Chain: s.Client}
+	reader := s.Reader
+	if reader == nil {
+		reader = s.Client
+	}
+	network := x402.Network{ID: "eip155:" + s.ChainID.String(), ChainID: s.ChainID, Chain: reader}
 	if embedded {
 		network.V1Name = "tollway-local"
 	}

@@ -33,6 +33,11 @@ contract X402StateReader {
 
     constructor(Query[] memory queries) {
         State[] memory states = new State[](queries.length);
+        // The domain separator is the token's, read once per run of
+        // queries of one token (in practice, once per call).
+        address domainToken;
+        bool domainOK;
+        uint256 domainWord;
         for (uint256 i = 0; i < queries.length; i++) {
             Query memory q = queries[i];
             State memory s = states[i];
@@ -47,10 +52,13 @@ contract X402StateReader {
                 s.flags |= BALANCE_READ;
                 s.balance = word;
             }
-            (ok, word) = _read(q.token, abi.encodeWithSignature("DOMAIN_SEPARATOR()"));
-            if (ok) {
+            if (i == 0 || q.token != domainToken) {
+                domainToken = q.token;
+                (domainOK, domainWord) = _read(q.token, abi.encodeWithSignature("DOMAIN_SEPARATOR()"));
+            }
+            if (domainOK) {
                 s.flags |= DOMAIN_READ;
-                s.domainSeparator = bytes32(word);
+                s.domainSeparator = bytes32(domainWord);
             }
         }
         bytes memory output = abi.encode(states);
