@@ -41,7 +41,12 @@ type RemoteConfig struct {
 	// Confirmations is how many blocks a deposit waits for on top of its
 	// own: more than the chain's likely reorganization depth.
 	Confirmations uint64
-	Logger        *slog.Logger
+	// X402SignerKeyFile, when set, holds the key that sends the x402
+	// facilitator's settlements (hex, as devchain.LoadOrCreateKey writes
+	// it; it must exist and hold gas). Unset: the facilitator verifies
+	// but does not settle.
+	X402SignerKeyFile string
+	Logger            *slog.Logger
 }
 
 // Remote is a real node (e.g. geth --dev, a testnet's endpoint) with
@@ -60,6 +65,7 @@ type Remote struct {
 	Relayer         *ecdsa.PrivateKey
 	WithdrawalDelay time.Duration
 	Confirmations   uint64
+	X402Signer      *ecdsa.PrivateKey // nil: no x402 settlements
 }
 
 // OpenRemote dials the node and checks the deployment on it; each
@@ -86,6 +92,12 @@ func OpenRemote(ctx context.Context, config RemoteConfig) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: the relayer key: %w", err)
 	}
+	var x402Signer *ecdsa.PrivateKey
+	if config.X402SignerKeyFile != "" {
+		if x402Signer, err = devchain.LoadOrCreateKey(config.X402SignerKeyFile, false); err != nil {
+			return nil, fmt.Errorf("chain: the x402 signer key: %w", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, RemoteCheckTimeout)
 	defer cancel()
 	client, err := ethclient.DialContext(ctx, config.URL)
@@ -93,7 +105,7 @@ func OpenRemote(ctx context.Context, config RemoteConfig) (*Remote, error) {
 		return nil, fmt.Errorf("chain: dial %s: %w", redactURL(config.URL), err)
 	}
 	r := &Remote{Client: client, URL: config.URL, ChainID: new(big.Int).SetUint64(config.ChainID),
-		Pool: config.Pool, USDC: config.USDC, Relayer: relayer, Confirmations: config.Confirmations}
+		Pool: config.Pool, USDC: config.USDC, Relayer: relayer, Confirmations: config.Confirmations, X402Signer: x402Signer}
 	if err := r.check(ctx, config.Logger); err != nil {
 		client.Close()
 		return nil, err
@@ -164,6 +176,20 @@ func (r *Remote) check(ctx context.Context, logger *slog.Logger) error {
 	if balance.Sign() == 0 {
 		logger.Warn("the relayer has no ETH for gas: settlements will fail until it is funded", "relayer", relayer)
 	}
+	if r.X402Signer != nil {
+		signer := crypto.PubkeyToAddress(r.X402Signer.PublicKey)
+		if signer == relayer {
+			// Two senders of one key would take each other's nonces.
+			return fmt.Errorf("%w: the x402 signer key is the relayer's: give it a key of its own", ErrRemoteMismatch)
+		}
+		wei, err := r.Client.BalanceAt(ctx, signer, nil)
+		if err != nil {
+			return fmt.Errorf("chain: read the x402 signer's balance: %w", err)
+		}
+		if wei.Sign() == 0 {
+			logger.Warn("the x402 signer has no ETH for gas: x402 settlements will fail until it is funded", "signer", signer)
+		}
+	}
 	logger.Info("chain node", "url", node, "chainId", r.ChainID, "pool", r.Pool, "usdc", r.USDC, "relayer", relayer,
 		"relayerWei", balance, "withdrawalDelay", r.WithdrawalDelay, "confirmations", r.Confirmations)
 	return nil
@@ -186,7 +212,8 @@ func (r *Remote) RelayerAddress() common.Address { return crypto.PubkeyToAddress
 // is the node's URL without user credentials, which /v1/config publishes.
 func (r *Remote) Settlement() Settlement {
 	return Settlement{Client: r.Client, Reader: r.Client, ChainID: r.ChainID, Pool: r.Pool, USDC: r.USDC, FeeRecipient: r.FeeRecipient,
-		Relayer: r.Relayer, WithdrawalDelay: r.WithdrawalDelay, Confirmations: r.Confirmations, RPCURL: redactURL(r.URL)}
+		Relayer: r.Relayer, WithdrawalDelay: r.WithdrawalDelay, Confirmations: r.Confirmations, RPCURL: redactURL(r.URL),
+		X402Signer: r.X402Signer}
 }
 
 // redactURL drops a URL's user information (a password, an API key given

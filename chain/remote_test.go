@@ -91,6 +91,18 @@ func TestRemoteRefusesEachMisconfiguration(t *testing.T) {
 		got.RelayerAddress() != want.RelayerAddress() || got.WithdrawalDelay != want.WithdrawalDelay || got.RPCURL != want.RPCURL {
 		t.Fatalf("OpenRemote(the local deployment).Settlement() = %+v, want %+v", got, want)
 	}
+	if got.X402Signer != nil {
+		t.Fatalf("OpenRemote without an x402 signer key file settles x402 with %v", got.X402Signer)
+	}
+	r.Close()
+	signing := good
+	signing.X402SignerKeyFile = filepath.Join(dir, "x402-signer.key")
+	if r, err = OpenRemote(ctx, signing); err != nil {
+		t.Fatalf("OpenRemote with the x402 signer key file = %v", err)
+	}
+	if got := r.Settlement().X402Signer; got == nil || !got.Equal(l.X402Signer) {
+		t.Fatalf("OpenRemote(x402 signer key file).Settlement().X402Signer = %v, want the key in %s", got, signing.X402SignerKeyFile)
+	}
 	r.Close()
 
 	for _, test := range []struct {
@@ -107,6 +119,9 @@ func TestRemoteRefusesEachMisconfiguration(t *testing.T) {
 		{"relayer without the role", func(c *RemoteConfig) { c.RelayerKeyFile = walletKey }, true,
 			"the relayer " + l.TestWalletAddress().Hex() + " lacks the pool's RELAYER_ROLE"},
 		{"missing key file", func(c *RemoteConfig) { c.RelayerKeyFile = missingKey }, false, "the relayer key"},
+		{"missing x402 signer key file", func(c *RemoteConfig) { c.X402SignerKeyFile = missingKey }, false, "the x402 signer key"},
+		{"the relayer's key as the x402 signer's", func(c *RemoteConfig) { c.X402SignerKeyFile = relayerKey }, true,
+			"the x402 signer key is the relayer's"},
 		{"no node", func(c *RemoteConfig) { c.URL = "http://127.0.0.1:1" }, false, "does not answer eth_chainId"},
 		{"no URL", func(c *RemoteConfig) { c.URL = "" }, false, "no JSON-RPC URL"},
 	} {

@@ -266,6 +266,7 @@ type remoteChainConfig struct {
 	chainID         int64
 	pool, usdc      common.Address
 	relayerKeyFile  string
+	x402SignerFile  string
 	confirmations   int
 	confirmationSet bool // --chain-confirmations was given
 }
@@ -333,6 +334,8 @@ func serveFlags(c *serveConfig) envFlags {
 	flags.Var(&addressFlag{&r.usdc}, "usdc-address", "the USDC token on --chain-rpc's node, the pool's")
 	flags.Var(newStringFlag(&r.relayerKeyFile, ""), "relayer-key-file", "file holding the hex private key of the relayer, "+
 		"which holds the pool's RELAYER_ROLE on --chain-rpc's node and pays for its gas")
+	flags.Var(newStringFlag(&r.x402SignerFile, ""), "x402-signer-key-file", "file holding the hex private key that sends the x402 "+
+		"facilitator's settlements on --chain-rpc's node (its own key, with gas); without it the facilitator verifies but does not settle")
 	flags.Var(setFlag{newIntFlag(&r.confirmations, remoteConfirmationsDefault, 0, confirmationsMax,
 		fmt.Sprintf("want 0-%d", confirmationsMax)), &r.confirmationSet}, "chain-confirmations",
 		"blocks a deposit on --chain-rpc's node waits for on top of its own (the embedded chain never reorganizes: 0)")
@@ -352,7 +355,7 @@ func (c *serveConfig) checkChain() error {
 	required := []companion{{"chain-id", r.chainID != 0}, {"pool-address", r.pool != (common.Address{})},
 		{"usdc-address", r.usdc != (common.Address{})}, {"relayer-key-file", r.relayerKeyFile != ""}}
 	if r.rpc == "" {
-		for _, f := range append(required, companion{"chain-confirmations", r.confirmationSet}) {
+		for _, f := range append(required, companion{"chain-confirmations", r.confirmationSet}, companion{"x402-signer-key-file", r.x402SignerFile != ""}) {
 			if f.set {
 				return usageError{fmt.Errorf("--%s is for a node: it needs --chain-rpc (%s)", f.name, envName("chain-rpc"))}
 			}
@@ -580,7 +583,7 @@ func openChain(ctx context.Context, c serveConfig, logger *slog.Logger) (*served
 	case chainRemote:
 		r := c.remote
 		remote, err := chain.OpenRemote(ctx, chain.RemoteConfig{URL: r.rpc, ChainID: uint64(r.chainID), Pool: r.pool, USDC: r.usdc,
-			RelayerKeyFile: r.relayerKeyFile, Confirmations: uint64(r.confirmations), Logger: logger})
+			RelayerKeyFile: r.relayerKeyFile, Confirmations: uint64(r.confirmations), X402SignerKeyFile: r.x402SignerFile, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("--chain-rpc: %w", err)
 		}
