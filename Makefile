@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash contracts
+.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash contracts x402-demo
 
 build:
 	$(GO) build ./...
@@ -74,6 +74,14 @@ contracts:
 		--pkg contracts --type SettlementPool --out chain/contracts/settlementpool.go
 	$(ABIGEN) --v2 --abi chain/contracts/build/X402StateReader.abi --bin chain/contracts/build/X402StateReader.bin \
 		--pkg contracts --type X402StateReader --out chain/contracts/x402statereader.go
+
+# An x402 payment end to end with the reference npm packages: a resource
+# server built with @x402/express on Tollway's facilitator and a client built
+# with @x402/fetch, on a fresh server and embedded chain (needs node and npm).
+x402-demo:
+	$(GO) build -o bin/tollway ./cmd/tollway
+	cd chain/x402/interop && npm ci --no-audit --no-fund
+	chain/x402/interop/demo.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
