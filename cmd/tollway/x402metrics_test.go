@@ -162,7 +162,11 @@ func TestX402MetricsOverHTTP(t *testing.T) {
 		t.Fatalf("the supplier's metrics after a restart %q, want %q", got, want)
 	}
 	day := time.Now().UTC().Format(time.DateOnly)
-	var daily struct{ Total struct{ Networks []struct{ Settled struct{ Count int } } } }
+	var daily struct {
+		Total struct {
+			Networks []struct{ Settled struct{ Count int } }
+		}
+	}
 	n.mustCall("GET", "/v1/x402-metrics/daily?from="+day+"&to="+day+"&network=eip155:1337", supplierJWT, nil, &daily)
 	if len(daily.Total.Networks) != 1 || daily.Total.Networks[0].Settled.Count != 3 {
 		t.Fatalf("today's report %+v, want 3 settled", daily)
