@@ -58,6 +58,11 @@ type Metrics struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// hook, set by tests only, is called at "between-scans" (a query
+	// read its totals, not yet its deltas) and "written" (a fold wrote,
+	// not yet unlocked).
+	hook func(stage string)
 }
 
 // Open starts the compactor over eng's table.
@@ -163,6 +168,9 @@ func (m *Metrics) Compact(ctx context.Context) (int, error) {
 	// would land outside the lock that queries rely on.
 	m.folding.Lock()
 	_, err = m.engine.WriteRows(context.WithoutCancel(ctx), rows...)
+	if m.hook != nil {
+		m.hook("written")
+	}
 	m.folding.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("x402metrics: fold %d deltas: %w", len(f.deltas), err)

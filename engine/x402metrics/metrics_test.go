@@ -235,8 +235,10 @@ func TestCrashBetweenDeltaAndCompactionLosesAndDoublesNothing(t *testing.T) {
 	}
 }
 
-// TestQueriesDuringCompactionAreExact: a query running while folds write
-// never sees a delta both folded and present, or neither.
+// TestQueriesDuringCompactionAreExact: queries running while folds write
+// answer the exact totals, under the race detector. (The window it guards
+// is small: TestAFoldNeverLandsBetweenAQuerysScans checks the exclusion
+// deterministically.)
 func TestQueriesDuringCompactionAreExact(t *testing.T) {
 	eng := openEngine(t, vfs.NewMem())
 	defer eng.Close()
@@ -272,6 +274,38 @@ func TestQueriesDuringCompactionAreExact(t *testing.T) {
 		if got := summary(t, m, "usr_alice"); got != want {
 			t.Fatalf("query %d during compaction: %q, want %q", queries, got, want)
 		}
+	}
+}
+
+// TestAFoldNeverLandsBetweenAQuerysScans: a query holds what excludes a
+// fold's write from reading its totals to reading its deltas, and a fold
+// holds what excludes queries while it writes: so no query counts a delta
+// twice (folded and present) or never (folded after its totals were read,
+// deleted before its deltas were).
+func TestAFoldNeverLandsBetweenAQuerysScans(t *testing.T) {
+	eng := openEngine(t, vfs.NewMem())
+	defer eng.Close()
+	c := &clock{now: day0.Add(24 * time.Hour)}
+	m := x402metrics.Open(eng, x402metrics.Options{NoCompactor: true, Now: c.Now})
+	defer m.Close()
+	seen := map[string]int{}
+	x402metrics.SetHook(m, func(stage string) {
+		seen[stage]++
+		switch {
+		case stage == "between-scans" && !x402metrics.FoldsExcluded(m):
+			t.Error("between a query's scans, a fold could write")
+		case stage == "written" && !x402metrics.QueriesExcluded(m):
+			t.Error("while a fold writes, a query could read")
+		}
+	})
+	fixture(t, eng)
+	days(t, m, "usr_alice", "")
+	summary(t, m, "usr_alice")
+	if _, err := m.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if seen["between-scans"] != 2 || seen["written"] != 1 {
+		t.Fatalf("hook stages %v, want 2 between-scans and 1 written", seen)
 	}
 }
 

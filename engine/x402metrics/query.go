@@ -82,6 +82,9 @@ func (m *Metrics) Days(owner string, from, to usage.Day, network string) ([]Buck
 // addDeltas adds owner's deltas of from..to (network only unless "") to
 // found. REQUIRES: m.folding held for reading.
 func (m *Metrics) addDeltas(found cells, owner string, from, to usage.Day, network string) error {
+	if m.hook != nil {
+		m.hook("between-scans")
+	}
 	prefix := deltaPrefix + owner + "/"
 	read := 0
 	return m.engine.ScanRowsFrom([]byte(prefix), []byte(prefix+dateOf(from)), func(key, value []byte) error {
