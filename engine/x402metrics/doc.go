@@ -11,8 +11,8 @@
 //     transition is. A delta's key names the authorization and the kind, so
 //     one transition has one delta, and a record's state machine makes each
 //     transition happen once.
-//   - The compactor folds deltas older than CompactAfter into day totals
-//     and all-time totals and deletes them, in one atomic WriteRows: the
+//   - The compactor folds deltas at least CompactAfter old into day
+//     totals and all-time totals and deletes them, in one atomic WriteRows: the
 //     table always holds each count either as a delta or inside the totals,
 //     never both, never neither. It writes absolute totals read from the
 //     table, so a fold that is retried after an uncertain write (answered

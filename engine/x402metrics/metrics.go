@@ -135,7 +135,7 @@ type foldTotals struct {
 	totals Totals
 }
 
-// Compact folds up to CompactDeltasMax deltas older than CompactAfter into
+// Compact folds up to CompactDeltasMax deltas at least CompactAfter old into
 // their totals and deletes them, in one write, and returns how many it
 // folded.
 func (m *Metrics) Compact(ctx context.Context) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -307,6 +308,39 @@ func TestAFoldNeverLandsBetweenAQuerysScans(t *testing.T) {
 	if seen["between-scans"] != 2 || seen["written"] != 1 {
 		t.Fatalf("hook stages %v, want 2 between-scans and 1 written", seen)
 	}
+}
+
+// TestTheCompactorFoldsOnItsInterval: Open's goroutine folds deltas at
+// its first CompactInterval tick once they are CompactAfter old (to the
+// second), not before; Close joins it.
+func TestTheCompactorFoldsOnItsInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		eng := openEngine(t, vfs.NewMem())
+		defer eng.Close()
+		m := x402metrics.Open(eng, x402metrics.Options{CompactAfter: time.Minute, CompactInterval: 10 * time.Second})
+		defer m.Close()
+		write(t, eng, "usr_alice", "eip155:1", x402metrics.KindVerified, []int64{1, 2, 3}, time.Now())
+		deltas := func() int {
+			n := 0
+			if err := eng.ScanRows([]byte("x402/metrics/d/"), func(_, _ []byte) error { n++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		time.Sleep(time.Minute - time.Second) // five ticks, the deltas younger than a minute
+		synctest.Wait()
+		if n := deltas(); n != 3 {
+			t.Fatalf("%d deltas before they are a minute old, want 3 (not folded)", n)
+		}
+		time.Sleep(time.Second) // the sixth tick: a minute old
+		synctest.Wait()
+		if n := deltas(); n != 0 {
+			t.Fatalf("%d deltas at the tick after they are a minute old, want 0", n)
+		}
+		if got, want := summary(t, m, "usr_alice"), " eip155:1 v3/6 s0/0 f0/0"; got != want {
+			t.Fatalf("summary %q, want %q", got, want)
+		}
+	})
 }
 
 // TestDeltaRowRefusesWhatItCannotKey: no owner, a slash, an amount past
