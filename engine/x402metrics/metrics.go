@@ -108,14 +108,15 @@ func (m *Metrics) run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		// Folds until none is full: a backlog drains within one tick.
+		// Folds until nothing is old enough: a backlog drains within one
+		// tick, one bounded fold at a time.
 		for ctx.Err() == nil {
 			folded, err := m.Compact(ctx)
 			if err != nil {
 				m.logger.Error("x402 metrics: compact", "error", err)
 				break
 			}
-			if folded < CompactDeltasMax {
+			if folded == 0 {
 				break
 			}
 		}
