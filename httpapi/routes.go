@@ -75,6 +75,9 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/x402/verify", s.x402Verify)
 	add("POST", "/x402/settle", s.x402Settle)
 	add("GET", "/x402/supported", s.x402Supported)
+	add("GET", "/v1/x402-metrics/daily", s.x402MetricsDaily)
+	add("GET", "/v1/x402-metrics/monthly", s.x402MetricsMonthly)
+	add("GET", "/v1/x402-metrics/summary", s.x402MetricsSummary)
 
 	add("GET", "/v1/networks", s.listNetworks)
 	add("GET", "/v1/networks/{id}", s.getNetwork)

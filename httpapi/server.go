@@ -28,6 +28,7 @@ import (
 	"github.com/tollway/tollway/engine/directory"
 	"github.com/tollway/tollway/engine/registry"
 	"github.com/tollway/tollway/engine/usage"
+	"github.com/tollway/tollway/engine/x402metrics"
 )
 
 // Server settings; the transport's limits and timeouts are in transport.go.
@@ -133,8 +134,9 @@ type Server struct {
 	logger      *slog.Logger
 	engine      *engine.Engine
 	directory   *directory.Directory
-	registry    *registry.Registry // x402 networks, assets and resources
-	usage       *usage.Projection  // usage reports; the server opens and closes it
+	registry    *registry.Registry   // x402 networks, assets and resources
+	usage       *usage.Projection    // usage reports; the server opens and closes it
+	x402Metrics *x402metrics.Metrics // x402 facilitator metrics; opened and closed likewise
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -208,6 +210,9 @@ func New(config Config) (*Server, error) {
 	if err == nil {
 		s.usage, err = usage.Open(config.Engine, usage.Options{Logger: config.Logger})
 	}
+	if err == nil {
+		s.x402Metrics = x402metrics.Open(config.Engine, x402metrics.Options{Logger: config.Logger, Now: config.Clock})
+	}
 	if err != nil {
 		s.keyActors.Shutdown()
 		return nil, err
@@ -243,6 +248,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.ready.Store(false)
 		err = s.http.ShutdownWithContext(ctx)
 		s.keyActors.Shutdown()
+		s.x402Metrics.Close()
 		if usageErr := s.usage.Close(); usageErr != nil {
 			s.logger.Error("close the usage projection", "error", usageErr)
 			err = errors.Join(err, usageErr)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 
 	"github.com/valyala/fasthttp"
@@ -8,6 +9,7 @@ import (
 	"github.com/tollway/tollway/chain/facilitator"
 	"github.com/tollway/tollway/chain/x402"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/x402metrics"
 )
 
 var errNoFacilitator = conflict("invalid_state", "the x402 facilitator needs a chain, and this server runs with none")
@@ -36,8 +38,8 @@ func (s *Server) x402Caller(ctx *fasthttp.RequestCtx) (string, *apiError) {
 // verification stays valid for its retry, where a new verification of the
 // same authorization is refused as used).
 func (s *Server) x402Verify(ctx *fasthttp.RequestCtx, c *call) *apiError {
-	return s.x402Call(ctx, c, "verify", func(request *x402.Request) (any, error) {
-		return s.config.Facilitator.Verify(ctxOf(ctx), request)
+	return s.x402Call(ctx, c, "verify", func(callCtx context.Context, request *x402.Request) (any, error) {
+		return s.config.Facilitator.Verify(callCtx, request)
 	})
 }
 
@@ -47,15 +49,16 @@ func (s *Server) x402Verify(ctx *fasthttp.RequestCtx, c *call) *apiError {
 // success false, errorReason settlement_pending, and its transaction (a
 // retry gets the outcome).
 func (s *Server) x402Settle(ctx *fasthttp.RequestCtx, c *call) *apiError {
-	return s.x402Call(ctx, c, "settle", func(request *x402.Request) (any, error) {
-		return s.config.Facilitator.Settle(ctxOf(ctx), request)
+	return s.x402Call(ctx, c, "settle", func(callCtx context.Context, request *x402.Request) (any, error) {
+		return s.config.Facilitator.Settle(callCtx, request)
 	})
 }
 
 // x402Call is a verify or settle: the caller authenticated, the body
 // parsed (400 if it is no x402 request), an Idempotency-Key honoured, then
-// do's answer as JSON.
-func (s *Server) x402Call(ctx *fasthttp.RequestCtx, c *call, what string, do func(*x402.Request) (any, error)) *apiError {
+// do's answer as JSON. do's context names whom the call's metrics count
+// for (x402Owner).
+func (s *Server) x402Call(ctx *fasthttp.RequestCtx, c *call, what string, do func(context.Context, *x402.Request) (any, error)) *apiError {
 	principal, apiErr := s.x402Caller(ctx)
 	if apiErr != nil {
 		return apiErr
@@ -67,7 +70,7 @@ func (s *Server) x402Call(ctx *fasthttp.RequestCtx, c *call, what string, do fun
 	if done, apiErr := s.idempotent(ctx, c, principal); done || apiErr != nil {
 		return apiErr
 	}
-	response, err := do(request)
+	response, err := do(x402metrics.WithOwner(ctxOf(ctx), s.x402Owner(principal, request)), request)
 	switch {
 	case errors.Is(err, facilitator.ErrNoSigner):
 		return conflict("invalid_state", "this facilitator verifies but does not settle: it has no signer")

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tollway/tollway/chain/x402"
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/x402metrics"
 )
 
 // Limits.
@@ -62,6 +63,7 @@ type record struct {
 	ValidBefore int64       `json:"validBefore"`
 	VerifiedAt  time.Time   `json:"verifiedAt"`
 	Settlement  *settlement `json:"settlement,omitempty"`
+	Owner       string      `json:"owner,omitempty"` // whom its metrics count for (x402metrics.OwnerOf)
 }
 
 // authKey names an authorization; payerKey a payer of one token.
@@ -127,6 +129,8 @@ type Facilitator struct {
 	// every verification (a payer may have OpenPerPayerMax of them).
 	earliest map[payerKey]int64
 	settling map[authKey]chan struct{} // settles in progress, closed when done
+
+	paymentIDs paymentIDLocks
 }
 
 // Open loads the unexpired records (their reservations) and forgets those
@@ -181,6 +185,9 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 			return nil, fmt.Errorf("facilitator: forget old records: %w", err)
 		}
 		stale = stale[n:]
+	}
+	if err := f.forgetPaymentIDs(ctx, config.Now()); err != nil {
+		return nil, err
 	}
 	if len(pending) > 0 && config.Signer != nil {
 		f.resume(pending)
@@ -273,7 +280,7 @@ func (f *Facilitator) expire(p payerKey, now int64) {
 	}
 }
 
-// Verify verifies a payment by the x402 rules (chain/x402), then, when it
+// verify verifies a payment by the x402 rules (chain/x402), then, when it
 // is valid, refuses an authorization this facilitator verified before
 // (invalid_exact_evm_nonce_already_used) and one the payer's balance does
 // not cover beside its other authorizations in flight
@@ -281,8 +288,9 @@ func (f *Facilitator) expire(p payerKey, now int64) {
 // authorization durably and reserves its value before answering valid.
 // An error means nothing was recorded: the chain could not be read (the
 // response then carries the reference's reason for it), the engine could
-// not write, or ErrLimit.
-func (f *Facilitator) Verify(ctx context.Context, request *x402.Request) (x402.VerifyResponse, error) {
+// not write, or ErrLimit. The record's write carries claim's payment id
+// and the verification's metrics delta (x402metrics), if any.
+func (f *Facilitator) verify(ctx context.Context, request *x402.Request, claim *paymentClaim) (x402.VerifyResponse, error) {
 	v, err := f.config.Verifier.Verify(ctx, request)
 	if err != nil || !v.Response.IsValid {
 		return v.Response, err
@@ -326,9 +334,12 @@ func (f *Facilitator) Verify(ctx context.Context, request *x402.Request) (x402.V
 	f.add(k, open{value: new(big.Int).Set(a.Value), validBefore: a.ValidBefore.Int64()})
 	f.mu.Unlock()
 
+	owner := x402metrics.OwnerOf(ctx)
 	row, _ := json.Marshal(record{State: StateVerified, Value: a.Value.String(), PayTo: a.To.Hex(),
-		ValidBefore: a.ValidBefore.Int64(), VerifiedAt: now.UTC()})
-	if _, err := f.config.Engine.WriteRows(ctx, engine.Row{Key: k.row(), Value: row}); err != nil {
+		ValidBefore: a.ValidBefore.Int64(), VerifiedAt: now.UTC(), Owner: owner})
+	rows := append([]engine.Row{{Key: k.row(), Value: row}}, claim.rows()...)
+	rows = append(rows, countRows(owner, k, x402metrics.KindVerified, a.Value.String(), now)...)
+	if _, err := f.config.Engine.WriteRows(ctx, rows...); err != nil {
 		// NB: like any write answered with an error, it may yet become
 		// durable: the authorization is then refused as seen, never
 		// accepted twice.
@@ -361,7 +372,9 @@ func (f *Facilitator) Supported() x402.SupportedResponse {
 	if f.config.Signer != nil {
 		signers = append(signers, f.config.Signer.Address())
 	}
-	return x402.Supported(f.config.Networks, signers)
+	supported := x402.Supported(f.config.Networks, signers)
+	supported.Extensions = append(supported.Extensions, x402.ExtensionPaymentIdentifier)
+	return supported
 }
 
 // Reserved returns what a payer's authorizations in flight reserve of a

@@ -84,6 +84,13 @@ type settlement struct {
 // nonce makes a second payment impossible; the record makes a retry after
 // a timeout see the first outcome rather than a failure.
 func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.SettleResponse, error) {
+	claim, err := f.claimPaymentID(request)
+	if refusal := (*errPaymentID)(nil); errors.As(err, &refusal) {
+		return f.refuseSettle(request, refusal), nil
+	} else if err != nil {
+		return x402.SettleResponse{}, err
+	}
+	defer claim.done()
 	network, token, a, ok := f.config.Verifier.Identify(request)
 	if !ok {
 		// Not even an authorization: verification says why.
@@ -101,13 +108,15 @@ func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.S
 		return x402.SettleResponse{}, err
 	}
 	if !found {
-		response, err := f.Verify(ctx, request)
+		response, err := f.verify(ctx, request, claim)
 		if err != nil || !response.IsValid {
 			return failedSettle(response, request), err
 		}
 		if r, _, err = f.load(k); err != nil {
 			return x402.SettleResponse{}, err
 		}
+	} else if err := f.recordPaymentID(ctx, claim); err != nil {
+		return x402.SettleResponse{}, err
 	}
 	switch r.State {
 	case StateSettled, StateFailed:
@@ -164,10 +173,10 @@ func (f *Facilitator) load(k authKey) (record, bool, error) {
 	return r, found, nil
 }
 
-// store writes an authorization's record.
-func (f *Facilitator) store(ctx context.Context, k authKey, r record) error {
+// store writes an authorization's record, and extra rows with it.
+func (f *Facilitator) store(ctx context.Context, k authKey, r record, extra ...engine.Row) error {
 	value, _ := json.Marshal(r)
-	if _, err := f.config.Engine.WriteRows(ctx, engine.Row{Key: k.row(), Value: value}); err != nil {
+	if _, err := f.config.Engine.WriteRows(ctx, append([]engine.Row{{Key: k.row(), Value: value}}, extra...)...); err != nil {
 		return fmt.Errorf("facilitator: record authorization: %w", err)
 	}
 	return nil
@@ -289,7 +298,8 @@ func (f *Facilitator) finish(ctx context.Context, k authKey, r record, response 
 		r.Settlement = &settlement{}
 	}
 	r.Settlement.RawTx, r.Settlement.Response = "", &response
-	if err := f.store(ctx, k, r); err != nil {
+	// The outcome's metrics delta is written with it: counted once.
+	if err := f.store(ctx, k, r, f.outcomeRows(k, r)...); err != nil {
 		return x402.SettleResponse{}, err
 	}
 	f.mu.Lock()
