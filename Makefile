@@ -72,6 +72,8 @@ contracts:
 		--pkg contracts --type TestUSDC --out chain/contracts/testusdc.go
 	$(ABIGEN) --v2 --abi chain/contracts/build/SettlementPool.abi --bin chain/contracts/build/SettlementPool.bin \
 		--pkg contracts --type SettlementPool --out chain/contracts/settlementpool.go
+	$(ABIGEN) --v2 --abi chain/contracts/build/AuthorizationBatcher.abi --bin chain/contracts/build/AuthorizationBatcher.bin \
+		--pkg contracts --type AuthorizationBatcher --out chain/contracts/authorizationbatcher.go
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -16,6 +16,7 @@ import (
 var generated = []struct{ contract, binding string }{
 	{"TestUSDC", "testusdc.go"},
 	{"SettlementPool", "settlementpool.go"},
+	{"AuthorizationBatcher", "authorizationbatcher.go"},
 }
 
 // TestContractsAreCurrent compiles src/ again with the pinned solc-js and
