@@ -83,7 +83,24 @@ type settlement struct {
 // while the transaction is in flight, waits for it too). The token's own
 // nonce makes a second payment impossible; the record makes a retry after
 // a timeout see the first outcome rather than a failure.
+//
+// In batch mode (SettleBatch) the first call records the authorization
+// QUEUED and answers success at once, with the batch's transaction once
+// one is signed; a later call answers the same until the batch's outcome
+// is recorded, then that outcome.
 func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.SettleResponse, error) {
+	return f.settle(ctx, request, false)
+}
+
+// SettleFinal is Settle for a caller that wants the outcome on chain: in
+// batch mode it waits up to SettleWait for the batch's receipt and answers
+// settlement_pending (with the transaction once known) while it is not
+// mined. In per-payment mode it is Settle, which waits already.
+func (f *Facilitator) SettleFinal(ctx context.Context, request *x402.Request) (x402.SettleResponse, error) {
+	return f.settle(ctx, request, true)
+}
+
+func (f *Facilitator) settle(ctx context.Context, request *x402.Request, final bool) (x402.SettleResponse, error) {
 	network, token, a, ok := f.config.Verifier.Identify(request)
 	if !ok {
 		// Not even an authorization: verification says why.
@@ -94,7 +111,7 @@ func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.S
 		return x402.SettleResponse{}, ErrNoSigner
 	}
 	k := authKey{chain: network.ChainID.Uint64(), token: token, from: a.From, nonce: a.Nonce}
-	unlock := f.lockAuthorization(k)
+	unlock := sync.OnceFunc(f.lockAuthorization(k))
 	defer unlock()
 	r, found, err := f.load(k)
 	if err != nil {
@@ -109,12 +126,21 @@ func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.S
 			return x402.SettleResponse{}, err
 		}
 	}
-	switch r.State {
-	case StateSettled, StateFailed:
+	switch {
+	case r.State == StateSettled || r.State == StateFailed:
 		return *r.Settlement.Response, nil
-	case StateSettling:
+	case r.State == StateSettling:
 		f.resend(ctx, r) // a node may have dropped it
 		return f.await(ctx, k, r, network.ID)
+	case batchable(r.State):
+		unlock() // the batcher moves it on; waiting needs no lock
+		return f.answerBatched(ctx, k, r, final)
+	case f.config.Mode == SettleBatch:
+		if r, err = f.enqueue(ctx, k, r, a, network.ID); err != nil {
+			return x402.SettleResponse{}, err
+		}
+		unlock()
+		return f.answerBatched(ctx, k, r, final)
 	}
 	return f.submit(ctx, k, r, a, token, network.ID)
 }
@@ -280,16 +306,7 @@ const settlePoll = 50 * time.Millisecond
 
 // finish records a settlement's final answer and releases its reservation.
 func (f *Facilitator) finish(ctx context.Context, k authKey, r record, response x402.SettleResponse) (x402.SettleResponse, error) {
-	if response.Success {
-		r.State = StateSettled
-	} else {
-		r.State = StateFailed
-	}
-	if r.Settlement == nil {
-		r.Settlement = &settlement{}
-	}
-	r.Settlement.RawTx, r.Settlement.Response = "", &response
-	if err := f.store(ctx, k, r); err != nil {
+	if err := f.store(ctx, k, terminal(r, response)); err != nil {
 		return x402.SettleResponse{}, err
 	}
 	f.mu.Lock()
