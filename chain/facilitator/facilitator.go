@@ -132,7 +132,7 @@ type Config struct {
 	BatchWindow     time.Duration
 	BatchEntriesMax int
 	Now             func() time.Time
-	Logger     *slog.Logger
+	Logger          *slog.Logger
 }
 
 // Facilitator verifies x402 payments with replay protection and balance
