@@ -14,7 +14,7 @@ import (
 )
 
 // newBatchWorld is a world whose facilitator settles in batches.
-func newBatchWorld(t *testing.T, wait time.Duration) *world {
+func newBatchWorld(t testing.TB, wait time.Duration) *world {
 	w := newWorld(t)
 	w.mode, w.wait = SettleBatch, wait
 	w.restart()

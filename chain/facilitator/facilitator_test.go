@@ -28,7 +28,7 @@ var simChainID = big.NewInt(1337)
 // world is a simulated chain with the real test USDC, alice holding
 // aliceUSDC of it, and a facilitator over an engine in dir.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *simulated.Backend
 	usdc    common.Address
 	alice   *ecdsa.PrivateKey
@@ -66,7 +66,7 @@ func (b droppingBackend) SendTransaction(ctx context.Context, tx *types.Transact
 
 const aliceUSDC = 1_000_000
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	admin, _ := crypto.GenerateKey()
 	alice, _ := crypto.GenerateKey()
