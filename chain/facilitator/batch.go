@@ -52,6 +52,9 @@ const (
 	// mined: past it the queue waits (and fills, then ErrLimit), so a
 	// stalled chain does not take an unbounded number of nonces.
 	SubmittedBatchesMax = 16
+	// batchExpiryMargin is what an authorization must have left beyond the
+	// window to be batched: a few blocks for its batch to be mined.
+	batchExpiryMargin = 30 * time.Second
 )
 
 // States of a batched authorization, after StateVerified.

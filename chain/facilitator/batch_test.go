@@ -296,3 +296,20 @@ func TestBatchWaitFinal(t *testing.T) {
 		t.Fatalf("payee holds %d, want 40000", got)
 	}
 }
+
+// TestBatchSettlesShortAuthorizationsPerPayment: an authorization that
+// could expire before its batch is mined (here within the window plus
+// the margin) is settled per payment, answered with its mined
+// transaction, rather than answered success by a batch that may fail it.
+func TestBatchSettlesShortAuthorizationsPerPayment(t *testing.T) {
+	w := newBatchWorld(t, 10*time.Second)
+	w.mine()
+	request := w.pay(25_000, 60) // the window is a minute
+	r := w.settle(request)
+	if !r.Success || r.Transaction == "" {
+		t.Fatalf("settle: %+v, want success with its transaction", r)
+	}
+	if got, sent := w.usdcOf(w.payee), w.signerTransactions(); got != 25_000 || sent != 1 {
+		t.Fatalf("payee holds %d in %d transactions, want 25000 in 1", got, sent)
+	}
+}

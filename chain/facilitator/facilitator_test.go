@@ -142,11 +142,11 @@ func (w *world) open() {
 	}
 	w.eng = eng
 	s := &Signer{Key: w.signer, Backend: droppingBackend{Backend: w.sim.Client(), drop: &w.drop}, ChainID: simChainID}
-	// The batch window is long: batch tests cut with flush, or at a full
-	// batch.
+	// The batch window is long against a test: batch tests cut with
+	// flush, or at a full batch.
 	if w.f, err = Open(context.Background(), Config{Engine: eng, Verifier: verifier, Networks: []x402.Network{w.network},
 		Signer: s, SettleWait: w.wait, Now: w.clock, Logger: slog.New(slog.DiscardHandler),
-		Mode: w.mode, Batcher: w.batcher, BatchWindow: time.Hour}); err != nil {
+		Mode: w.mode, Batcher: w.batcher, BatchWindow: time.Minute}); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -135,13 +135,16 @@ func (f *Facilitator) settle(ctx context.Context, request *x402.Request, final b
 	case batchable(r.State):
 		unlock() // the batcher moves it on; waiting needs no lock
 		return f.answerBatched(ctx, k, r, final)
-	case f.config.Mode == SettleBatch:
+	case f.config.Mode == SettleBatch && r.ValidBefore > f.config.Now().Add(f.config.BatchWindow+batchExpiryMargin).Unix():
 		if r, err = f.enqueue(ctx, k, r, a, network.ID); err != nil {
 			return x402.SettleResponse{}, err
 		}
 		unlock()
 		return f.answerBatched(ctx, k, r, final)
 	}
+	// Per payment; in batch mode too for an authorization that could
+	// expire before its batch is mined: answered with its receipt rather
+	// than a success its batch may not keep.
 	return f.submit(ctx, k, r, a, token, network.ID)
 }
 
