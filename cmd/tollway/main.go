@@ -611,6 +611,9 @@ func (s *servedChain) configure(config *httpapi.Config) {
 	config.ChainID = s.ChainID.Uint64()
 	config.Chain = &httpapi.ChainInfo{RPCURL: s.RPCURL, USDC: s.USDC.Hex(), Pool: s.Pool.Hex(), Relayer: s.RelayerAddress().Hex(),
 		FeeRecipient: s.FeeRecipient.Hex(), WithdrawalDelay: s.WithdrawalDelay, Confirmations: s.Confirmations}
+	if s.X402Batcher != (common.Address{}) {
+		config.Chain.X402Batcher = s.X402Batcher.Hex()
+	}
 	if s.local != nil {
 		config.Faucet = s.local.Faucet
 		config.FaucetLimits = httpapi.FaucetLimits{WeiDefault: chain.FaucetWeiDefault, WeiMax: chain.FaucetWeiMax,
