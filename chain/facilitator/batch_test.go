@@ -2,6 +2,7 @@ package facilitator
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +312,50 @@ func TestBatchSettlesShortAuthorizationsPerPayment(t *testing.T) {
 	}
 	if got, sent := w.usdcOf(w.payee), w.signerTransactions(); got != 25_000 || sent != 1 {
 		t.Fatalf("payee holds %d in %d transactions, want 25000 in 1", got, sent)
+	}
+}
+
+// TestBatchQueueIsBounded: past QueuedMax a settle is ErrLimit (429 over
+// HTTP) and queues nothing; the authorization stays verified and queues
+// once there is room.
+func TestBatchQueueIsBounded(t *testing.T) {
+	w := newBatchWorld(t, 10*time.Second)
+	w.f.mu.Lock()
+	w.f.batch.slots = QueuedMax // as if full
+	w.f.mu.Unlock()
+	request := w.pay(10_000, 600)
+	if r, err := w.f.Settle(context.Background(), request); !errors.Is(err, ErrLimit) {
+		t.Fatalf("Settle with the queue full = %+v, %v; want ErrLimit", r, err)
+	}
+	w.f.mu.Lock()
+	queued := len(w.f.batch.queue)
+	w.f.batch.slots = 0
+	w.f.mu.Unlock()
+	if queued != 0 || w.reserved() != 10_000 {
+		t.Fatalf("after ErrLimit: %d queued, %d reserved; want 0 and the verified 10000", queued, w.reserved())
+	}
+	if r := w.settle(request); !r.Success || r.Transaction != "" {
+		t.Fatalf("Settle with room: %+v", r)
+	}
+	w.mine()
+	w.f.flush()
+	if r := w.final(request); !r.Success {
+		t.Fatalf("final: %+v", r)
+	}
+}
+
+// TestBatchModeNeedsTheBatcher: batch mode without the batcher's address,
+// or an unknown mode, does not open.
+func TestBatchModeNeedsTheBatcher(t *testing.T) {
+	w := newWorld(t)
+	verifier := w.f.config.Verifier
+	for _, config := range []Config{
+		{Engine: w.eng, Verifier: verifier, Mode: SettleBatch},
+		{Engine: w.eng, Verifier: verifier, Mode: "later", Batcher: w.batcher},
+	} {
+		if f, err := Open(context.Background(), config); err == nil {
+			f.Close()
+			t.Fatalf("Open(mode %q, batcher %s) = nil error", config.Mode, config.Batcher)
+		}
 	}
 }
