@@ -111,6 +111,14 @@ func TestX402OverHTTP(t *testing.T) {
 	if got := n.usdcOf(payee); got != 30_000 {
 		t.Fatalf("the payee's USDC is %d after a restart, want 30000", got)
 	}
+	// wait=final (per payment, what settle does anyway); another wait is a 400.
+	var final x402.SettleResponse
+	if status := n.callWith("POST", "/x402/settle?wait=final", key.Key, "", first, &final); status != 200 || final != settled {
+		t.Fatalf("POST /x402/settle?wait=final = %d %+v, want %+v", status, final, settled)
+	}
+	if status := n.callWith("POST", "/x402/settle?wait=soon", key.Key, "", first, nil); status != 400 {
+		t.Fatalf("POST /x402/settle?wait=soon = %d, want 400", status)
+	}
 	for _, c := range []struct {
 		body   string
 		token  string
