@@ -200,14 +200,22 @@ func TestBatchResumesRecordedNotSent(t *testing.T) {
 	}
 	w.drop.Store(false)
 	w.restart()
+	// A batch signed right after the restart takes the next nonce, not
+	// the recorded one's.
+	later := w.pay(40_000, 600)
+	w.settle(later)
+	w.f.flush()
 	w.mine()
 	for _, request := range requests {
 		if r := w.final(request); !r.Success || r.Transaction != recorded.Transaction {
 			t.Fatalf("after the restart: %+v, want success in %s", r, recorded.Transaction)
 		}
 	}
-	if got, sent := w.usdcOf(w.payee), w.signerTransactions(); got != 30_000 || sent != 1 {
-		t.Fatalf("payee holds %d in %d transactions, want 30000 in 1", got, sent)
+	if r := w.final(later); !r.Success || r.Transaction == recorded.Transaction {
+		t.Fatalf("the batch after the restart: %+v", r)
+	}
+	if got, sent := w.usdcOf(w.payee), w.signerTransactions(); got != 70_000 || sent != 2 {
+		t.Fatalf("payee holds %d in %d transactions, want 70000 in 2", got, sent)
 	}
 }
 
