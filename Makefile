@@ -74,6 +74,8 @@ contracts:
 		--pkg contracts --type SettlementPool --out chain/contracts/settlementpool.go
 	$(ABIGEN) --v2 --abi chain/contracts/build/X402StateReader.abi --bin chain/contracts/build/X402StateReader.bin \
 		--pkg contracts --type X402StateReader --out chain/contracts/x402statereader.go
+	$(ABIGEN) --v2 --abi chain/contracts/build/AuthorizationBatcher.abi --bin chain/contracts/build/AuthorizationBatcher.bin \
+		--pkg contracts --type AuthorizationBatcher --out chain/contracts/authorizationbatcher.go
 
 # An x402 payment end to end with the reference npm packages: a resource
 # server built with @x402/express on Tollway's facilitator and a client built

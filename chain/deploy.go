@@ -104,10 +104,13 @@ type DeployTerms struct {
 // Deployment is where a deployment put Tollway's contracts.
 type Deployment struct {
 	USDC, Pool, FeeRecipient common.Address
+	// X402Batcher is the AuthorizationBatcher the x402 facilitator's batch
+	// mode settles through (any EIP-3009 token's, not only this USDC's).
+	X402Batcher common.Address
 }
 
-// Deploy deploys the test USDC and the settlement pool with deployer's key
-// and waits for each to succeed. A Deploy cut short leaves what it
+// Deploy deploys the test USDC, the settlement pool and the x402
+// AuthorizationBatcher with deployer's key and waits for each to succeed. A Deploy cut short leaves what it
 // deployed unused on chain; running it again deploys anew.
 func Deploy(ctx context.Context, deployer *Transactor, terms DeployTerms) (Deployment, error) {
 	if terms.Relayer == (common.Address{}) {
@@ -130,5 +133,18 @@ func Deploy(ctx context.Context, deployer *Transactor, terms DeployTerms) (Deplo
 	if err != nil {
 		return Deployment{}, fmt.Errorf("chain: deploy the pool: %w", err)
 	}
+	if d.X402Batcher, err = DeployX402Batcher(ctx, deployer); err != nil {
+		return Deployment{}, err
+	}
 	return d, nil
+}
+
+// DeployX402Batcher deploys an AuthorizationBatcher (no constructor, no
+// owner: anyone may call it) and waits for it to succeed.
+func DeployX402Batcher(ctx context.Context, deployer *Transactor) (common.Address, error) {
+	address, err := deployer.DeployContract(ctx, contracts.AuthorizationBatcherMetaData.Bin, nil)
+	if err != nil {
+		return common.Address{}, fmt.Errorf("chain: deploy the x402 batcher: %w", err)
+	}
+	return address, nil
 }

@@ -54,10 +54,11 @@ const (
 	metaUSDC         = "tollway.usdc"
 	metaPool         = "tollway.pool"
 	metaFeeRecipient = "tollway.feeRecipient"
+	metaX402Batcher  = "tollway.x402Batcher"
 )
 
-// Local is the embedded chain with Tollway's contracts: the test USDC and
-// the settlement pool, deployed at its first start and kept across
+// Local is the embedded chain with Tollway's contracts: the test USDC, the
+// settlement pool and the x402 batcher, deployed at its first start and kept across
 // restarts, with a relayer key that holds the pool's relayer role and a
 // funded test wallet, as local chains give one.
 //
@@ -74,6 +75,10 @@ type Local struct {
 	// X402Signer sends the x402 facilitator's settlements (its own key:
 	// the relayer owns its nonces), funded at every start it runs low.
 	X402Signer *ecdsa.PrivateKey
+	// X402Batcher is the AuthorizationBatcher of the facilitator's batch
+	// mode, deployed with the rest (or, on a chain from before it existed,
+	// at the next start) and kept across restarts.
+	X402Batcher common.Address
 
 	mu sync.Mutex // serializes the funder's transactions
 }
@@ -119,11 +124,37 @@ func OpenLocal(ctx context.Context, config LocalConfig) (*Local, error) {
 		}
 		*address = common.HexToAddress(value)
 	}
+	if err := l.loadOrDeployX402Batcher(ctx); err != nil {
+		_ = l.Chain.Close()
+		return nil, err
+	}
 	if err := l.fundLow(ctx, crypto.PubkeyToAddress(l.X402Signer.PublicKey), x402SignerWei); err != nil {
 		_ = l.Chain.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// loadOrDeployX402Batcher reads the batcher's address, deploying it first
+// on a chain whose first start predates it. NB: a crash between the
+// deployment and the metadata's write leaves one batcher unused on chain;
+// the next start deploys another.
+func (l *Local) loadOrDeployX402Batcher(ctx context.Context) error {
+	if value, ok := l.Chain.GetMeta(metaX402Batcher); ok && common.IsHexAddress(value) {
+		l.X402Batcher = common.HexToAddress(value)
+		return nil
+	}
+	l.mu.Lock()
+	address, err := DeployX402Batcher(ctx, l.funder())
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := l.Chain.SetMeta(metaX402Batcher, address.Hex()); err != nil {
+		return fmt.Errorf("chain: record the x402 batcher: %w", err)
+	}
+	l.X402Batcher = address
+	return nil
 }
 
 // x402SignerWei is what the x402 signer is topped up to: gas for many
@@ -176,7 +207,8 @@ func (l *Local) deploy(ctx context.Context) error {
 	if _, err := l.Faucet(ctx, l.TestWalletAddress(), testWalletWei, testWalletUSDC); err != nil {
 		return err
 	}
-	for key, address := range map[string]common.Address{metaUSDC: deployment.USDC, metaPool: deployment.Pool, metaFeeRecipient: deployment.FeeRecipient} {
+	for key, address := range map[string]common.Address{metaUSDC: deployment.USDC, metaPool: deployment.Pool,
+		metaFeeRecipient: deployment.FeeRecipient, metaX402Batcher: deployment.X402Batcher} {
 		if err := l.Chain.SetMeta(key, address.Hex()); err != nil {
 			return err
 		}
@@ -229,5 +261,5 @@ func (l *Local) Faucet(ctx context.Context, to common.Address, wei, usdc *big.In
 func (l *Local) Settlement() Settlement {
 	return Settlement{Client: l.Chain.Client(), Reader: l.Chain.InProcClient(), ChainID: l.Chain.ChainID(), Pool: l.Pool, USDC: l.USDC,
 		FeeRecipient: l.FeeRecipient, Relayer: l.Relayer, WithdrawalDelay: LocalWithdrawalDelay,
-		Confirmations: LocalConfirmations, RPCURL: l.Chain.URL(), X402Signer: l.X402Signer}
+		Confirmations: LocalConfirmations, RPCURL: l.Chain.URL(), X402Signer: l.X402Signer, X402Batcher: l.X402Batcher}
 }

@@ -103,15 +103,19 @@ func TestLocalChainDeploysOnceAndAWalletDepositsOverJSONRPC(t *testing.T) {
 		t.Fatalf("Faucet above its limit = %v, want ErrFaucetLimit", err)
 	}
 
-	usdcAddress, poolAddress, head := l.USDC, l.Pool, l.Chain.Head()
+	if code, err := client.CodeAt(ctx, l.X402Batcher, nil); err != nil || len(code) == 0 || l.Settlement().X402Batcher != l.X402Batcher {
+		t.Fatalf("the x402 batcher %s: %d bytes of code (%v)", l.X402Batcher, len(code), err)
+	}
+
+	usdcAddress, poolAddress, batcherAddress, head := l.USDC, l.Pool, l.X402Batcher, l.Chain.Head()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	l = openLocal(t, dir)
 	defer l.Close()
-	if l.USDC != usdcAddress || l.Pool != poolAddress || l.Chain.Head() != head {
-		t.Fatalf("after a restart: usdc %s pool %s head %d, want %s %s %d (nothing deployed again)",
-			l.USDC, l.Pool, l.Chain.Head(), usdcAddress, poolAddress, head)
+	if l.USDC != usdcAddress || l.Pool != poolAddress || l.X402Batcher != batcherAddress || l.Chain.Head() != head {
+		t.Fatalf("after a restart: usdc %s pool %s batcher %s head %d, want %s %s %s %d (nothing deployed again)",
+			l.USDC, l.Pool, l.X402Batcher, l.Chain.Head(), usdcAddress, poolAddress, batcherAddress, head)
 	}
 	client, err = ethclient.Dial(l.Chain.URL())
 	if err != nil {
@@ -123,6 +127,34 @@ func TestLocalChainDeploysOnceAndAWalletDepositsOverJSONRPC(t *testing.T) {
 	}
 	if l.TestWalletAddress() != wallet || (l.RelayerAddress() == common.Address{}) {
 		t.Fatal("the keys changed across a restart")
+	}
+}
+
+// TestLocalChainDeploysTheBatcherOnAnOlderChain: a chain whose first start
+// predates the x402 batcher (no address in its metadata) gets one at its
+// next start, and keeps it after.
+func TestLocalChainDeploysTheBatcherOnAnOlderChain(t *testing.T) {
+	dir := t.TempDir()
+	l := openLocal(t, dir)
+	if err := l.Chain.SetMeta(metaX402Batcher, ""); err != nil { // as before the batcher
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLocal(t, dir)
+	batcher := l.X402Batcher
+	code, err := l.Chain.Client().CodeAt(context.Background(), batcher, nil)
+	if err != nil || len(code) == 0 {
+		t.Fatalf("the batcher deployed at the next start, %s: %d bytes of code (%v)", batcher, len(code), err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLocal(t, dir)
+	defer l.Close()
+	if l.X402Batcher != batcher {
+		t.Fatalf("after another restart the batcher is %s, want %s", l.X402Batcher, batcher)
 	}
 }
 

@@ -46,7 +46,10 @@ type RemoteConfig struct {
 	// it; it must exist and hold gas). Unset: the facilitator verifies
 	// but does not settle.
 	X402SignerKeyFile string
-	Logger            *slog.Logger
+	// X402Batcher is the x402 AuthorizationBatcher on the node (Deploy
+	// makes one); zero: none, and the facilitator settles per payment.
+	X402Batcher common.Address
+	Logger      *slog.Logger
 }
 
 // Remote is a real node (e.g. geth --dev, a testnet's endpoint) with
@@ -66,6 +69,7 @@ type Remote struct {
 	WithdrawalDelay time.Duration
 	Confirmations   uint64
 	X402Signer      *ecdsa.PrivateKey // nil: no x402 settlements
+	X402Batcher     common.Address
 }
 
 // OpenRemote dials the node and checks the deployment on it; each
@@ -105,7 +109,8 @@ func OpenRemote(ctx context.Context, config RemoteConfig) (*Remote, error) {
 		return nil, fmt.Errorf("chain: dial %s: %w", redactURL(config.URL), err)
 	}
 	r := &Remote{Client: client, URL: config.URL, ChainID: new(big.Int).SetUint64(config.ChainID),
-		Pool: config.Pool, USDC: config.USDC, Relayer: relayer, Confirmations: config.Confirmations, X402Signer: x402Signer}
+		Pool: config.Pool, USDC: config.USDC, Relayer: relayer, Confirmations: config.Confirmations, X402Signer: x402Signer,
+		X402Batcher: config.X402Batcher}
 	if err := r.check(ctx, config.Logger); err != nil {
 		client.Close()
 		return nil, err
@@ -123,10 +128,15 @@ func (r *Remote) check(ctx context.Context, logger *slog.Logger) error {
 	if id.Cmp(r.ChainID) != 0 {
 		return fmt.Errorf("%w: %s is on chain %v, not %v", ErrRemoteMismatch, node, id, r.ChainID)
 	}
-	for _, contract := range []struct {
+	type named struct {
 		name    string
 		address common.Address
-	}{{"pool", r.Pool}, {"USDC", r.USDC}} {
+	}
+	deployed := []named{{"pool", r.Pool}, {"USDC", r.USDC}}
+	if r.X402Batcher != (common.Address{}) {
+		deployed = append(deployed, named{"x402 batcher", r.X402Batcher})
+	}
+	for _, contract := range deployed {
 		code, err := r.Client.CodeAt(ctx, contract.address, nil)
 		if err != nil {
 			return fmt.Errorf("chain: read the code at the %s address %s: %w", contract.name, contract.address, err)
@@ -213,7 +223,7 @@ func (r *Remote) RelayerAddress() common.Address { return crypto.PubkeyToAddress
 func (r *Remote) Settlement() Settlement {
 	return Settlement{Client: r.Client, Reader: r.Client, ChainID: r.ChainID, Pool: r.Pool, USDC: r.USDC, FeeRecipient: r.FeeRecipient,
 		Relayer: r.Relayer, WithdrawalDelay: r.WithdrawalDelay, Confirmations: r.Confirmations, RPCURL: redactURL(r.URL),
-		X402Signer: r.X402Signer}
+		X402Signer: r.X402Signer, X402Batcher: r.X402Batcher}
 }
 
 // redactURL drops a URL's user information (a password, an API key given

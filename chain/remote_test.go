@@ -44,19 +44,21 @@ func TestRemoteOpensADeploymentMadeByDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
-	if deployment.FeeRecipient != feeRecipient || deployment.USDC == (common.Address{}) || deployment.Pool == (common.Address{}) {
-		t.Fatalf("Deploy = %+v, want the fee recipient %s and two contracts", deployment, feeRecipient)
+	if deployment.FeeRecipient != feeRecipient || deployment.USDC == (common.Address{}) || deployment.Pool == (common.Address{}) ||
+		deployment.X402Batcher == (common.Address{}) {
+		t.Fatalf("Deploy = %+v, want the fee recipient %s and three contracts", deployment, feeRecipient)
 	}
 
 	r, err := OpenRemote(ctx, RemoteConfig{URL: l.Chain.URL(), ChainID: devchain.ChainID, Pool: deployment.Pool, USDC: deployment.USDC,
-		RelayerKeyFile: keyFile, Confirmations: 3, Logger: slog.New(slog.DiscardHandler)})
+		RelayerKeyFile: keyFile, Confirmations: 3, X402Batcher: deployment.X402Batcher, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("OpenRemote: %v", err)
 	}
 	defer r.Close()
 	s := r.Settlement()
 	if s.ChainID.Int64() != devchain.ChainID || s.Pool != deployment.Pool || s.USDC != deployment.USDC || s.FeeRecipient != feeRecipient ||
-		s.RelayerAddress() != terms.Relayer || s.WithdrawalDelay != 2*time.Hour || s.Confirmations != 3 || s.RPCURL != l.Chain.URL() {
+		s.RelayerAddress() != terms.Relayer || s.WithdrawalDelay != 2*time.Hour || s.Confirmations != 3 || s.RPCURL != l.Chain.URL() ||
+		s.X402Batcher != deployment.X402Batcher {
 		t.Fatalf("Settlement() = %+v, want chain %d, %+v, relayer %s, delay 2h, 3 confirmations, RPC URL %s",
 			s, devchain.ChainID, deployment, terms.Relayer, l.Chain.URL())
 	}
@@ -114,6 +116,7 @@ func TestRemoteRefusesEachMisconfiguration(t *testing.T) {
 		{"another chain", func(c *RemoteConfig) { c.ChainID = 1 }, true, "is on chain 1337, not 1"},
 		{"no pool", func(c *RemoteConfig) { c.Pool = stranger }, true, "no contract at the pool address " + stranger.Hex()},
 		{"no USDC", func(c *RemoteConfig) { c.USDC = stranger }, true, "no contract at the USDC address " + stranger.Hex()},
+		{"no x402 batcher", func(c *RemoteConfig) { c.X402Batcher = stranger }, true, "no contract at the x402 batcher address " + stranger.Hex()},
 		{"another token", func(c *RemoteConfig) { c.USDC = l.Pool }, true, "the pool " + l.Pool.Hex() + " holds USDC " + l.USDC.Hex() + ", not " + l.Pool.Hex()},
 		{"not a pool", func(c *RemoteConfig) { c.Pool = l.USDC }, true, "does not answer usdc() (is it the pool?)"},
 		{"relayer without the role", func(c *RemoteConfig) { c.RelayerKeyFile = walletKey }, true,

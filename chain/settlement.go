@@ -36,6 +36,9 @@ type Settlement struct {
 	// X402Signer sends the x402 facilitator's settlements; nil: the
 	// facilitator verifies but does not settle.
 	X402Signer *ecdsa.PrivateKey
+	// X402Batcher is the AuthorizationBatcher of the facilitator's batch
+	// mode; zero: none (batch mode unavailable).
+	X402Batcher common.Address
 }
 
 // RelayerAddress is the relayer key's address.

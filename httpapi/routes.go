@@ -163,7 +163,7 @@ func (s *Server) configuration(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	config := map[string]any{
 		"chainId": s.config.ChainID, "environment": "test", "feeBps": s.config.FeeBps,
 		"rpcUrl": nil, "settlementAddress": nil, "relayer": nil, "feeRecipient": nil,
-		"withdrawalDelaySeconds": nil, "confirmations": nil, "assets": []map[string]any{usdc},
+		"withdrawalDelaySeconds": nil, "confirmations": nil, "x402BatcherAddress": nil, "assets": []map[string]any{usdc},
 	}
 	if c := s.config.Chain; c != nil {
 		usdc["address"] = c.USDC
@@ -171,6 +171,9 @@ func (s *Server) configuration(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		config["withdrawalDelaySeconds"], config["confirmations"] = int64(c.WithdrawalDelay/time.Second), c.Confirmations
 		if c.RPCURL != "" {
 			config["rpcUrl"] = c.RPCURL
+		}
+		if c.X402Batcher != "" {
+			config["x402BatcherAddress"] = c.X402Batcher
 		}
 	}
 	s.writeJSON(ctx, fasthttp.StatusOK, config)

@@ -50,6 +50,7 @@ func TestHealthStatusConfigAndMetrics(t *testing.T) {
 	config := expect(t, ts.do("GET", "/v1/config", "", nil), 200, "", "")
 	assets := config["assets"].([]any)
 	if config["chainId"] != float64(ChainIDDefault) || config["settlementAddress"] != nil || config["feeBps"].(float64) != 100 ||
+		config["x402BatcherAddress"] != nil ||
 		len(assets) != 1 || assets[0].(map[string]any)["symbol"] != "USDC" || assets[0].(map[string]any)["decimals"].(float64) != 6 {
 		t.Fatalf("config = %v", config)
 	}
@@ -203,13 +204,14 @@ func TestWrongMethodIs405WithTheRoutesMethodsInAllow(t *testing.T) {
 func TestConfigDescribesTheChainInUse(t *testing.T) {
 	chain := &ChainInfo{RPCURL: "http://127.0.0.1:8545", USDC: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
 		Pool: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", Relayer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-		FeeRecipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", WithdrawalDelay: 2 * time.Hour, Confirmations: 2}
+		FeeRecipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", WithdrawalDelay: 2 * time.Hour, Confirmations: 2,
+		X402Batcher: "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"}
 	ts := startServer(t, func(c *Config) { c.Chain = chain })
 	config := expect(t, ts.do("GET", "/v1/config", "", nil), 200, "", "")
 	usdc := config["assets"].([]any)[0].(map[string]any)
 	if config["rpcUrl"] != chain.RPCURL || config["settlementAddress"] != chain.Pool || config["relayer"] != chain.Relayer ||
 		config["feeRecipient"] != chain.FeeRecipient || config["withdrawalDelaySeconds"] != float64(7200) ||
-		config["confirmations"] != float64(2) || config["environment"] != "test" ||
+		config["confirmations"] != float64(2) || config["environment"] != "test" || config["x402BatcherAddress"] != chain.X402Batcher ||
 		usdc["address"] != chain.USDC || usdc["name"] != "USD Coin" || usdc["version"] != "2" {
 		t.Fatalf("config = %v", config)
 	}

@@ -125,6 +125,7 @@ type ChainInfo struct {
 	FeeRecipient    string
 	WithdrawalDelay time.Duration
 	Confirmations   uint64
+	X402Batcher     string // the x402 AuthorizationBatcher's address; empty: none
 }
 
 // Server is Tollway's HTTP API: fasthttp and a router in front of the

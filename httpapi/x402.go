@@ -47,9 +47,22 @@ func (s *Server) x402Verify(ctx *fasthttp.RequestCtx, c *call) *apiError {
 // does not verify is a 200 with success false and the reason; a retry of
 // a settled one answers its outcome; one not mined in time answers
 // success false, errorReason settlement_pending, and its transaction (a
-// retry gets the outcome).
+// retry gets the outcome). In batch mode the answer comes once the
+// authorization is queued; ?wait=final (a Tollway extension) waits for
+// the outcome on chain instead, as per-payment settlement always does.
 func (s *Server) x402Settle(ctx *fasthttp.RequestCtx, c *call) *apiError {
+	final := false
+	switch wait := ctx.QueryArgs().Peek("wait"); {
+	case wait == nil:
+	case string(wait) == "final":
+		final = true
+	default:
+		return validation(map[string]string{"wait": "must be final, or absent"})
+	}
 	return s.x402Call(ctx, c, "settle", func(callCtx context.Context, request *x402.Request) (any, error) {
+		if final {
+			return s.config.Facilitator.SettleFinal(callCtx, request)
+		}
 		return s.config.Facilitator.Settle(callCtx, request)
 	})
 }

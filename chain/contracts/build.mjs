@@ -16,7 +16,7 @@ const solc = require("solc");
 
 // The contracts whose bindings Go uses; everything else in the output (the
 // OpenZeppelin bases) is skipped.
-const contracts = ["TestUSDC", "SettlementPool", "X402StateReader"];
+const contracts = ["TestUSDC", "SettlementPool", "X402StateReader", "AuthorizationBatcher"];
 
 // Cancun: every chain Tollway targets runs it (the embedded go-ethereum dev
 // chain is on Osaka, geth --dev too, L2s are on Cancun or later), and later

@@ -17,6 +17,7 @@ var generated = []struct{ contract, binding string }{
 	{"TestUSDC", "testusdc.go"},
 	{"SettlementPool", "settlementpool.go"},
 	{"X402StateReader", "x402statereader.go"},
+	{"AuthorizationBatcher", "authorizationbatcher.go"},
 }
 
 // TestContractsAreCurrent compiles src/ again with the pinned solc-js and

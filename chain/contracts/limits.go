@@ -17,3 +17,18 @@ package contracts
 // is still moving between go-ethereum releases; TestSettleBatchGas fails if
 // it leaves less than a tenth.
 const SettleBatchEntriesMax = 100
+
+// X402BatchEntriesMax is the most authorizations the x402 facilitator puts
+// in one AuthorizationBatcher.settle, so that every batch fits one
+// transaction under the 16,777,216 gas cap (EIP-7825).
+//
+// Measured by TestAuthorizationBatcherGas (go test -run
+// AuthorizationBatcherGas -v ./chain/contracts) on the simulated backend of
+// go-ethereum 1.17.10, the embedded chain's rules. Every entry writes a
+// new nonce slot (EIP-3009 nonces are random), so under EIP-8037's state
+// gas an entry from a new payer to a payee holding no USDC costs about
+// 254,000 gas over a base of about 200,000 per batch, and 65 such entries
+// are the most that fit; to a payee already paid, about 146,000. The cap
+// keeps a margin of about a fifth, as SettleBatchEntriesMax does, and the
+// test fails if it leaves less than a tenth.
+const X402BatchEntriesMax = 50

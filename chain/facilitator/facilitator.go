@@ -6,6 +6,15 @@
 // balance is reserved for the authorizations in flight, so two that cannot
 // both be paid are not both accepted. An authorization stops holding its
 // reservation once its validBefore has passed: the token refuses it then.
+//
+// Settlement is per payment (a transferWithAuthorization each, answered
+// with its receipt) or, in batch mode, many authorizations per transaction
+// through the AuthorizationBatcher contract: a settle is answered once its
+// authorization is durably QUEUED, and one goroutine cuts the queue every
+// window into batches whose transaction is recorded before it is sent;
+// one goroutine per batch in flight awaits its receipt and records each
+// entry's outcome from the batcher's events. Close stops them; Open
+// resumes what they left.
 package facilitator
 
 import (
@@ -64,6 +73,9 @@ type record struct {
 	VerifiedAt  time.Time   `json:"verifiedAt"`
 	Settlement  *settlement `json:"settlement,omitempty"`
 	Owner       string      `json:"owner,omitempty"` // whom its metrics count for (x402metrics.OwnerOf)
+	// Entry is a batched authorization's (batch mode): the rest of what
+	// the batch sends while QUEUED or SUBMITTED, its network after.
+	Entry *queuedEntry `json:"entry,omitempty"`
 }
 
 // authKey names an authorization; payerKey a payer of one token.
@@ -106,9 +118,24 @@ type Config struct {
 	// AfterStage, when set, is called after each durable step of a
 	// settlement ("x402-recorded": its transaction recorded, not yet
 	// sent), so crash tests can kill the process there.
+	//
+	// Batch mode adds "x402-batch-recorded": a batch's transaction
+	// recorded (its records SUBMITTED), not yet sent.
 	AfterStage func(stage string)
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Mode is SettlePerPayment (the default) or SettleBatch.
+	Mode SettleMode
+	// Batcher is the AuthorizationBatcher batches go through: required by
+	// SettleBatch; when set in per-payment mode, authorizations a batch
+	// mode queued before a restart still settle.
+	Batcher common.Address
+	// BatchWindow is how often the queue is cut (BatchWindowDefault if
+	// zero); BatchEntriesMax the most entries of a batch (and the queue
+	// length that cuts one at once): contracts.X402BatchEntriesMax if zero
+	// or above it.
+	BatchWindow     time.Duration
+	BatchEntriesMax int
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 // Facilitator verifies x402 payments with replay protection and balance
@@ -129,6 +156,7 @@ type Facilitator struct {
 	// every verification (a payer may have OpenPerPayerMax of them).
 	earliest map[payerKey]int64
 	settling map[authKey]chan struct{} // settles in progress, closed when done
+	batch    batching
 
 	paymentIDs paymentIDLocks
 }
@@ -148,10 +176,16 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 	if config.SettleWait <= 0 {
 		config.SettleWait = SettleWaitDefault
 	}
+	if err := checkBatchConfig(&config); err != nil {
+		return nil, err
+	}
 	f := &Facilitator{config: config, open: make(map[authKey]open), byPayer: make(map[payerKey][]authKey),
-		reserved: make(map[payerKey]*big.Int), earliest: make(map[payerKey]int64), settling: make(map[authKey]chan struct{})}
+		reserved: make(map[payerKey]*big.Int), earliest: make(map[payerKey]int64), settling: make(map[authKey]chan struct{}),
+		batch: batching{kick: make(chan struct{}, 1), changed: make(chan struct{})}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	pending := make(map[authKey]record)
+	var queue []queued
+	submitted := make(map[string][]queued)
 	now := config.Now().Unix()
 	var stale []engine.Row
 	err := config.Engine.ScanRows([]byte(recordPrefix), func(key, value []byte) error {
@@ -163,9 +197,19 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 		switch {
 		case r.ValidBefore+int64(RecordRetention/time.Second) < now:
 			stale = append(stale, engine.Row{Key: append([]byte(nil), key...)})
+		case batchable(r.State) && r.Entry != nil:
+			// Queued again, or its batch resumed: reserved until then.
+			if r.State == StateQueued {
+				queue = append(queue, queued{k, r})
+			} else if r.Settlement != nil {
+				submitted[r.Settlement.TxHash] = append(submitted[r.Settlement.TxHash], queued{k, r})
+			}
+			fallthrough
 		case r.State == StateSettling && r.Settlement != nil:
 			// Its transaction may be mined even past validBefore: resumed.
-			pending[k] = r
+			if r.State == StateSettling {
+				pending[k] = r
+			}
 			fallthrough
 		case r.ValidBefore > now && r.State == StateVerified:
 			value, ok := new(big.Int).SetString(r.Value, 10)
@@ -192,11 +236,22 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 	if len(pending) > 0 && config.Signer != nil {
 		f.resume(pending)
 	}
+	if config.Signer != nil && config.Batcher != (common.Address{}) {
+		if err := f.resumeBatches(queue, submitted); err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.wg.Add(1)
+		go f.runBatcher()
+	} else if len(queue)+len(submitted) > 0 {
+		config.Logger.Warn("x402: authorizations queued for batches wait for a signer and the batcher's address",
+			"queued", len(queue), "batches", len(submitted))
+	}
 	return f, nil
 }
 
-// Close stops the settlements resumed at Open from waiting (a next Open
-// resumes them again). Call it before the engine's Close.
+// Close stops the settlements resumed at Open from waiting, and the
+// batcher (a next Open resumes both). Call it before the engine's Close.
 func (f *Facilitator) Close() {
 	f.cancel() // idempotent, as is waiting
 	f.wg.Wait()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ var simChainID = big.NewInt(1337)
 // world is a simulated chain with the real test USDC, alice holding
 // aliceUSDC of it, and a facilitator over an engine in dir.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *simulated.Backend
 	usdc    common.Address
 	alice   *ecdsa.PrivateKey
@@ -41,11 +42,31 @@ type world struct {
 	mu      sync.Mutex
 	now     time.Time
 	network x402.Network
+	admin   *bind.TransactOpts
+	// batch mode: the batcher, the facilitator's mode, and a switch that
+	// makes the signer's node drop what it is sent (a send lost in a crash).
+	batcher common.Address
+	mode    SettleMode
+	drop    atomic.Bool
+}
+
+// droppingBackend loses the transactions sent while drop is set, as a
+// process killed before its send would.
+type droppingBackend struct {
+	Backend
+	drop *atomic.Bool
+}
+
+func (b droppingBackend) SendTransaction(ctx context.Context, tx *types.Transaction) error {
+	if b.drop.Load() {
+		return nil
+	}
+	return b.Backend.SendTransaction(ctx, tx)
 }
 
 const aliceUSDC = 1_000_000
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	admin, _ := crypto.GenerateKey()
 	alice, _ := crypto.GenerateKey()
@@ -68,6 +89,16 @@ func newWorld(t *testing.T) *world {
 		t.Fatalf("deploy: %v %v", r, err)
 	}
 	w.usdc = address
+	w.admin = opts
+	batcher, tx, err := bind.DeployContract(opts, common.FromHex(contracts.AuthorizationBatcherMetaData.Bin), client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sim.Commit()
+	if r, err := bind.WaitMined(context.Background(), client, tx.Hash()); err != nil || r.Status != 1 {
+		t.Fatalf("deploy the batcher: %v %v", r, err)
+	}
+	w.batcher = batcher
 	tx, err = bind.Transact(usdcABI.Instance(client, address), opts, usdcABI.PackMint(crypto.PubkeyToAddress(alice.PublicKey), big.NewInt(aliceUSDC)))
 	if err != nil {
 		t.Fatal(err)
@@ -110,9 +141,12 @@ func (w *world) open() {
 		w.t.Fatal(err)
 	}
 	w.eng = eng
-	s := &Signer{Key: w.signer, Backend: w.sim.Client(), ChainID: simChainID}
+	s := &Signer{Key: w.signer, Backend: droppingBackend{Backend: w.sim.Client(), drop: &w.drop}, ChainID: simChainID}
+	// The batch window is long against a test: batch tests cut with
+	// flush, or at a full batch.
 	if w.f, err = Open(context.Background(), Config{Engine: eng, Verifier: verifier, Networks: []x402.Network{w.network},
-		Signer: s, SettleWait: w.wait, Now: w.clock, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		Signer: s, SettleWait: w.wait, Now: w.clock, Logger: slog.New(slog.DiscardHandler),
+		Mode: w.mode, Batcher: w.batcher, BatchWindow: time.Minute}); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -83,7 +83,24 @@ type settlement struct {
 // while the transaction is in flight, waits for it too). The token's own
 // nonce makes a second payment impossible; the record makes a retry after
 // a timeout see the first outcome rather than a failure.
+//
+// In batch mode (SettleBatch) the first call records the authorization
+// QUEUED and answers success at once, with the batch's transaction once
+// one is signed; a later call answers the same until the batch's outcome
+// is recorded, then that outcome.
 func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.SettleResponse, error) {
+	return f.settle(ctx, request, false)
+}
+
+// SettleFinal is Settle for a caller that wants the outcome on chain: in
+// batch mode it waits up to SettleWait for the batch's receipt and answers
+// settlement_pending (with the transaction once known) while it is not
+// mined. In per-payment mode it is Settle, which waits already.
+func (f *Facilitator) SettleFinal(ctx context.Context, request *x402.Request) (x402.SettleResponse, error) {
+	return f.settle(ctx, request, true)
+}
+
+func (f *Facilitator) settle(ctx context.Context, request *x402.Request, final bool) (x402.SettleResponse, error) {
 	claim, err := f.claimPaymentID(request)
 	if refusal := (*errPaymentID)(nil); errors.As(err, &refusal) {
 		return f.refuseSettle(request, refusal), nil
@@ -101,7 +118,7 @@ func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.S
 		return x402.SettleResponse{}, ErrNoSigner
 	}
 	k := authKey{chain: network.ChainID.Uint64(), token: token, from: a.From, nonce: a.Nonce}
-	unlock := f.lockAuthorization(k)
+	unlock := sync.OnceFunc(f.lockAuthorization(k))
 	defer unlock()
 	r, found, err := f.load(k)
 	if err != nil {
@@ -118,13 +135,25 @@ func (f *Facilitator) Settle(ctx context.Context, request *x402.Request) (x402.S
 	} else if err := f.recordPaymentID(ctx, claim); err != nil {
 		return x402.SettleResponse{}, err
 	}
-	switch r.State {
-	case StateSettled, StateFailed:
+	switch {
+	case r.State == StateSettled || r.State == StateFailed:
 		return *r.Settlement.Response, nil
-	case StateSettling:
+	case r.State == StateSettling:
 		f.resend(ctx, r) // a node may have dropped it
 		return f.await(ctx, k, r, network.ID)
+	case batchable(r.State):
+		unlock() // the batcher moves it on; waiting needs no lock
+		return f.answerBatched(ctx, k, r, final)
+	case f.config.Mode == SettleBatch && r.ValidBefore > f.config.Now().Add(f.config.BatchWindow+batchExpiryMargin).Unix():
+		if r, err = f.enqueue(ctx, k, r, a, network.ID); err != nil {
+			return x402.SettleResponse{}, err
+		}
+		unlock()
+		return f.answerBatched(ctx, k, r, final)
 	}
+	// Per payment; in batch mode too for an authorization that could
+	// expire before its batch is mined: answered with its receipt rather
+	// than a success its batch may not keep.
 	return f.submit(ctx, k, r, a, token, network.ID)
 }
 
@@ -289,16 +318,8 @@ const settlePoll = 50 * time.Millisecond
 
 // finish records a settlement's final answer and releases its reservation.
 func (f *Facilitator) finish(ctx context.Context, k authKey, r record, response x402.SettleResponse) (x402.SettleResponse, error) {
-	if response.Success {
-		r.State = StateSettled
-	} else {
-		r.State = StateFailed
-	}
-	if r.Settlement == nil {
-		r.Settlement = &settlement{}
-	}
-	r.Settlement.RawTx, r.Settlement.Response = "", &response
 	// The outcome's metrics delta is written with it: counted once.
+	r = terminal(r, response)
 	if err := f.store(ctx, k, r, f.outcomeRows(k, r)...); err != nil {
 		return x402.SettleResponse{}, err
 	}

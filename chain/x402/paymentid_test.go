@@ -18,7 +18,7 @@ func TestPaymentIdentifierFollowsTheReferenceFormat(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, extensions, want string
-		invalid            bool
+		invalid                bool
 	}{
 		{"16 characters", withID(strings.Repeat("a", 16)), strings.Repeat("a", 16), false},
 		{"128 characters", withID(strings.Repeat("Z", 128)), strings.Repeat("Z", 128), false},

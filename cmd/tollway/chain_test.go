@@ -53,6 +53,7 @@ func TestServeRunsTheEmbeddedChain(t *testing.T) {
 		ChainID           int    `json:"chainId"`
 		RPCURL            string `json:"rpcUrl"`
 		SettlementAddress string `json:"settlementAddress"`
+		X402Batcher       string `json:"x402BatcherAddress"`
 		Assets            []struct {
 			Address string `json:"address"`
 		} `json:"assets"`
@@ -60,7 +61,7 @@ func TestServeRunsTheEmbeddedChain(t *testing.T) {
 	err = json.NewDecoder(response.Body).Decode(&config)
 	response.Body.Close()
 	if err != nil || config.ChainID != 1337 || config.RPCURL != rpcURL || config.SettlementAddress != poolAddress ||
-		len(config.Assets) != 1 || config.Assets[0].Address != usdcAddress {
+		len(config.Assets) != 1 || config.Assets[0].Address != usdcAddress || !common.IsHexAddress(config.X402Batcher) {
 		t.Fatalf("/v1/config = %+v, %v; want the printed chain", config, err)
 	}
 

@@ -97,6 +97,8 @@ func TestBadCommandLinesExit2(t *testing.T) {
 		{[]string{"TOLLWAY_RECOVER_TRUNCATED_LOG", "yes"}, []string{"serve"}, `tollway serve: TOLLWAY_RECOVER_TRUNCATED_LOG="yes": want true or false (see 'tollway help serve')`},
 		{[]string{"TOLLWAY_LOG_LEVEL", "loud"}, []string{"serve"}, `tollway serve: TOLLWAY_LOG_LEVEL="loud": want debug, info, warn or error (see 'tollway help serve')`},
 		{nil, []string{"serve", "--log-level", "loud"}, `tollway serve: invalid value "loud" for flag -log-level: want debug, info, warn or error (see 'tollway help serve')`},
+		{nil, []string{"serve", "--x402-settle", "later"}, `tollway serve: invalid value "later" for flag -x402-settle: want payment or batch (see 'tollway help serve')`},
+		{[]string{"TOLLWAY_X402_BATCH_WINDOW", "2h"}, []string{"serve"}, `tollway serve: TOLLWAY_X402_BATCH_WINDOW="2h": want a duration from 50ms to 1m0s, such as 10s (see 'tollway help serve')`},
 		{nil, []string{"serve", "--public-url", "ftp://pay.example.com"}, `tollway serve: invalid value "ftp://pay.example.com" for flag -public-url: want http(s)://host[:port] (see 'tollway help serve')`},
 		{[]string{"TOLLWAY_PUBLIC_URL", "https://pay.example.com/api"}, []string{"serve"}, `tollway serve: TOLLWAY_PUBLIC_URL="https://pay.example.com/api": want http(s)://host[:port] (see 'tollway help serve')`},
 		// Secrets: the length, never the value.

@@ -109,12 +109,12 @@ func chainDeploy(flags envFlags, c *deployConfig, args []string, stdout io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "USDC %s, pool %s, relayer %s, fee recipient %s (chain id %v)\n", deployment.USDC.Hex(), deployment.Pool.Hex(),
-		relayerAddress.Hex(), deployment.FeeRecipient.Hex(), chainID)
+	fmt.Fprintf(stdout, "USDC %s, pool %s, relayer %s, fee recipient %s, x402 batcher %s (chain id %v)\n", deployment.USDC.Hex(),
+		deployment.Pool.Hex(), relayerAddress.Hex(), deployment.FeeRecipient.Hex(), deployment.X402Batcher.Hex(), chainID)
 	if balance, err := client.BalanceAt(ctx, relayerAddress, nil); err == nil && balance.Sign() == 0 {
 		fmt.Fprintf(stdout, "the relayer has no ETH: send it some for the gas of settlements\n")
 	}
-	fmt.Fprintf(stdout, "tollway serve --chain-rpc %s --chain-id %v --pool-address %s --usdc-address %s --relayer-key-file %s\n",
-		c.rpc, chainID, deployment.Pool.Hex(), deployment.USDC.Hex(), c.relayerKeyFile)
+	fmt.Fprintf(stdout, "tollway serve --chain-rpc %s --chain-id %v --pool-address %s --usdc-address %s --relayer-key-file %s --x402-batcher-address %s\n",
+		c.rpc, chainID, deployment.Pool.Hex(), deployment.USDC.Hex(), c.relayerKeyFile, deployment.X402Batcher.Hex())
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/tollway/tollway/chain/facilitator"
 	"github.com/tollway/tollway/engine/access"
 )
 
@@ -337,6 +338,27 @@ func (v *chainFlag) Set(text string) error {
 }
 
 func (v *chainFlag) typeName() string { return "mode" }
+
+// settleModeFlag is --x402-settle: payment or batch.
+type settleModeFlag struct{ p *facilitator.SettleMode }
+
+func (v *settleModeFlag) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return string(*v.p)
+}
+
+func (v *settleModeFlag) Set(text string) error {
+	mode := facilitator.SettleMode(text)
+	if mode != facilitator.SettlePerPayment && mode != facilitator.SettleBatch {
+		return errors.New("want payment or batch")
+	}
+	*v.p = mode
+	return nil
+}
+
+func (v *settleModeFlag) typeName() string { return "mode" }
 
 const (
 	chainEmbedded = "embedded"

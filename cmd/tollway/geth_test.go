@@ -260,11 +260,12 @@ func TestGethDevSettlesDepositsWithChainRPC(t *testing.T) {
 	relayer, walletKey := crypto.PubkeyToAddress(relayerKey.PublicKey), mustKey(t)
 	wallet := crypto.PubkeyToAddress(walletKey.PublicKey)
 	deployment := chain.Deployment{USDC: common.HexToAddress(findIn(t, printed, `^USDC (0x[0-9a-fA-F]{40}),`)),
-		Pool: common.HexToAddress(findIn(t, printed, `, pool (0x[0-9a-fA-F]{40}),`)), FeeRecipient: deployer.Address()}
-	serveLine := fmt.Sprintf("tollway serve --chain-rpc %s --chain-id 1337 --pool-address %s --usdc-address %s --relayer-key-file %s",
-		proxy.url, deployment.Pool.Hex(), deployment.USDC.Hex(), relayerFile)
-	if want := fmt.Sprintf("USDC %s, pool %s, relayer %s, fee recipient %s (chain id 1337)\nthe relayer has no ETH: send it some for the gas of settlements\n%s\n",
-		deployment.USDC.Hex(), deployment.Pool.Hex(), relayer.Hex(), deployer.Address().Hex(), serveLine); printed != want {
+		Pool: common.HexToAddress(findIn(t, printed, `, pool (0x[0-9a-fA-F]{40}),`)), FeeRecipient: deployer.Address(),
+		X402Batcher: common.HexToAddress(findIn(t, printed, `, x402 batcher (0x[0-9a-fA-F]{40}) `))}
+	serveLine := fmt.Sprintf("tollway serve --chain-rpc %s --chain-id 1337 --pool-address %s --usdc-address %s --relayer-key-file %s --x402-batcher-address %s",
+		proxy.url, deployment.Pool.Hex(), deployment.USDC.Hex(), relayerFile, deployment.X402Batcher.Hex())
+	if want := fmt.Sprintf("USDC %s, pool %s, relayer %s, fee recipient %s, x402 batcher %s (chain id 1337)\nthe relayer has no ETH: send it some for the gas of settlements\n%s\n",
+		deployment.USDC.Hex(), deployment.Pool.Hex(), relayer.Hex(), deployer.Address().Hex(), deployment.X402Batcher.Hex(), serveLine); printed != want {
 		t.Fatalf("tollway chain deploy printed\n%s\nwant\n%s", printed, want)
 	}
 	node.send(t, relayer, new(big.Int).Mul(big.NewInt(10), ether))

@@ -39,6 +39,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollway/tollway/chain"
+	"github.com/tollway/tollway/chain/facilitator"
 	"github.com/tollway/tollway/chain/relay"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
@@ -258,6 +259,10 @@ type serveConfig struct {
 	remote             remoteChainConfig
 	// batchWindow is the relayer's netting window.
 	batchWindow time.Duration
+	// x402Settle is the facilitator's settlement mode; x402BatchWindow
+	// how long a batched authorization waits for others.
+	x402Settle      facilitator.SettleMode
+	x402BatchWindow time.Duration
 }
 
 // remoteChainConfig is --chain-rpc's node and its deployment.
@@ -268,7 +273,8 @@ type remoteChainConfig struct {
 	relayerKeyFile  string
 	x402SignerFile  string
 	confirmations   int
-	confirmationSet bool // --chain-confirmations was given
+	confirmationSet bool           // --chain-confirmations was given
+	x402Batcher     common.Address // the x402 AuthorizationBatcher; zero: none
 }
 
 // remoteConfirmationsDefault is how many blocks a deposit on a node waits
@@ -322,6 +328,12 @@ func serveFlags(c *serveConfig) envFlags {
 		"most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After")
 	flags.Var(newBoolFlag(&c.metricsPublic), "metrics-public", "serve /metrics without the admin token")
 	flags.Var(newBoolFlag(&c.x402Open), "x402-open", "serve the x402 facilitator (/x402/*) without an API key")
+	c.x402Settle = facilitator.SettlePerPayment
+	flags.Var(&settleModeFlag{&c.x402Settle}, "x402-settle", "how the x402 facilitator settles: payment (one transaction per "+
+		"settle, answered with its receipt) or batch (answered once durably queued; many authorizations per transaction "+
+		"through the x402 batcher contract)")
+	flags.Var(newDurationFlag(&c.x402BatchWindow, facilitator.BatchWindowDefault, x402BatchWindowMin, x402BatchWindowMax),
+		"x402-batch-window", "with --x402-settle=batch: how long a queued authorization waits for others to share its transaction")
 	c.chain = chainEmbedded
 	flags.Var(setFlag{&chainFlag{&c.chain}, &c.chainSet}, "chain", "the chain settlements go to: embedded (an Ethereum dev chain in DATA/chain, "+
 		"with the test USDC and the pool deployed) or none; --chain-rpc uses a node instead")
@@ -332,6 +344,8 @@ func serveFlags(c *serveConfig) envFlags {
 	flags.Var(newIntFlag(&r.chainID, 0, 1, math.MaxInt64, "want a positive integer"), "chain-id", "the chain id --chain-rpc's node must be on")
 	flags.Var(&addressFlag{&r.pool}, "pool-address", "the settlement pool on --chain-rpc's node")
 	flags.Var(&addressFlag{&r.usdc}, "usdc-address", "the USDC token on --chain-rpc's node, the pool's")
+	flags.Var(&addressFlag{&r.x402Batcher}, "x402-batcher-address", "the x402 AuthorizationBatcher on --chain-rpc's node "+
+		"(tollway chain deploy makes one), for --x402-settle=batch")
 	flags.Var(newStringFlag(&r.relayerKeyFile, ""), "relayer-key-file", "file holding the hex private key of the relayer, "+
 		"which holds the pool's RELAYER_ROLE on --chain-rpc's node and pays for its gas")
 	flags.Var(newStringFlag(&r.x402SignerFile, ""), "x402-signer-key-file", "file holding the hex private key that sends the x402 "+
@@ -355,7 +369,9 @@ func (c *serveConfig) checkChain() error {
 	required := []companion{{"chain-id", r.chainID != 0}, {"pool-address", r.pool != (common.Address{})},
 		{"usdc-address", r.usdc != (common.Address{})}, {"relayer-key-file", r.relayerKeyFile != ""}}
 	if r.rpc == "" {
-		for _, f := range append(required, companion{"chain-confirmations", r.confirmationSet}, companion{"x402-signer-key-file", r.x402SignerFile != ""}) {
+		for _, f := range append(required, companion{"chain-confirmations", r.confirmationSet},
+			companion{"x402-batcher-address", r.x402Batcher != (common.Address{})},
+			companion{"x402-signer-key-file", r.x402SignerFile != ""}) {
 			if f.set {
 				return usageError{fmt.Errorf("--%s is for a node: it needs --chain-rpc (%s)", f.name, envName("chain-rpc"))}
 			}
@@ -470,7 +486,7 @@ func serve(args []string, stdout io.Writer) error {
 		// Closed last: after the server and the engine, which may use it.
 		defer settlement.close()
 		settlement.configure(&config)
-		if config.Facilitator, err = openFacilitator(ctx, eng, settlement.Settlement, settlement.local != nil); err != nil {
+		if config.Facilitator, err = openFacilitator(ctx, eng, settlement.Settlement, settlement.local != nil, c.x402Settle, c.x402BatchWindow); err != nil {
 			ln.Close()
 			return err
 		}
@@ -583,7 +599,8 @@ func openChain(ctx context.Context, c serveConfig, logger *slog.Logger) (*served
 	case chainRemote:
 		r := c.remote
 		remote, err := chain.OpenRemote(ctx, chain.RemoteConfig{URL: r.rpc, ChainID: uint64(r.chainID), Pool: r.pool, USDC: r.usdc,
-			RelayerKeyFile: r.relayerKeyFile, Confirmations: uint64(r.confirmations), X402SignerKeyFile: r.x402SignerFile, Logger: logger})
+			RelayerKeyFile: r.relayerKeyFile, Confirmations: uint64(r.confirmations), X402SignerKeyFile: r.x402SignerFile,
+			X402Batcher: r.x402Batcher, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("--chain-rpc: %w", err)
 		}
@@ -599,6 +616,9 @@ func (s *servedChain) configure(config *httpapi.Config) {
 	config.ChainID = s.ChainID.Uint64()
 	config.Chain = &httpapi.ChainInfo{RPCURL: s.RPCURL, USDC: s.USDC.Hex(), Pool: s.Pool.Hex(), Relayer: s.RelayerAddress().Hex(),
 		FeeRecipient: s.FeeRecipient.Hex(), WithdrawalDelay: s.WithdrawalDelay, Confirmations: s.Confirmations}
+	if s.X402Batcher != (common.Address{}) {
+		config.Chain.X402Batcher = s.X402Batcher.Hex()
+	}
 	if s.local != nil {
 		config.Faucet = s.local.Faucet
 		config.FaucetLimits = httpapi.FaucetLimits{WeiDefault: chain.FaucetWeiDefault, WeiMax: chain.FaucetWeiMax,

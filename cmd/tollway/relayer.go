@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/tollway/tollway/chain"
 	"github.com/tollway/tollway/chain/facilitator"
@@ -21,6 +24,14 @@ import (
 const (
 	batchWindowMin = 100 * time.Millisecond
 	batchWindowMax = time.Hour
+)
+
+// The bounds of --x402-batch-window: a batch cut faster than blocks come
+// saves little; one held longer than a minute keeps a resource server's
+// payment unsettled for no gain.
+const (
+	x402BatchWindowMin = 50 * time.Millisecond
+	x402BatchWindowMax = time.Minute
 )
 
 // afterStage is the crash-test hook of the relayer and the x402
@@ -47,9 +58,14 @@ func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server
 
 // openFacilitator serves x402 on the chain in use: the exact scheme, as
 // network eip155:<chain id> (and, on the embedded chain, the v1 name
-// "tollway-local"), settling with the chain's x402 signer when it has one.
-// Close it before the engine.
-func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement, embedded bool) (*facilitator.Facilitator, error) {
+// "tollway-local"), settling with the chain's x402 signer when it has one,
+// per payment or in batches through the chain's x402 batcher. Close it
+// before the engine.
+func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement, embedded bool, mode facilitator.SettleMode,
+	window time.Duration) (*facilitator.Facilitator, error) {
+	if mode == facilitator.SettleBatch && s.X402Batcher == (common.Address{}) {
+		return nil, errors.New("--x402-settle=batch needs the x402 batcher: --x402-batcher-address (tollway chain deploy makes one)")
+	}
 	reader := s.Reader
 	if reader == nil {
 		reader = s.Client
@@ -63,7 +79,8 @@ func openFacilitator(ctx context.Context, eng *engine.Engine, s chain.Settlement
 	if err != nil {
 		return nil, fmt.Errorf("x402: %w", err)
 	}
-	config := facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks, AfterStage: afterStage}
+	config := facilitator.Config{Engine: eng, Verifier: verifier, Networks: networks, AfterStage: afterStage,
+		Mode: mode, Batcher: s.X402Batcher, BatchWindow: window}
 	if s.X402Signer != nil {
 		config.Signer = &facilitator.Signer{Key: s.X402Signer, Backend: s.Client, ChainID: s.ChainID}
 	}

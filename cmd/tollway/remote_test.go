@@ -38,6 +38,7 @@ func TestChainRPCFlagsNeedEachOther(t *testing.T) {
 		{[]string{"TOLLWAY_CHAIN", "embedded"}, complete, "--chain embedded and --chain-rpc conflict: --chain-rpc settles on its node instead of the embedded chain"},
 		{nil, []string{"--pool-address", testPool}, "--pool-address is for a node: it needs --chain-rpc (TOLLWAY_CHAIN_RPC)"},
 		{nil, []string{"--chain-confirmations", "2"}, "--chain-confirmations is for a node: it needs --chain-rpc (TOLLWAY_CHAIN_RPC)"},
+		{nil, []string{"--x402-batcher-address", testPool}, "--x402-batcher-address is for a node: it needs --chain-rpc (TOLLWAY_CHAIN_RPC)"},
 		{[]string{"TOLLWAY_RELAYER_KEY_FILE", "k"}, nil, "--relayer-key-file is for a node: it needs --chain-rpc (TOLLWAY_CHAIN_RPC)"},
 		{nil, []string{"--chain-rpc", "ftp://node"}, "--chain-rpc: want an http(s):// or ws(s):// URL with a host"},
 		{[]string{"TOLLWAY_CHAIN_RPC", "https://user:hunter2@"}, nil, "TOLLWAY_CHAIN_RPC: want an http(s):// or ws(s):// URL with a host"},

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollway/tollway/chain/contracts"
 )
 
 // interopDir holds the x402 reference packages, pinned (package-lock.json).
@@ -24,12 +28,21 @@ const interopDir = "../../chain/x402/interop"
 // server built with @x402/express and HTTPFacilitatorClient (authenticating
 // with a key holding x402:facilitate) answers 402, then serves a client
 // built with @x402/fetch and a viem local account, which pays with the test
-// USDC; the payment response names the settlement's transaction, and on
-// chain the payer paid and the payee received exactly the price. Skipped,
-// loudly, without node; in CI (TOLLWAY_REQUIRE_NODE=1) it fails instead.
+// USDC; on chain the payer paid and the payee received exactly the price.
+// Per payment (the default), the payment response names the settlement's
+// transaction, mined; with --x402-settle=batch the paid response comes
+// once the authorization is queued (its transaction may not be known
+// yet), and the balances move when the batch is mined. Skipped, loudly,
+// without node; in CI (TOLLWAY_REQUIRE_NODE=1) it fails instead.
 func TestX402ReferencePackages(t *testing.T) {
 	requireInterop(t)
-	n := startNode(t, t.TempDir())
+	for _, mode := range []string{"payment", "batch"} {
+		t.Run(mode, func(t *testing.T) { testX402ReferencePackages(t, mode) })
+	}
+}
+
+func testX402ReferencePackages(t *testing.T, mode string) {
+	n := startNodeWith(t, t.TempDir(), "200ms", "TOLLWAY_X402_SETTLE="+mode, "TOLLWAY_X402_BATCH_WINDOW=200ms")
 	m := openMarket(t, n, 1_000_000)
 	var key struct{ Key string }
 	n.mustCall("POST", "/v1/accounts/"+m.supplyAcct+"/keys", n.signIn(m.supplier), map[string]any{"label": "resource server",
@@ -75,9 +88,28 @@ func TestX402ReferencePackages(t *testing.T) {
 		common.HexToAddress(settled.Payer) != payerAddress {
 		t.Fatalf("payment response %s (%v)", decoded, err)
 	}
-	receipt, err := n.client.TransactionReceipt(context.Background(), common.HexToHash(settled.Transaction))
-	if err != nil || receipt.Status != 1 {
-		t.Fatalf("the settlement's transaction %s: %+v %v", settled.Transaction, receipt, err)
+	if mode == "batch" {
+		// The answer came once queued, before any batch: no transaction
+		// yet. The balances move once the batch is mined, and the
+		// batcher's event names the payer.
+		if settled.Transaction != "" {
+			t.Fatalf("batch mode answered with a transaction %s: want the answer before the batch", settled.Transaction)
+		}
+		deadline := time.Now().Add(settleWait)
+		for n.usdcOf(payTo) == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // polling the chain: nothing to wait on
+		}
+		event := contracts.NewAuthorizationBatcher().GetABI().Events["AuthorizationSettled"].ID
+		logs, err := n.client.FilterLogs(context.Background(), ethereum.FilterQuery{FromBlock: big.NewInt(0),
+			Topics: [][]common.Hash{{event}, nil, {common.BytesToHash(payerAddress[:])}}})
+		if err != nil || len(logs) != 1 {
+			t.Fatalf("AuthorizationSettled events of the payer: %d (%v), want 1", len(logs), err)
+		}
+	} else {
+		receipt, err := n.client.TransactionReceipt(context.Background(), common.HexToHash(settled.Transaction))
+		if err != nil || receipt.Status != 1 {
+			t.Fatalf("the settlement's transaction %s: %+v %v", settled.Transaction, receipt, err)
+		}
 	}
 	if got := n.usdcOf(payTo); got != 10_000 {
 		t.Errorf("the payee holds %d USDC, want the price, 10000", got)

@@ -111,6 +111,14 @@ func TestX402OverHTTP(t *testing.T) {
 	if got := n.usdcOf(payee); got != 30_000 {
 		t.Fatalf("the payee's USDC is %d after a restart, want 30000", got)
 	}
+	// wait=final (per payment, what settle does anyway); another wait is a 400.
+	var final x402.SettleResponse
+	if status := n.callWith("POST", "/x402/settle?wait=final", key.Key, "", first, &final); status != 200 || final != settled {
+		t.Fatalf("POST /x402/settle?wait=final = %d %+v, want %+v", status, final, settled)
+	}
+	if status := n.callWith("POST", "/x402/settle?wait=soon", key.Key, "", first, nil); status != 400 {
+		t.Fatalf("POST /x402/settle?wait=soon = %d, want 400", status)
+	}
 	for _, c := range []struct {
 		body   string
 		token  string
@@ -129,13 +137,22 @@ func TestX402OverHTTP(t *testing.T) {
 }
 
 // TestX402SettleSurvivesKill: the server is killed (SIGKILL) right after a
-// settlement's transaction is recorded and before it is sent, in the
-// middle of the settle request; restarted, it sends the recorded
-// transaction, and the client's retry of the settle gets success: the
-// payee is paid the price exactly once.
+// settlement's transaction is recorded and before it is sent; restarted,
+// it sends the recorded transaction, and the client's retry of the settle
+// gets success: the payee is paid the price exactly once. Per payment the
+// kill comes in the middle of the settle request; with
+// --x402-settle=batch the settle was answered (queued), and the kill comes
+// when its batch is recorded; the retry asks with wait=final.
 func TestX402SettleSurvivesKill(t *testing.T) {
+	for _, mode := range []string{"payment", "batch"} {
+		t.Run(mode, func(t *testing.T) { testX402SettleSurvivesKill(t, mode) })
+	}
+}
+
+func testX402SettleSurvivesKill(t *testing.T, mode string) {
 	dir := t.TempDir()
-	n := startNode(t, dir)
+	settleMode := "TOLLWAY_X402_SETTLE=" + mode
+	n := startNodeWith(t, dir, "200ms", settleMode)
 	m := openMarket(t, n, 1_000_000)
 	var key struct{ Key string }
 	n.mustCall("POST", "/v1/accounts/"+m.supplyAcct+"/keys", n.signIn(m.supplier), map[string]any{"label": "resource server",
@@ -152,12 +169,25 @@ func TestX402SettleSurvivesKill(t *testing.T) {
 	}
 	n.stop()
 
-	n = startNodeWith(t, dir, "200ms", killAtStage+"=x402-recorded")
+	stage := map[string]string{"payment": "x402-recorded", "batch": "x402-batch-recorded"}[mode]
+	n = startNodeWith(t, dir, "200ms", settleMode, "TOLLWAY_X402_BATCH_WINDOW=200ms", killAtStage+"="+stage)
 	request, _ := http.NewRequest("POST", n.api+"/x402/settle", bytes.NewReader(body))
 	request.Header.Set("Authorization", "Bearer "+key.Key)
-	if response, err := http.DefaultClient.Do(request); err == nil {
+	response, err := http.DefaultClient.Do(request)
+	switch {
+	case mode == "payment" && err == nil:
 		response.Body.Close()
 		t.Fatalf("the settle was answered %d, want the server killed before answering", response.StatusCode)
+	case mode == "batch":
+		var queued x402.SettleResponse
+		if err != nil {
+			t.Fatalf("the batched settle: %v, want an answer before the batch", err)
+		}
+		err = json.NewDecoder(response.Body).Decode(&queued)
+		response.Body.Close()
+		if err != nil || response.StatusCode != 200 || !queued.Success || queued.Transaction != "" {
+			t.Fatalf("the batched settle: %d %+v (%v), want success before its batch", response.StatusCode, queued, err)
+		}
 	}
 	select {
 	case <-n.exited:
@@ -165,12 +195,17 @@ func TestX402SettleSurvivesKill(t *testing.T) {
 		t.Fatalf("serve did not reach its kill stage: %s", n.stderr.String())
 	}
 	if status, ok := n.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || status.Signal() != syscall.SIGKILL {
-		t.Fatalf("serve ended with %v, want SIGKILL at x402-recorded: %s", n.cmd.ProcessState, n.stderr.String())
+		t.Fatalf("serve ended with %v, want SIGKILL at %s: %s", n.cmd.ProcessState, stage, n.stderr.String())
 	}
 
-	n = startNode(t, dir)
+	n = startNodeWith(t, dir, "200ms", settleMode)
 	var settled x402.SettleResponse
-	n.mustCall("POST", "/x402/settle", key.Key, json.RawMessage(body), &settled)
+	for deadline := time.Now().Add(settleWait); ; {
+		n.mustCall("POST", "/x402/settle?wait=final", key.Key, json.RawMessage(body), &settled)
+		if settled.ErrorReason != "settlement_pending" || time.Now().After(deadline) {
+			break
+		}
+	}
 	if !settled.Success || settled.Transaction == "" {
 		t.Fatalf("the retried settle: %+v", settled)
 	}
