@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/tollway/tollway/chain/contracts"
 	"github.com/tollway/tollway/chain/x402"
 	"github.com/tollway/tollway/engine/usage"
 	"github.com/tollway/tollway/engine/x402metrics"
@@ -150,4 +151,38 @@ func TestMetricsCountEachTransitionOnce(t *testing.T) {
 	}
 	restart()
 	check("folded, retried and restarted")
+}
+
+// TestMetricsCountBatchedOutcomes: in batch mode a settlement counts when
+// its batch's outcome is recorded, success and failure alike, once.
+func TestMetricsCountBatchedOutcomes(t *testing.T) {
+	w := newBatchWorld(t, 10*time.Second)
+	w.mine()
+	ctx := x402metrics.WithOwner(context.Background(), "usr_alice")
+	requests := []*x402.Request{w.pay(10_000, 600), w.pay(20_000, 600)}
+	for _, request := range requests {
+		if r, err := w.f.Settle(ctx, request); err != nil || !r.Success {
+			t.Fatalf("queued settle: %+v %v", r, err)
+		}
+	}
+	// The second is paid directly meanwhile: it fails in its batch.
+	_, _, a, _ := w.f.config.Verifier.Identify(requests[1])
+	tx, err := bind.Transact(contracts.NewTestUSDC().Instance(w.sim.Client(), w.usdc), w.admin, x402.SettleCallData(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := bind.WaitMined(context.Background(), w.sim.Client(), tx.Hash()); err != nil || r.Status != 1 {
+		t.Fatalf("the direct transfer: %v %v", r, err)
+	}
+	w.f.flush()
+	if first, second := w.final(requests[0]), w.final(requests[1]); !first.Success || second.Success {
+		t.Fatalf("outcomes %+v, %+v; want the first settled, the second failed", first, second)
+	}
+	m := x402metrics.Open(w.eng, x402metrics.Options{NoCompactor: true, Now: w.clock})
+	defer m.Close()
+	day := w.clock().UTC().Format(time.DateOnly)
+	want := day + " eip155:1337 v2/30000 s1/10000 f1/20000; all: eip155:1337 v2/30000 s1/10000 f1/20000"
+	if got := w.metricsOf(m, "usr_alice"); got != want {
+		t.Fatalf("alice's metrics %q, want %q", got, want)
+	}
 }
