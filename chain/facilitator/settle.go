@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/tollway/tollway/chain/contracts"
 	"github.com/tollway/tollway/chain/x402"
 	"github.com/tollway/tollway/engine"
 )
@@ -51,6 +52,7 @@ type Backend interface {
 	ethereum.PendingStateReader
 	ethereum.ContractCaller
 	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
+	NonceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (uint64, error)
 }
 
 // Signer sends settlements: transferWithAuthorization from its own key,
@@ -292,8 +294,26 @@ func (f *Facilitator) await(ctx context.Context, k authKey, r record, network st
 	defer cancel()
 	ticker := time.NewTicker(settlePoll)
 	defer ticker.Stop()
+	var checked time.Time // when the transaction was last checked for a taken nonce
 	for {
 		receipt, err := f.config.Signer.Backend.TransactionReceipt(wait, hash)
+		if errors.Is(err, ethereum.NotFound) && time.Since(checked) >= deadCheckEvery {
+			checked = time.Now()
+			switch dead, deadErr := f.dead(wait, k, r); {
+			case deadErr != nil && wait.Err() == nil:
+				f.config.Logger.Warn("x402 settlement: check its nonce", "tx", hash, "error", deadErr)
+			case dead:
+				resigned, resignErr := f.resign(wait, k, r)
+				if resignErr != nil {
+					f.config.Logger.Warn("x402 settlement: sign again", "tx", hash, "error", resignErr)
+					break
+				}
+				f.config.Logger.Warn("x402 settlement: its nonce was taken by another transaction of the signer; signed again",
+					"tx", hash, "new", resigned.Settlement.TxHash)
+				r, hash = resigned, common.HexToHash(resigned.Settlement.TxHash)
+				continue
+			}
+		}
 		switch {
 		case err == nil && receipt.Status == types.ReceiptStatusSuccessful:
 			return f.finish(ctx, k, r, x402.SettleResponse{Success: true, Payer: payer, Transaction: hash.Hex(),
@@ -313,8 +333,81 @@ func (f *Facilitator) await(ctx context.Context, k authKey, r record, network st
 	}
 }
 
-// settlePoll is how often await asks for the receipt.
-const settlePoll = 50 * time.Millisecond
+// settlePoll is how often await asks for the receipt; deadCheckEvery how
+// often, while there is none, it asks whether the transaction can still be
+// mined at all.
+const (
+	settlePoll     = 50 * time.Millisecond
+	deadCheckEvery = time.Second
+)
+
+// dead reports whether a SETTLING record's transaction can never be mined:
+// the signer's nonce on chain has passed the transaction's (another
+// transaction of the key took it: a second process with the key, a
+// replacement sent by hand), its receipt is not there, and the token says
+// the authorization is unused, so no transaction executed it. The nonce is
+// read before the receipt, so a transaction mined between the two reads is
+// seen by the second.
+func (f *Facilitator) dead(ctx context.Context, k authKey, r record) (bool, error) {
+	s := f.config.Signer
+	mined, err := s.Backend.NonceAt(ctx, s.Address(), nil)
+	if err != nil || mined <= r.Settlement.Nonce {
+		return false, err
+	}
+	_, err = s.Backend.TransactionReceipt(ctx, common.HexToHash(r.Settlement.TxHash))
+	if !errors.Is(err, ethereum.NotFound) {
+		return false, err // mined after all (err nil), or unknown
+	}
+	token := k.token
+	answer, err := s.Backend.CallContract(ctx, ethereum.CallMsg{To: &token, Data: tokenABI.PackAuthorizationState(k.from, k.nonce)}, nil)
+	if err != nil {
+		return false, fmt.Errorf("authorizationState: %w", err)
+	}
+	used, err := tokenABI.UnpackAuthorizationState(answer)
+	if err != nil {
+		return false, fmt.Errorf("authorizationState: %w", err)
+	}
+	return !used, nil
+}
+
+// tokenABI packs the EIP-3009 token's calls (TestUSDC's ABI, whose
+// functions used here are FiatToken's).
+var tokenABI = contracts.NewTestUSDC()
+
+// resign signs a dead SETTLING record's call again with the signer's next
+// nonce, records it (the dead transaction can never be mined, so only one
+// of the two can pay) and sends it.
+func (f *Facilitator) resign(ctx context.Context, k authKey, r record) (record, error) {
+	dead := new(types.Transaction)
+	raw, err := hexutil.Decode(r.Settlement.RawTx)
+	if err == nil {
+		err = dead.UnmarshalBinary(raw)
+	}
+	if err != nil || dead.To() == nil {
+		return record{}, fmt.Errorf("facilitator: corrupt recorded settlement %s: %v", r.Settlement.TxHash, err)
+	}
+	s := f.config.Signer
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nonceOK = false // the node's view: ours was taken
+	tx, err := s.sign(ctx, *dead.To(), dead.Gas(), dead.Data())
+	if err != nil {
+		return record{}, err
+	}
+	if raw, err = tx.MarshalBinary(); err != nil {
+		return record{}, fmt.Errorf("facilitator: encode settlement: %w", err)
+	}
+	r.Settlement = &settlement{Nonce: tx.Nonce(), TxHash: tx.Hash().Hex(), RawTx: hexutil.Encode(raw)}
+	if err := f.store(ctx, k, r); err != nil {
+		return record{}, err
+	}
+	s.nonce++
+	if err := s.Backend.SendTransaction(ctx, tx); err != nil && !isKnown(err) {
+		s.nonceOK = false
+		f.config.Logger.Warn("x402 settlement send", "tx", tx.Hash(), "error", err)
+	}
+	return r, nil
+}
 
 // finish records a settlement's final answer and releases its reservation.
 func (f *Facilitator) finish(ctx context.Context, k authKey, r record, response x402.SettleResponse) (x402.SettleResponse, error) {

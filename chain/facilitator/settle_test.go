@@ -2,12 +2,15 @@ package facilitator
 
 import (
 	"context"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollway/tollway/chain/contracts"
 	"github.com/tollway/tollway/chain/x402"
@@ -129,5 +132,68 @@ func TestSettleResumesAfterRestart(t *testing.T) {
 	}
 	if got := w.usdcOf(w.payee); got != 70_000 {
 		t.Fatalf("payee holds %d, want 70000", got)
+	}
+}
+
+// TestSettleSignsAgainWhenItsNonceIsTaken: a settlement whose transaction
+// never reached the node, and whose nonce another transaction of the
+// signer's key then took, can never be mined; a later settle sees that
+// (the nonce passed, no receipt, the authorization unused), signs the call
+// again with a fresh nonce, records it and settles: the payee paid once.
+func TestSettleSignsAgainWhenItsNonceIsTaken(t *testing.T) {
+	w := newWorld(t)
+	w.wait = 300 * time.Millisecond
+	w.restart()
+	w.mine()
+	request := w.pay(40_000, 600)
+	w.drop.Store(true) // the settlement's send is lost
+	pending := w.settle(request)
+	w.drop.Store(false)
+	if pending.Success || pending.ErrorReason != ReasonSettlementPending || pending.Transaction == "" {
+		t.Fatalf("a lost settlement: %+v, want %s", pending, ReasonSettlementPending)
+	}
+	// Another transaction of the signer's key takes the nonce.
+	ctx := context.Background()
+	client := w.sim.Client()
+	signer := crypto.PubkeyToAddress(w.signer.PublicKey)
+	nonce, err := client.PendingNonceAt(ctx, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := client.SuggestGasTipCap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
+	other, err := types.SignNewTx(w.signer, types.LatestSignerForChainID(simChainID), &types.DynamicFeeTx{
+		ChainID: simChainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: fee, Gas: 21_000, To: &signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SendTransaction(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := bind.WaitMined(ctx, client, other.Hash()); err != nil || r.Status != 1 {
+		t.Fatalf("the other transaction: %v %v", r, err)
+	}
+	w.wait = 10 * time.Second
+	w.restart() // also: the restart resends the dead transaction, refused as nonce too low
+	w.mine()
+	done := w.settle(request)
+	if !done.Success || done.Transaction == pending.Transaction || done.Transaction == "" {
+		t.Fatalf("after the nonce was taken: %+v, want success by a new transaction (not %s)", done, pending.Transaction)
+	}
+	if again := w.settle(request); again != done {
+		t.Fatalf("a retry: %+v, want %+v", again, done)
+	}
+	if got := w.usdcOf(w.payee); got != 40_000 {
+		t.Fatalf("payee holds %d, want 40000", got)
+	}
+	if got := w.reserved(); got != 0 {
+		t.Fatalf("reserved %d, want 0", got)
 	}
 }
