@@ -400,3 +400,43 @@ func FuzzCheckURL(f *testing.F) {
 		}
 	})
 }
+
+func TestAttemptTimeoutSharesTheRemainingTime(t *testing.T) {
+	tests := []struct {
+		remaining     time.Duration
+		addressesLeft int
+		want          time.Duration
+	}{
+		{10 * time.Second, 1, 10 * time.Second},
+		{10 * time.Second, 2, 5 * time.Second},
+		{30 * time.Second, 3, 10 * time.Second},
+		{6 * time.Second, 4, 2 * time.Second}, // the floor
+		{time.Second, 4, time.Second},         // never more than remains
+		{0, 3, 0},
+	}
+	for _, tt := range tests {
+		if got := attemptTimeout(tt.remaining, tt.addressesLeft); got != tt.want {
+			t.Errorf("attemptTimeout(%v, %d) = %v, want %v", tt.remaining, tt.addressesLeft, got, tt.want)
+		}
+	}
+}
+
+func TestDialTriesTheNextAddressWhenOneRefuses(t *testing.T) {
+	ln := listen(t)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	// Nothing listens on 127.0.0.2 (the listener is bound to 127.0.0.1
+	// only), so the first address refuses the connection.
+	resolver := &fakeResolver{answers: map[string][][]netip.Addr{
+		"two.example.com": {addrs("127.0.0.2", "127.0.0.1")},
+	}}
+	policy := &Policy{AllowPrivate: true, Resolver: resolver}
+	client, err := policy.DialTimeout("two.example.com:"+port, 5*time.Second)
+	if err != nil {
+		t.Fatalf("DialTimeout(two.example.com) = %v, want a connection to the second address", err)
+	}
+	defer client.Close()
+	if got, want := client.RemoteAddr().String(), ln.Addr().String(); got != want {
+		t.Errorf("connected to %s, want %s", got, want)
+	}
+	assertFirstAcceptIs(t, ln, client)
+}

@@ -43,8 +43,8 @@ type Resolver interface {
 
 // Policy is the rule for outgoing connections to user-configured targets.
 // The zero value refuses non-public addresses and resolves with
-// net.DefaultResolver. A Policy is not changed after first use, so it is
-// safe for concurrent use.
+// net.DefaultResolver. REQUIRES: a Policy is not changed after first
+// use; it is then safe for concurrent use.
 type Policy struct {
 	// AllowPrivate turns the address check off (--allow-private-targets):
 	// for local development and tests, whose upstreams listen on
@@ -176,13 +176,13 @@ func (p *Policy) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, fmt.Errorf("egress: dial %s: %w", address, err)
 	}
+	addrs = addrs[:min(len(addrs), dialAddressesMax)]
 	dialer := net.Dialer{Control: p.Control}
 	var errs []error
 	for i, a := range addrs {
-		if i == dialAddressesMax {
-			break
-		}
-		conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+		attemptCtx, cancel := attemptContext(ctx, len(addrs)-i)
+		conn, err := dialer.DialContext(attemptCtx, network, net.JoinHostPort(a.String(), port))
+		cancel()
 		if err == nil {
 			return conn, nil
 		}
@@ -194,6 +194,30 @@ func (p *Policy) DialContext(ctx context.Context, network, address string) (net.
 	return nil, fmt.Errorf("egress: dial %s: %w", address, errors.Join(errs...))
 }
 
+// attemptMin is the least time one address gets when a dial's time is
+// shared among several, as the net package's own dialer does.
+const attemptMin = 2 * time.Second
+
+// attemptContext gives one of addressesLeft attempts its share of ctx's
+// remaining time (attemptTimeout).
+func attemptContext(ctx context.Context, addressesLeft int) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, attemptTimeout(time.Until(deadline), addressesLeft))
+}
+
+// attemptTimeout shares remaining equally among addressesLeft attempts,
+// giving each at least attemptMin and at most all of it, so an address
+// that drops packets does not use up the time of the ones after it (an
+// unreachable IPv6 address before a working IPv4 one).
+func attemptTimeout(remaining time.Duration, addressesLeft int) time.Duration {
+	if addressesLeft <= 1 {
+		return remaining
+	}
+	return max(remaining/time.Duration(addressesLeft), min(attemptMin, remaining))
+}
 // DialTimeout is DialContext over "tcp" with a timeout (DialTimeoutDefault
 // if timeout is not positive). It has the type of fasthttp's
 // DialFuncWithTimeout, so HostClient{DialTimeout: policy.DialTimeout}

@@ -50,8 +50,8 @@ var (
 )
 
 // Sign returns the header value that signs body at time t under secret.
-// NB: an empty secret signs too; refusing it is the caller's job, since
-// Verify refuses it.
+// NB: Sign takes an empty secret, which Verify refuses, so such a header
+// never verifies; rejecting an empty secret earlier is the caller's job.
 func Sign(secret []byte, t time.Time, body []byte) string {
 	timestamp := strconv.FormatInt(t.Unix(), 10)
 	return keyTimestamp + "=" + timestamp + "," + schemeV1 + "=" + hex.EncodeToString(mac(secret, timestamp, body))
