@@ -218,6 +218,7 @@ func attemptTimeout(remaining time.Duration, addressesLeft int) time.Duration {
 	}
 	return max(remaining/time.Duration(addressesLeft), min(attemptMin, remaining))
 }
+
 // DialTimeout is DialContext over "tcp" with a timeout (DialTimeoutDefault
 // if timeout is not positive). It has the type of fasthttp's
 // DialFuncWithTimeout, so HostClient{DialTimeout: policy.DialTimeout}
