@@ -218,7 +218,7 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	id := engine.TransferID(newID(prefixHold))
 	if _, err := s.engine.Hold(ctxOf(ctx), engine.Hold{
 		ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(target.Route.AccountID),
-		Amount: target.Route.Price(), Timeout: gateway.HoldTimeout, Memo: "gateway " + target.Route.Slug,
+		Amount: target.Route.Price(), Timeout: gateway.HoldTimeout, Memo: `{"gatewayRoute":"` + target.Route.Slug + `"}`, // a slug needs no escaping
 		Budget: grant.key.Budget(),
 	}); err != nil {
 		return errorOf(err, "account "+target.Route.AccountID)
