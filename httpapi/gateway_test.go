@@ -61,6 +61,8 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	u.seen = append(u.seen, seenRequest{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, body: string(body), header: r.Header.Clone(), signatureErr: err})
 	u.mu.Unlock()
 	switch r.URL.Path {
+	case "/api/empty":
+		w.WriteHeader(http.StatusNoContent)
 	case "/api/fail":
 		w.WriteHeader(http.StatusInternalServerError)
 		io.WriteString(w, `{"error":"upstream broke"}`)
@@ -197,6 +199,20 @@ func TestGatewayChargesASuccessfulCallOnceAndForwardsItSigned(t *testing.T) {
 	wantHold(t, hold, "CAPTURED", "1500", "1500", "15", "1485")
 }
 
+func TestGatewayChargesAnswersWithoutABody(t *testing.T) {
+	f := startGateway(t, "10000", 0)
+	if r := f.call("HEAD", "/gw/weather/ok", ""); r.status != 200 || len(r.body) != 0 || r.header.Get("X-Upstream") != "yes" {
+		t.Fatalf("HEAD = %d %q %v", r.status, r.body, r.header)
+	}
+	if r := f.call("DELETE", "/gw/weather/empty", ""); r.status != 204 || len(r.body) != 0 {
+		t.Fatalf("DELETE answered 204 = %d %q", r.status, r.body)
+	}
+	if seen := f.upstream.requests(); len(seen) != 2 || seen[0].method != "HEAD" || seen[1].method != "DELETE" {
+		t.Fatalf("upstream saw %v, want HEAD then DELETE", seen)
+	}
+	f.wantBalances("7000", "2970")
+}
+
 func TestGatewayChargesNothingForAFailedCall(t *testing.T) {
 	f := startGateway(t, "10000", 200)
 	r := f.call("GET", "/gw/weather/fail", "")
@@ -230,6 +246,21 @@ func TestGatewayWithoutFundsIs402AndForwardsNothing(t *testing.T) {
 		t.Fatalf("the upstream saw %d requests, want none", n)
 	}
 	f.wantBalances("1499", "0")
+}
+
+func TestGatewayRefusesABodyOverTheLimitBeforeHoldingAnything(t *testing.T) {
+	f := startGateway(t, "10000", 0)
+	r := f.call("POST", "/gw/weather/ok", strings.Repeat("x", RouteBodyBytesMax+1))
+	if r.status < 400 || r.status >= 500 {
+		t.Fatalf("a body of %d bytes = %d %s, want a 4xx", RouteBodyBytesMax+1, r.status, r.body)
+	}
+	if n := f.upstream.hits.Load(); n != 0 {
+		t.Fatalf("the upstream saw %d requests, want none", n)
+	}
+	if r := f.call("POST", "/gw/weather/ok", strings.Repeat("x", RouteBodyBytesMax)); r.status != 200 || len(r.body) != len("hello POST /api/ok? ")+RouteBodyBytesMax {
+		t.Fatalf("a body of exactly %d bytes = %d, %d bytes back", RouteBodyBytesMax, r.status, len(r.body))
+	}
+	f.wantBalances("8500", "1485")
 }
 
 func TestGatewayRefusesKeysWithoutTheScopeUnknownRoutesAndOtherMethods(t *testing.T) {

@@ -80,13 +80,22 @@ func (t *Target) PrepareRequest(out, in *fasthttp.Request, path, chargeID string
 	out.Header.Set(HeaderSignature, signature.Sign([]byte(t.Route.Secret), now, body))
 }
 
+// tollways reports whether a response header is one Tollway sets on its
+// own answers (X-Request-Id, the key's RateLimit-*, Tollway-*): the
+// upstream's would contradict them.
+func tollways(name []byte) bool {
+	return bytes.EqualFold(name, []byte("X-Request-Id")) ||
+		len(name) >= 10 && bytes.EqualFold(name[:10], []byte("RateLimit-")) ||
+		len(name) >= 8 && bytes.EqualFold(name[:8], []byte("Tollway-"))
+}
+
 // CopyResponseHeader copies the upstream's answer's status and headers to
-// out, without hop-by-hop ones.
+// out, without hop-by-hop ones and without those Tollway sets itself.
 func CopyResponseHeader(out, in *fasthttp.ResponseHeader) {
 	out.SetStatusCode(in.StatusCode())
 	connection := in.Peek(fasthttp.HeaderConnection)
 	for name, value := range in.All() {
-		if dropped(name, connection) {
+		if dropped(name, connection) || tollways(name) {
 			continue
 		}
 		out.AddBytesKV(name, value)

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,5 +246,91 @@ func TestPrepareRequestDropsCredentialsAndHopByHopAndSigns(t *testing.T) {
 	header := string(out.Header.Peek(HeaderSignature))
 	if err := signature.Verify(header, out.Body(), []byte(created.Secret), time.Minute, now); err != nil {
 		t.Errorf("signature %q does not verify: %v", header, err)
+	}
+}
+
+func TestCopyResponseHeaderKeepsTollwaysOwnAndDropsHopByHop(t *testing.T) {
+	in, out := &fasthttp.ResponseHeader{}, &fasthttp.ResponseHeader{}
+	in.SetStatusCode(201)
+	in.Set("Connection", "X-Hop")
+	in.Set("X-Hop", "1")
+	in.Set("Keep-Alive", "timeout=5")
+	in.Set("X-Request-Id", "upstream's")
+	in.Set("RateLimit-Remaining", "0")
+	in.Set("Tollway-Charge-Id", "hold_forged")
+	in.Set("Content-Type", "text/csv")
+	in.Add("Set-Cookie", "a=1")
+	in.Add("Set-Cookie", "b=2")
+	in.Set("X-Kept", "yes")
+	out.Set("X-Request-Id", "req_ours")
+	CopyResponseHeader(out, in)
+	if out.StatusCode() != 201 || string(out.ContentType()) != "text/csv" || string(out.Peek("X-Kept")) != "yes" {
+		t.Fatalf("copied %q", out.Header())
+	}
+	for _, gone := range []string{"X-Hop", "Keep-Alive", "RateLimit-Remaining", "Tollway-Charge-Id"} {
+		if v := out.Peek(gone); v != nil {
+			t.Errorf("header %s = %q crossed the gateway", gone, v)
+		}
+	}
+	if ids := bytes.Count(out.Header(), []byte("X-Request-Id")); ids != 1 || string(out.Peek("X-Request-Id")) != "req_ours" {
+		t.Errorf("%d X-Request-Id, %q; want ours only", ids, out.Peek("X-Request-Id"))
+	}
+	if cookies := bytes.Count(out.Header(), []byte("Set-Cookie")); cookies != 2 {
+		t.Errorf("%d Set-Cookie headers, want 2", cookies)
+	}
+}
+
+// switchingResolver answers with whatever address it holds now: a name
+// that rebinds between registration and connection.
+type switchingResolver struct{ addr atomic.Pointer[netip.Addr] }
+
+func (s *switchingResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{*s.addr.Load()}, nil
+}
+
+func TestAnUpstreamThatRebindsToAPrivateAddressIsRefusedAtConnectTime(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			conn.Close()
+		}
+	}()
+	resolver := &switchingResolver{}
+	public := netip.MustParseAddr("93.184.216.34")
+	resolver.addr.Store(&public)
+	g := New(&memoryTable{rows: map[string][]byte{}}, &egress.Policy{Resolver: resolver})
+	r := validRoute()
+	r.Upstream = "http://rebind.example.com:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if _, err := g.Create(context.Background(), r, now); err != nil {
+		t.Fatalf("Create while the name is public: %v", err)
+	}
+	loopback := netip.MustParseAddr("127.0.0.1")
+	resolver.addr.Store(&loopback)
+	target, _ := g.Target(r.Slug)
+	in, request, response := fasthttp.AcquireRequest(), fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	in.Header.SetMethod("GET")
+	target.PrepareRequest(request, in, "/x", "hold_1", now)
+	err = target.Client.DoTimeout(request, response, 5*time.Second)
+	if !errors.Is(err, egress.ErrNotPublic) {
+		t.Fatalf("call after the name rebound to 127.0.0.1 = %v, want egress.ErrNotPublic", err)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("the private listener accepted %d connections, want none", n)
+	}
+}
+
+func TestAHoldOutlivesTheLongestCall(t *testing.T) {
+	if longest := time.Duration(TimeoutMsMax) * time.Millisecond; HoldTimeout < 2*longest {
+		t.Fatalf("HoldTimeout %v leaves too little beyond the longest call, %v, to capture before the hold expires", HoldTimeout, longest)
 	}
 }
