@@ -215,6 +215,11 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if !target.Route.Allows(string(ctx.Method())) {
 		return errMethodNotAllowed
 	}
+	raw, _ := ctx.UserValue("path").(string)
+	path, err := gateway.ForwardPath(raw)
+	if err != nil {
+		return invalid("invalid_path", "the path has an invalid %-escape")
+	}
 	id := engine.TransferID(newID(prefixHold))
 	if _, err := s.engine.Hold(ctxOf(ctx), engine.Hold{
 		ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(target.Route.AccountID),
@@ -223,10 +228,9 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	}); err != nil {
 		return errorOf(err, "account "+target.Route.AccountID)
 	}
-	path, _ := ctx.UserValue("path").(string)
 	request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	target.PrepareRequest(request, &ctx.Request, "/"+path, string(id), s.now())
-	err := target.Client.DoTimeout(request, response, target.Route.Timeout())
+	target.PrepareRequest(request, &ctx.Request, path, string(id), s.now())
+	err = target.Client.DoTimeout(request, response, target.Route.Timeout())
 	fasthttp.ReleaseRequest(request)
 	if err != nil {
 		fasthttp.ReleaseResponse(response)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -197,6 +198,33 @@ func TestGatewayChargesASuccessfulCallOnceAndForwardsItSigned(t *testing.T) {
 	}
 	hold := expect(t, f.ts.do("GET", "/v1/holds/"+chargeID, f.m.key, nil), 200, "", "")
 	wantHold(t, hold, "CAPTURED", "1500", "1500", "15", "1485")
+}
+
+func TestGatewayForwardsOnlyUnderTheUpstreamsPath(t *testing.T) {
+	f := startGateway(t, "10000", 0)
+	// net/http will not send a bad escape: write the request by hand.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.ts.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /gw/weather/a%%zz HTTP/1.1\r\nHost: tollway\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", f.gwKey)
+	bad, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(bad.Body)
+	conn.Close()
+	expect(t, response{status: bad.StatusCode, header: bad.Header, body: body}, 400, typeInvalidRequest, "invalid_path")
+	for _, path := range []string{"/gw/weather/x/%2e%2e/%2e%2e/admin", "/gw/weather/x/%2E%2E%2F%2e%2e%2Fadmin", "/gw/weather/b%20c/%3Fd/"} {
+		if r := f.call("GET", path, ""); r.status != 200 {
+			t.Fatalf("%s = %d %s", path, r.status, r.body)
+		}
+	}
+	seen := f.upstream.requests()
+	if len(seen) != 3 || seen[0].path != "/api/admin" || seen[1].path != "/api/admin" || seen[2].path != "/api/b c/?d/" || seen[2].query != "" {
+		t.Fatalf("upstream saw %+v, want /api/admin twice, then /api/b c/?d/ without a query", seen)
+	}
+	f.wantBalances("5500", "4455")
 }
 
 func TestGatewayChargesAnswersWithoutABody(t *testing.T) {

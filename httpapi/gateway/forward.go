@@ -2,6 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	pathpkg "path"
 	"strings"
 	"time"
 
@@ -55,7 +59,7 @@ func credential(name []byte) bool {
 
 // PrepareRequest writes into out the call in to forward to t: in's method
 // and body, the route's upstream path joined with path (the part after
-// /gw/{slug}, decoded and normalized by the router, starting with /) and in's query, and in's headers
+// /gw/{slug}, as ForwardPath returns it) and in's query, and in's headers
 // without hop-by-hop ones and the consumer's credentials, plus the charge
 // id and the signature of the body at now.
 func (t *Target) PrepareRequest(out, in *fasthttp.Request, path, chargeID string, now time.Time) {
@@ -64,7 +68,9 @@ func (t *Target) PrepareRequest(out, in *fasthttp.Request, path, chargeID string
 	uri := out.URI()
 	uri.SetScheme(t.Upstream.Scheme)
 	uri.SetHost(t.Upstream.Host)
-	uri.SetPath(strings.TrimSuffix(t.Upstream.Path, "/") + path)
+	// The client sends the path as it is here (HostClient's
+	// DisablePathNormalizing): both parts are escaped already.
+	uri.SetPath(strings.TrimSuffix(t.Upstream.EscapedPath(), "/") + path)
 	uri.SetQueryStringBytes(in.URI().QueryString())
 	connection := in.Header.Peek(fasthttp.HeaderConnection)
 	for name, value := range in.Header.All() {
@@ -87,6 +93,27 @@ func tollways(name []byte) bool {
 	return bytes.EqualFold(name, []byte("X-Request-Id")) ||
 		len(name) >= 10 && bytes.EqualFold(name[:10], []byte("RateLimit-")) ||
 		len(name) >= 8 && bytes.EqualFold(name[:8], []byte("Tollway-"))
+}
+
+// ErrPath means a call's path does not decode (a bad %-escape).
+var ErrPath = errors.New("gateway: invalid path")
+
+// ForwardPath returns the path to forward for raw, the part of a call's
+// path after /gw/{slug}/ as the client sent it (the router matches the
+// path unnormalized and undecoded): decoded, rooted, without . and ..
+// segments (path.Clean, keeping a final slash), escaped again. NB: an
+// upstream that resolved a .. (sent plain or as %2e%2e) would serve what
+// lies above the route's base path.
+func ForwardPath(raw string) (string, error) {
+	decoded, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrPath, err)
+	}
+	cleaned := pathpkg.Clean("/" + decoded)
+	if strings.HasSuffix(decoded, "/") && cleaned != "/" {
+		cleaned += "/"
+	}
+	return (&url.URL{Path: cleaned}).EscapedPath(), nil
 }
 
 // CopyResponseHeader copies the upstream's answer's status and headers to

@@ -102,7 +102,6 @@ func TestCreateChecksEveryFieldAndNamesIt(t *testing.T) {
 		{"pricePerCall", func(r *Route) { r.PricePerCall = "340282366920938463463374607431768211456" }}, // 2^128
 		{"methods", func(r *Route) { r.Methods = []string{"GET", "TRACE"} }},
 		{"methods", func(r *Route) { r.Methods = []string{"get"} }},
-		{"methods", func(r *Route) { r.Methods = []string{} }},
 		{"timeoutMs", func(r *Route) { r.TimeoutMs = TimeoutMsMin - 1 }},
 		{"timeoutMs", func(r *Route) { r.TimeoutMs = TimeoutMsMax + 1 }},
 	}
@@ -332,5 +331,20 @@ func TestAnUpstreamThatRebindsToAPrivateAddressIsRefusedAtConnectTime(t *testing
 func TestAHoldOutlivesTheLongestCall(t *testing.T) {
 	if longest := time.Duration(TimeoutMsMax) * time.Millisecond; HoldTimeout < 2*longest {
 		t.Fatalf("HoldTimeout %v leaves too little beyond the longest call, %v, to capture before the hold expires", HoldTimeout, longest)
+	}
+}
+
+func TestForwardPathStaysUnderTheRoot(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "/", "a/b": "/a/b", "a/b/": "/a/b/", "../../etc/passwd": "/etc/passwd", "%2e%2e/%2E%2E/admin": "/admin",
+		"x/..%2f..%2fadmin": "/admin", "a/../../b/": "/b/", "./a//b": "/a/b", "..": "/", "../": "/",
+		"b%20c/%3Fd": "/b%20c/%3Fd", "100%25": "/100%25", "caf%C3%A9": "/caf%C3%A9",
+	} {
+		if got, err := ForwardPath(in); err != nil || got != want {
+			t.Errorf("ForwardPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ForwardPath("a%zz"); !errors.Is(err, ErrPath) {
+		t.Errorf("ForwardPath of a bad escape = %v, want ErrPath", err)
 	}
 }

@@ -38,7 +38,7 @@ const (
 )
 
 // Methods are the HTTP methods a route may allow; a route without methods
-// allows them all.
+// (absent or []) allows them all.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 // Route is a supplier's priced upstream. Secret is the HMAC key of the
@@ -126,9 +126,6 @@ func check(ctx context.Context, policy *egress.Policy, r *Route) (map[string]str
 		if !slices.Contains(Methods, m) {
 			fields["methods"] = "must be HTTP methods among " + strings.Join(Methods, ", ")
 		}
-	}
-	if r.Methods != nil && len(r.Methods) == 0 {
-		fields["methods"] = "must not be empty; leave it out to allow every method"
 	}
 	r.Methods = methods
 	if len(methods) == 0 {
