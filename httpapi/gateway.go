@@ -220,11 +220,14 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if err != nil {
 		return invalid("invalid_path", "the path has an invalid %-escape")
 	}
+	// Every call is its own hold, under a fresh id: the consumer's
+	// Idempotency-Key, if any, is the upstream's to honour. The memo is
+	// the hold's metadata, a JSON object; a slug needs no escaping.
 	id := engine.TransferID(newID(prefixHold))
 	if _, err := s.engine.Hold(ctxOf(ctx), engine.Hold{
 		ID: id, From: engine.AccountID(grant.account), To: engine.AccountID(target.Route.AccountID),
-		Amount: target.Route.Price(), Timeout: gateway.HoldTimeout, Memo: `{"gatewayRoute":"` + target.Route.Slug + `"}`, // a slug needs no escaping
-		Budget: grant.key.Budget(),
+		Amount: target.Route.Price(), Timeout: gateway.HoldTimeout, Budget: grant.key.Budget(),
+		Memo: `{"gatewayRoute":"` + target.Route.Slug + `"}`,
 	}); err != nil {
 		return errorOf(err, "account "+target.Route.AccountID)
 	}
@@ -235,6 +238,7 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if err != nil {
 		fasthttp.ReleaseResponse(response)
 		s.settleCall(id, target.Route.Price(), false)
+		s.logger.Warn("gateway call failed", "route", target.Route.Slug, "hold", string(id), "error", err)
 		if errors.Is(err, fasthttp.ErrTimeout) {
 			return errUpstreamTimeout
 		}
