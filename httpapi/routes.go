@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/httpapi/gateway"
 
 	_ "embed"
 )
@@ -86,6 +87,16 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/resources", s.createResource)
 	add("GET", "/v1/resources", s.listResources)
 	add("PUT", "/v1/resources/{id}", s.replaceResource)
+
+	add("POST", "/v1/routes", s.createRoute)
+	add("GET", "/v1/routes", s.listRoutes)
+	add("GET", "/v1/routes/{slug}", s.getRoute)
+	add("PUT", "/v1/routes/{slug}", s.replaceRoute)
+	add("DELETE", "/v1/routes/{slug}", s.deleteRoute)
+	// Every method a route may forward; the route's own methods decide.
+	for _, method := range gateway.Methods {
+		add(method, "/gw/{slug}/{path:*}", s.gatewayCall)
+	}
 	return r
 }
 

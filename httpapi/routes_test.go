@@ -18,6 +18,8 @@ func TestEveryRouteIsInTheOpenAPIDocumentAndViceVersa(t *testing.T) {
 	routed := ts.server.router.List()
 	for method, paths := range routed {
 		for _, path := range paths {
+			// The router's catch-all is an ordinary parameter in OpenAPI.
+			path = strings.Replace(path, "{path:*}", "{path}", 1)
 			if !slices.Contains(documented[path], method) {
 				t.Errorf("route %s %s is not in openapi.json", method, path)
 			}
@@ -25,7 +27,7 @@ func TestEveryRouteIsInTheOpenAPIDocumentAndViceVersa(t *testing.T) {
 	}
 	for path, methods := range documented {
 		for _, method := range methods {
-			if !slices.Contains(routed[method], path) {
+			if !slices.Contains(routed[method], strings.Replace(path, "{path}", "{path:*}", 1)) && !slices.Contains(routed[method], path) {
 				t.Errorf("openapi.json documents %s %s, which is not routed", method, path)
 			}
 		}

@@ -29,6 +29,8 @@ import (
 	"github.com/tollway/tollway/engine/registry"
 	"github.com/tollway/tollway/engine/usage"
 	"github.com/tollway/tollway/engine/x402metrics"
+	"github.com/tollway/tollway/httpapi/egress"
+	"github.com/tollway/tollway/httpapi/gateway"
 )
 
 // Server settings; the transport's limits and timeouts are in transport.go.
@@ -113,6 +115,10 @@ type Config struct {
 	// without an API key (--x402-open).
 	Facilitator *facilitator.Facilitator
 	X402Open    bool
+	// AllowPrivateTargets lets gateway upstreams (and webhook URLs) be on
+	// loopback, private or link-local addresses (--allow-private-targets):
+	// local development and tests.
+	AllowPrivateTargets bool
 }
 
 // ChainInfo is what clients learn of the chain in use (GET /v1/config):
@@ -136,6 +142,7 @@ type Server struct {
 	engine      *engine.Engine
 	directory   *directory.Directory
 	registry    *registry.Registry   // x402 networks, assets and resources
+	gateway     *gateway.Registry    // the metering gateway's routes
 	usage       *usage.Projection    // usage reports; the server opens and closes it
 	x402Metrics *x402metrics.Metrics // x402 facilitator metrics; opened and closed likewise
 	keyActors   *actors.Keys
@@ -207,6 +214,10 @@ func New(config Config) (*Server, error) {
 		if err = s.registry.Load(); err == nil {
 			err = registerChain(context.Background(), s.registry, &s.config)
 		}
+	}
+	if err == nil {
+		s.gateway = gateway.New(config.Engine, &egress.Policy{AllowPrivate: config.AllowPrivateTargets})
+		err = s.gateway.Load()
 	}
 	if err == nil {
 		s.usage, err = usage.Open(config.Engine, usage.Options{Logger: config.Logger})

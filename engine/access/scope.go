@@ -52,6 +52,7 @@ const (
 	ScopeUsageRead
 	ScopeSettlementsRead
 	ScopeX402Facilitate
+	ScopeGatewayCall
 	scopeEnd
 
 	// ScopeAll is every scope, written "*".
@@ -72,6 +73,7 @@ var scopeNames = [...]struct {
 	{ScopeUsageRead, "usage:read"},
 	{ScopeSettlementsRead, "settlements:read"},
 	{ScopeX402Facilitate, "x402:facilitate"},
+	{ScopeGatewayCall, "gateway:call"},
 }
 
 // ScopesMax bounds the scope names of one key.
