@@ -285,7 +285,8 @@ func (s *Service) attempt(st *endpointState, key []byte, p pending) (time.Durati
 	}
 	p.attempts++
 	status, postErr := s.post(st, p.body)
-	if st.ctx.Err() != nil {
+	acknowledged := postErr == nil && status >= 200 && status < 300
+	if !acknowledged && st.ctx.Err() != nil {
 		return 0, nil // stopping: the event stays in the outbox, attempted again after a restart
 	}
 	now := s.options.Now()
@@ -296,7 +297,7 @@ func (s *Service) attempt(st *endpointState, key []byte, p pending) (time.Durati
 	var outbox engine.Row
 	retry := time.Duration(0)
 	switch {
-	case postErr == nil && status >= 200 && status < 300:
+	case acknowledged:
 		d.Outcome, outbox = OutcomeDelivered, engine.Row{Key: key}
 	case now.Sub(p.first) >= RetryWindow:
 		d.Outcome, outbox = OutcomeFailed, engine.Row{Key: key}
