@@ -86,6 +86,12 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/resources", s.createResource)
 	add("GET", "/v1/resources", s.listResources)
 	add("PUT", "/v1/resources/{id}", s.replaceResource)
+
+	add("POST", "/v1/webhooks", s.createWebhook)
+	add("GET", "/v1/webhooks", s.listWebhooks)
+	add("GET", "/v1/webhooks/{id}", s.getWebhook)
+	add("DELETE", "/v1/webhooks/{id}", s.deleteWebhook)
+	add("GET", "/v1/webhooks/{id}/deliveries", s.listDeliveries)
 	return r
 }
 

@@ -251,6 +251,7 @@ type serveConfig struct {
 	bodyBudgetBytes         int64
 	metricsPublic           bool
 	x402Open                bool // serve /x402/* without an API key
+	allowPrivateTargets     bool // webhook URLs (and upstreams) may be loopback, private or link-local
 	// chain is chainEmbedded (the local chain in DATA/chain, JSON-RPC on
 	// chainListen), chainNone, or chainRemote (a node at chainRPC, with a
 	// deployment made beforehand) when chainRPC is set.
@@ -328,6 +329,8 @@ func serveFlags(c *serveConfig) envFlags {
 		"most bytes of request bodies over 16 KiB (batches) read or handled at once; beyond, 503 with Retry-After")
 	flags.Var(newBoolFlag(&c.metricsPublic), "metrics-public", "serve /metrics without the admin token")
 	flags.Var(newBoolFlag(&c.x402Open), "x402-open", "serve the x402 facilitator (/x402/*) without an API key")
+	flags.Var(newBoolFlag(&c.allowPrivateTargets), "allow-private-targets",
+		"let upstreams and webhook URLs be loopback, private or link-local addresses (local development only)")
 	c.x402Settle = facilitator.SettlePerPayment
 	flags.Var(&settleModeFlag{&c.x402Settle}, "x402-settle", "how the x402 facilitator settles: payment (one transaction per "+
 		"settle, answered with its receipt) or batch (answered once durably queued; many authorizations per transaction "+
@@ -475,6 +478,7 @@ func serve(args []string, stdout io.Writer) error {
 		IdempotencyStoreBytes: c.idempotencyStoreBytes, AccountsPerUser: c.accountsPerUser, KeysPerAccount: c.keysPerAccount,
 		FileLimit: fileLimit, ConnectionsMax: maxConns, ConnectionsPerIPMax: maxConnsPerIP,
 		BodyBudgetBytes: c.bodyBudgetBytes, MetricsPublic: c.metricsPublic, X402Open: c.x402Open,
+		AllowPrivateTargets: c.allowPrivateTargets,
 	}
 	c.auth.apply(&config)
 	settlement, err := openChain(ctx, c, logger)
