@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/webhooks"
 	"github.com/tollway/tollway/httpapi/signature"
@@ -111,6 +113,7 @@ func (rc *receiver) expect(n int) []received {
 type world struct {
 	t       *testing.T
 	dir     string
+	engine  engine.Options // Dir is dir unless set
 	options webhooks.Options
 	eng     *engine.Engine
 	svc     *webhooks.Service
@@ -118,7 +121,14 @@ type world struct {
 }
 
 func newWorld(t *testing.T, options webhooks.Options) *world {
-	w := &world{t: t, dir: t.TempDir(), options: options}
+	return newWorldOn(t, engine.Options{}, options)
+}
+
+func newWorldOn(t *testing.T, engineOptions engine.Options, options webhooks.Options) *world {
+	w := &world{t: t, dir: t.TempDir(), engine: engineOptions, options: options}
+	if w.engine.Dir == "" {
+		w.engine.Dir = w.dir
+	}
 	w.options.OwnerOf = func(engine.AccountID) (string, bool) { return owner, true }
 	w.openEngine()
 	for _, id := range []engine.AccountID{"alice", "bob"} {
@@ -134,7 +144,7 @@ func newWorld(t *testing.T, options webhooks.Options) *world {
 func (w *world) openEngine() {
 	w.t.Helper()
 	var err error
-	if w.eng, err = engine.Open(engine.Options{Dir: w.dir}); err != nil {
+	if w.eng, err = engine.Open(w.engine); err != nil {
 		w.t.Fatalf("engine.Open = %v", err)
 	}
 }
@@ -331,9 +341,8 @@ func TestReceiverFailingThenRecoveringGetsEverythingInOrder(t *testing.T) {
 		t.Errorf("backoffs = %v, want %v", got, want)
 	}
 	page := w.logged(e.ID, 10)
-	var err error
 	if len(page) != 10 {
-		t.Fatalf("Deliveries = %d, %v; want 10 entries (4 retrying, 6 delivered)", len(page), err)
+		t.Fatalf("delivery log holds %d entries, want 10 (4 retrying, 6 delivered)", len(page))
 	}
 	slices.Reverse(page) // oldest first
 	for i, d := range page {
@@ -522,4 +531,45 @@ func TestRegistryLimitsOwnershipAndDelete(t *testing.T) {
 	if n := len(w.svc.Endpoints(owner)); n != webhooks.EndpointsPerOwnerMax-1 {
 		t.Errorf("Endpoints after reopen = %d, want %d", n, webhooks.EndpointsPerOwnerMax-1)
 	}
+}
+
+// A crash image taken right after deposits are acknowledged, with the
+// receiver down and a snapshot behind them: the reopened deliverer finds
+// each one, in its outbox or in the log its retention kept, and delivers
+// it; none is lost.
+func TestCrashImageLosesNoAcknowledgedEvent(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	var down sync.Mutex
+	failing := true
+	rc := newReceiver(t, func(received, int) int {
+		down.Lock()
+		defer down.Unlock()
+		if failing {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	w := newWorldOn(t, engine.Options{Dir: "/data", FS: mem, SnapshotEvery: -1}, webhooks.Options{
+		Sleep: func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() }})
+	w.register(rc)
+	for range 3 {
+		w.credit()
+	}
+	if err := w.eng.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.credit()
+	}
+	image := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	w.close()
+	down.Lock()
+	failing = false
+	down.Unlock()
+	w.engine.FS, w.options.Sleep = image, nil
+	w.openEngine()
+	w.openService()
+	checkCredits(t, rc.expect(6), 1, 6)
+	w.credit()
+	checkCredits(t, rc.expect(1), 7, 7)
 }
