@@ -174,15 +174,27 @@ func Open(eng *engine.Engine, options Options) (*Service, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	cursor, err := s.loadCursor()
+	cursor, found, err := s.loadCursor()
 	if err != nil {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.sub, err = eng.Subscribe(s.ctx, cursor+1)
-	if err != nil {
-		s.cancel()
-		return nil, fmt.Errorf("webhooks: resume from position %d: %w", cursor+1, err)
+	for attempt := 0; ; attempt++ {
+		if !found {
+			if cursor, err = s.register(); err != nil {
+				s.cancel()
+				return nil, err
+			}
+		}
+		s.sub, err = eng.Subscribe(s.ctx, cursor+1)
+		if errors.Is(err, engine.ErrTruncated) && !found && attempt == 0 {
+			continue // a snapshot truncated past the registration as it committed
+		}
+		if err != nil {
+			s.cancel()
+			return nil, fmt.Errorf("webhooks: resume after position %d: %w", cursor, err)
+		}
+		break
 	}
 	s.cursor, s.persisted = cursor, cursor
 	for _, st := range s.endpoints {
@@ -288,14 +300,9 @@ func (s *Service) deleteRows(ctx context.Context, rows []engine.Row) error {
 	return nil
 }
 
-// loadCursor reads the cursor, or registers a new deliverer at the latest
-// durable position (with its retention, in one write).
-func (s *Service) loadCursor() (uint64, error) {
-	var (
-		cursor uint64
-		found  bool
-	)
-	err := s.engine.ScanRows([]byte(cursorKey), func(key, value []byte) error {
+// loadCursor reads the cursor; found is false for a new deliverer.
+func (s *Service) loadCursor() (cursor uint64, found bool, err error) {
+	err = s.engine.ScanRows([]byte(cursorKey), func(key, value []byte) error {
 		if string(key) != cursorKey || len(value) != 8 {
 			return fmt.Errorf("%w: cursor %q = %x", errCorrupt, key, value)
 		}
@@ -303,12 +310,15 @@ func (s *Service) loadCursor() (uint64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("webhooks: load cursor: %w", err)
+		return 0, false, fmt.Errorf("webhooks: load cursor: %w", err)
 	}
-	if found {
-		return cursor, nil
-	}
-	cursor = s.engine.Position()
+	return cursor, found, nil
+}
+
+// register writes a new deliverer's cursor and retention at the latest
+// durable position, in one write.
+func (s *Service) register() (uint64, error) {
+	cursor := s.engine.Position()
 	if _, err := s.engine.WriteRows(context.Background(), cursorRow(cursor), engine.RetainRow(RetentionName, cursor)); err != nil {
 		return 0, fmt.Errorf("webhooks: register: %w", err)
 	}

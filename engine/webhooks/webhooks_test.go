@@ -573,3 +573,21 @@ func TestCrashImageLosesNoAcknowledgedEvent(t *testing.T) {
 	w.credit()
 	checkCredits(t, rc.expect(1), 7, 7)
 }
+
+func TestFullOutboxDropsNewEventsAndLogsThem(t *testing.T) {
+	rc := newReceiver(t, func(received, int) int { return http.StatusServiceUnavailable })
+	w := newWorld(t, webhooks.Options{OutboxMax: 2,
+		Sleep: func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() }})
+	e := w.register(rc)
+	for range 5 {
+		w.credit()
+	}
+	page := w.logged(e.ID, 4) // one attempt of the first, three dropped
+	outcomes := map[string]int{}
+	for _, d := range page {
+		outcomes[d.Outcome]++
+	}
+	if outcomes[webhooks.OutcomeDropped] != 3 || outcomes[webhooks.OutcomeRetrying] != 1 || len(page) != 4 {
+		t.Errorf("delivery log = %+v, want 3 dropped and 1 retrying", page)
+	}
+}
