@@ -591,3 +591,67 @@ func TestFullOutboxDropsNewEventsAndLogsThem(t *testing.T) {
 		t.Errorf("delivery log = %+v, want 3 dropped and 1 retrying", page)
 	}
 }
+
+// testClock is the engine's settable clock.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Each type mapped today, from the engine's own operations: a deposit, a
+// session ended, a hold expired (at the payer's next decision, its
+// deadline passed). Both parties are the owner's, and the endpoint gets
+// each event once.
+func TestEveryMappedTypeIsDeliveredOnce(t *testing.T) {
+	clock := &testClock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	w := newWorldOn(t, engine.Options{Clock: clock.Now}, webhooks.Options{})
+	rc := newReceiver(t, nil)
+	w.register(rc, webhooks.EventDepositCredited, webhooks.EventSessionEnded, webhooks.EventHoldExpired)
+	ctx := context.Background()
+	if _, err := w.eng.Credit(ctx, "dep-1", "alice", engine.NewAmount(1000)); err != nil {
+		t.Fatal(err)
+	}
+	w.credits++
+	if _, err := w.eng.Hold(ctx, engine.Hold{ID: "hold_1", From: "alice", To: "bob", Amount: engine.NewAmount(1), Timeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.OpenSession(ctx, engine.OpenSession{ID: "sess_1", From: "alice", To: "bob", Rate: engine.NewAmount(1), MaxSeconds: 60}); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func(context.Context, engine.TransferID, engine.AccountID) (engine.Session, error){
+		w.eng.AcceptSession, w.eng.StartSession, w.eng.EndSession} {
+		if _, err := step(ctx, "sess_1", "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Second)
+	w.credit() // alice's next decision expires her hold first
+	got := rc.expect(4)
+	want := []struct{ kind, id string }{
+		{webhooks.EventDepositCredited, "dep-1"}, {webhooks.EventSessionEnded, "sess_1"},
+		{webhooks.EventHoldExpired, "hold_1"}, {webhooks.EventDepositCredited, "dep-2"},
+	}
+	for i, r := range got {
+		if r.Type != want[i].kind || r.Data["id"] != want[i].id {
+			t.Errorf("delivery %d = %s %v, want %s of %s", i, r.Type, r.Data, want[i].kind, want[i].id)
+		}
+	}
+	if d := got[1].Data; d["consumerAccountId"] != "alice" || d["supplierAccountId"] != "bob" || d["captured"] != "0" {
+		t.Errorf("session.ended data = %v", d)
+	}
+	if d := got[2].Data; d["accountId"] != "alice" || d["payeeAccountId"] != "bob" || d["amount"] != "1" {
+		t.Errorf("hold.expired data = %v", d)
+	}
+}
