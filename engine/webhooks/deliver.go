@@ -95,6 +95,14 @@ func (s *Service) dispatch() {
 	}
 }
 
+// eventRowOverheadMax bounds what an outbox row adds to its event's body:
+// its key, the attempts, the account; or a dropped entry with its trim.
+const eventRowOverheadMax = 512
+
+// One event's rows for every endpoint that may want it fit in one write
+// (a negative array length does not compile).
+var _ [dispatchRowsBytesMax - 2*EndpointsPerOwnerMax*(EventBytesMax+eventRowOverheadMax)]struct{}
+
 // dispatchBatch is the rows of events taken off the subscription and not
 // written yet, and the workers to wake once they are.
 type dispatchBatch struct {
@@ -139,12 +147,16 @@ func (s *Service) enqueue(batch *dispatchBatch, position uint64, m mapped) error
 		}
 	}
 	s.mu.Unlock()
-	for i, st := range targets {
-		if batch.bytes+len(m.body)+256 > dispatchRowsBytesMax {
-			if err := s.write(batch); err != nil {
-				return err
-			}
+	// One event's rows go in one write, with the cursor before it or
+	// after it, never between: a restart would enqueue it again for some
+	// endpoints. They fit: at most 2 owners' EndpointsPerOwnerMax rows of
+	// EventBytesMax.
+	if batch.bytes+len(targets)*(len(m.body)+eventRowOverheadMax) > dispatchRowsBytesMax && len(batch.rows) > 0 {
+		if err := s.write(batch); err != nil {
+			return err
 		}
+	}
+	for i, st := range targets {
 		row, ok := s.outboxRow(st, pending{account: accounts[i], body: m.body})
 		if !ok {
 			s.logger.Warn("webhooks: outbox full, event dropped", "endpoint", st.ID, "event", EventID(position))

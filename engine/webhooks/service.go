@@ -47,6 +47,9 @@ const (
 	// write within engine.RowsBytesMax, with room for the cursor's rows.
 	dispatchBatchMax     = 512
 	dispatchRowsBytesMax = engine.RowsBytesMax - 1024
+	// idleConnectionsMax bounds the idle connections kept to receivers,
+	// two per host at most.
+	idleConnectionsMax = 256
 	// FlushInterval bounds how long the cursor lags the events dispatched
 	// when none was mapped (a restart reads them again, to no effect).
 	FlushInterval = 5 * time.Second
@@ -165,7 +168,7 @@ func Open(eng *engine.Engine, options Options) (*Service, error) {
 	s := &Service{engine: eng, logger: options.Logger, options: options,
 		endpoints: make(map[string]*endpointState), done: make(chan struct{})}
 	s.client = &http.Client{
-		Transport: &http.Transport{DialContext: options.DialContext, MaxIdleConnsPerHost: 2,
+		Transport: &http.Transport{DialContext: options.DialContext, MaxIdleConns: idleConnectionsMax, MaxIdleConnsPerHost: 2,
 			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second, DisableCompression: true},
 		// A redirect is a non-2xx answer: following it would send the
 		// signed event to a target its owner did not register.
