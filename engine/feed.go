@@ -84,7 +84,15 @@ type feedInbox struct {
 	batches []*feedBatch
 	bytes   int
 	dropped bool // batches were dropped since the last take: read the log
+	// spare is a slice take handed out and recycle gave back, emptied:
+	// the next take's batches are appended into it, so a subscriber costs
+	// no allocation per commit (each take would leave a nil slice to grow).
+	spare []*feedBatch
 }
+
+// feedSpareMax bounds the capacity of the slice an inbox keeps for reuse:
+// one past a burst is dropped rather than held.
+const feedSpareMax = 64
 
 func newFeedInbox(bytesMax int) *feedInbox {
 	return &feedInbox{ready: make(chan struct{}, 1), bytesMax: bytesMax}
@@ -112,6 +120,21 @@ func (in *feedInbox) take() (batches []*feedBatch, dropped bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	batches, dropped = in.batches, in.dropped
-	in.batches, in.bytes, in.dropped = nil, 0, false
+	in.batches, in.bytes, in.dropped = in.spare, 0, false
+	in.spare = nil
 	return batches, dropped
+}
+
+// recycle gives back a slice take returned, once its batches are
+// delivered: the inbox appends the next ones into it.
+func (in *feedInbox) recycle(batches []*feedBatch) {
+	if batches == nil || cap(batches) > feedSpareMax {
+		return
+	}
+	clear(batches)
+	in.mu.Lock()
+	if in.spare == nil {
+		in.spare = batches[:0]
+	}
+	in.mu.Unlock()
 }

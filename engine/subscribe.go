@@ -120,6 +120,7 @@ func (e *Engine) stream(ctx context.Context, s *Subscription, events chan<- Even
 				break
 			}
 		}
+		inbox.recycle(batches)
 	}
 	switch {
 	case ctx.Err() != nil || e.closing.Load() || errors.Is(err, errStreamStopped):

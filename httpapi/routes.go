@@ -97,6 +97,12 @@ func (s *Server) routes() *router.Router {
 	for _, method := range gateway.Methods {
 		add(method, "/gw/{slug}/{path:*}", s.gatewayCall)
 	}
+
+	add("POST", "/v1/webhooks", s.createWebhook)
+	add("GET", "/v1/webhooks", s.listWebhooks)
+	add("GET", "/v1/webhooks/{id}", s.getWebhook)
+	add("DELETE", "/v1/webhooks/{id}", s.deleteWebhook)
+	add("GET", "/v1/webhooks/{id}/deliveries", s.listDeliveries)
 	return r
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/tollway/tollway/engine/directory"
 	"github.com/tollway/tollway/engine/registry"
 	"github.com/tollway/tollway/engine/usage"
+	"github.com/tollway/tollway/engine/webhooks"
 	"github.com/tollway/tollway/engine/x402metrics"
 	"github.com/tollway/tollway/httpapi/egress"
 	"github.com/tollway/tollway/httpapi/gateway"
@@ -115,7 +116,7 @@ type Config struct {
 	// without an API key (--x402-open).
 	Facilitator *facilitator.Facilitator
 	X402Open    bool
-	// AllowPrivateTargets lets gateway upstreams (and webhook URLs) be on
+	// AllowPrivateTargets lets gateway upstreams and webhook URLs be on
 	// loopback, private or link-local addresses (--allow-private-targets):
 	// local development and tests.
 	AllowPrivateTargets bool
@@ -145,6 +146,8 @@ type Server struct {
 	gateway     *gateway.Registry    // the metering gateway's routes
 	usage       *usage.Projection    // usage reports; the server opens and closes it
 	x402Metrics *x402metrics.Metrics // x402 facilitator metrics; opened and closed likewise
+	webhooks    *webhooks.Service    // endpoints and deliveries; opened and closed likewise
+	egress      *egress.Policy       // what gateway upstreams and webhook URLs may connect to
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -215,8 +218,11 @@ func New(config Config) (*Server, error) {
 			err = registerChain(context.Background(), s.registry, &s.config)
 		}
 	}
+	// One policy for every connection out: gateway upstreams and webhook
+	// endpoints.
+	s.egress = &egress.Policy{AllowPrivate: config.AllowPrivateTargets}
 	if err == nil {
-		s.gateway = gateway.New(config.Engine, &egress.Policy{AllowPrivate: config.AllowPrivateTargets})
+		s.gateway = gateway.New(config.Engine, s.egress)
 		err = s.gateway.Load()
 	}
 	if err == nil {
@@ -224,6 +230,12 @@ func New(config Config) (*Server, error) {
 	}
 	if err == nil {
 		s.x402Metrics = x402metrics.Open(config.Engine, x402metrics.Options{Logger: config.Logger, Now: config.Clock})
+		s.webhooks, err = webhooks.Open(config.Engine, webhooks.Options{Logger: config.Logger, OwnerOf: s.accountOwner,
+			DialContext: s.egress.DialContext, Now: config.Clock})
+		if err != nil {
+			s.x402Metrics.Close()
+			s.usage.Close()
+		}
 	}
 	if err != nil {
 		s.keyActors.Shutdown()
@@ -261,6 +273,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = s.http.ShutdownWithContext(ctx)
 		s.keyActors.Shutdown()
 		s.x402Metrics.Close()
+		if webhooksErr := s.webhooks.Close(); webhooksErr != nil {
+			s.logger.Error("close the webhooks", "error", webhooksErr)
+			err = errors.Join(err, webhooksErr)
+		}
 		if usageErr := s.usage.Close(); usageErr != nil {
 			s.logger.Error("close the usage projection", "error", usageErr)
 			err = errors.Join(err, usageErr)
@@ -408,6 +424,13 @@ func (s *Server) AccountWallet(account engine.AccountID) (common.Address, bool) 
 		return common.Address{}, false
 	}
 	return common.HexToAddress(p.WalletAddress), true
+}
+
+// accountOwner names the user who owns an account, for the webhooks: whose
+// endpoints receive its events.
+func (s *Server) accountOwner(account engine.AccountID) (string, bool) {
+	p, err := s.directory.AnyAccount(string(account))
+	return p.Owner, err == nil
 }
 
 // TestWalletAccount returns the account of the test environment that the

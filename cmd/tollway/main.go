@@ -251,7 +251,7 @@ type serveConfig struct {
 	bodyBudgetBytes         int64
 	metricsPublic           bool
 	x402Open                bool // serve /x402/* without an API key
-	allowPrivateTargets     bool // gateway upstreams on loopback, private or link-local addresses
+	allowPrivateTargets     bool // gateway upstreams and webhook URLs on loopback, private or link-local addresses
 	// chain is chainEmbedded (the local chain in DATA/chain, JSON-RPC on
 	// chainListen), chainNone, or chainRemote (a node at chainRPC, with a
 	// deployment made beforehand) when chainRPC is set.
