@@ -549,8 +549,20 @@ func TestCrashImageLosesNoAcknowledgedEvent(t *testing.T) {
 		}
 		return http.StatusOK
 	})
+	// The worker's first attempt fails and it then waits for good; the
+	// test closes the service only once it waits, so no attempt is in
+	// flight at the close (one would reach the receiver after it, and
+	// count as acknowledged there, though the deliverer never saw it).
+	sleeping := make(chan struct{}, 1)
 	w := newWorldOn(t, engine.Options{Dir: "/data", FS: mem, SnapshotEvery: -1}, webhooks.Options{
-		Sleep: func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() }})
+		Sleep: func(ctx context.Context, _ time.Duration) error {
+			select {
+			case sleeping <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}})
 	w.register(rc)
 	for range 3 {
 		w.credit()
@@ -562,6 +574,7 @@ func TestCrashImageLosesNoAcknowledgedEvent(t *testing.T) {
 		w.credit()
 	}
 	image := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	<-sleeping
 	w.close()
 	down.Lock()
 	failing = false
