@@ -31,6 +31,7 @@ const latencyMax = 10 * time.Second
 // HTTPFixture is what PrepareHTTP made through the public API.
 type HTTPFixture struct {
 	Keys         []string // one secret key per consumer account
+	Consumers    []string // the consumer account ids, in the order of Keys
 	Suppliers    []string // supplier account ids
 	SupplierKeys []string // one per supplier, with HTTPConfig.SupplierKeys
 }
@@ -61,7 +62,7 @@ func PrepareHTTP(ctx context.Context, cfg HTTPConfig) (*HTTPFixture, error) {
 		tokens[i], _ = pair["accessToken"].(string)
 	}
 	access := tokens[len(tokens)-1]
-	fixture := &HTTPFixture{Keys: make([]string, cfg.Consumers), Suppliers: make([]string, cfg.Suppliers)}
+	fixture := &HTTPFixture{Keys: make([]string, cfg.Consumers), Consumers: make([]string, cfg.Consumers), Suppliers: make([]string, cfg.Suppliers)}
 	for i := range cfg.Suppliers {
 		v, err := call(c, cfg.Target+"/v1/accounts", access, map[string]string{"name": "supplier", "environment": "test"}, 201)
 		if err != nil {
@@ -103,6 +104,7 @@ func prepareConsumer(c *fasthttp.Client, cfg HTTPConfig, access string, fixture 
 		return err
 	}
 	account, _ := v["id"].(string)
+	fixture.Consumers[i] = account
 	if _, err := call(c, cfg.Target+"/v1/admin/accounts/"+account+"/credit", cfg.AdminToken, map[string]string{"amount": "1000000000000"}, 200); err != nil {
 		return err
 	}

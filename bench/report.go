@@ -276,6 +276,10 @@ type Ratio struct {
 //   - embedded-charge: charges/s and p99, at 1024 callers (>= 250,000
 //     charges/s with p99 < 10 ms), at 64 (>= 150,000 charges/s, p99 not
 //     judged), at other caller counts none;
+//   - gateway, against gateway-direct under the same load (issue 22):
+//     throughput / gateway-direct (>= 0.6x), added p50 (none) and added
+//     p99 (<= 2 ms), the added latency being the gateway's percentile
+//     less the direct one's;
 //   - and after them, for a window of driftWindowMin or more (see
 //     Summary.Drift), the last whole minute's throughput / the second's:
 //     >= 0.90 for http-charge at 64 connections, none for the others.
@@ -290,6 +294,8 @@ func Ratios(summaries []Summary) []Ratio {
 			ratios = append(ratios, httpBatchRatios(s, summaries)...)
 		case s.Scenario == ScenarioEmbeddedCharge:
 			ratios = append(ratios, embeddedRatio(s))
+		case s.Scenario == ScenarioGateway && s.Target == reportTargetTollway:
+			ratios = append(ratios, gatewayRatios(s, summaries)...)
 		default:
 			continue
 		}
@@ -320,6 +326,10 @@ const (
 	// minute's throughput within 10% of its second minute's.
 	targetDriftConnections = 64
 	targetDrift            = 0.90
+	// gateway (issue 22): throughput / gateway-direct's at least, and the
+	// p99 it adds at most.
+	targetGatewayThroughput     = 0.6
+	targetGatewayAddedP99Micros = 2000
 )
 
 func httpChargeRatios(tollway *Summary, summaries []Summary) []Ratio {
@@ -356,6 +366,34 @@ func httpChargeRatios(tollway *Summary, summaries []Summary) []Ratio {
 		ratio, ok := reportDivide(tollway.ServerCPUPerOperation, redis.ServerCPUPerOperation)
 		ratios = append(ratios, newRatio(tollway, "server CPU per operation / "+redis.Target,
 			ratio, ok, "<= 1x", ratio <= targetRedisCPU, redis))
+	}
+	return ratios
+}
+
+func gatewayRatios(gateway *Summary, summaries []Summary) []Ratio {
+	var ratios []Ratio
+	for i := range summaries {
+		direct := &summaries[i]
+		if direct.Scenario != ScenarioGatewayDirect || !sameLoad(gateway, direct) {
+			continue
+		}
+		ratio, ok := reportDivide(gateway.Throughput, direct.Throughput)
+		ratios = append(ratios, newRatio(gateway, "throughput / "+string(ScenarioGatewayDirect),
+			ratio, ok, ">= 0.6x", ratio >= targetGatewayThroughput, direct))
+		// Valid only when both runs answered something: a percentile of
+		// no requests is 0.
+		valid := gateway.Throughput > 0 && direct.Throughput > 0
+		added := gateway.Latency.P50 - direct.Latency.P50
+		p50 := newRatio(gateway, "added p50 over "+string(ScenarioGatewayDirect), added, valid, "", false, direct)
+		added = gateway.Latency.P99 - direct.Latency.P99
+		p99 := newRatio(gateway, "added p99 over "+string(ScenarioGatewayDirect), added, valid,
+			"<= 2 ms", added <= targetGatewayAddedP99Micros, direct)
+		for _, r := range []*Ratio{&p50, &p99} {
+			if r.Valid {
+				r.Text = reportMillis(r.Value) + " ms"
+			}
+		}
+		ratios = append(ratios, p50, p99)
 	}
 	return ratios
 }
@@ -469,13 +507,16 @@ func baselines(tollway *Summary, summaries []Summary) []*Summary {
 }
 
 // scenarioClass groups scenarios doing the same work per operation:
-// noop-http answers the http-charge request without doing it, and a
-// scenario this package does not name is a baseline's label for the
-// http-charge work.
+// noop-http answers the http-charge request without doing it,
+// gateway-direct the gateway's call without the gateway, and a scenario
+// this package does not name is a baseline's label for the http-charge
+// work.
 func scenarioClass(scenario Scenario) Scenario {
 	switch scenario {
-	case ScenarioHTTPBatch, ScenarioEmbeddedCharge, ScenarioHotSupplier, ScenarioMixed:
+	case ScenarioHTTPBatch, ScenarioEmbeddedCharge, ScenarioHotSupplier, ScenarioMixed, ScenarioGateway:
 		return scenario
+	case ScenarioGatewayDirect:
+		return ScenarioGateway
 	}
 	return ScenarioHTTPCharge
 }

@@ -542,3 +542,43 @@ func TestReportMarkdownHasNoOverTimeTableForShortRuns(t *testing.T) {
 		t.Errorf("WriteMarkdown of 10 s runs shows drift:\n%s", out.String())
 	}
 }
+
+// Issue 22's gateway targets, exactly at their bounds (met at 64
+// connections) and one unit past (missed at 256); a gateway-direct run
+// under another load, and a failed one, judge nothing.
+func TestRatiosJudgeTheGatewayAgainstGatewayDirect(t *testing.T) {
+	gatewaySummary := func(scenario Scenario, target string, connections int, throughput, p50, p99 float64) Summary {
+		s := targetSummary(scenario, target, connections, throughput, p99, 0)
+		s.Latency.P50 = p50
+		return s
+	}
+	summaries := []Summary{
+		// 60,000 / 100,000 = 0.6; p99 2,500 - 500 = 2,000 µs.
+		gatewaySummary(ScenarioGateway, "tollway", 64, 60_000, 900, 2_500),
+		gatewaySummary(ScenarioGatewayDirect, "upstream", 64, 100_000, 400, 500),
+		gatewaySummary(ScenarioGateway, "tollway", 256, 59_999, 1_000, 2_501),
+		gatewaySummary(ScenarioGatewayDirect, "upstream", 256, 100_000, 250, 500),
+		gatewaySummary(ScenarioGatewayDirect, "upstream", 1024, 100_000, 250, 500), // no gateway run at 1024
+	}
+	want := []ratioWant{
+		{64, "throughput / gateway-direct", 0.6, ">= 0.6x", true},
+		{64, "added p50 over gateway-direct", 500, "", false},
+		{64, "added p99 over gateway-direct", 2_000, "<= 2 ms", true},
+		{256, "throughput / gateway-direct", 0.59999, ">= 0.6x", false},
+		{256, "added p50 over gateway-direct", 750, "", false},
+		{256, "added p99 over gateway-direct", 2_001, "<= 2 ms", false},
+	}
+	got := Ratios(summaries)
+	checkRatios(t, got, want)
+	if len(got) == len(want) {
+		if text := got[2].Text; text != "2.00 ms" {
+			t.Errorf("added p99 reads %q, want %q", text, "2.00 ms")
+		}
+	}
+	summaries[1].Failures = 1
+	for _, r := range Ratios(summaries[:2]) {
+		if r.Met {
+			t.Errorf("Ratios: %q met with a failed gateway-direct run", r.Measure)
+		}
+	}
+}

@@ -20,6 +20,8 @@ const (
 	ScenarioNoopHTTP       Scenario = "noop-http"       // the same request to a server that does nothing
 	ScenarioHTTPSession    Scenario = "http-session"    // a session opened, accepted, started and ended: 4 requests
 	ScenarioX402Verify     Scenario = "x402-verify"     // POST /x402/verify of a signed payment, on the embedded chain
+	ScenarioGateway        Scenario = "gateway"         // GET /gw/{slug}/ping through the metering gateway to a no-op upstream
+	ScenarioGatewayDirect  Scenario = "gateway-direct"  // the same GET straight to the upstream
 )
 
 // Target is what a scenario runs against: a Tollway server over HTTP, the

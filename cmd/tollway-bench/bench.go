@@ -47,7 +47,7 @@ const callersMax = 1 << 16
 var allScenarios = []bench.Scenario{
 	bench.ScenarioHTTPCharge, bench.ScenarioHTTPBatch, bench.ScenarioEmbeddedCharge,
 	bench.ScenarioHotSupplier, bench.ScenarioMixed, bench.ScenarioNoopHTTP, bench.ScenarioHTTPSession,
-	bench.ScenarioX402Verify,
+	bench.ScenarioX402Verify, bench.ScenarioGateway, bench.ScenarioGatewayDirect,
 }
 
 func parseBench(args []string) (benchConfig, error) {
@@ -177,7 +177,8 @@ func benchCommand(args []string) error {
 		return fmt.Errorf("find this executable to start the no-op server: %w", err)
 	}
 	exes := executables{noop: self, tollway: c.tollway}
-	if exes.tollway == "" && c.target == "" && (needsTollway(c.scenarios) || slices.Contains(c.scenarios, bench.ScenarioX402Verify)) {
+	if exes.tollway == "" && c.target == "" && (needsTollway(c.scenarios) ||
+		slices.Contains(c.scenarios, bench.ScenarioX402Verify) || slices.Contains(c.scenarios, bench.ScenarioGateway)) {
 		if exes.tollway, err = findTollway(); err != nil {
 			return err
 		}
@@ -402,10 +403,14 @@ func prepareBench(ctx context.Context, c benchConfig, exes executables, work str
 }
 
 // needsTollway reports whether a scenario runs against the shared Tollway
-// server (x402-verify starts its own, on an embedded chain).
+// server (x402-verify starts its own, on an embedded chain; gateway its own,
+// with --allow-private-targets; gateway-direct none).
 func needsTollway(scenarios []bench.Scenario) bool {
 	for _, s := range scenarios {
-		if s != bench.ScenarioEmbeddedCharge && s != bench.ScenarioNoopHTTP && s != bench.ScenarioX402Verify {
+		switch s {
+		case bench.ScenarioEmbeddedCharge, bench.ScenarioNoopHTTP, bench.ScenarioX402Verify,
+			bench.ScenarioGateway, bench.ScenarioGatewayDirect:
+		default:
 			return true
 		}
 	}
@@ -486,6 +491,22 @@ func (p *benchPlan) prepare(ctx context.Context, c benchConfig, scenario bench.S
 		}
 		p.add(benchStep{scenario: scenario, connections: n, target: target, durable: true})
 		return nil
+	case bench.ScenarioGateway:
+		return p.prepareGateway(ctx, c, n, exes, work)
+	case bench.ScenarioGatewayDirect:
+		// An upstream of its own, as the gateway's, so neither run shares
+		// a process with the other.
+		upstream, upstreamURL, err := bench.StartNoopUpstream(ctx, exes.noop)
+		if err != nil {
+			return fmt.Errorf("start the no-op upstream: %w", err)
+		}
+		p.closers = append(p.closers, upstream.Stop)
+		target, err := bench.NewGatewayDirectTarget(bench.GatewayTargetConfig{Upstream: upstreamURL, Connections: n, Process: upstream})
+		if err != nil {
+			return fmt.Errorf("prepare %s at %d connections: %w", scenario, n, err)
+		}
+		p.add(benchStep{scenario: scenario, connections: n, target: target})
+		return nil
 	case bench.ScenarioEmbeddedCharge:
 		target, err := bench.NewEmbeddedTarget(ctx, filepath.Join(work, fmt.Sprintf("embedded-%d", n)), c.consumers, c.suppliers, 0, 0)
 		if err != nil {
@@ -495,6 +516,32 @@ func (p *benchPlan) prepare(ctx context.Context, c benchConfig, scenario bench.S
 		return nil
 	}
 	return fmt.Errorf("unknown scenario %q", scenario)
+}
+
+// prepareGateway adds the gateway scenario at n connections: a no-op
+// upstream and a Tollway server of its own that may forward to it (unless
+// --target, which must then run with --allow-private-targets), with one
+// route of price bench.GatewayPrice.
+func (p *benchPlan) prepareGateway(ctx context.Context, c benchConfig, n int, exes executables, work string) error {
+	upstream, upstreamURL, err := bench.StartNoopUpstream(ctx, exes.noop)
+	if err != nil {
+		return fmt.Errorf("start the no-op upstream: %w", err)
+	}
+	p.closers = append(p.closers, upstream.Stop)
+	url, adminToken, proc := c.target, c.adminToken, (*bench.Process)(nil)
+	if url == "" {
+		if proc, url, adminToken, err = bench.StartTollwayGateway(ctx, exes.tollway, filepath.Join(work, fmt.Sprintf("gateway-%d", n))); err != nil {
+			return fmt.Errorf("start tollway for %s: %w", bench.ScenarioGateway, err)
+		}
+		p.closers = append(p.closers, proc.Stop)
+	}
+	target, err := bench.NewGatewayTarget(ctx, bench.GatewayTargetConfig{URL: url, AdminToken: adminToken, Upstream: upstreamURL,
+		Consumers: c.consumers, Connections: n, Process: proc, UpstreamProcess: upstream})
+	if err != nil {
+		return fmt.Errorf("prepare %s at %d connections: %w", bench.ScenarioGateway, n, err)
+	}
+	p.add(benchStep{scenario: bench.ScenarioGateway, connections: n, target: target, durable: true})
+	return nil
 }
 
 // mixedReadEvery makes one request in four of the mixed scenario a balance read.

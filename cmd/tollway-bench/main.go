@@ -4,6 +4,7 @@
 //
 //	tollway-bench [--scenarios …] [--connections …] [--baselines …] [--out DIR] [--tollway PATH] …
 //	tollway-bench noop-server [--listen ADDR]
+//	tollway-bench noop-upstream [--listen ADDR]
 //
 // `tollway bench ARGS` runs `tollway-bench --tollway <itself> ARGS` when
 // tollway-bench sits beside it (or is on PATH); see bench/doc.go.
@@ -47,6 +48,9 @@ func (e usageError) Unwrap() error { return e.err }
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "noop-server" {
 		return noopServer(args[1:])
+	}
+	if len(args) > 0 && args[0] == "noop-upstream" {
+		return noopUpstream(args[1:])
 	}
 	return benchCommand(args)
 }
