@@ -34,7 +34,8 @@
 // whole benchmark from the helper. What one binary cannot do without the
 // other: tollway-bench starts `tollway serve` from the executable it is
 // given (--tollway, or the tollway beside it, or on PATH) and the no-op
-// server from itself (`tollway-bench noop-server`).
+// server and the gateway scenarios' no-op upstream from itself
+// (`tollway-bench noop-server`, `tollway-bench noop-upstream`).
 //
 // Goroutines: a run starts one goroutine per concurrent caller (and one
 // dispatcher in an open loop) and stops them all before it returns.
