@@ -96,6 +96,21 @@ func (s *Server) usageError(err error) *apiError {
 	return errInternal
 }
 
+// readQueryDate reads the required query parameter name as a UTC date
+// (YYYY-MM-DD), or records in fields what is wrong with it.
+func readQueryDate(args *fasthttp.Args, fields map[string]string, name string) time.Time {
+	value := args.Peek(name)
+	if len(value) == 0 {
+		fields[name] = "is required: a date, YYYY-MM-DD (UTC)"
+		return time.Time{}
+	}
+	t, err := time.Parse(time.DateOnly, string(value))
+	if err != nil {
+		fields[name] = "must be a date, YYYY-MM-DD (UTC)"
+	}
+	return t
+}
+
 // readUsageQuery reads from, to (UTC dates, to inclusive, at most
 // UsageDaysMax days) and granularity (day by default); any other parameter
 // is refused.
@@ -114,19 +129,7 @@ func readUsageQuery(args *fasthttp.Args) (from, to time.Time, granularity string
 			fields[name] = "unknown parameter"
 		}
 	})
-	date := func(name string) time.Time {
-		value := args.Peek(name)
-		if len(value) == 0 {
-			fields[name] = "is required: a date, YYYY-MM-DD (UTC)"
-			return time.Time{}
-		}
-		t, err := time.Parse(time.DateOnly, string(value))
-		if err != nil {
-			fields[name] = "must be a date, YYYY-MM-DD (UTC)"
-		}
-		return t
-	}
-	from, to = date("from"), date("to")
+	from, to = readQueryDate(args, fields, "from"), readQueryDate(args, fields, "to")
 	granularity = string(args.Peek("granularity"))
 	switch granularity {
 	case "":

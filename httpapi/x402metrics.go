@@ -177,19 +177,7 @@ func readX402MetricsQuery(args *fasthttp.Args, dated bool) (from, to time.Time, 
 		fields["network"] = fmt.Sprintf("must be a network id, eip155:<chain id> (at most %d characters)", x402NetworkBytesMax)
 	}
 	if dated {
-		date := func(name string) time.Time {
-			value := args.Peek(name)
-			if len(value) == 0 {
-				fields[name] = "is required: a date, YYYY-MM-DD (UTC)"
-				return time.Time{}
-			}
-			t, err := time.Parse(time.DateOnly, string(value))
-			if err != nil {
-				fields[name] = "must be a date, YYYY-MM-DD (UTC)"
-			}
-			return t
-		}
-		from, to = date("from"), date("to")
+		from, to = readQueryDate(args, fields, "from"), readQueryDate(args, fields, "to")
 		if fields["from"] == "" && fields["to"] == "" {
 			switch days := usage.DayOf(to) - usage.DayOf(from) + 1; {
 			case days < 1:

@@ -155,10 +155,10 @@ type Facilitator struct {
 	// authorizations: expire scans them only once it has passed, not on
 	// every verification (a payer may have OpenPerPayerMax of them).
 	earliest map[payerKey]int64
-	settling map[authKey]chan struct{} // settles in progress, closed when done
+	settles  keyLocks[authKey] // settles in progress
 	batch    batching
 
-	paymentIDs paymentIDLocks
+	paymentIDs keyLocks[string]
 }
 
 // Open loads the unexpired records (their reservations) and forgets those
@@ -180,7 +180,7 @@ func Open(ctx context.Context, config Config) (*Facilitator, error) {
 		return nil, err
 	}
 	f := &Facilitator{config: config, open: make(map[authKey]open), byPayer: make(map[payerKey][]authKey),
-		reserved: make(map[payerKey]*big.Int), earliest: make(map[payerKey]int64), settling: make(map[authKey]chan struct{}),
+		reserved: make(map[payerKey]*big.Int), earliest: make(map[payerKey]int64),
 		batch: batching{kick: make(chan struct{}, 1), changed: make(chan struct{})}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	pending := make(map[authKey]record)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/tollway/tollway/chain/x402"
@@ -65,36 +64,6 @@ func (c *paymentClaim) rows() []engine.Row {
 func (c *paymentClaim) done() {
 	if c.release != nil {
 		c.release()
-	}
-}
-
-// paymentIDLocks serializes the requests of one payment id, so two
-// authorizations cannot both take it. The zero value is ready.
-type paymentIDLocks struct {
-	mu   sync.Mutex
-	busy map[string]chan struct{}
-}
-
-func (l *paymentIDLocks) lock(key string) func() {
-	for {
-		l.mu.Lock()
-		if l.busy == nil {
-			l.busy = make(map[string]chan struct{})
-		}
-		busy, ok := l.busy[key]
-		if !ok {
-			done := make(chan struct{})
-			l.busy[key] = done
-			l.mu.Unlock()
-			return func() {
-				l.mu.Lock()
-				delete(l.busy, key)
-				l.mu.Unlock()
-				close(done)
-			}
-		}
-		l.mu.Unlock()
-		<-busy
 	}
 }
 

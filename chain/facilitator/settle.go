@@ -166,25 +166,7 @@ func failedSettle(v x402.VerifyResponse, request *x402.Request) x402.SettleRespo
 }
 
 // lockAuthorization serializes the settles of one authorization.
-func (f *Facilitator) lockAuthorization(k authKey) func() {
-	for {
-		f.mu.Lock()
-		busy, ok := f.settling[k]
-		if !ok {
-			done := make(chan struct{})
-			f.settling[k] = done
-			f.mu.Unlock()
-			return func() {
-				f.mu.Lock()
-				delete(f.settling, k)
-				f.mu.Unlock()
-				close(done)
-			}
-		}
-		f.mu.Unlock()
-		<-busy
-	}
-}
+func (f *Facilitator) lockAuthorization(k authKey) func() { return f.settles.lock(k) }
 
 // load reads an authorization's record.
 func (f *Facilitator) load(k authKey) (record, bool, error) {

@@ -140,10 +140,11 @@ func packStateQueries(batch []*stateQuery) []byte {
 	data = append(data, stateReaderCode...)
 	data = appendWord(data, 32)
 	data = appendWord(data, uint64(len(batch)))
+	var pad [12]byte // an address's left padding to a word
 	for _, q := range batch {
-		data = append(data, make([]byte, 12)...)
+		data = append(data, pad[:]...)
 		data = append(data, q.token[:]...)
-		data = append(data, make([]byte, 12)...)
+		data = append(data, pad[:]...)
 		data = append(data, q.from[:]...)
 		data = append(data, q.nonce[:]...)
 	}
