@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,16 +18,13 @@ import (
 // consumers call them through ANY /gw/{slug}/{path...} with a key holding
 // gateway:call. One call's life is here, start to end: hold the price,
 // forward, stream the answer back, then capture (the upstream answered
-// below 500 and the whole answer reached the client) or void (anything
-// else). The hold's own deadline (gateway.HoldTimeout) covers a process
+// below 500 and the whole answer was written to the client) or void
+// (anything else), without making the client wait for that write. The hold's own deadline (gateway.HoldTimeout) covers a process
 // that dies mid-call: the engine expires it and the consumer pays nothing.
 
 // Limits of a gateway call. Its request body is bounded by the transport
 // (RouteBodyBytesMax), its duration by the route's timeoutMs.
 const (
-	// gatewayCopyBytes is the buffer a streamed answer is copied through:
-	// the memory one call holds, whatever the answer's size.
-	gatewayCopyBytes = 32 << 10
 	// gatewaySettleTimeout bounds the capture or void after a call.
 	gatewaySettleTimeout = 10 * time.Second
 )
@@ -246,49 +242,87 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	}
 	gateway.CopyResponseHeader(&ctx.Response.Header, &response.Header)
 	ctx.Response.Header.Set(gateway.HeaderChargeID, string(id))
-	answered := response.StatusCode() < fasthttp.StatusInternalServerError
-	// The body streams after this handler returns; the call is settled
-	// when the last byte is written, or the copy fails either way.
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		err := streamBody(w, response)
+	call := gatewayCallEnd{server: s, id: id, price: target.Route.Price(), answered: response.StatusCode() < fasthttp.StatusInternalServerError}
+	stream := response.BodyStream()
+	if stream == nil { // no body (HEAD, 204, 304): nothing more to deliver
 		fasthttp.ReleaseResponse(response)
-		s.settleCall(id, target.Route.Price(), answered && err == nil)
-	})
+		call.settle(true)
+		return nil
+	}
+	// The body streams after this handler returns, straight from the
+	// upstream's connection to the client's: fasthttp closes the body
+	// when the last byte is written or the copy failed, and the close
+	// settles the call.
+	ctx.SetBodyStream(&gatewayBody{gatewayCallEnd: call, response: response, stream: stream}, response.Header.ContentLength())
 	return nil
 }
 
-// streamBody copies the upstream's body to the client through a bounded
-// buffer, flushing each piece, and closes the upstream's stream (its
-// connection goes back to the pool only when read to the end). An error
-// means the upstream or the client failed mid-answer.
-func streamBody(w *bufio.Writer, response *fasthttp.Response) (err error) {
-	stream := response.BodyStream()
-	if stream == nil { // no body (HEAD, 204, 304)
-		return w.Flush()
-	}
-	defer func() {
-		if closeErr := response.CloseBodyStream(); err == nil {
-			err = closeErr
-		}
+// gatewayCallEnd is what settles a call once its answer is delivered.
+type gatewayCallEnd struct {
+	server   *Server
+	id       engine.TransferID
+	price    engine.Amount
+	answered bool // the upstream answered below 500
+}
+
+// settle captures the call's hold in full when the upstream answered and
+// the answer was delivered (delivered), and voids it otherwise.
+//
+// It does not wait for the capture to be durable: the client has its
+// answer already, and the capture is the one write of the call that no
+// one is told about. The hold was durable before the call was forwarded;
+// a crash before the capture is durable leaves it to expire at its
+// deadline, unpaid: the consumer is never charged for a call whose
+// capture Tollway has not recorded. Shutdown waits for the settles in
+// flight (Server.settling), so a clean stop loses none.
+func (c *gatewayCallEnd) settle(delivered bool) {
+	s, id, price, succeeded := c.server, c.id, c.price, c.answered && delivered
+	s.settling.Add(1)
+	go func() {
+		defer s.settling.Done()
+		s.settleCall(id, price, succeeded)
 	}()
-	buffer := make([]byte, gatewayCopyBytes)
-	for {
-		n, readErr := stream.Read(buffer)
-		if n > 0 {
-			if _, err := w.Write(buffer[:n]); err != nil {
-				return fmt.Errorf("write to the client: %w", err)
-			}
-			if err := w.Flush(); err != nil {
-				return fmt.Errorf("write to the client: %w", err)
-			}
-		}
-		if readErr == io.EOF {
-			return nil
-		}
-		if readErr != nil {
-			return fmt.Errorf("read from the upstream: %w", readErr)
-		}
+}
+
+// gatewayBody is the upstream's answer body as the client's response
+// body: reads go to the upstream's connection, and fasthttp's close after
+// the last write (or the first failure) settles the call, delivered when
+// the upstream's body was read to its end and every byte was written.
+type gatewayBody struct {
+	gatewayCallEnd
+	response *fasthttp.Response
+	stream   io.Reader
+	ended    bool // the upstream's body was read to its end
+	closed   bool
+}
+
+func (b *gatewayBody) Read(p []byte) (int, error) {
+	n, err := b.stream.Read(p)
+	if err == io.EOF {
+		b.ended = true
 	}
+	return n, err
+}
+
+// Close is for fasthttp's closes that carry no error (a reset).
+func (b *gatewayBody) Close() error { return nil }
+
+// CloseWithError ends the call: err is the copy's failure (the client's
+// connection or the upstream's), nil when every byte went out. fasthttp
+// may close a stream more than once (a reset after the write); the first
+// close settles.
+func (b *gatewayBody) CloseWithError(err error) error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	closeErr := b.response.CloseBodyStream()
+	fasthttp.ReleaseResponse(b.response)
+	b.settle(err == nil && b.ended && closeErr == nil)
+	if err != nil {
+		b.server.logger.Info("gateway answer not delivered", "hold", string(b.id), "error", err)
+	}
+	return nil
 }
 
 // settleCall captures a call's hold in full when it succeeded and voids

@@ -160,10 +160,28 @@ func (f *gatewayFixture) call(method, path, body string, headers ...string) resp
 	return response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 
+// settled waits until no call's hold is open: the gateway settles a call
+// after its answer is written, without the client waiting for it.
+func (f *gatewayFixture) settled() {
+	f.ts.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v := expect(f.ts.t, f.ts.do("GET", "/v1/balance", f.m.key, nil), 200, "", "")
+		if v["reserved"] == "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.ts.t.Fatalf("balance = %v: a call's hold is still open after 10 s", v)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // wantBalances checks the consumer's and the supplier's available balances
 // and that nothing is left reserved.
 func (f *gatewayFixture) wantBalances(consumer, supplier string) {
 	f.ts.t.Helper()
+	f.settled()
 	f.ts.wantBalance(f.m.key, consumer, "0")
 	f.ts.wantBalance(f.m.supplierKey, supplier, "0")
 	f.ts.verify()
@@ -196,6 +214,7 @@ func TestGatewayChargesASuccessfulCallOnceAndForwardsItSigned(t *testing.T) {
 	if strings.Contains(fmt.Sprint(s.header), f.gwKey) {
 		t.Errorf("the consumer's key reached the upstream: %v", s.header)
 	}
+	f.settled()
 	hold := expect(t, f.ts.do("GET", "/v1/holds/"+chargeID, f.m.key, nil), 200, "", "")
 	wantHold(t, hold, "CAPTURED", "1500", "1500", "15", "1485")
 }
@@ -247,6 +266,7 @@ func TestGatewayChargesNothingForAFailedCall(t *testing.T) {
 	if r.status != 500 || string(r.body) != `{"error":"upstream broke"}` {
 		t.Fatalf("upstream 500: %d %q", r.status, r.body)
 	}
+	f.settled()
 	hold := expect(t, f.ts.do("GET", "/v1/holds/"+r.header.Get(gateway.HeaderChargeID), f.m.key, nil), 200, "", "")
 	if hold["state"] != "VOIDED" {
 		t.Fatalf("hold of an upstream 500 = %v, want VOIDED", hold)
@@ -435,8 +455,9 @@ func TestGatewayVoidsACallWhoseClientWentAwayMidAnswer(t *testing.T) {
 	cancel() // the client goes away mid-answer
 	resp.Body.Close()
 	f.upstream.release <- struct{}{} // the upstream goes on writing
-	// The gateway learns it on a write to the closed connection, later:
-	// poll the hold until it closes.
+	// The gateway learns it on a write to the closed connection, later,
+	// and settles after that: wait until the hold is closed.
+	f.settled()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		hold := expect(t, f.ts.do("GET", "/v1/holds/"+chargeID, f.m.key, nil), 200, "", "")

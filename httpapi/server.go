@@ -148,6 +148,7 @@ type Server struct {
 	x402Metrics *x402metrics.Metrics // x402 facilitator metrics; opened and closed likewise
 	webhooks    *webhooks.Service    // endpoints and deliveries; opened and closed likewise
 	egress      *egress.Policy       // what gateway upstreams and webhook URLs may connect to
+	settling    sync.WaitGroup       // gateway calls' captures and voids in flight
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -271,6 +272,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Do(func() {
 		s.ready.Store(false)
 		err = s.http.ShutdownWithContext(ctx)
+		s.settling.Wait() // every call answered is settled: its capture is durable
 		s.keyActors.Shutdown()
 		s.x402Metrics.Close()
 		if webhooksErr := s.webhooks.Close(); webhooksErr != nil {
