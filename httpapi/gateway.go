@@ -228,7 +228,7 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return errorOf(err, "account "+target.Route.AccountID)
 	}
 	request, response := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	target.PrepareRequest(request, &ctx.Request, path, string(id), s.now())
+	target.PrepareRequest(request, &ctx.Request, gateway.Call{Path: path, ChargeID: string(id), ClientIP: ctx.RemoteIP(), TLS: ctx.IsTLS(), Now: s.now()})
 	err = target.Client.DoTimeout(request, response, target.Route.Timeout())
 	fasthttp.ReleaseRequest(request)
 	if err != nil {

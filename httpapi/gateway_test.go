@@ -208,6 +208,9 @@ func TestGatewayChargesASuccessfulCallOnceAndForwardsItSigned(t *testing.T) {
 	if s.header.Get("Authorization") != "" || s.header.Get("X-Hop") != "" || s.header.Get("X-Custom") != "kept" {
 		t.Errorf("upstream headers %v: want no Authorization, no X-Hop, X-Custom kept", s.header)
 	}
+	if s.header.Get("X-Forwarded-For") != "127.0.0.1" || s.header.Get("X-Forwarded-Proto") != "http" {
+		t.Errorf("upstream headers %v: want X-Forwarded-For 127.0.0.1 (the test's address) and X-Forwarded-Proto http", s.header)
+	}
 	if got := s.header.Values(gateway.HeaderChargeID); len(got) != 1 || got[0] != chargeID || !strings.HasPrefix(chargeID, "hold_") {
 		t.Errorf("upstream's Tollway-Charge-Id %v, the answer's %q: want one hold id, the same", got, chargeID)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	pathpkg "path"
 	"strings"
@@ -57,12 +58,32 @@ func credential(name []byte) bool {
 		len(name) >= 8 && bytes.EqualFold(name[:8], []byte("Tollway-"))
 }
 
+// Call is what the gateway knows of one call beyond its request.
+type Call struct {
+	Path     string    // the part after /gw/{slug}, as ForwardPath returns it
+	ChargeID string    // the call's hold
+	ClientIP net.IP    // the consumer's TCP peer
+	TLS      bool      // the consumer reached Tollway over TLS
+	Now      time.Time // the signature's time
+}
+
+// Headers the gateway sets as a reverse proxy: the de facto ones, which
+// every upstream framework reads.
+var (
+	headerForwardedFor   = []byte("X-Forwarded-For")
+	headerForwardedProto = []byte("X-Forwarded-Proto")
+	headerForwardedHost  = []byte("X-Forwarded-Host")
+)
+
 // PrepareRequest writes into out the call in to forward to t: in's method
-// and body, the route's upstream path joined with path (the part after
-// /gw/{slug}, as ForwardPath returns it) and in's query, and in's headers
-// without hop-by-hop ones and the consumer's credentials, plus the charge
-// id and the signature of the body at now.
-func (t *Target) PrepareRequest(out, in *fasthttp.Request, path, chargeID string, now time.Time) {
+// and body, the route's upstream path joined with c.Path and in's query,
+// and in's headers without hop-by-hop ones and the consumer's credentials,
+// plus the charge id, the signature of the body at c.Now, and
+// X-Forwarded-For (the consumer's address appended to any the request
+// brought: the upstream trusts only the last one, the address Tollway
+// saw), X-Forwarded-Proto and X-Forwarded-Host (how the consumer reached
+// Tollway).
+func (t *Target) PrepareRequest(out, in *fasthttp.Request, c Call) {
 	out.Header.DisableNormalizing()
 	out.Header.SetMethodBytes(in.Header.Method())
 	uri := out.URI()
@@ -70,20 +91,48 @@ func (t *Target) PrepareRequest(out, in *fasthttp.Request, path, chargeID string
 	uri.SetHost(t.Upstream.Host)
 	// The client sends the path as it is here (HostClient's
 	// DisablePathNormalizing): both parts are escaped already.
-	uri.SetPath(strings.TrimSuffix(t.Upstream.EscapedPath(), "/") + path)
+	uri.SetPath(strings.TrimSuffix(t.Upstream.EscapedPath(), "/") + c.Path)
 	uri.SetQueryStringBytes(in.URI().QueryString())
 	connection := in.Header.Peek(fasthttp.HeaderConnection)
+	var forwardedFor []byte
 	for name, value := range in.Header.All() {
 		if dropped(name, connection) || credential(name) {
 			continue
 		}
+		switch {
+		case bytes.EqualFold(name, headerForwardedFor):
+			if len(forwardedFor) > 0 {
+				forwardedFor = append(forwardedFor, ", "...)
+			}
+			forwardedFor = append(forwardedFor, value...)
+			continue
+		case bytes.EqualFold(name, headerForwardedProto), bytes.EqualFold(name, headerForwardedHost):
+			continue
+		}
 		out.Header.AddBytesKV(name, value)
+	}
+	if c.ClientIP != nil {
+		if len(forwardedFor) > 0 {
+			forwardedFor = append(forwardedFor, ", "...)
+		}
+		forwardedFor = append(forwardedFor, c.ClientIP.String()...)
+	}
+	if len(forwardedFor) > 0 {
+		out.Header.SetBytesKV(headerForwardedFor, forwardedFor)
+	}
+	proto := "http"
+	if c.TLS {
+		proto = "https"
+	}
+	out.Header.SetBytesK(headerForwardedProto, proto)
+	if host := in.Host(); len(host) > 0 {
+		out.Header.SetBytesKV(headerForwardedHost, host)
 	}
 	out.Header.SetHost(t.Upstream.Host)
 	body := in.Body()
 	out.SetBody(body)
-	out.Header.Set(HeaderChargeID, chargeID)
-	out.Header.Set(HeaderSignature, signature.Sign([]byte(t.Route.Secret), now, body))
+	out.Header.Set(HeaderChargeID, c.ChargeID)
+	out.Header.Set(HeaderSignature, signature.Sign([]byte(t.Route.Secret), c.Now, body))
 }
 
 // tollways reports whether a response header is one Tollway sets on its

@@ -217,12 +217,13 @@ func TestPrepareRequestDropsCredentialsAndHopByHopAndSigns(t *testing.T) {
 		{"Authorization", "Bearer sk_test_secret"}, {"Tollway-Signature", "t=1,v1=forged"}, {"Tollway-Charge-Id", "hold_forged"},
 		{"Connection", "keep-alive, X-Hop"}, {"X-Hop", "1"}, {"Keep-Alive", "timeout=5"}, {"Proxy-Authorization", "Basic x"},
 		{"TE", "trailers"}, {"Trailer", "X-T"}, {"Upgrade", "websocket"}, {"X-Custom", "kept"}, {"Accept", "application/json"},
+		{"X-Forwarded-For", "198.51.100.1"}, {"X-Forwarded-Proto", "https"}, {"X-Forwarded-Host", "forged.example"},
 	} {
 		in.Header.Set(h[0], h[1])
 	}
 	in.SetBodyString(`{"q":1}`)
 	out := fasthttp.AcquireRequest()
-	target.PrepareRequest(out, in, "/forecast/today", "hold_abc", now)
+	target.PrepareRequest(out, in, Call{Path: "/forecast/today", ChargeID: "hold_abc", ClientIP: net.ParseIP("203.0.113.7"), Now: now})
 	if got := string(out.URI().FullURI()); got != "https://api.example.com/v2/forecast/today?city=Oslo&days=2" {
 		t.Errorf("URI = %s", got)
 	}
@@ -234,7 +235,12 @@ func TestPrepareRequestDropsCredentialsAndHopByHopAndSigns(t *testing.T) {
 			t.Errorf("header %s = %q crossed the gateway", gone, v)
 		}
 	}
-	for name, want := range map[string]string{"X-Custom": "kept", "Accept": "application/json", HeaderChargeID: "hold_abc", "Host": "api.example.com"} {
+	for name, want := range map[string]string{
+		"X-Custom": "kept", "Accept": "application/json", HeaderChargeID: "hold_abc", "Host": "api.example.com",
+		// The address Tollway saw comes last; the proto and host are how
+		// the consumer reached Tollway, whatever the request claimed.
+		"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "tollway.local",
+	} {
 		if got := string(out.Header.Peek(name)); got != want {
 			t.Errorf("header %s = %q, want %q", name, got, want)
 		}
@@ -318,7 +324,7 @@ func TestAnUpstreamThatRebindsToAPrivateAddressIsRefusedAtConnectTime(t *testing
 	target, _ := g.Target(r.Slug)
 	in, request, response := fasthttp.AcquireRequest(), fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	in.Header.SetMethod("GET")
-	target.PrepareRequest(request, in, "/x", "hold_1", now)
+	target.PrepareRequest(request, in, Call{Path: "/x", ChargeID: "hold_1", Now: now})
 	err = target.Client.DoTimeout(request, response, 5*time.Second)
 	if !errors.Is(err, egress.ErrNotPublic) {
 		t.Fatalf("call after the name rebound to 127.0.0.1 = %v, want egress.ErrNotPublic", err)

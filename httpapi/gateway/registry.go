@@ -102,6 +102,13 @@ func (g *Registry) target(r Route, upstream *url.URL) *Target {
 		Addr: net.JoinHostPort(upstream.Hostname(), port), IsTLS: upstream.Scheme == "https",
 		Name: "tollway-gateway", DialTimeout: g.policy.DialTimeout, MaxConns: UpstreamConnectionsMax,
 		MaxConnWaitTimeout: r.Timeout(), StreamResponseBody: true,
+		// A GET, HEAD, PUT or QUERY whose pooled connection fails before
+		// any answer (the upstream closed it while idle) is sent once
+		// more on a new one, as RFC 9110 section 9.2.2 lets a client
+		// resend idempotent requests: the upstream may see such a call
+		// twice; its consumer pays once (one hold per call). Other
+		// methods are never resent.
+		MaxIdemponentCallAttempts: 2,
 		// Headers go as the consumer wrote them; the upstream may be
 		// picky about case, and normalizing costs time.
 		DisableHeaderNamesNormalizing: true, DisablePathNormalizing: true,
