@@ -242,6 +242,15 @@ func (e *Engine) prepare(ctx context.Context, o *op, accounts commandAccounts, m
 func (e *Engine) route(o *op, accounts commandAccounts) (Transfer, error) {
 	c := &o.command
 	idHash := e.ids.hash(string(c.ID))
+	if payer, open := e.sweeper.openHold(c); open {
+		// A capture or void of an open hold: its latest durable event is
+		// its placing (recallClose proceeds), so the index need not be
+		// read to learn who decides it. The claim on the id, held since
+		// prepare, keeps it so: the hold's closing leaves the sweeper
+		// before its claim is released.
+		o.command.From = payer
+		return Transfer{}, e.routeTo(o, accounts, idHash)
+	}
 	last, found, err := e.lookupHashed(c.ID, idHash)
 	switch {
 	case err != nil:
@@ -261,16 +270,23 @@ func (e *Engine) route(o *op, accounts commandAccounts) (Transfer, error) {
 	case c.Type == ledger.CommandCapture || c.Type == ledger.CommandVoid:
 		return Transfer{}, fmt.Errorf("%w: hold %q", ErrNotFound, c.ID)
 	}
+	return Transfer{}, e.routeTo(o, accounts, idHash)
+}
+
+// routeTo names the account that decides o (o.decider): its command's
+// decider, found among accounts or in the registry.
+func (e *Engine) routeTo(o *op, accounts commandAccounts, idHash uint64) error {
+	c := &o.command
 	decider := accounts.entry(c.Decider())
 	if decider == nil {
 		decider = e.registry.Entry(c.Decider()) // a hold's payer, learned from its record
 	}
 	if decider == nil {
-		return Transfer{}, fmt.Errorf("%w: account %q", ErrNotFound, c.Decider())
+		return fmt.Errorf("%w: account %q", ErrNotFound, c.Decider())
 	}
 	e.ids.addHash(idHash) // before the op can be durable: the filter never says "no" to a used id
 	o.decider = decider
-	return Transfer{}, nil
+	return nil
 }
 
 // commandAccounts holds the registry entries of the accounts a command

@@ -66,6 +66,22 @@ func (s *sweeper) addSession(session *ledger.Session) {
 	}
 }
 
+// openHold returns the payer of the hold a capture or void c names, if
+// the hold is open and durable: its timer is set from its durable
+// placing (onDurable) until its durable closing.
+func (s *sweeper) openHold(c *ledger.Command) (payer ledger.AccountID, open bool) {
+	if c.Type != ledger.CommandCapture && c.Type != ledger.CommandVoid {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	item := s.entries[c.ID]
+	if item == nil || item.session {
+		return "", false
+	}
+	return item.account, true
+}
+
 // remove drops the timer of a hold or session that closed.
 func (s *sweeper) remove(id ledger.TransferID) {
 	s.mu.Lock()
