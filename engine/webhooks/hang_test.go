@@ -331,6 +331,7 @@ func benchmarkCharges(b *testing.B, hang bool) {
 	b.ReportMetric(percentile(0.50), "p50-µs")
 	b.ReportMetric(percentile(0.99), "p99-µs")
 	if hang {
+		// Read as the run ends: the dispatcher may still be a batch behind.
 		b.ReportMetric(float64(outboxRows(b, eng, endpoint.ID)), "outbox-rows")
 		if got := hanging.count.Load(); got != 1 {
 			b.Errorf("the hanging receiver read %d requests, want 1", got)
