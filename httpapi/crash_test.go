@@ -47,6 +47,10 @@ const (
 	httpCrashFeeBps   = 100               // as the child's engine and server
 )
 
+// httpCrashPrivateEnv, set, lets the child connect to private targets
+// (Config.AllowPrivateTargets): a test's webhook receiver on 127.0.0.1.
+const httpCrashPrivateEnv = "TOLLWAY_HTTP_CRASH_CHILD_PRIVATE_TARGETS"
+
 func TestHTTPCrashChild(t *testing.T) {
 	dir := os.Getenv(httpCrashChildEnv)
 	if dir == "" {
@@ -84,6 +88,7 @@ func runHTTPCrashChild(dir string) {
 		Engine: eng, Logger: logger, AdminTokenHash: secrets.AdminTokenHash, JWTSecret: secrets.JWTSecret,
 		Pepper: secrets.Pepper, FeeBps: httpCrashFeeBps, RateLimit: access.RateLimit{Requests: 1_000_000, PerSeconds: 1},
 		Domain: addr, PasswordCost: bcrypt.MinCost, Version: "crash-child", Clock: clock,
+		AllowPrivateTargets: os.Getenv(httpCrashPrivateEnv) != "",
 	})
 	if err != nil {
 		fatal("New", err)
