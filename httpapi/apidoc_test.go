@@ -165,6 +165,9 @@ func (d *apiDoc) render() string {
 	for _, tag := range tags {
 		d.printf("- [%s](#%s)\n", tag, tag)
 	}
+	if len(d.root.obj("webhooks").keys) > 0 {
+		d.printf("- [Webhook events](#webhook-events)\n")
+	}
 	d.printf("- [Schemas](#schemas)\n\n## Authentication\n\nEach operation names the schemes it accepts (\"none\": no credentials).\n\n| Scheme | How | Description |\n|---|---|---|\n")
 	for _, name := range components.obj("securitySchemes").keys {
 		s := components.obj("securitySchemes").obj(name)
@@ -207,6 +210,7 @@ func (d *apiDoc) render() string {
 			}
 		})
 	}
+	d.webhooks()
 	d.printf("\n## Schemas\n")
 	for _, name := range components.obj("schemas").keys {
 		s := components.obj("schemas").obj(name)
@@ -221,6 +225,22 @@ func (d *apiDoc) render() string {
 		}
 	}
 	return d.b.String()
+}
+
+// webhooks renders the document's webhooks: the events Tollway posts to
+// registered endpoints, each with the schema of its body.
+func (d *apiDoc) webhooks() {
+	hooks := d.root.obj("webhooks")
+	if len(hooks.keys) == 0 {
+		return
+	}
+	d.printf("\n## Webhook events\n\n%s\n\n| Event | When | Body |\n|---|---|---|\n", d.root.str("x-webhooks-description"))
+	for _, name := range hooks.keys {
+		post := hooks.obj(name).obj("post")
+		ref := post.obj("requestBody").obj("content").obj("application/json").obj("schema").str("$ref")
+		schema := path.Base(ref)
+		d.printf("| `%s` | %s | [`%s`](#%s) |\n", name, cell(post.str("description")), schema, strings.ToLower(schema))
+	}
 }
 
 func operationTag(op jsonObject) string {
