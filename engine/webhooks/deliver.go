@@ -137,11 +137,11 @@ func (s *Service) take(batch *dispatchBatch, ev engine.Event) error {
 // rowsBytesBound bounds the outbox rows of all: each account's owner has
 // at most EndpointsPerOwnerMax endpoints.
 func rowsBytesBound(all []mapped) int {
-	bytes := 0
+	total := 0
 	for _, m := range all {
-		bytes += len(m.accounts) * EndpointsPerOwnerMax * (len(m.body) + eventRowOverheadMax)
+		total += len(m.accounts) * EndpointsPerOwnerMax * (len(m.body) + eventRowOverheadMax)
 	}
-	return bytes
+	return total
 }
 
 // enqueue adds the outbox rows of one mapped event (a dropped entry in
