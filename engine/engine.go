@@ -341,11 +341,16 @@ const recordBytesTypical = 96
 // applyRecovered applies a replayed event after checking it names known
 // accounts, so a damaged log is an error rather than a panic.
 func applyRecovered(book *ledger.Book, event *ledger.Event) (err error) {
-	if event.Type == ledger.EventAccountCreated {
+	switch event.Type {
+	case ledger.EventAccountCreated:
 		if book.Account(event.Account) != nil {
 			return fmt.Errorf("%w: account %q created twice", ledger.ErrCorrupt, event.Account)
 		}
-	} else {
+	case ledger.EventLowBalanceSet:
+		if book.Account(event.Account) == nil {
+			return fmt.Errorf("%w: unknown account %q", ledger.ErrCorrupt, event.Account)
+		}
+	default:
 		for _, id := range [...]ledger.AccountID{event.From, event.To, event.Fees} {
 			if event.Involves(id) && book.Account(id) == nil {
 				return fmt.Errorf("%w: unknown account %q", ledger.ErrCorrupt, id)

@@ -145,12 +145,13 @@ func (o *op) encode() *wal.Entry {
 }
 
 // indexKey says whether an event's log entry has a transfer index put, and
-// its key: every event but an account's creation puts its client id (a
-// hold's events, the hold's id) -> its record, so that the latest event of
-// an id answers its retries. encode (appends) and indexOf (the log's
+// its key: every event but an account's own (its creation, a change of its
+// settings), which have no client id, puts its client id (a hold's events,
+// the hold's id) -> its record, so that the latest event of an id answers
+// its retries. encode (appends) and indexOf (the log's
 // derivation after a crash) both follow it, so they cannot drift.
 func indexKey(event *ledger.Event) (key ledger.TransferID, indexed bool) {
-	return event.ID, event.Type != ledger.EventAccountCreated
+	return event.ID, event.Type != ledger.EventAccountCreated && event.Type != ledger.EventLowBalanceSet
 }
 
 // indexOf is the log's Options.IndexOf: the index puts of a record, those
@@ -169,7 +170,7 @@ func indexOf(record []byte, dst []wal.Put) []wal.Put {
 }
 
 func balanceOf(a *ledger.Account) Balance {
-	b := Balance{Available: a.Available(), Reserved: a.Reserved()}
+	b := Balance{Available: a.Available(), Reserved: a.Reserved(), LowBalanceThreshold: a.LowBalance}
 	if posted, ok := a.CreditsPosted.Sub(a.DebitsPosted); ok {
 		b.Posted = posted
 	}

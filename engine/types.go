@@ -131,6 +131,9 @@ type Balance struct {
 	Reserved  Amount // held by open holds and the withdrawal reservation
 	Posted    Amount // credits posted - debits posted
 	Pending   Amount // incoming pending credits net of outgoing pending debits, when positive
+	// LowBalanceThreshold is the account's low-balance threshold (see
+	// SetLowBalanceThreshold); zero when off.
+	LowBalanceThreshold Amount
 }
 
 // TransferType says what a transfer is.
@@ -235,6 +238,20 @@ const (
 	// EventWithdrawn pays Amount out to it: money that left on chain.
 	EventWithdrawalReserved = ledger.EventWithdrawalReserved
 	EventWithdrawn          = ledger.EventWithdrawn
+	// EventLowBalanceSet sets Account's low-balance threshold to Amount
+	// (zero: off). It has no client id (ID is empty) and moves no money.
+	EventLowBalanceSet = ledger.EventLowBalanceSet
+)
+
+// BudgetCap names the cap of a spender's budget that a debit exhausted:
+// Event.BudgetCap. Its String is the API's name, "day" or "total".
+type BudgetCap = ledger.BudgetCap
+
+// Budget caps.
+const (
+	BudgetCapNone  = ledger.BudgetCapNone
+	BudgetCapDay   = ledger.BudgetCapDay
+	BudgetCapTotal = ledger.BudgetCapTotal
 )
 
 // Event is one committed change, as Subscribe delivers it, in log order.
@@ -244,12 +261,12 @@ type Event struct {
 	ID       TransferID // the operation's client id (the hold's for hold events)
 	Ledger   LedgerID
 	Time     time.Time
-	Account  AccountID // EventAccountCreated
+	Account  AccountID // EventAccountCreated, EventLowBalanceSet
 	Kind     Kind      // EventAccountCreated
 	From     AccountID
 	To       AccountID
 	Fees     AccountID
-	Amount   Amount
+	Amount   Amount // EventLowBalanceSet: the threshold
 	Fee      Amount
 	Captured Amount
 	Deadline time.Time // holds
@@ -259,6 +276,18 @@ type Event struct {
 	Requested  Amount     // withdrawals: what the chain asked for
 	Released   Amount     // withdrawals: the reservation released
 	ReleasedID TransferID // withdrawals: its client id; empty when there was none
+
+	// Markers of a debit (charges, holds, sessions opened, payouts,
+	// withdrawals), decided with it, so each is in the log once:
+	// LowBalance is the payer's low-balance threshold the debit took its
+	// available amount below, from at or above it (zero: none crossed);
+	// BudgetCap is the cap of the spender's budget (day or total, of value
+	// BudgetLimit) that the debit left with less than its own amount, the
+	// first time for that cap (that day, for the day's). See
+	// engine/ledger/alerts.go.
+	LowBalance  Amount
+	BudgetCap   BudgetCap
+	BudgetLimit Amount
 }
 
 func eventOf(position uint64, e *ledger.Event) Event {
@@ -266,6 +295,7 @@ func eventOf(position uint64, e *ledger.Event) Event {
 		Position: position, Type: e.Type, ID: e.ID, Ledger: e.Ledger, Time: time.Unix(0, e.Time).UTC(),
 		Account: e.Account, Kind: e.Kind, From: e.From, To: e.To, Fees: e.Fees,
 		Amount: e.Amount, Fee: e.Fee, Captured: e.Captured, Spender: e.Spender, Memo: e.Memo,
+		LowBalance: e.LowBalance, BudgetCap: e.BudgetCap, BudgetLimit: e.BudgetLimit,
 	}
 	if e.Deadline != 0 {
 		ev.Deadline = time.Unix(0, e.Deadline).UTC()

@@ -39,11 +39,13 @@ type accountJSON struct {
 	WalletAddress *string     `json:"walletAddress"`
 	CreatedAt     string      `json:"createdAt"`
 	Balance       balanceJSON `json:"balance"`
+	// LowBalanceThreshold is the account's engine setting: "0" when off.
+	LowBalanceThreshold string `json:"lowBalanceThreshold"`
 }
 
 func accountOf(p *access.Profile, b engine.Balance) accountJSON {
 	j := accountJSON{ID: p.ID, Name: p.Name, Environment: string(p.Environment), Asset: access.Asset,
-		CreatedAt: timeJSON(p.CreatedAt), Balance: balanceOf(b)}
+		CreatedAt: timeJSON(p.CreatedAt), Balance: balanceOf(b), LowBalanceThreshold: b.LowBalanceThreshold.String()}
 	if p.WalletAddress != "" {
 		j.WalletAddress = &p.WalletAddress
 	}
@@ -154,9 +156,29 @@ func readWallet(r *reader) (string, bool) {
 // deposits from it credit the account of whoever proved they hold it.
 var errNotWalletOwner = forbidden("not_owner", "walletAddress must be the address you signed in with (Sign-In with Ethereum)")
 
+// readLowBalanceThreshold reads a lowBalanceThreshold field: an amount
+// of base units as a decimal string, "0" turning the threshold off.
+func readLowBalanceThreshold(r *reader) (engine.Amount, bool) {
+	v := r.field("lowBalanceThreshold", false)
+	if v == nil {
+		return engine.Amount{}, false
+	}
+	b, err := v.StringBytes()
+	if err == nil {
+		threshold, err := engine.ParseAmount(string(b))
+		if err == nil && threshold.Cmp(amountMax) <= 0 {
+			return threshold, true
+		}
+	}
+	r.fail("lowBalanceThreshold", `must be an integer string of base units up to `+amountMax.String()+`, "0" to turn it off`)
+	return engine.Amount{}, false
+}
+
 // updateAccount is PATCH /v1/accounts/{id}: binds the owner's wallet to an
 // account that has none (a deposit made from it before is credited once
-// it is bound).
+// it is bound), sets the account's low-balance threshold (balance.low
+// webhooks), or both. Every field is checked before anything changes; the
+// wallet, which may conflict, is bound first.
 func (s *Server) updateAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	u, p, apiErr := s.ownedAccount(ctx)
 	if apiErr != nil {
@@ -167,29 +189,38 @@ func (s *Server) updateAccount(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		return apiErr
 	}
 	wallet, okWallet := readWallet(r)
-	if !okWallet && !r.failed() {
-		r.fail("walletAddress", "is required")
+	threshold, okThreshold := readLowBalanceThreshold(r)
+	if !okWallet && !okThreshold && !r.failed() {
+		r.fail("walletAddress", "or lowBalanceThreshold is required")
 	}
 	apiErr = r.finish()
 	r.release()
 	if apiErr != nil {
 		return apiErr
 	}
-	if wallet != u.Address {
+	if okWallet && wallet != u.Address {
 		return errNotWalletOwner
 	}
 	if done, apiErr := s.idempotent(ctx, c, u.ID); done || apiErr != nil {
 		return apiErr
 	}
-	bound, err := s.directory.BindWallet(ctxOf(ctx), p.ID, u.ID, wallet)
-	if err != nil {
-		return errorOf(err, "account")
+	if okWallet {
+		bound, err := s.directory.BindWallet(ctxOf(ctx), p.ID, u.ID, wallet)
+		if err != nil {
+			return errorOf(err, "account")
+		}
+		p = bound
+	}
+	if okThreshold {
+		if err := s.engine.SetLowBalanceThreshold(ctxOf(ctx), engine.AccountID(p.ID), threshold); err != nil {
+			return errorOf(err, "account")
+		}
 	}
 	balance, err := s.engine.Balance(ctxOf(ctx), engine.AccountID(p.ID))
 	if err != nil {
 		return errorOf(err, "account")
 	}
-	s.writeJSON(ctx, fasthttp.StatusOK, accountOf(&bound, balance))
+	s.writeJSON(ctx, fasthttp.StatusOK, accountOf(&p, balance))
 	return nil
 }
 

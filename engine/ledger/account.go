@@ -84,6 +84,11 @@ type Account struct {
 	DebitsPending  Amount
 	CreditsPending Amount
 
+	// LowBalance is the threshold below which the owner wants to hear that
+	// the available amount fell (a debit crossing it is marked: alerts.go);
+	// zero is off.
+	LowBalance Amount
+
 	// holds are the open holds this account pays for, by id; nil when none,
 	// so an idle account costs no map.
 	holds map[TransferID]*Hold
@@ -92,7 +97,7 @@ type Account struct {
 	holdMemoBytes int
 	// spends are what budgeted spenders have debited, by spender; nil when
 	// no debit was budgeted.
-	spends map[SpenderID]*Spend
+	spends map[SpenderID]*spending
 	// withdrawal is the reservation of the withdrawal requested on chain,
 	// nil when none is pending.
 	withdrawal *Withdrawal
@@ -236,7 +241,7 @@ func (a *Account) Clone() *Account {
 		}
 	}
 	if a.spends != nil {
-		c.spends = make(map[SpenderID]*Spend, len(a.spends))
+		c.spends = make(map[SpenderID]*spending, len(a.spends))
 		for id, s := range a.spends {
 			spent := *s
 			c.spends[id] = &spent

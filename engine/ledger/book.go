@@ -235,6 +235,12 @@ func (b *Book) Apply(e *Event) {
 		b.accounts[e.Account] = &Account{ID: e.Account, Ledger: e.Ledger, Kind: e.Kind}
 		return
 	}
+	if e.Type == EventLowBalanceSet { // a setting: no client id, no counterparty
+		a := b.accounts[e.Account]
+		assert(a != nil, "event names an unknown account")
+		a.Apply(e)
+		return
+	}
 	if e.Type.IsSession() {
 		b.applySession(e)
 	}
@@ -275,6 +281,9 @@ func (b *Book) applySession(e *Event) {
 // result event. Used by the reference model and the simulation.
 func (b *Book) Execute(c *Command, now int64) (applied []Event, result Event, err error) {
 	assert(b.transfers != nil, "Execute needs a book that tracks transfers")
+	if c.Type == CommandSetLowBalance {
+		return b.executeSetting(c, now)
+	}
 	if !ValidTransferID(c.ID) {
 		return nil, Event{}, fmt.Errorf("%w: client id must be 1-%d printable bytes", ErrInvalid, TransferIDBytesMax)
 	}
@@ -301,6 +310,21 @@ func (b *Book) Execute(c *Command, now int64) (applied []Event, result Event, er
 	}
 	b.Apply(&e)
 	return append(applied, e), e, nil
+}
+
+// executeSetting runs a command that changes an account's settings: no
+// client id, no counterparty, no expiries (they change no setting).
+func (b *Book) executeSetting(c *Command, now int64) (applied []Event, result Event, err error) {
+	a := b.accounts[c.From]
+	if a == nil {
+		return nil, Event{}, fmt.Errorf("%w: account %q", ErrNotFound, c.From)
+	}
+	e, err := Decide(a, c, now)
+	if err != nil {
+		return nil, Event{}, err
+	}
+	b.Apply(&e)
+	return []Event{e}, e, nil
 }
 
 // ExecuteSession runs one transition of session id at time now, as the

@@ -171,6 +171,12 @@ func (m *model) applySession(e Event, sent Command, minus func(*uint64, uint64))
 		from.debitsPending += reserved
 		to.creditsPending += reserved
 		from.spend(s.spender, reserved, e.Time)
+		switch e.BudgetCap {
+		case BudgetCapDay:
+			from.spends[s.spender].dayReported = amountUint64(e.BudgetLimit)
+		case BudgetCapTotal:
+			from.spends[s.spender].totalReported = amountUint64(e.BudgetLimit)
+		}
 		return
 	}
 	s := m.openSessions[e.ID]
@@ -400,7 +406,8 @@ func (s *simulation) countSession(e Event) {
 // spender of an account has reserved or spent, in all and on its day.
 
 type modelSpend struct {
-	total, day, dayTotal uint64
+	total, day, dayTotal       uint64
+	dayReported, totalReported uint64 // the caps reported exhausted: the day's on day
 }
 
 func dayOf(nanos int64) uint64 { return uint64(nanos / (24 * 3600 * 1e9)) } // the simulation's times are positive
@@ -437,7 +444,7 @@ func (a *modelAccount) spend(spender SpenderID, amount uint64, at int64) {
 		a.spends[spender] = s
 	}
 	if s.day != dayOf(at) {
-		s.day, s.dayTotal = dayOf(at), 0
+		s.day, s.dayTotal, s.dayReported = dayOf(at), 0, 0
 	}
 	s.total += amount
 	s.dayTotal += amount
@@ -457,13 +464,14 @@ func (a *modelAccount) refund(spender SpenderID, amount uint64, heldAt int64, mi
 }
 
 // spendsOf returns the model's spends of a as the account keeps them.
-func (a *modelAccount) spendsOf() map[SpenderID]Spend {
+func (a *modelAccount) spendsOf() map[SpenderID]spending {
 	if len(a.spends) == 0 {
 		return nil
 	}
-	spends := make(map[SpenderID]Spend)
+	spends := make(map[SpenderID]spending)
 	for id, s := range a.spends {
-		spends[id] = Spend{Total: NewAmount(s.total), Day: int64(s.day), DayTotal: NewAmount(s.dayTotal)}
+		spends[id] = spending{Spend: Spend{Total: NewAmount(s.total), Day: int64(s.day), DayTotal: NewAmount(s.dayTotal)},
+			dayReported: NewAmount(s.dayReported), totalReported: NewAmount(s.totalReported)}
 	}
 	return spends
 }

@@ -36,6 +36,7 @@ type modelAccount struct {
 	kind                                                       Kind
 	debitsPosted, creditsPosted, debitsPending, creditsPending uint64
 	spends                                                     map[SpenderID]*modelSpend // budgeted sessions' spenders
+	lowBalance                                                 uint64                    // the low-balance threshold; 0: off
 	withdrawal                                                 *modelWithdrawal          // the reservation of a withdrawal requested, or nil
 }
 
@@ -131,6 +132,17 @@ func sameContent(first, c Command) bool {
 }
 
 func (m *model) predict(c Command, now int64) prediction {
+	if c.Type == CommandSetLowBalance {
+		a := m.accounts[c.From]
+		switch {
+		case a == nil:
+			return prediction{errs: []error{ErrNotFound}}
+		case a.kind.IsSystem():
+			return prediction{errs: []error{ErrInvalid}}
+		}
+		e := Event{Type: EventLowBalanceSet, Ledger: a.ledger, Time: now, Account: c.From, Amount: c.Amount}
+		return prediction{applied: []Event{e}, result: e}
+	}
 	if !validID(string(c.ID), TransferIDBytesMax) {
 		return prediction{errs: []error{ErrInvalid}}
 	}
@@ -204,9 +216,9 @@ func (m *model) predict(c Command, now int64) prediction {
 	amount := amountUint64(c.Amount)
 	switch c.Type {
 	case CommandSessionOpen:
-		return m.predictSessionOpen(p, a, c, available, now)
+		return a.marked(m.predictSessionOpen(p, a, c, available, now), c, available, now)
 	case CommandReserveWithdrawal, CommandCompleteWithdrawal:
-		return m.predictWithdrawal(p, a, c, available, now)
+		return a.marked(m.predictWithdrawal(p, a, c, available, now), c, available, now)
 	case CommandCredit:
 		if amount == 0 {
 			p.errs = []error{ErrInvalid}
@@ -258,6 +270,50 @@ func (m *model) predict(c Command, now int64) prediction {
 		}
 	}
 	p.applied = append(p.applied, p.result)
+	return a.marked(p, c, available, now)
+}
+
+// marked returns p with the markers the model expects on its result, a
+// successful debit of a decided with available before it: the threshold
+// crossed from at or above to below, and the cap of c's budget left with
+// less than the debit's amount, not reported before (the total's first).
+func (a *modelAccount) marked(p prediction, c Command, available uint64, now int64) prediction {
+	if len(p.errs) > 0 || p.replay {
+		return p
+	}
+	e := &p.result
+	switch e.Type {
+	case EventCharged, EventHeld, EventSessionOpened, EventPaidOut, EventWithdrawalReserved, EventWithdrawn:
+	default:
+		return p
+	}
+	amount := amountUint64(e.Amount)
+	after := available - amount
+	if e.Withdrawal != nil {
+		after = available + amountUint64(e.Withdrawal.Released) - amount
+	}
+	if a.lowBalance > 0 && available >= a.lowBalance && after < a.lowBalance {
+		e.LowBalance = NewAmount(a.lowBalance)
+	}
+	if b := c.Budget; b.Spender != "" && e.Type != EventPaidOut && !e.Type.IsWithdrawal() {
+		var spent modelSpend
+		if s := a.spends[b.Spender]; s != nil {
+			spent = *s
+		}
+		if spent.day != dayOf(now) {
+			spent.dayTotal, spent.dayReported = 0, 0
+		}
+		exhausted := func(spent, reported uint64, limit Amount) bool {
+			return !limit.IsZero() && reported != amountUint64(limit) && spent+2*amount > amountUint64(limit)
+		}
+		switch {
+		case exhausted(spent.total, spent.totalReported, b.Total):
+			e.BudgetCap, e.BudgetLimit = BudgetCapTotal, b.Total
+		case exhausted(spent.dayTotal, spent.dayReported, b.PerDay):
+			e.BudgetCap, e.BudgetLimit = BudgetCapDay, b.PerDay
+		}
+	}
+	p.applied[len(p.applied)-1] = *e
 	return p
 }
 
@@ -316,6 +372,10 @@ func (m *model) apply(t *testing.T, e Event, sent Command) {
 	t.Helper()
 	if e.Type == EventAccountCreated {
 		m.accounts[e.Account] = &modelAccount{ledger: e.Ledger, kind: e.Kind}
+		return
+	}
+	if e.Type == EventLowBalanceSet {
+		m.accounts[e.Account].lowBalance = amountUint64(e.Amount)
 		return
 	}
 	from, to, fees := m.accounts[e.From], m.accounts[e.To], m.accounts[e.Fees]
@@ -493,6 +553,8 @@ func (s *simulation) run(steps int) {
 			s.openRandom()
 		case n < 150:
 			s.executeSession(s.sessionCommand())
+		case n < 170:
+			s.execute(s.setLowBalance())
 		default:
 			s.execute(s.command())
 		}
@@ -532,6 +594,16 @@ func (s *simulation) advance() {
 	default:
 		s.now += s.r.Int64N(1e9)
 	}
+}
+
+// setLowBalance returns a command that sets an account's low-balance
+// threshold: off, or around what it has available, so debits cross it.
+func (s *simulation) setLowBalance() Command {
+	c := Command{Type: CommandSetLowBalance, From: s.account()}
+	if a := s.model.accounts[c.From]; a != nil && s.r.IntN(10) > 0 {
+		c.Amount = NewAmount(uint64(s.r.Int64N(int64(2*a.available() + 2))))
+	}
+	return c
 }
 
 func (s *simulation) openRandom() {
@@ -741,6 +813,7 @@ func (s *simulation) execute(sent Command) {
 				eventsText(applied), eventText(result), err, eventsText(want.applied), eventText(want.result))
 		}
 		switch sent.Type {
+		case CommandSetLowBalance: // no client id
 		case CommandCapture, CommandVoid:
 			s.closes[sent.ID] = sent
 		default:
@@ -760,7 +833,13 @@ func (s *simulation) execute(sent Command) {
 func (s *simulation) record(applied []Event, sent Command) {
 	s.t.Helper()
 	for _, e := range applied {
-		s.touched[e.From], s.touched[e.To], s.touched[e.Fees] = true, true, true
+		s.touched[e.From], s.touched[e.To], s.touched[e.Fees], s.touched[e.Account] = true, true, true, true
+		if !e.LowBalance.IsZero() {
+			s.outcomes["low balance crossed"]++
+		}
+		if e.BudgetCap != BudgetCapNone {
+			s.outcomes["budget exhausted "+e.BudgetCap.String()]++
+		}
 		s.model.apply(s.t, e, sent)
 		s.log = append(s.log, e)
 		s.counts[e.Type]++
@@ -813,7 +892,7 @@ func (s *simulation) check(step int) {
 		}
 		want := accountSnapshot{Fields: accountFields{ID: id, Ledger: m.ledger, Kind: m.kind,
 			DebitsPosted: NewAmount(m.debitsPosted), CreditsPosted: NewAmount(m.creditsPosted),
-			DebitsPending: NewAmount(m.debitsPending), CreditsPending: NewAmount(m.creditsPending)}}
+			DebitsPending: NewAmount(m.debitsPending), CreditsPending: NewAmount(m.creditsPending), LowBalance: NewAmount(m.lowBalance)}}
 		want.Holds, want.Spends = openHolds[id], m.spendsOf()
 		if w := m.withdrawal; w != nil {
 			want.Withdrawal = Withdrawal{ID: w.id, Amount: NewAmount(w.amount), Requested: NewAmount(w.requested), Created: w.created}
@@ -911,7 +990,8 @@ func TestSimulationKeepsInvariantsModelAndAtMostOncePerClientID(t *testing.T) {
 		ErrLedgerMismatch.Error(), ErrNotFound.Error(), ErrInvalidState.Error(), ErrBudgetExceeded.Error(), "session ok", "session wrong party",
 		"session " + ErrNotFound.Error(), "session " + ErrInvalidState.Error(), "session " + ErrInvalid.Error(),
 		"session timer at its deadline", "session timer late", "session ended before its maximum", "session ended at its maximum",
-		"session ended within its first second", "session budget refunded", "session budget refunded a day later"} {
+		"session ended within its first second", "session budget refunded", "session budget refunded a day later",
+		"low balance crossed", "budget exhausted day", "budget exhausted total"} {
 		if s.outcomes[outcome] == 0 {
 			t.Errorf("simulation never returned %q, want some", outcome)
 		}

@@ -40,6 +40,24 @@ func (s Spend) On(day int64) Spend {
 	return s
 }
 
+// spending is a spender's Spend as its account keeps it, with the caps
+// whose exhaustion was already reported (alerts.go), so that each is
+// reported once: dayReported is the day cap reported on Spend.Day, and
+// totalReported the total cap reported; zero is none. A cap value of its
+// own rather than a flag: a cap raised and exhausted again is news.
+type spending struct {
+	Spend
+	dayReported   Amount
+	totalReported Amount
+}
+
+// turn moves s to day: a new day counts from zero and has reported nothing.
+func (s *spending) turn(day int64) {
+	if s.Day != day {
+		s.Day, s.DayTotal, s.dayReported = day, Amount{}, Amount{}
+	}
+}
+
 // DayOf returns the UTC day of a time in Unix nanoseconds.
 func DayOf(nanos int64) int64 {
 	day := nanos / dayNanos
@@ -54,7 +72,7 @@ func DayOf(nanos int64) int64 {
 func (a *Account) Spent(spender SpenderID, now int64) Spend {
 	var s Spend
 	if spent := a.spends[spender]; spent != nil {
-		s = *spent
+		s = spent.Spend
 	}
 	return s.On(DayOf(now))
 }
@@ -96,14 +114,14 @@ func (a *Account) spend(spender SpenderID, amount Amount, at int64) {
 		return
 	}
 	if a.spends == nil {
-		a.spends = make(map[SpenderID]*Spend)
+		a.spends = make(map[SpenderID]*spending)
 	}
 	s := a.spends[spender]
 	if s == nil {
-		s = &Spend{}
+		s = &spending{}
 		a.spends[spender] = s
 	}
-	*s = s.On(DayOf(at))
+	s.turn(DayOf(at))
 	s.Total = add(s.Total, amount)
 	s.DayTotal = add(s.DayTotal, amount)
 }

@@ -15,11 +15,15 @@ import (
 // Version 2 added spenders and memos (budgets and metadata); version 3
 // added sessions (their events end with the session's terms); version 4
 // added withdrawals (their events end with the withdrawal's terms, an
-// account's record with its withdrawal reservation). Records of earlier
-// versions still decode, without what came later.
+// account's record with its withdrawal reservation); version 5 added
+// alerts (alerts.go: a debit's event with markers has the high bit of its
+// type byte set and ends with them, so other events keep their size; an account's
+// record has its low-balance threshold and, per spender, the caps
+// reported). Records of earlier versions still decode, without what came
+// later.
 
 const (
-	codecVersion    = 4
+	codecVersion    = 5
 	codecVersionMin = 1
 )
 
@@ -39,7 +43,11 @@ var ErrCorrupt = errors.New("ledger: corrupt record")
 
 // AppendEvent appends the encoding of e to buf.
 func AppendEvent(buf []byte, e *Event) []byte {
-	buf = append(buf, codecVersion, byte(e.Type))
+	typeByte := byte(e.Type)
+	if e.marked() {
+		typeByte |= eventMarked
+	}
+	buf = append(buf, codecVersion, typeByte)
 	buf = appendString(buf, string(e.ID))
 	buf = appendString(buf, string(e.Ledger))
 	buf = binary.AppendVarint(buf, e.Time)
@@ -70,7 +78,65 @@ func AppendEvent(buf []byte, e *Event) []byte {
 		buf = appendAmount(buf, w.Released)
 		buf = appendString(buf, string(w.ReleasedID))
 	}
+	return appendMarkers(buf, e)
+}
+
+// Markers: the type byte's high bit (eventMarked) says they end the
+// record: a flags byte, then the low-balance threshold crossed, then the
+// budget cap exhausted and its value, each present only if flagged. The
+// bit, rather than a block that may or may not follow, keeps a record cut
+// right before its markers from decoding as an unmarked debit.
+const eventMarked = 0x80
+
+const (
+	markerLowBalance = 1 << iota
+	markerBudget
+	markersAll = markerLowBalance | markerBudget
+)
+
+// marked reports whether e carries a marker.
+func (e *Event) marked() bool { return !e.LowBalance.IsZero() || e.BudgetCap != BudgetCapNone }
+
+func appendMarkers(buf []byte, e *Event) []byte {
+	var flags byte
+	if !e.LowBalance.IsZero() {
+		flags |= markerLowBalance
+	}
+	if e.BudgetCap != BudgetCapNone {
+		flags |= markerBudget
+	}
+	if flags == 0 {
+		return buf
+	}
+	buf = append(buf, flags)
+	if flags&markerLowBalance != 0 {
+		buf = appendAmount(buf, e.LowBalance)
+	}
+	if flags&markerBudget != 0 {
+		buf = append(buf, byte(e.BudgetCap))
+		buf = appendAmount(buf, e.BudgetLimit)
+	}
 	return buf
+}
+
+// markers decodes what appendMarkers wrote.
+func (d *decoder) markers(e *Event) {
+	flags := d.byte()
+	if flags == 0 || flags&^markersAll != 0 {
+		d.fail("marker flags")
+		return
+	}
+	if flags&markerLowBalance != 0 {
+		if e.LowBalance = d.amount(); e.LowBalance.IsZero() {
+			d.fail("low-balance marker")
+		}
+	}
+	if flags&markerBudget != 0 {
+		e.BudgetCap = BudgetCap(d.byte())
+		if e.BudgetLimit = d.amount(); e.BudgetCap == BudgetCapNone || e.BudgetCap >= budgetCapEnd || e.BudgetLimit.IsZero() {
+			d.fail("budget marker")
+		}
+	}
 }
 
 // DecodeEvent decodes one event written by AppendEvent. It never panics and
@@ -104,8 +170,10 @@ func (in *Interner) intern(b []byte) string {
 func DecodeEventInterned(data []byte, in *Interner) (Event, error) {
 	d := decoder{data: data, interner: in}
 	version := d.version()
-	e := Event{Type: EventType(d.byte())}
-	if e.Type == 0 || e.Type >= eventTypeEnd {
+	typeByte := d.byte()
+	marked := typeByte&eventMarked != 0
+	e := Event{Type: EventType(typeByte &^ eventMarked)}
+	if e.Type == 0 || e.Type >= eventTypeEnd || (marked && version < 5) {
 		d.fail("event type")
 	}
 	e.ID = TransferID(d.string(TransferIDBytesMax))
@@ -140,6 +208,12 @@ func DecodeEventInterned(data []byte, in *Interner) (Event, error) {
 		}
 		e.Withdrawal = &WithdrawalTerms{Requested: d.amount(), Released: d.amount(), ReleasedID: TransferID(d.string(TransferIDBytesMax))}
 	}
+	if e.Type == EventLowBalanceSet && version < 5 {
+		d.fail("low-balance setting before version 5")
+	}
+	if marked {
+		d.markers(&e)
+	}
 	if err := d.finish(); err != nil {
 		return Event{}, err
 	}
@@ -168,11 +242,11 @@ func validateEvent(e *Event) error {
 	if (e.Spender != "" || e.Memo != "") && (e.Type == EventAccountCreated || e.Type == EventCredited || e.Type == EventPaidOut || e.Type.IsWithdrawal()) {
 		return fmt.Errorf("%w: spender or memo on a %v event", ErrCorrupt, e.Type)
 	}
-	if e.Type == EventAccountCreated {
-		if e.Account == "" {
-			return fmt.Errorf("%w: account created without id", ErrCorrupt)
-		}
-		return nil
+	if (!e.LowBalance.IsZero() && !e.Type.lowersAvailable()) || (e.BudgetCap != BudgetCapNone && (!e.Type.isBudgeted() || e.Spender == "")) {
+		return fmt.Errorf("%w: alert marker on a %v event", ErrCorrupt, e.Type)
+	}
+	if e.Type == EventAccountCreated || e.Type == EventLowBalanceSet {
+		return validateAccountEvent(e)
 	}
 	if e.From == "" || e.To == "" || e.From == e.To || e.ID == "" || e.Fees == e.From || e.Fees == e.To {
 		return fmt.Errorf("%w: transfer without distinct accounts", ErrCorrupt)
@@ -185,6 +259,19 @@ func validateEvent(e *Event) error {
 	}
 	if e.Type.IsWithdrawal() {
 		return validateWithdrawal(e)
+	}
+	return nil
+}
+
+// validateAccountEvent rejects an account's own events (its creation, a
+// change of its settings) that name anything but the account.
+func validateAccountEvent(e *Event) error {
+	switch {
+	case e.Account == "":
+		return fmt.Errorf("%w: %v without an account id", ErrCorrupt, e.Type)
+	case e.Type == EventLowBalanceSet && (e.ID != "" || e.From != "" || e.To != "" || e.Fees != "" || e.Spender != "" || e.Memo != "" ||
+		!e.Fee.IsZero() || !e.Captured.IsZero() || e.Timeout != 0 || e.Deadline != 0 || e.FeeBps != 0):
+		return fmt.Errorf("%w: %v with a transfer's fields", ErrCorrupt, e.Type)
 	}
 	return nil
 }
@@ -302,6 +389,8 @@ func AppendAccount(buf []byte, a *Account) []byte {
 		buf = appendAmount(buf, s.Total)
 		buf = binary.AppendVarint(buf, s.Day)
 		buf = appendAmount(buf, s.DayTotal)
+		buf = appendAmount(buf, s.dayReported)
+		buf = appendAmount(buf, s.totalReported)
 	}
 	if w := a.withdrawal; w != nil {
 		buf = append(buf, 1)
@@ -312,7 +401,7 @@ func AppendAccount(buf []byte, a *Account) []byte {
 	} else {
 		buf = append(buf, 0)
 	}
-	return buf
+	return appendAmount(buf, a.LowBalance)
 }
 
 // DecodeAccount decodes one account written by AppendAccount.
@@ -352,10 +441,16 @@ func DecodeAccount(data []byte) (*Account, error) {
 		a.holdMemoBytes += len(h.Memo)
 	}
 	if version >= 2 {
-		d.spends(a)
+		d.spends(a, version)
 	}
 	if version >= 4 {
 		d.withdrawal(a)
+	}
+	if version >= 5 {
+		a.LowBalance = d.amount()
+		if !a.LowBalance.IsZero() && a.Kind.IsSystem() {
+			d.fail("low-balance threshold of a system account")
+		}
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -370,7 +465,7 @@ func DecodeAccount(data []byte) (*Account, error) {
 }
 
 // spends decodes an account's spenders, in increasing id order.
-func (d *decoder) spends(a *Account) {
+func (d *decoder) spends(a *Account, version byte) {
 	count := d.uvarint()
 	if count > spendsPerRecordMax {
 		d.fail("spender count")
@@ -383,12 +478,15 @@ func (d *decoder) spends(a *Account) {
 			return
 		}
 		previous = id
-		s := &Spend{Total: d.amount(), Day: d.varint(), DayTotal: d.amount()}
+		s := &spending{Spend: Spend{Total: d.amount(), Day: d.varint(), DayTotal: d.amount()}}
+		if version >= 5 {
+			s.dayReported, s.totalReported = d.amount(), d.amount()
+		}
 		if s.DayTotal.Cmp(s.Total) > 0 {
 			d.fail("spend above its total")
 		}
 		if a.spends == nil {
-			a.spends = make(map[SpenderID]*Spend)
+			a.spends = make(map[SpenderID]*spending)
 		}
 		a.spends[id] = s
 	}

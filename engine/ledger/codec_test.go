@@ -34,6 +34,7 @@ const (
 	fieldMemo
 	fieldSession    // a session event's terms; empty for other events
 	fieldWithdrawal // a withdrawal event's terms; empty for other events
+	fieldMarkers    // a debit's markers (version 5); empty when it has none
 	eventFieldCount
 )
 
@@ -52,15 +53,44 @@ func amountPiece(a Amount) []byte {
 
 func eventPieces(e *Event) [][]byte {
 	return [][]byte{
-		fieldVersion: {4}, fieldType: {byte(e.Type)},
+		fieldVersion: {5}, fieldType: {typeByteOf(e)},
 		fieldID: lengthPrefixed(string(e.ID)), fieldLedger: lengthPrefixed(string(e.Ledger)), fieldTime: varint(e.Time),
 		fieldAccount: lengthPrefixed(string(e.Account)), fieldKind: {byte(e.Kind)},
 		fieldFrom: lengthPrefixed(string(e.From)), fieldTo: lengthPrefixed(string(e.To)), fieldFees: lengthPrefixed(string(e.Fees)),
 		fieldAmount: amountPiece(e.Amount), fieldFee: amountPiece(e.Fee), fieldCaptured: amountPiece(e.Captured),
 		fieldFeeBps: uvarint(uint64(e.FeeBps)), fieldTimeout: varint(e.Timeout), fieldDeadline: varint(e.Deadline),
 		fieldSpender: lengthPrefixed(string(e.Spender)), fieldMemo: lengthPrefixed(e.Memo),
-		fieldSession: termsPiece(e), fieldWithdrawal: withdrawalTermsPiece(e),
+		fieldSession: termsPiece(e), fieldWithdrawal: withdrawalTermsPiece(e), fieldMarkers: markersPiece(e),
 	}
+}
+
+// typeByteOf returns e's type byte: its type, the high bit set when
+// markers end the record (version 5).
+func typeByteOf(e *Event) byte {
+	if !e.LowBalance.IsZero() || e.BudgetCap != BudgetCapNone {
+		return byte(e.Type) | 0x80
+	}
+	return byte(e.Type)
+}
+
+// markersPiece returns the block that ends a marked debit (version 5):
+// flags (1: low balance, 2: budget), the threshold crossed, then the cap
+// exhausted and its value; nothing for an event without markers.
+func markersPiece(e *Event) []byte {
+	var flags byte
+	var rest [][]byte
+	if !e.LowBalance.IsZero() {
+		flags |= 1
+		rest = append(rest, amountPiece(e.LowBalance))
+	}
+	if e.BudgetCap != BudgetCapNone {
+		flags |= 2
+		rest = append(rest, []byte{byte(e.BudgetCap)}, amountPiece(e.BudgetLimit))
+	}
+	if flags == 0 {
+		return []byte{}
+	}
+	return join(append([][]byte{{flags}}, rest...))
 }
 
 // withdrawalTermsPiece returns the block that ends a withdrawal event
@@ -138,10 +168,14 @@ const (
 	accountFieldCount
 )
 
-// accountPieces returns the fields of a's record, then one piece per hold.
-func accountPieces(a *Account) [][]byte {
+// accountPieces returns the fields of a's record, then one piece per hold,
+// then its spends, withdrawal reservation and low-balance threshold.
+func accountPieces(a *Account) [][]byte { return accountPiecesOf(a, codecVersion) }
+
+// accountPiecesOf returns a's record as version 4 or 5 writes it.
+func accountPiecesOf(a *Account, version byte) [][]byte {
 	pieces := [][]byte{
-		accountVersion: {4}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
+		accountVersion: {version}, accountID: lengthPrefixed(string(a.ID)), accountLedger: lengthPrefixed(string(a.Ledger)),
 		accountKind: {byte(a.Kind)}, accountDebitsPosted: amountPiece(a.DebitsPosted), accountCreditsPosted: amountPiece(a.CreditsPosted),
 		accountDebitsPending: amountPiece(a.DebitsPending), accountCreditsPending: amountPiece(a.CreditsPending),
 		accountHoldCount: uvarint(uint64(len(a.Holds()))),
@@ -153,8 +187,15 @@ func accountPieces(a *Account) [][]byte {
 	for _, id := range slices.Sorted(maps.Keys(a.spends)) {
 		s := a.spends[id]
 		pieces = append(pieces, lengthPrefixed(string(id)), amountPiece(s.Total), varint(s.Day), amountPiece(s.DayTotal))
+		if version >= 5 {
+			pieces = append(pieces, amountPiece(s.dayReported), amountPiece(s.totalReported))
+		}
 	}
-	return append(pieces, withdrawalPiece(a.withdrawal))
+	pieces = append(pieces, withdrawalPiece(a.withdrawal))
+	if version >= 5 {
+		pieces = append(pieces, amountPiece(a.LowBalance))
+	}
+	return pieces
 }
 
 // withdrawalPiece returns the block that ends an account's record
@@ -182,7 +223,8 @@ func join(pieces [][]byte) []byte { return bytes.Join(pieces, nil) }
 func spendsPiece(spenders ...SpenderID) []byte {
 	piece := uvarint(uint64(len(spenders)))
 	for _, id := range spenders {
-		piece = append(piece, join([][]byte{lengthPrefixed(string(id)), amountPiece(NewAmount(5)), varint(3), amountPiece(NewAmount(2))})...)
+		piece = append(piece, join([][]byte{lengthPrefixed(string(id)), amountPiece(NewAmount(5)), varint(3), amountPiece(NewAmount(2)),
+			amountPiece(Amount{}), amountPiece(NewAmount(5))})...)
 	}
 	return piece
 }
@@ -230,6 +272,8 @@ func sampleEvents(t testing.TB) []Event {
 		{Type: CommandHold, ID: "h3", From: alice, To: bob, Amount: NewAmount(9), Timeout: 1},
 		{Type: CommandCredit, ID: "tick", To: alice, Amount: NewAmount(1)}, // expires h3 first
 		{Type: CommandPayout, ID: "out", From: bob, Amount: NewAmount(100)},
+		{Type: CommandSetLowBalance, From: alice, Amount: NewAmount(994_000)},
+		{Type: CommandCharge, ID: "low", From: alice, To: bob, Amount: NewAmount(200), Budget: Budget{Spender: "key_2", Total: NewAmount(300)}},
 		{Type: CommandReserveWithdrawal, ID: "wdr-1", From: alice, Amount: NewAmount(2000)},
 		{Type: CommandReserveWithdrawal, ID: "wdr-2", From: alice, Amount: NewAmount(1 << 40)}, // replaces wdr-1, reserves what is available
 		{Type: CommandCompleteWithdrawal, ID: "wd-2", From: alice, Amount: NewAmount(1500)},
@@ -259,7 +303,13 @@ func sampleEvents(t testing.TB) []Event {
 		}
 		events = append(events, e)
 	}
-	events = append(events, Event{Type: EventAccountCreated, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain})
+	events = append(events, Event{Type: EventAccountCreated, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Kind: KindChain},
+		Event{Type: EventLowBalanceSet, Ledger: longLedger, Time: math.MinInt64, Account: longAccount, Amount: max})
+	for _, typ := range []EventType{EventCharged, EventHeld} { // both markers, at their largest
+		events = append(events, Event{Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MaxInt64,
+			From: longAccount, To: longAccount[1:], Fees: longAccount[2:], Amount: max, FeeBps: BasisPointsMax,
+			Spender: longSpender, Memo: longMemo, LowBalance: max, BudgetCap: BudgetCapTotal, BudgetLimit: max})
+	}
 	for _, typ := range []EventType{EventWithdrawalReserved, EventWithdrawn} {
 		events = append(events, Event{Type: typ, ID: longTransferID, Ledger: longLedger, Time: math.MaxInt64,
 			From: longAccount[:AccountIDBytesMax], To: ChainAccountID(longLedger), Amount: max,
@@ -491,7 +541,7 @@ func TestDecodeEventRejectsBadFields(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, fieldVersion, []byte{0})},
-		{"version 5", replaced(good, fieldVersion, []byte{5})},
+		{"version 6", replaced(good, fieldVersion, []byte{6})},
 		{"version 255", replaced(good, fieldVersion, []byte{255})},
 		{"type 0", replaced(good, fieldType, []byte{0})},
 		{"type past the last", replaced(good, fieldType, []byte{byte(eventTypeEnd)})},
@@ -548,7 +598,7 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		pieces [][]byte
 	}{
 		{"version 0", replaced(good, accountVersion, []byte{0})},
-		{"version 5", replaced(good, accountVersion, []byte{5})},
+		{"version 6", replaced(good, accountVersion, []byte{6})},
 		{"kind past the last", replaced(good, accountKind, []byte{byte(kindCount)})},
 		{"empty id", replaced(good, accountID, lengthPrefixed(""))},
 		{"id above its limit", replaced(good, accountID, lengthPrefixed(strings.Repeat("a", systemIDBytesMax+1)))},
@@ -565,16 +615,16 @@ func TestDecodeAccountRejectsBadFieldsAndBrokenInvariants(t *testing.T) {
 		{"a consumer with debits past 2^128-1", replaced(good, accountDebitsPosted, amountPiece(MaxAmount()))},
 		{"hold fee above 10000 basis points", replaced(good, accountFieldCount, holdPiece(&Hold{ID: hold.ID, To: hold.To, Fees: hold.Fees, Amount: hold.Amount, FeeBps: BasisPointsMax + 1}))},
 		{"hold id above its limit", replaced(good, accountFieldCount, holdPiece(&Hold{ID: TransferID(strings.Repeat("t", TransferIDBytesMax+1)), To: hold.To, Amount: hold.Amount}))},
-		{"spenders out of order", replaced(good, len(good)-2, spendsPiece("key_b", "key_a"))},
-		{"the same spender twice", replaced(good, len(good)-2, spendsPiece("key_a", "key_a"))},
-		{"an empty spender", replaced(good, len(good)-2, spendsPiece(""))},
+		{"spenders out of order", replaced(good, len(good)-3, spendsPiece("key_b", "key_a"))},
+		{"the same spender twice", replaced(good, len(good)-3, spendsPiece("key_a", "key_a"))},
+		{"an empty spender", replaced(good, len(good)-3, spendsPiece(""))},
 		{"spender count above the spenders written", replaced(good, len(good)-2, uvarint(1))},
 		{"spender count of 2^64-1", replaced(good, len(good)-2, uvarint(math.MaxUint64))},
 		{"a day's spend above the total", replaced(good, len(good)-2,
 			join([][]byte{uvarint(1), lengthPrefixed("key_a"), amountPiece(NewAmount(5)), varint(3), amountPiece(NewAmount(6))}))},
 		{"empty record", [][]byte{}},
 	}
-	if _, err := DecodeAccount(join(replaced(good, len(good)-2, spendsPiece("key_a", "key_b")))); err != nil {
+	if _, err := DecodeAccount(join(replaced(good, len(good)-3, spendsPiece("key_a", "key_b")))); err != nil {
 		t.Fatalf("DecodeAccount(good with spenders) = %v, want success", err)
 	}
 	if got, err := DecodeAccount(join(good)); err != nil || !snapshotOf(got).equal(snapshotOf(holding)) {
@@ -748,9 +798,29 @@ func FuzzDecodeAccount(f *testing.F) {
 // were, while a session event in a record before version 3, or a
 // withdrawal event before version 4, is corrupt.
 func TestVersionOneRecordsStillDecode(t *testing.T) {
-	sessions, withdrawals := 0, 0
+	sessions, withdrawals, settings := 0, 0, 0
 	for _, e := range sampleEvents(t) {
+		if e.Type == EventLowBalanceSet {
+			settings++
+			pieces := eventPieces(&e)
+			for version := byte(1); version <= 4; version++ {
+				if got, err := DecodeEvent(join(replaced(pieces, fieldVersion, []byte{version}))); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("DecodeEvent(version %d of %v) = %s, %v, want %v", version, e.Type, eventText(got), err, ErrCorrupt)
+				}
+			}
+			continue
+		}
+		if e.marked() {
+			marked := eventPieces(&e)
+			if got, err := DecodeEvent(join(replaced(marked, fieldVersion, []byte{4}))); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("DecodeEvent(version 4 of %s) = %s, %v, want %v: markers came with version 5", eventText(e), eventText(got), err, ErrCorrupt)
+			}
+			e.LowBalance, e.BudgetCap, e.BudgetLimit = Amount{}, BudgetCapNone, Amount{} // older versions had none
+		}
 		pieces := eventPieces(&e)
+		if got, err := DecodeEvent(join(replaced(pieces, fieldVersion, []byte{4}))); err != nil || !sameEvent(got, e) {
+			t.Errorf("DecodeEvent(version 4 of %s) = %s, %v, want it back", eventText(e), eventText(got), err)
+		}
 		if e.Type.IsWithdrawal() {
 			withdrawals++
 			for _, data := range [][]byte{
@@ -787,14 +857,14 @@ func TestVersionOneRecordsStillDecode(t *testing.T) {
 			t.Errorf("DecodeEvent(version 2 of %v) = %+v, %v, want it with its spender", e.Type, got, err)
 		}
 	}
-	if sessions == 0 || withdrawals == 0 {
-		t.Fatalf("%d session and %d withdrawal events among the samples, want some of each", sessions, withdrawals)
+	if sessions == 0 || withdrawals == 0 || settings == 0 {
+		t.Fatalf("%d session, %d withdrawal and %d setting events among the samples, want some of each", sessions, withdrawals, settings)
 	}
 	for _, a := range sampleAccounts(t) {
 		if a.withdrawal != nil {
 			continue // version 4 came with them
 		}
-		pieces := accountPieces(a)
+		pieces := accountPiecesOf(a, 4)
 		for _, version := range []byte{2, 3} {
 			older := join(replaced(pieces[:len(pieces)-1], accountVersion, []byte{version})) // without the withdrawal
 			if got, err := DecodeAccount(older); err != nil || !snapshotOf(got).equal(snapshotOf(a)) {
@@ -803,7 +873,7 @@ func TestVersionOneRecordsStillDecode(t *testing.T) {
 		}
 	}
 	plain := sampleAccounts(t)[1] // holds, no spenders
-	pieces := accountPieces(plain)
+	pieces := accountPiecesOf(plain, 4)
 	v1 := replaced(pieces[:len(pieces)-2], accountVersion, []byte{1}) // without the spend count and the withdrawal
 	for i := accountFieldCount; i < len(v1); i++ {
 		v1[i] = v1[i][:len(v1[i])-2] // each hold without its empty spender and memo

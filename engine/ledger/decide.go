@@ -15,6 +15,7 @@ const (
 	CommandPayout                                    // move Amount of From out of the ledger, to its chain account
 	CommandReserveWithdrawal                         // reserve up to Amount of From toward its chain account, replacing its reservation
 	CommandCompleteWithdrawal                        // release From's withdrawal reservation, pay Amount out to its chain account
+	CommandSetLowBalance                             // set From's low-balance threshold to Amount (zero: off); no client id
 )
 
 // AmountPerOperationMax bounds the amount of one credit, charge or hold, so
@@ -59,9 +60,19 @@ func (c *Command) Decider() AccountID {
 // time now (Unix nanoseconds), or why it cannot. It does not change a; the
 // caller applies the event once it has handed it to the log.
 //
+// A debit's event carries its markers (alerts.go).
+//
 // REQUIRES: a.ID == c.Decider(); due holds were expired first (ExpireDue).
 func Decide(a *Account, c *Command, now int64) (Event, error) {
 	assert(a.ID == c.Decider(), "command decided by the wrong account")
+	e, err := decide(a, c, now)
+	if err == nil {
+		markDebit(a, c, &e)
+	}
+	return e, err
+}
+
+func decide(a *Account, c *Command, now int64) (Event, error) {
 	switch c.Type {
 	case CommandCredit:
 		return decideCredit(a, c, now)
@@ -81,6 +92,8 @@ func Decide(a *Account, c *Command, now int64) (Event, error) {
 		return decideReserveWithdrawal(a, c, now)
 	case CommandCompleteWithdrawal:
 		return decideCompleteWithdrawal(a, c, now)
+	case CommandSetLowBalance:
+		return decideLowBalance(a, c, now)
 	}
 	return Event{}, fmt.Errorf("%w: unknown command type %d", ErrInvalid, c.Type)
 }

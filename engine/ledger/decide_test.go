@@ -48,6 +48,8 @@ func commandName(t CommandType) string {
 		return "ReserveWithdrawal"
 	case CommandCompleteWithdrawal:
 		return "CompleteWithdrawal"
+	case CommandSetLowBalance:
+		return "SetLowBalance"
 	}
 	return fmt.Sprintf("Command%d", t)
 }
@@ -93,7 +95,7 @@ func withHold(t *testing.T) *Account {
 type accountSnapshot struct {
 	Fields     accountFields
 	Holds      []Hold
-	Spends     map[SpenderID]Spend
+	Spends     map[SpenderID]spending
 	Withdrawal Withdrawal // zero when none
 }
 
@@ -102,18 +104,19 @@ type accountFields struct {
 	Ledger                                                     LedgerID
 	Kind                                                       Kind
 	DebitsPosted, CreditsPosted, DebitsPending, CreditsPending Amount
+	LowBalance                                                 Amount
 }
 
 func snapshotOf(a *Account) accountSnapshot {
 	s := accountSnapshot{Fields: accountFields{ID: a.ID, Ledger: a.Ledger, Kind: a.Kind,
 		DebitsPosted: a.DebitsPosted, CreditsPosted: a.CreditsPosted,
-		DebitsPending: a.DebitsPending, CreditsPending: a.CreditsPending}}
+		DebitsPending: a.DebitsPending, CreditsPending: a.CreditsPending, LowBalance: a.LowBalance}}
 	for _, h := range a.Holds() {
 		s.Holds = append(s.Holds, *h)
 	}
 	for id, spent := range a.spends {
 		if s.Spends == nil {
-			s.Spends = make(map[SpenderID]Spend)
+			s.Spends = make(map[SpenderID]spending)
 		}
 		s.Spends[id] = *spent
 	}

@@ -20,6 +20,7 @@ const (
 	EventPaidOut                                 // Amount of From out of the ledger, to its chain account (To)
 	EventWithdrawalReserved                      // Amount of From reserved toward its chain account (To) for a withdrawal requested on chain
 	EventWithdrawn                               // From's withdrawal reservation released, Amount of From paid out to its chain account (To)
+	EventLowBalanceSet                           // Account's low-balance threshold set to Amount (zero: off)
 	eventTypeEnd
 )
 
@@ -70,6 +71,8 @@ func (t EventType) String() string {
 		return "withdrawal_reserved"
 	case EventWithdrawn:
 		return "withdrawn"
+	case EventLowBalanceSet:
+		return "low_balance_set"
 	}
 	return "unknown"
 }
@@ -83,14 +86,14 @@ type Event struct {
 	Ledger LedgerID
 	Time   int64 // Unix nanoseconds when it was decided
 
-	Account AccountID // EventAccountCreated only
+	Account AccountID // EventAccountCreated and EventLowBalanceSet only
 	Kind    Kind      // EventAccountCreated only
 
 	From AccountID
 	To   AccountID
 	Fees AccountID
 
-	Amount   Amount // charged, credited or held
+	Amount   Amount // charged, credited or held; EventLowBalanceSet: the threshold
 	Fee      Amount // the part of Amount (or of Captured) that went to Fees
 	Captured Amount // EventCaptured: the part of the held Amount that was posted
 	FeeBps   uint32 // holds: the fee rate locked when the hold was placed
@@ -108,6 +111,15 @@ type Event struct {
 	// Withdrawal is the rest of a withdrawal event (IsWithdrawal): what was
 	// requested and the reservation it released; nil for every other event.
 	Withdrawal *WithdrawalTerms
+
+	// Markers of a debit (alerts.go), decided with it so that replaying
+	// the log tells the same story: LowBalance is the payer's low-balance
+	// threshold that this debit took its available amount below (zero: it
+	// crossed none); BudgetCap is the spender's cap it exhausted, whose
+	// value is BudgetLimit (BudgetCapNone: none).
+	LowBalance  Amount
+	BudgetCap   BudgetCap
+	BudgetLimit Amount
 }
 
 // WithdrawalTerms is what withdrawal events carry beyond Amount. Each
@@ -141,7 +153,7 @@ func (e *Event) ToAmount() Amount {
 // Involves reports whether the event changes account id.
 func (e *Event) Involves(id AccountID) bool {
 	switch e.Type {
-	case EventAccountCreated:
+	case EventAccountCreated, EventLowBalanceSet:
 		return e.Account == id
 	case EventCredited, EventHeld, EventVoided, EventExpired,
 		EventSessionOpened, EventSessionCancelled, EventSessionExpired:
@@ -159,10 +171,15 @@ func (e *Event) Involves(id AccountID) bool {
 func (a *Account) Apply(e *Event) {
 	switch e.Type {
 	case EventAccountCreated:
+	case EventLowBalanceSet:
+		if a.ID == e.Account {
+			a.LowBalance = e.Amount
+		}
 	case EventCredited, EventCharged, EventPaidOut:
 		if a.ID == e.From {
 			a.DebitsPosted = add(a.DebitsPosted, e.Amount)
 			a.spend(e.Spender, e.Amount, e.Time)
+			a.reported(e)
 		}
 		if a.ID == e.To {
 			a.CreditsPosted = add(a.CreditsPosted, e.ToAmount())
@@ -180,6 +197,7 @@ func (a *Account) Apply(e *Event) {
 			a.holds[e.ID] = holdOf(e)
 			a.holdMemoBytes += len(e.Memo)
 			a.spend(e.Spender, e.Amount, e.Time)
+			a.reported(e)
 		}
 		if a.ID == e.To {
 			a.CreditsPending = add(a.CreditsPending, e.Amount)

@@ -44,13 +44,15 @@ const (
 	accountHeaderBytesMax = 1 + // version
 		lengthBytesMax + systemIDBytesMax + lengthBytesMax + LedgerIDBytesMax + 1 + // id, ledger, kind
 		4*amountBytesMax + // posted and pending debits and credits
-		2*uvarintBytesMax // hold and spender counts
+		2*uvarintBytesMax + // hold and spender counts
+		amountBytesMax // low-balance threshold
 	// holdRecordBytesMax is one hold without its memo's bytes, which
 	// HoldMemoBytesPerAccountMax counts for all holds at once.
 	holdRecordBytesMax = lengthBytesMax + TransferIDBytesMax + 2*(lengthBytesMax+systemIDBytesMax) + // id, to, fees
 		amountBytesMax + uvarintBytesMax + 3*uvarintBytesMax + // amount, fee rate, created, timeout, deadline
 		lengthBytesMax + SpenderIDBytesMax + lengthBytesMax // spender, memo length
-	spendRecordBytesMax = lengthBytesMax + SpenderIDBytesMax + amountBytesMax + uvarintBytesMax + amountBytesMax
+	spendRecordBytesMax = lengthBytesMax + SpenderIDBytesMax + amountBytesMax + uvarintBytesMax + amountBytesMax +
+		2*amountBytesMax // the caps reported
 	// withdrawalRecordBytesMax is the withdrawal reservation, or its absence.
 	withdrawalRecordBytesMax = 1 + lengthBytesMax + TransferIDBytesMax + 2*amountBytesMax + uvarintBytesMax
 

@@ -126,8 +126,8 @@ func TestTheLargestAccountWithinItsLimitsEncodesWithinAccountRecordBytesMax(t *t
 	}
 	maxAmount := AmountFromParts(math.MaxUint64, math.MaxUint64)
 	a := &Account{ID: AccountID(long("$", 0, systemIDBytesMax)), Ledger: LedgerID(long("l", 0, LedgerIDBytesMax)),
-		Kind: KindChain, DebitsPosted: maxAmount, CreditsPosted: maxAmount, DebitsPending: maxAmount, CreditsPending: maxAmount,
-		holds: make(map[TransferID]*Hold), spends: make(map[SpenderID]*Spend)}
+		Kind: KindChain, DebitsPosted: maxAmount, CreditsPosted: maxAmount, DebitsPending: maxAmount, CreditsPending: maxAmount, LowBalance: maxAmount,
+		holds: make(map[TransferID]*Hold), spends: make(map[SpenderID]*spending)}
 	memo := HoldMemoBytesPerAccountMax / HoldsPerAccountMax
 	for i := range HoldsPerAccountMax {
 		h := &Hold{ID: TransferID(long("h", i, TransferIDBytesMax)), From: a.ID,
@@ -137,7 +137,8 @@ func TestTheLargestAccountWithinItsLimitsEncodesWithinAccountRecordBytesMax(t *t
 		a.holds[h.ID] = h
 	}
 	for i := range SpendersPerAccountMax {
-		a.spends[SpenderID(long("s", i, SpenderIDBytesMax))] = &Spend{Total: maxAmount, Day: math.MinInt64, DayTotal: maxAmount}
+		a.spends[SpenderID(long("s", i, SpenderIDBytesMax))] = &spending{Spend: Spend{Total: maxAmount, Day: math.MinInt64, DayTotal: maxAmount},
+			dayReported: maxAmount, totalReported: maxAmount}
 	}
 	// A chain account reserves no withdrawal, but the bound is per record.
 	a.withdrawal = &Withdrawal{ID: TransferID(long("w", 0, TransferIDBytesMax)), Amount: maxAmount, Requested: maxAmount, Created: math.MinInt64}

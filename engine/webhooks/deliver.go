@@ -114,12 +114,19 @@ type dispatchBatch struct {
 // take maps one event into the batch, writing the batch first if the
 // event's rows could take it past dispatchRowsBytesMax.
 func (s *Service) take(batch *dispatchBatch, ev engine.Event) error {
-	m, ok, err := eventOf(ev)
+	all, err := eventOf(ev)
 	if err != nil {
 		return err
 	}
-	if ok {
-		if err := s.enqueue(batch, ev.Position, m); err != nil {
+	if len(all) > 1 && len(batch.rows) > 0 && batch.bytes+rowsBytesBound(all) > dispatchRowsBytesMax {
+		// The webhook events of one committed event go in one write, as
+		// each one's rows do (enqueue), so write the batch first.
+		if err := s.write(batch); err != nil {
+			return err
+		}
+	}
+	for _, m := range all {
+		if err := s.enqueue(batch, m); err != nil {
 			return err
 		}
 	}
@@ -127,9 +134,19 @@ func (s *Service) take(batch *dispatchBatch, ev engine.Event) error {
 	return nil
 }
 
+// rowsBytesBound bounds the outbox rows of all: each account's owner has
+// at most EndpointsPerOwnerMax endpoints.
+func rowsBytesBound(all []mapped) int {
+	total := 0
+	for _, m := range all {
+		total += len(m.accounts) * EndpointsPerOwnerMax * (len(m.body) + eventRowOverheadMax)
+	}
+	return total
+}
+
 // enqueue adds the outbox rows of one mapped event (a dropped entry in
 // the log of an endpoint whose outbox is full).
-func (s *Service) enqueue(batch *dispatchBatch, position uint64, m mapped) error {
+func (s *Service) enqueue(batch *dispatchBatch, m mapped) error {
 	owners := make([]string, len(m.accounts))
 	for i, account := range m.accounts {
 		owners[i], _ = s.options.OwnerOf(account)
@@ -150,7 +167,7 @@ func (s *Service) enqueue(batch *dispatchBatch, position uint64, m mapped) error
 	// One event's rows go in one write, with the cursor before it or
 	// after it, never between: a restart would enqueue it again for some
 	// endpoints. They fit: at most 2 owners' EndpointsPerOwnerMax rows of
-	// EventBytesMax.
+	// EventBytesMax (and a debit's two events, to one owner, as many).
 	if batch.bytes+len(targets)*(len(m.body)+eventRowOverheadMax) > dispatchRowsBytesMax && len(batch.rows) > 0 {
 		if err := s.write(batch); err != nil {
 			return err
@@ -159,8 +176,8 @@ func (s *Service) enqueue(batch *dispatchBatch, position uint64, m mapped) error
 	for i, st := range targets {
 		row, ok := s.outboxRow(st, pending{account: accounts[i], body: m.body})
 		if !ok {
-			s.logger.Warn("webhooks: outbox full, event dropped", "endpoint", st.ID, "event", EventID(position))
-			rows := s.logRows(st, &Delivery{EventID: EventID(position), Type: m.kind, Outcome: OutcomeDropped,
+			s.logger.Warn("webhooks: outbox full, event dropped", "endpoint", st.ID, "event", m.id)
+			rows := s.logRows(st, &Delivery{EventID: m.id, Type: m.kind, Outcome: OutcomeDropped,
 				Error: "the endpoint's outbox is full", At: s.options.Now().UTC()})
 			batch.add(rows...)
 			continue

@@ -24,8 +24,9 @@ const (
 
 // EventTypes lists every type an endpoint may subscribe to. Only the types
 // eventOf maps are delivered today (deposit.credited, session.ended,
-// hold.expired); the others come from sources outside the event log (the
-// relayer's store, account settings, approvals) that are not wired yet.
+// hold.expired, and balance.low and key.budget_exhausted from the markers
+// the ledger puts on debits); the others come from sources outside the
+// event log (the relayer's store, approvals) that are not wired yet.
 var EventTypes = []string{
 	EventBalanceLow, EventDepositCredited, EventSettlementConfirmed, EventSettlementFailed,
 	EventSessionEnded, EventHoldExpired, EventKeyBudgetExhausted, EventApprovalRequested, EventApprovalDecided,
@@ -49,20 +50,43 @@ const EventBytesMax = 4 << 10
 // and receivers can drop duplicates by it.
 func EventID(position uint64) string { return "evt_" + strconv.FormatUint(position, 36) }
 
-// mapped is one committed event as webhooks deliver it: its type, the
-// accounts whose endpoints receive it, and its body.
+// eventIDAt returns the id of the i-th webhook event that the committed
+// event at position maps to: EventID(position) for the first, which is
+// most events' only one, then that with a suffix ("evt_2s_1"), which no
+// position's id has. As stable as EventID: eventOf maps an event the same
+// way every time.
+func eventIDAt(position uint64, i int) string {
+	if i == 0 {
+		return EventID(position)
+	}
+	return EventID(position) + "_" + strconv.Itoa(i)
+}
+
+// mappedEventsMax bounds the webhook events one committed event maps to:
+// a debit marked both low balance and budget exhausted.
+const mappedEventsMax = 2
+
+// mapped is one webhook event of a committed event as webhooks deliver
+// it: its id and type, the accounts whose endpoints receive it, and its
+// body.
 type mapped struct {
+	id       string
 	kind     string
 	accounts []engine.AccountID
 	body     []byte
 }
 
-// eventOf maps a committed event; ok is false for events no webhook type
-// describes. It is the one place that classifies events for webhooks.
+// eventOf maps a committed event to its webhook events, at most
+// mappedEventsMax of them, none for events no webhook type describes. It
+// is the one place that classifies events for webhooks.
 //
 // NB: an admin credit (POST /v1/admin/accounts/{id}/credit) is an
 // EventCredited like an on-chain deposit, so it is a deposit.credited too.
-func eventOf(ev engine.Event) (m mapped, ok bool, err error) {
+func eventOf(ev engine.Event) ([]mapped, error) {
+	if !ev.LowBalance.IsZero() || ev.BudgetCap != engine.BudgetCapNone {
+		return markersOf(ev)
+	}
+	var m mapped
 	var data any
 	switch ev.Type {
 	case engine.EventCredited:
@@ -91,22 +115,67 @@ func eventOf(ev engine.Event) (m mapped, ok bool, err error) {
 			Amount       string `json:"amount"`
 		}{string(ev.ID), string(ev.From), string(ev.To), ev.Amount.String()}
 	default:
-		return mapped{}, false, nil
+		return nil, nil
 	}
-	m.body, err = json.Marshal(struct {
+	if err := m.encode(ev, 0, data); err != nil {
+		return nil, err
+	}
+	return []mapped{m}, nil
+}
+
+// markersOf maps the markers of a debit (engine.Event.LowBalance,
+// BudgetCap): balance.low, then key.budget_exhausted, each to the payer's
+// endpoints. The ledger decided each crossing once, so each is delivered
+// once, whatever the debits around it.
+func markersOf(ev engine.Event) ([]mapped, error) {
+	all := make([]mapped, 0, mappedEventsMax)
+	if !ev.LowBalance.IsZero() {
+		m := mapped{kind: EventBalanceLow, accounts: []engine.AccountID{ev.From}}
+		data := struct {
+			AccountID  string `json:"accountId"`
+			Threshold  string `json:"threshold"`
+			TransferID string `json:"transferId"`
+		}{string(ev.From), ev.LowBalance.String(), string(ev.ID)}
+		if err := m.encode(ev, len(all), data); err != nil {
+			return nil, err
+		}
+		all = append(all, m)
+	}
+	if ev.BudgetCap != engine.BudgetCapNone {
+		m := mapped{kind: EventKeyBudgetExhausted, accounts: []engine.AccountID{ev.From}}
+		data := struct {
+			AccountID string `json:"accountId"`
+			KeyID     string `json:"keyId"`
+			Cap       string `json:"cap"`
+			Limit     string `json:"limit"`
+		}{string(ev.From), string(ev.Spender), ev.BudgetCap.String(), ev.BudgetLimit.String()}
+		if err := m.encode(ev, len(all), data); err != nil {
+			return nil, err
+		}
+		all = append(all, m)
+	}
+	return all, nil
+}
+
+// encode sets m's id and body: the i-th webhook event of ev, with data.
+// An event to two accounts that are one is to that one.
+func (m *mapped) encode(ev engine.Event, i int, data any) error {
+	m.id = eventIDAt(ev.Position, i)
+	body, err := json.Marshal(struct {
 		ID      string `json:"id"`
 		Type    string `json:"type"`
 		Created string `json:"created"`
 		Data    any    `json:"data"`
-	}{EventID(ev.Position), m.kind, ev.Time.UTC().Format(time.RFC3339), data})
-	if err == nil && len(m.body) > EventBytesMax {
-		err = fmt.Errorf("event of %d bytes exceeds %d", len(m.body), EventBytesMax)
+	}{m.id, m.kind, ev.Time.UTC().Format(time.RFC3339), data})
+	if err == nil && len(body) > EventBytesMax {
+		err = fmt.Errorf("event of %d bytes exceeds %d", len(body), EventBytesMax)
 	}
 	if err != nil {
-		return mapped{}, false, fmt.Errorf("webhooks: encode event at position %d: %w", ev.Position, err)
+		return fmt.Errorf("webhooks: encode event at position %d: %w", ev.Position, err)
 	}
+	m.body = body
 	if m.accounts[len(m.accounts)-1] == m.accounts[0] {
 		m.accounts = m.accounts[:1]
 	}
-	return m, true, nil
+	return nil
 }

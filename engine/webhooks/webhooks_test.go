@@ -668,3 +668,71 @@ func TestEveryMappedTypeIsDeliveredOnce(t *testing.T) {
 		t.Errorf("hold.expired data = %v", d)
 	}
 }
+
+// A low-balance threshold and a key's budget, crossed among many charges:
+// one balance.low per crossing (again after a deposit re-arms it), one
+// key.budget_exhausted, both from the one charge that crossed both, each
+// with its own id, and nothing again after a restart.
+func TestBalanceLowIsDeliveredOncePerCrossingAmongManyCharges(t *testing.T) {
+	w := newWorld(t, webhooks.Options{})
+	rc := newReceiver(t, nil)
+	e := w.register(rc, webhooks.EventDepositCredited, webhooks.EventBalanceLow, webhooks.EventKeyBudgetExhausted)
+	ctx := context.Background()
+	deposit := func(id string, amount uint64) {
+		t.Helper()
+		if _, err := w.eng.Credit(ctx, engine.TransferID(id), "alice", engine.NewAmount(amount)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	charge := func(n int, budget engine.Budget) {
+		t.Helper()
+		id := engine.TransferID(fmt.Sprintf("ch-%d", n))
+		if _, err := w.eng.Charge(ctx, engine.Charge{ID: id, From: "alice", To: "bob", Amount: engine.NewAmount(20), Budget: budget}); err != nil {
+			t.Fatalf("Charge(%s) = %v", id, err)
+		}
+	}
+	deposit("dep-1", 1000)
+	if err := w.eng.SetLowBalanceThreshold(ctx, "alice", engine.NewAmount(520)); err != nil {
+		t.Fatal(err)
+	}
+	budget := engine.Budget{Spender: "key_1", PerDay: engine.NewAmount(500)}
+	for n := 1; n <= 25; n++ {
+		charge(n, budget) // the 25th: 500 available, below 520; 0 left of key_1's 500 a day
+	}
+	for n := 26; n <= 30; n++ {
+		charge(n, engine.Budget{}) // 400: still below
+	}
+	deposit("dep-2", 200) // 600: re-armed
+	for n := 31; n <= 40; n++ {
+		charge(n, engine.Budget{}) // the 35th: 500, below 520 again
+	}
+	deposit("dep-3", 1)
+	got := rc.expect(6)
+	want := []struct {
+		kind string
+		data map[string]string
+	}{
+		{webhooks.EventDepositCredited, map[string]string{"id": "dep-1", "accountId": "alice", "amount": "1000"}},
+		{webhooks.EventBalanceLow, map[string]string{"accountId": "alice", "threshold": "520", "transferId": "ch-25"}},
+		{webhooks.EventKeyBudgetExhausted, map[string]string{"accountId": "alice", "keyId": "key_1", "cap": "day", "limit": "500"}},
+		{webhooks.EventDepositCredited, map[string]string{"id": "dep-2", "accountId": "alice", "amount": "200"}},
+		{webhooks.EventBalanceLow, map[string]string{"accountId": "alice", "threshold": "520", "transferId": "ch-35"}},
+		{webhooks.EventDepositCredited, map[string]string{"id": "dep-3", "accountId": "alice", "amount": "1"}},
+	}
+	for i, r := range got {
+		if r.Type != want[i].kind || !maps(r.Data, want[i].data) {
+			t.Errorf("delivery %d = %s %s %v, want %s %v", i, r.ID, r.Type, r.Data, want[i].kind, want[i].data)
+		}
+	}
+	if got[2].ID != got[1].ID+"_1" || !strings.HasPrefix(got[1].ID, "evt_") || got[4].ID == got[1].ID {
+		t.Errorf("event ids %s, %s, %s; want the budget's the balance's with _1, and each crossing its own", got[1].ID, got[2].ID, got[4].ID)
+	}
+	w.logged(e.ID, 6) // acknowledged durably: an attempt cut by Close would be sent again
+	w.close()
+	w.openEngine()
+	w.openService()
+	deposit("dep-4", 2)
+	if r := rc.expect(1)[0]; r.Type != webhooks.EventDepositCredited || r.Data["id"] != "dep-4" {
+		t.Errorf("first delivery after restart = %s %v, want deposit.credited of dep-4 and nothing again", r.Type, r.Data)
+	}
+}
