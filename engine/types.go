@@ -259,6 +259,11 @@ type Event struct {
 	Requested  Amount     // withdrawals: what the chain asked for
 	Released   Amount     // withdrawals: the reservation released
 	ReleasedID TransferID // withdrawals: its client id; empty when there was none
+
+	// Rows are EventRowsWritten's: the table write's rows under the
+	// subscription's prefixes, in the write's order (a nil Value deletes
+	// its Key). Copies, the receiver's to keep.
+	Rows []Row
 }
 
 func eventOf(position uint64, e *ledger.Event) Event {
