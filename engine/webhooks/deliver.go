@@ -114,6 +114,9 @@ type dispatchBatch struct {
 // take maps one event into the batch, writing the batch first if the
 // event's rows could take it past dispatchRowsBytesMax.
 func (s *Service) take(batch *dispatchBatch, ev engine.Event) error {
+	if ev.Type == engine.EventRowsWritten {
+		return s.takeRows(batch, ev)
+	}
 	m, ok, err := eventOf(ev)
 	if err != nil {
 		return err
@@ -156,11 +159,15 @@ func (s *Service) enqueue(batch *dispatchBatch, position uint64, m mapped) error
 			return err
 		}
 	}
+	id := m.id
+	if id == "" {
+		id = EventID(position)
+	}
 	for i, st := range targets {
 		row, ok := s.outboxRow(st, pending{account: accounts[i], body: m.body})
 		if !ok {
-			s.logger.Warn("webhooks: outbox full, event dropped", "endpoint", st.ID, "event", EventID(position))
-			rows := s.logRows(st, &Delivery{EventID: EventID(position), Type: m.kind, Outcome: OutcomeDropped,
+			s.logger.Warn("webhooks: outbox full, event dropped", "endpoint", st.ID, "event", id)
+			rows := s.logRows(st, &Delivery{EventID: id, Type: m.kind, Outcome: OutcomeDropped,
 				Error: "the endpoint's outbox is full", At: s.options.Now().UTC()})
 			batch.add(rows...)
 			continue

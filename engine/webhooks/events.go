@@ -24,8 +24,10 @@ const (
 
 // EventTypes lists every type an endpoint may subscribe to. Only the types
 // eventOf maps are delivered today (deposit.credited, session.ended,
-// hold.expired); the others come from sources outside the event log (the
-// relayer's store, account settings, approvals) that are not wired yet.
+// hold.expired), and those Options.Rows maps from table rows
+// (settlement.confirmed, settlement.failed, from the relayer's records);
+// the others come from sources (account settings, approvals) that are not
+// wired yet.
 var EventTypes = []string{
 	EventBalanceLow, EventDepositCredited, EventSettlementConfirmed, EventSettlementFailed,
 	EventSessionEnded, EventHoldExpired, EventKeyBudgetExhausted, EventApprovalRequested, EventApprovalDecided,
@@ -55,6 +57,7 @@ type mapped struct {
 	kind     string
 	accounts []engine.AccountID
 	body     []byte
+	id       string // the event's id when it is not EventID(position): a row's (rows_events.go)
 }
 
 // eventOf maps a committed event; ok is false for events no webhook type
