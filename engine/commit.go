@@ -91,7 +91,7 @@ func feedOf(entries []*wal.Entry, rows bool) *feedBatch {
 			b.events = append(b.events, feedEvent{position: entry.Position, event: &o.event})
 			b.bytes += checkpointEventBytes + len(o.event.Memo)
 		} else if w, ok := entry.Token.(*rowsWrite); ok && rows {
-			b.events = append(b.events, feedEvent{position: entry.Position, record: w.entry.Record})
+			b.events = append(b.events, feedEvent{position: entry.Position, write: w})
 			b.bytes += checkpointEventBytes + len(w.entry.Record)
 		}
 	}

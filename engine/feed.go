@@ -32,11 +32,12 @@ type feedBatch struct {
 	inline      [4]feedEvent // events' room for a small commit: one allocation for all
 }
 
-// feedEvent is a ledger event, or a table write's log record (event nil).
+// feedEvent is a ledger event, or a table write (event nil; its log
+// record is write.entry.Record).
 type feedEvent struct {
 	position uint64
 	event    *ledger.Event
-	record   []byte
+	write    *rowsWrite
 }
 
 // feed is the set of subscriptions' inboxes. The commit callback builds

@@ -43,7 +43,7 @@ type Subscription struct {
 // passed too) and how many events it has sent on C. A consumer
 // that has taken sent events off C (read sent after passed) has seen every
 // event up to passed: how it tells it is caught up with a position whose
-// record is a table write, which no event announces.
+// record is a table write it does not deliver, which no event announces.
 func (s *Subscription) Progress() (passed, sent uint64) {
 	passed = s.passed.Load()
 	return passed, s.sent.Load()
@@ -246,7 +246,7 @@ func (st *streamState) deliver(b *feedBatch) error {
 		}
 		// A table write's record, in the batch when a subscription asks
 		// for rows: decoded as readLog decodes it from the log.
-		if _, err := st.passRows(ev.position, ev.record); err != nil {
+		if _, err := st.passRows(ev.position, ev.write.entry.Record); err != nil {
 			return err
 		}
 	}
