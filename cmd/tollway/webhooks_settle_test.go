@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/tollway/tollway/chain/relay"
+	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/webhooks"
 	"github.com/tollway/tollway/httpapi/signature"
 )
@@ -129,6 +134,47 @@ func TestSettlementWebhooksEndToEnd(t *testing.T) {
 				t.Errorf("%s: webhook %+v, want settlement.confirmed of %+v", hook.name, d, s)
 			}
 			seen[d.Data.ID] = true
+		}
+	}
+}
+
+// TestSettlementWebhooksMapAFailure: a FAILED batch record is a
+// settlement.failed per account, with the reason, the latest transaction
+// signed and no block; a record not at its end is no event.
+func TestSettlementWebhooksMapAFailure(t *testing.T) {
+	rows := settlementWebhooks()
+	key := fmt.Appendf(nil, "%s%016x", relay.SettlementPrefix, 7)
+	if !bytes.HasPrefix(key, rows.Prefixes[0]) {
+		t.Fatalf("key %q is not under the prefix %q", key, rows.Prefixes[0])
+	}
+	s := relay.Settlement{ID: relay.SettlementID(7), Seq: 7, State: relay.Submitted, BatchID: common.HexToHash("0xb7"),
+		Entries:   []relay.Entry{{Payer: "acct_payer", Payee: "acct_payee", Amount: engine.NewAmount(1000), Fee: engine.NewAmount(10)}},
+		TxHashes:  []common.Hash{common.HexToHash("0x71")},
+		CreatedAt: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC), FailedAt: time.Date(2026, 12, 3, 12, 1, 0, 0, time.UTC)}
+	value, _ := json.Marshal(&s)
+	if events, err := rows.Map(key, value); len(events) != 0 || err != nil {
+		t.Fatalf("Map(SUBMITTED) = %+v, %v, want no event", events, err)
+	}
+	s.State, s.Error = relay.Failed, "refused by the pool: paused"
+	value, _ = json.Marshal(&s)
+	events, err := rows.Map(key, value)
+	if err != nil || len(events) != 2 {
+		t.Fatalf("Map(FAILED) = %+v, %v, want two events", events, err)
+	}
+	tx := common.HexToHash("0x71").Hex()
+	for i, want := range []webhooks.RowEvent{
+		{Type: webhooks.EventSettlementFailed, Account: "acct_payer", Key: "stl_7.failed.acct_payer", Time: s.FailedAt,
+			Data: webhooks.SettlementData{ID: "stl_7", State: "FAILED", BatchID: s.BatchID.Hex(), TxHash: &tx, AccountID: "acct_payer",
+				Entries: 1, Amount: "1000", Fee: "10", Paid: "1000", Received: "0", Error: s.Error}},
+		{Type: webhooks.EventSettlementFailed, Account: "acct_payee", Key: "stl_7.failed.acct_payee", Time: s.FailedAt,
+			Data: webhooks.SettlementData{ID: "stl_7", State: "FAILED", BatchID: s.BatchID.Hex(), TxHash: &tx, AccountID: "acct_payee",
+				Entries: 1, Amount: "1000", Fee: "10", Paid: "0", Received: "990", Error: s.Error}},
+	} {
+		got, _ := json.Marshal(events[i].Data)
+		wantData, _ := json.Marshal(want.Data)
+		if events[i].Type != want.Type || events[i].Account != want.Account || events[i].Key != want.Key ||
+			!events[i].Time.Equal(want.Time) || string(got) != string(wantData) {
+			t.Errorf("event %d = %+v %s, want %+v %s", i, events[i], got, want, wantData)
 		}
 	}
 }
