@@ -61,8 +61,8 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 	if len(events) > 0 {
 		e.checkpointer.feed(events, last)
 	}
-	if e.feed.subscribed() {
-		e.feed.publish(feedOf(entries))
+	if subscribed, rows := e.feed.subscribed(); subscribed {
+		e.feed.publish(feedOf(entries, rows))
 	}
 	for _, entry := range entries {
 		if w, ok := entry.Token.(*rowsWrite); ok {
@@ -74,8 +74,9 @@ func (e *Engine) onDurable(entries []*wal.Entry, _ uint64, err error) {
 }
 
 // feedOf describes one durable group commit for the subscriptions: its
-// positions and its events (table writes have positions but no event).
-func feedOf(entries []*wal.Entry) *feedBatch {
+// positions and its events; with rows, its table writes' records too
+// (otherwise they have positions but no event).
+func feedOf(entries []*wal.Entry, rows bool) *feedBatch {
 	b := &feedBatch{}
 	b.events = b.inline[:0]
 	for _, entry := range entries {
@@ -87,8 +88,11 @@ func feedOf(entries []*wal.Entry) *feedBatch {
 		}
 		b.last = entry.Position
 		if o, ok := entry.Token.(*op); ok && o.logged {
-			b.events = append(b.events, feedEvent{entry.Position, &o.event})
+			b.events = append(b.events, feedEvent{position: entry.Position, event: &o.event})
 			b.bytes += checkpointEventBytes + len(o.event.Memo)
+		} else if w, ok := entry.Token.(*rowsWrite); ok && rows {
+			b.events = append(b.events, feedEvent{position: entry.Position, write: w})
+			b.bytes += checkpointEventBytes + len(w.entry.Record)
 		}
 	}
 	return b

@@ -22,7 +22,9 @@ import (
 const feedBacklogBytesMax = 16 << 20
 
 // feedBatch is one group commit: the positions first..last, and the
-// events among them (the rest are table writes), in order.
+// events among them, in order: the ledger's, and the table writes' when a
+// subscription asks for rows (SubscribeOptions.RowPrefixes; otherwise the
+// rest are table writes).
 type feedBatch struct {
 	first, last uint64
 	events      []feedEvent
@@ -30,9 +32,12 @@ type feedBatch struct {
 	inline      [4]feedEvent // events' room for a small commit: one allocation for all
 }
 
+// feedEvent is a ledger event, or a table write (event nil; its log
+// record is write.entry.Record).
 type feedEvent struct {
 	position uint64
 	event    *ledger.Event
+	write    *rowsWrite
 }
 
 // feed is the set of subscriptions' inboxes. The commit callback builds
@@ -40,6 +45,7 @@ type feedEvent struct {
 type feed struct {
 	mu      sync.Mutex
 	inboxes map[*feedInbox]struct{}
+	rows    int // inboxes that want table writes
 }
 
 func (f *feed) add(in *feedInbox) {
@@ -49,11 +55,17 @@ func (f *feed) add(in *feedInbox) {
 		f.inboxes = make(map[*feedInbox]struct{})
 	}
 	f.inboxes[in] = struct{}{}
+	if in.rows {
+		f.rows++
+	}
 }
 
 func (f *feed) remove(in *feedInbox) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.inboxes[in]; ok && in.rows {
+		f.rows--
+	}
 	delete(f.inboxes, in)
 }
 
@@ -68,17 +80,23 @@ func (f *feed) publish(b *feedBatch) {
 }
 
 // subscribed reports whether any subscription listens, so that a commit
-// builds its batch only then.
-func (f *feed) subscribed() bool {
+// builds its batch only then, and whether any wants table writes, so that
+// the batch carries them only then.
+//
+// NB: a subscription added after this and before publish gets a batch
+// without table writes; it reads the log first, which has that commit
+// (durable before the callback that builds the batch), so it skips it.
+func (f *feed) subscribed() (listening, rows bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.inboxes) > 0
+	return len(f.inboxes) > 0, f.rows > 0
 }
 
 // feedInbox is one subscription's queue of commits.
 type feedInbox struct {
 	ready    chan struct{} // capacity 1: something was put
 	bytesMax int           // feedBacklogBytesMax, or a test's
+	rows     bool          // its subscription delivers table writes
 
 	mu      sync.Mutex
 	batches []*feedBatch
@@ -94,8 +112,8 @@ type feedInbox struct {
 // one past a burst is dropped rather than held.
 const feedSpareMax = 64
 
-func newFeedInbox(bytesMax int) *feedInbox {
-	return &feedInbox{ready: make(chan struct{}, 1), bytesMax: bytesMax}
+func newFeedInbox(bytesMax int, rows bool) *feedInbox {
+	return &feedInbox{ready: make(chan struct{}, 1), bytesMax: bytesMax, rows: rows}
 }
 
 func (in *feedInbox) put(b *feedBatch) {

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/tollway/tollway/wal"
@@ -136,6 +138,57 @@ func appendRowsRecord(buf []byte, rows []Row) []byte {
 		buf = append(buf, row.Value...)
 	}
 	return buf
+}
+
+// errCorruptRowsRecord: a table write's log record that appendRowsRecord
+// did not write.
+var errCorruptRowsRecord = errors.New("corrupt table write record")
+
+// decodeRowsRecord returns the rows of a table write's record whose keys
+// start with one of prefixes, copied (record may be the log's buffer, and
+// the rows outlive it); nil if none does. A delete has a nil Value.
+func decodeRowsRecord(record []byte, prefixes [][]byte) ([]Row, error) {
+	if !isRowsRecord(record) {
+		return nil, errCorruptRowsRecord
+	}
+	var rows []Row
+	for rest := record[1:]; len(rest) > 0; {
+		size, n := binary.Uvarint(rest)
+		if n <= 0 || size == 0 || size > uint64(len(rest)-n) {
+			return nil, errCorruptRowsRecord
+		}
+		key := rest[n : n+int(size)]
+		rest = rest[n+int(size):]
+		size, n = binary.Uvarint(rest)
+		if n <= 0 || (size > 0 && size-1 > uint64(len(rest)-n)) {
+			return nil, errCorruptRowsRecord
+		}
+		var value []byte
+		if size > 0 {
+			value = rest[n : n+int(size-1)]
+			rest = rest[n+int(size-1):]
+		} else {
+			rest = rest[n:]
+		}
+		if !hasAnyPrefix(key, prefixes) {
+			continue
+		}
+		row := Row{Key: bytes.Clone(key)}
+		if size > 0 {
+			row.Value = append([]byte{}, value...) // not nil when empty: a value, not a delete
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func hasAnyPrefix(key []byte, prefixes [][]byte) bool {
+	for _, prefix := range prefixes {
+		if bytes.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // isRowsRecord reports whether a log record is a table write's.

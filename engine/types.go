@@ -288,6 +288,11 @@ type Event struct {
 	LowBalance  Amount
 	BudgetCap   BudgetCap
 	BudgetLimit Amount
+
+	// Rows are EventRowsWritten's: the table write's rows under the
+	// subscription's prefixes, in the write's order (a nil Value deletes
+	// its Key). Copies, the receiver's to keep.
+	Rows []Row
 }
 
 func eventOf(position uint64, e *ledger.Event) Event {

@@ -112,6 +112,10 @@ type Config struct {
 	// RelayerStats reports the relayer's progress for /metrics; nil
 	// without one.
 	RelayerStats func() relay.Stats
+	// WebhookRows maps table rows other components write to webhook
+	// events (the relayer's settlements: settlement.confirmed and
+	// settlement.failed); zero: none.
+	WebhookRows webhooks.Rows
 	// Facilitator serves /x402/*; nil without a chain. X402Open serves it
 	// without an API key (--x402-open).
 	Facilitator *facilitator.Facilitator
@@ -232,7 +236,7 @@ func New(config Config) (*Server, error) {
 	if err == nil {
 		s.x402Metrics = x402metrics.Open(config.Engine, x402metrics.Options{Logger: config.Logger, Now: config.Clock})
 		s.webhooks, err = webhooks.Open(config.Engine, webhooks.Options{Logger: config.Logger, OwnerOf: s.accountOwner,
-			DialContext: s.egress.DialContext, Now: config.Clock})
+			DialContext: s.egress.DialContext, Now: config.Clock, Rows: config.WebhookRows})
 		if err != nil {
 			s.x402Metrics.Close()
 			s.usage.Close()

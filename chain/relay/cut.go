@@ -230,7 +230,7 @@ func (r *Relayer) failBatch(ctx context.Context, s *Settlement, reason string) e
 		}
 	}
 	failed := *s
-	failed.State, failed.Error, failed.RawTx = Failed, reason, nil
+	failed.State, failed.Error, failed.RawTx, failed.FailedAt = Failed, reason, nil, r.config.Now().UTC()
 	rows := []engine.Row{{Key: batchKey(s.Seq), Value: encodeSettlement(&failed)}, {Key: openKey(s.Seq)}}
 	nets := make(map[Pair]Net)
 	for _, e := range s.Entries {

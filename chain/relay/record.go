@@ -76,6 +76,7 @@ type Settlement struct {
 
 	CreatedAt   time.Time `json:"createdAt"`
 	ConfirmedAt time.Time `json:"confirmedAt,omitzero"`
+	FailedAt    time.Time `json:"failedAt,omitzero"` // zero in records written before it was kept
 	// Oldest is when the oldest debit the batch settles was committed, so
 	// CONFIRMED - Oldest is the relayer's lag.
 	Oldest time.Time `json:"oldest,omitzero"`

@@ -499,6 +499,7 @@ func serve(args []string, stdout io.Writer) error {
 	var relayer atomic.Pointer[relay.Relayer]
 	if settlement != nil {
 		config.Settlements = &relay.Store{Engine: eng}
+		config.WebhookRows = settlementWebhooks()
 		config.RelayerStats = func() relay.Stats {
 			if r := relayer.Load(); r != nil {
 				return r.Stats()

@@ -15,6 +15,7 @@ import (
 	"github.com/tollway/tollway/chain/x402"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/webhooks"
 	"github.com/tollway/tollway/httpapi"
 )
 
@@ -54,6 +55,46 @@ func startRelayer(eng *engine.Engine, s chain.Settlement, server *httpapi.Server
 		return nil, fmt.Errorf("relayer: %w", err)
 	}
 	return r, nil
+}
+
+// settlementWebhooks delivers the relayer's settlements reaching their
+// end as webhook events (settlement.confirmed, settlement.failed): one per
+// account the batch settles, with that account's part, to its owner. The
+// relayer and the webhooks know nothing of each other; this is where the
+// rows of one become the events of the other.
+func settlementWebhooks() webhooks.Rows {
+	return webhooks.Rows{
+		Prefixes: [][]byte{[]byte(relay.SettlementPrefix)},
+		Map: func(key, value []byte) ([]webhooks.RowEvent, error) {
+			n, ok, err := relay.SettlementEvent(key, value)
+			if err != nil || !ok {
+				return nil, err
+			}
+			kind := webhooks.EventSettlementConfirmed
+			if n.State == relay.Failed {
+				kind = webhooks.EventSettlementFailed
+			}
+			var txHash *string
+			if n.TxHash != (common.Hash{}) {
+				hash := n.TxHash.Hex()
+				txHash = &hash
+			}
+			var block *uint64
+			if n.BlockNumber != 0 {
+				block = &n.BlockNumber
+			}
+			events := make([]webhooks.RowEvent, len(n.Parts))
+			for i, part := range n.Parts {
+				events[i] = webhooks.RowEvent{Type: kind, Account: part.Account, Key: n.EventKey(part.Account), Time: n.At,
+					Data: webhooks.SettlementData{
+						ID: n.ID, State: string(n.State), BatchID: n.BatchID.Hex(), TxHash: txHash, BlockNumber: block,
+						AccountID: string(part.Account), Entries: part.Entries, Amount: part.Amount.String(), Fee: part.Fee.String(),
+						Paid: part.Paid.String(), Received: part.Received.String(), Error: n.Error,
+					}}
+			}
+			return events, nil
+		},
+	}
 }
 
 // openFacilitator serves x402 on the chain in use: the exact scheme, as

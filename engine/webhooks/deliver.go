@@ -114,6 +114,9 @@ type dispatchBatch struct {
 // take maps one event into the batch, writing the batch first if the
 // event's rows could take it past dispatchRowsBytesMax.
 func (s *Service) take(batch *dispatchBatch, ev engine.Event) error {
+	if ev.Type == engine.EventRowsWritten {
+		return s.takeRows(batch, ev)
+	}
 	all, err := eventOf(ev)
 	if err != nil {
 		return err

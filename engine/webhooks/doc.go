@@ -3,7 +3,8 @@
 // accounts.
 //
 // Invariants: every event is taken from the engine's subscription (never
-// from a call that might not commit); an event mapped for an endpoint is
+// from a call that might not commit): a ledger event, or a table row
+// another component wrote (Options.Rows: the relayer's settlements); an event mapped for an endpoint is
 // written to that endpoint's outbox in the same WriteRows as the cursor and
 // the retention past it, so a restart resumes after the cursor and neither
 // loses nor enqueues an event twice; an outbox row is deleted only in the

@@ -25,8 +25,9 @@ const (
 // EventTypes lists every type an endpoint may subscribe to. Only the types
 // eventOf maps are delivered today (deposit.credited, session.ended,
 // hold.expired, and balance.low and key.budget_exhausted from the markers
-// the ledger puts on debits); the others come from sources outside the
-// event log (the relayer's store, approvals) that are not wired yet.
+// the ledger puts on debits), and those Options.Rows maps from table rows
+// (settlement.confirmed, settlement.failed, from the relayer's records);
+// the others (approvals) come from sources not wired yet.
 var EventTypes = []string{
 	EventBalanceLow, EventDepositCredited, EventSettlementConfirmed, EventSettlementFailed,
 	EventSessionEnded, EventHoldExpired, EventKeyBudgetExhausted, EventApprovalRequested, EventApprovalDecided,

@@ -104,6 +104,8 @@ type Options struct {
 	AttemptTimeout time.Duration
 	// OutboxMax lowers OutboxPerEndpointMax (tests).
 	OutboxMax int
+	// Rows maps table rows to events (rows_events.go); zero: none.
+	Rows Rows
 }
 
 // Service is the endpoint registry and the deliverer. Its methods are
@@ -164,6 +166,9 @@ func Open(eng *engine.Engine, options Options) (*Service, error) {
 	if options.OwnerOf == nil {
 		return nil, errors.New("webhooks: Options.OwnerOf is required")
 	}
+	if err := options.Rows.check(); err != nil {
+		return nil, err
+	}
 	options = options.withDefaults()
 	s := &Service{engine: eng, logger: options.Logger, options: options,
 		endpoints: make(map[string]*endpointState), done: make(chan struct{})}
@@ -189,7 +194,7 @@ func Open(eng *engine.Engine, options Options) (*Service, error) {
 				return nil, err
 			}
 		}
-		s.sub, err = eng.Subscribe(s.ctx, cursor+1)
+		s.sub, err = eng.SubscribeWith(s.ctx, cursor+1, engine.SubscribeOptions{RowPrefixes: options.Rows.Prefixes})
 		if errors.Is(err, engine.ErrTruncated) && !found && attempt == 0 {
 			continue // a snapshot truncated past the registration as it committed
 		}
