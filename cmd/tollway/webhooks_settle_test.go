@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/tollway/tollway/chain/relay"
 	"github.com/tollway/tollway/engine"
@@ -31,6 +33,34 @@ type settlementDelivery struct {
 	Data     webhooks.SettlementData
 }
 
+// webhookDocument is httpapi/openapi.json, whose webhooks describe each
+// event's body, loaded once.
+var webhookDocument = sync.OnceValues(func() (*openapi3.T, error) {
+	return openapi3.NewLoader().LoadFromFile("../../httpapi/openapi.json")
+})
+
+// checkWebhookSchema returns what is wrong with a delivered event's body
+// against the schema openapi.json gives its type.
+func checkWebhookSchema(body []byte) error {
+	doc, err := webhookDocument()
+	if err != nil {
+		return fmt.Errorf("load openapi.json: %w", err)
+	}
+	var value map[string]any
+	if err := json.Unmarshal(body, &value); err != nil {
+		return err
+	}
+	kind, _ := value["type"].(string)
+	hook := doc.Webhooks[kind]
+	if hook == nil || hook.Post == nil {
+		return fmt.Errorf("openapi.json has no webhook %q", kind)
+	}
+	if err := hook.Post.RequestBody.Value.Content.Get("application/json").Schema.Value.VisitJSON(value); err != nil {
+		return fmt.Errorf("%s does not match openapi.json: %w", kind, err)
+	}
+	return nil
+}
+
 func newSettlementHook(t *testing.T) *settlementHook {
 	h := &settlementHook{secret: make(chan string, 1), events: make(chan settlementDelivery, 64)}
 	h.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +69,9 @@ func newSettlementHook(t *testing.T) *settlementHook {
 		h.secret <- secret
 		if err := signature.Verify(r.Header.Get(signature.HeaderName), body, []byte(secret), time.Minute, time.Now()); err != nil {
 			t.Errorf("delivery %s: signature: %v", body, err)
+		}
+		if err := checkWebhookSchema(body); err != nil {
+			t.Errorf("delivery %s: %v", body, err)
 		}
 		var d settlementDelivery
 		if err := json.Unmarshal(body, &d); err != nil {
@@ -172,6 +205,10 @@ func TestSettlementWebhooksMapAFailure(t *testing.T) {
 	} {
 		got, _ := json.Marshal(events[i].Data)
 		wantData, _ := json.Marshal(want.Data)
+		body := fmt.Sprintf(`{"id":"evt_%s","type":%q,"created":"2026-12-03T12:01:00Z","data":%s}`, events[i].Key, events[i].Type, got)
+		if err := checkWebhookSchema([]byte(body)); err != nil {
+			t.Errorf("event %d: %v", i, err)
+		}
 		if events[i].Type != want.Type || events[i].Account != want.Account || events[i].Key != want.Key ||
 			!events[i].Time.Equal(want.Time) || string(got) != string(wantData) {
 			t.Errorf("event %d = %+v %s, want %+v %s", i, events[i], got, want, wantData)
