@@ -85,12 +85,12 @@ type Decision struct {
 
 // Errors, matched with errors.Is.
 var (
-	ErrNotFound     = errors.New("approvals: not found")
-	ErrInvalid      = errors.New("approvals: invalid")
-	ErrDecided      = errors.New("approvals: this role has decided already")
-	ErrNotPending   = errors.New("approvals: not pending")
-	ErrNotRequired  = errors.New("approvals: role not required")
-	ErrLimit        = errors.New("approvals: too many pending approvals")
-	ErrIDConflict   = errors.New("approvals: id reused with another request")
-	ErrUnavailable  = errors.New("approvals: unavailable")
+	ErrNotFound    = errors.New("approvals: not found")
+	ErrInvalid     = errors.New("approvals: invalid")
+	ErrDecided     = errors.New("approvals: this role has decided already")
+	ErrNotPending  = errors.New("approvals: not pending")
+	ErrNotRequired = errors.New("approvals: role not required")
+	ErrLimit       = errors.New("approvals: too many pending approvals")
+	ErrIDConflict  = errors.New("approvals: id reused with another request")
+	ErrUnavailable = errors.New("approvals: unavailable")
 )
