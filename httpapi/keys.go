@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -28,6 +31,33 @@ type keyJSON struct {
 	RevokedAt   *string          `json:"revokedAt"`
 	RateLimit   access.RateLimit `json:"rateLimit"`
 	Budget      *budgetJSON      `json:"budget"`
+	Approval    *approvalJSON    `json:"approval"` // null: nothing the key does waits for people
+	Role        string           `json:"role"`     // "standard" or "arbiter"
+}
+
+// keyRoleStandard is how the API spells access.KeyRoleStandard, which is
+// stored as "" so that records from before roles read unchanged.
+const keyRoleStandard = "standard"
+
+func keyRoleJSON(role access.KeyRole) string {
+	if role == access.KeyRoleStandard {
+		return keyRoleStandard
+	}
+	return string(role)
+}
+
+// approvalJSON is a key's approval policy.
+type approvalJSON struct {
+	Above            string   `json:"above"`
+	Approvers        []string `json:"approvers"`
+	ExpiresInSeconds int64    `json:"expiresInSeconds"`
+}
+
+func approvalJSONOf(p *access.ApprovalPolicy) *approvalJSON {
+	if p == nil {
+		return nil
+	}
+	return &approvalJSON{Above: p.Above, Approvers: p.Approvers, ExpiresInSeconds: p.ExpiresInSeconds}
 }
 
 // budgetJSON is a key's caps (null: none) and, when the key is read on its
@@ -56,7 +86,8 @@ func budgetJSONOf(b *access.Budget) *budgetJSON {
 func keyOf(k *access.Key, plaintext string) keyJSON {
 	j := keyJSON{ID: k.ID, Key: plaintext, AccountID: k.Account, Label: k.Label, Kind: string(k.Kind),
 		Prefix: k.Prefix, Last4: k.Last4, Scopes: k.Scopes.Names(), Environment: string(k.Environment),
-		CreatedAt: timeJSON(k.CreatedAt), RateLimit: k.RateLimit, Budget: budgetJSONOf(k.Budget)}
+		CreatedAt: timeJSON(k.CreatedAt), RateLimit: k.RateLimit, Budget: budgetJSONOf(k.Budget),
+		Approval: approvalJSONOf(k.Approval), Role: keyRoleJSON(k.Role)}
 	if !k.ExpiresAt.IsZero() {
 		t := timeJSON(k.ExpiresAt)
 		j.ExpiresAt = &t
@@ -91,6 +122,11 @@ func (s *Server) mintKey(template access.Key, now time.Time) (access.Key, string
 		}
 		k.Budget = &budget
 	}
+	if k.Approval != nil { // a rotation keeps it (and Role): a copy, so the records share nothing
+		approval := *k.Approval
+		approval.Approvers = slices.Clone(approval.Approvers)
+		k.Approval = &approval
+	}
 	return k, plaintext
 }
 
@@ -110,13 +146,18 @@ func (s *Server) createKey(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	template.Account, template.Owner, template.Environment = p.ID, u.ID, p.Environment
 	k, plaintext := s.mintKey(template, now)
 	if err := s.directory.CreateKey(ctxOf(ctx), k); err != nil {
+		var field *access.FieldError
+		if errors.As(err, &field) { // readKeyRequest checks the same rules: this is a backstop
+			return validation(map[string]string{field.Field: field.Reason})
+		}
 		return errorOf(err, "key")
 	}
 	s.writeJSON(ctx, fasthttp.StatusCreated, keyOf(&k, plaintext))
 	return nil
 }
 
-// readKeyRequest reads {"label","kind","scopes","expiresAt"?,"rateLimit"?,"budget"?}.
+// readKeyRequest reads {"label","kind","scopes","expiresAt"?,"rateLimit"?,
+// "budget"?,"approval"?,"role"?}.
 func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiError) {
 	r, apiErr := parseObject(body)
 	if apiErr != nil {
@@ -134,7 +175,7 @@ func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiErr
 		scopes, err := access.ParseScopes(names)
 		switch {
 		case err != nil:
-			r.fail("scopes", "must name known scopes: charges:write, holds:write, sessions:write, sessions:read, balance:read, usage:read, settlements:read, x402:facilitate or *")
+			r.fail("scopes", "must name known scopes: "+strings.Join(access.ScopeNames(), ", ")+" or *")
 		case k.Kind == access.KeyPublishable && !access.ScopesRead.Has(scopes):
 			r.fail("scopes", "a publishable key may hold only read scopes")
 		}
@@ -160,7 +201,46 @@ func (s *Server) readKeyRequest(body []byte, now time.Time) (access.Key, *apiErr
 			r.fail("budget", "a publishable key cannot spend")
 		}
 	}
+	if approval := r.nested("approval", false); approval != nil {
+		k.Approval = readApproval(approval)
+	}
+	if role, ok := r.string("role", false, 16); ok {
+		switch role {
+		case string(access.KeyRoleArbiter):
+			k.Role = access.KeyRoleArbiter
+		case keyRoleStandard:
+		default:
+			r.fail("role", `must be "arbiter" or "standard"`)
+		}
+	}
+	if !r.failed() { // the fields parsed: check how they fit together
+		var field *access.FieldError
+		if err := k.ValidateRole(); errors.As(err, &field) {
+			r.fail(field.Field, field.Reason)
+		} else if err != nil { // ValidateRole returns only FieldErrors
+			r.fail("role", err.Error())
+		}
+	}
 	return k, r.finish()
+}
+
+// readApproval reads {"above","approvers","expiresInSeconds"}, each
+// required, by access's rules.
+func readApproval(r *reader) *access.ApprovalPolicy {
+	var p access.ApprovalPolicy
+	if above, ok := r.amount("above", true); ok {
+		p.Above = above.String()
+	}
+	if approvers, ok := r.strings("approvers", true, 2, 16); ok {
+		if err := access.ValidateApprovers(approvers); err != nil {
+			r.fail("approvers", `must be ["owner"] or ["owner","arbiter"]`)
+		}
+		p.Approvers = approvers
+	}
+	if seconds, ok := r.integer("expiresInSeconds", true, access.ApprovalExpiresInSecondsMin, access.ApprovalExpiresInSecondsMax); ok {
+		p.ExpiresInSeconds = int64(seconds)
+	}
+	return &p
 }
 
 // readBudget reads {"maxPerCharge"?,"maxPerDay"?,"maxTotal"?}: at least one

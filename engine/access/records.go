@@ -67,6 +67,10 @@ type Key struct {
 	RevokedAt   time.Time   `json:"revokedAt,omitzero"`
 	ReplacedBy  string      `json:"replacedBy,omitempty"` // the key that a rotation made
 	Budget      *Budget     `json:"budget,omitempty"`     // nil: the key spends freely
+	// Approval holds back the key's larger charges and holds until people
+	// approve them; nil: none waits. A rotation keeps it, as it keeps Role.
+	Approval *ApprovalPolicy `json:"approval,omitempty"`
+	Role     KeyRole         `json:"role,omitempty"`
 }
 
 // Budget is what a key may spend through charges, holds and sessions: caps

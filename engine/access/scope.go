@@ -53,12 +53,21 @@ const (
 	ScopeSettlementsRead
 	ScopeX402Facilitate
 	ScopeGatewayCall
+	ScopeApprovalsRead
+	ScopeApprovalsWrite
 	scopeEnd
 
 	// ScopeAll is every scope, written "*".
+	//
+	// NB: a new scope takes the next bit, so stored scope sets keep their
+	// meaning; a key stored with "*" before a scope existed keeps the
+	// scopes it had then.
 	ScopeAll = scopeEnd - 1
 	// ScopesRead are the scopes that change nothing: all a publishable key may hold.
-	ScopesRead = ScopeSessionsRead | ScopeBalanceRead | ScopeUsageRead | ScopeSettlementsRead
+	ScopesRead = ScopeSessionsRead | ScopeBalanceRead | ScopeUsageRead | ScopeSettlementsRead | ScopeApprovalsRead
+	// ScopesArbiter are all an arbiter key may hold: it reads and decides
+	// approvals and does nothing else, so a leaked arbiter key cannot spend.
+	ScopesArbiter = ScopeApprovalsRead | ScopeApprovalsWrite
 )
 
 var scopeNames = [...]struct {
@@ -74,6 +83,8 @@ var scopeNames = [...]struct {
 	{ScopeSettlementsRead, "settlements:read"},
 	{ScopeX402Facilitate, "x402:facilitate"},
 	{ScopeGatewayCall, "gateway:call"},
+	{ScopeApprovalsRead, "approvals:read"},
+	{ScopeApprovalsWrite, "approvals:write"},
 }
 
 // ScopesMax bounds the scope names of one key.
@@ -105,6 +116,15 @@ func scopeNamed(name string) (Scope, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ScopeNames returns the name of every scope, in bit order, without "*".
+func ScopeNames() []string {
+	names := make([]string, len(scopeNames))
+	for i, n := range scopeNames {
+		names[i] = n.name
+	}
+	return names
 }
 
 // Has reports whether s includes every scope of want.

@@ -132,7 +132,11 @@ func (d *Directory) Load() error {
 			if err != nil {
 				return fmt.Errorf("key %s: %w", k.ID, err)
 			}
-			d.insertKey(&k, budget)
+			approval, err := ApprovalPolicyOf(&k)
+			if err != nil {
+				return fmt.Errorf("key %s: %w", k.ID, err)
+			}
+			d.insertKey(&k, budget, approval)
 			return nil
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/tollway/tollway/actors"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/approvals"
 )
 
 // Key is the directory's record of one API key, and the only copy of it.
@@ -20,10 +21,11 @@ import (
 // Key; the key's actor (actors.KeyRef) holds a pointer to current, reads it
 // at each request, and keeps only what is its own: the token bucket.
 type Key struct {
-	hash   []byte        // immutable, as are owner, budget and actor
-	owner  string        // the user who owns the key's account
-	budget engine.Budget // the key's caps, parsed once; zero when it has none
-	actor  *actors.KeyRef
+	hash     []byte            // immutable, as are owner, budget, approval and actor
+	owner    string            // the user who owns the key's account
+	budget   engine.Budget     // the key's caps, parsed once; zero when it has none
+	approval *approvals.Policy // the key's approval policy, parsed once; nil when it has none
+	actor    *actors.KeyRef
 
 	mu      sync.Mutex // serializes revocation and rotation
 	current atomic.Pointer[access.Key]
@@ -34,6 +36,15 @@ func (k *Key) Hash() []byte { return k.hash }
 
 // Budget returns the key's caps for the engine; zero when it has none.
 func (k *Key) Budget() engine.Budget { return k.budget }
+
+// Approval returns the key's approval policy, which a rotation keeps, and
+// whether it has one. Do not modify the policy's Approvers.
+func (k *Key) Approval() (approvals.Policy, bool) {
+	if k.approval == nil {
+		return approvals.Policy{}, false
+	}
+	return *k.approval, true
+}
 
 // Actor returns the address of the key's actor.
 func (k *Key) Actor() *actors.KeyRef { return k.actor }
@@ -47,8 +58,8 @@ func (k *Key) Scopes() access.Scope { return k.current.Load().Scopes }
 
 // insertKey adds a record made of k, which must not be modified after.
 // REQUIRES: d.mu held, or Load.
-func (d *Directory) insertKey(k *access.Key, budget engine.Budget) {
-	r := &Key{hash: k.Hash, owner: k.Owner, budget: budget}
+func (d *Directory) insertKey(k *access.Key, budget engine.Budget, approval *approvals.Policy) {
+	r := &Key{hash: k.Hash, owner: k.Owner, budget: budget, approval: approval}
 	r.current.Store(k)
 	r.actor = actors.NewKeyRef(&r.current)
 	d.keys[k.ID] = r
@@ -58,10 +69,15 @@ func (d *Directory) insertKey(k *access.Key, budget engine.Budget) {
 
 // CreateKey writes k unless its account has keysMax keys counting those
 // being created (a *LimitError; the place is reserved under mu first, as
-// CreateAccount does). A budget that does not parse is an error before
-// anything is written.
+// CreateAccount does). A budget that does not parse, or a role or approval
+// policy that breaks access's rules (an *access.FieldError), is an error
+// before anything is written.
 func (d *Directory) CreateKey(ctx context.Context, k access.Key) error {
 	budget, err := budgetOf(k.Budget)
+	if err != nil {
+		return err
+	}
+	approval, err := ApprovalPolicyOf(&k)
 	if err != nil {
 		return err
 	}
@@ -75,7 +91,7 @@ func (d *Directory) CreateKey(ctx context.Context, k access.Key) error {
 	if err != nil {
 		return err
 	}
-	d.insertKey(&k, budget)
+	d.insertKey(&k, budget, approval)
 	return nil
 }
 
@@ -108,6 +124,28 @@ func budgetOf(b *access.Budget) (engine.Budget, error) {
 		return engine.Budget{}, fmt.Errorf("directory: budget without a spender")
 	}
 	return budget, nil
+}
+
+// ApprovalPolicyOf checks k's role and approval policy by access's rules
+// and returns the policy as engine/approvals takes it, nil when k has none.
+// It is pure: CreateKey and Load call it, and the HTTP layer may too.
+func ApprovalPolicyOf(k *access.Key) (*approvals.Policy, error) {
+	if err := k.ValidateApprovalRules(); err != nil {
+		return nil, err
+	}
+	if k.Approval == nil {
+		return nil, nil
+	}
+	above, err := engine.ParseAmount(k.Approval.Above)
+	if err != nil || above.IsZero() {
+		return nil, &access.FieldError{Field: "approval.above", Reason: "must be a positive amount of base units that fits 128 bits"}
+	}
+	approvers := make([]approvals.Role, len(k.Approval.Approvers))
+	for i, name := range k.Approval.Approvers {
+		approvers[i] = approvals.Role(name)
+	}
+	return &approvals.Policy{Above: above, Approvers: approvers,
+		ExpiresIn: time.Duration(k.Approval.ExpiresInSeconds) * time.Second}, nil
 }
 
 // Key returns the key with id if owner owns its account; another user's
@@ -160,9 +198,10 @@ func (d *Directory) RevokeKey(ctx context.Context, r *Key, now time.Time) (acces
 }
 
 // RotateKey revokes r's key at now and creates successor, with the same
-// budget caps on the same spend, in one durable write. A revoked key is
-// ErrKeyRevoked; the successor needs a place under the account's cap (a
-// *LimitError).
+// budget caps on the same spend and the same role and approval policy (set
+// here from r's record, whatever successor carried), in one durable write.
+// A revoked key is ErrKeyRevoked; the successor needs a place under the
+// account's cap (a *LimitError).
 func (d *Directory) RotateKey(ctx context.Context, r *Key, successor access.Key, now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -170,6 +209,7 @@ func (d *Directory) RotateKey(ctx context.Context, r *Key, successor access.Key,
 	if !k.RevokedAt.IsZero() {
 		return ErrKeyRevoked
 	}
+	successor.Role, successor.Approval = k.Role, k.Approval // published records are never modified: sharing is safe
 	if !d.reserveKey(k.Account) {
 		return d.errKeysLimit()
 	}
@@ -178,7 +218,7 @@ func (d *Directory) RotateKey(ctx context.Context, r *Key, successor access.Key,
 	d.mu.Lock()
 	d.releasePlace(d.pendingKeys, k.Account)
 	if err == nil {
-		d.insertKey(&successor, r.budget)
+		d.insertKey(&successor, r.budget, r.approval)
 	}
 	d.mu.Unlock()
 	if err != nil {
