@@ -50,6 +50,9 @@ func approvalSignedText(approvalID, decision string) string {
 // refused as a wrong signer. The recovered address is compared in constant
 // time.
 //
+// address is 0x and 40 hex digits in any case (an EIP-55 checksum is not
+// checked: a mistyped address fails the signature anyway).
+//
 // NB: it does not check that address is the owner's wallet, nor that the
 // approval is pending: the caller holds that state.
 func verifyApprovalSignature(address, signatureHex, approvalID, decision string) error {
