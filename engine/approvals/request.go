@@ -96,6 +96,7 @@ func (s *Service) create(ctx context.Context, e *entry, r *Request) (Approval, b
 		if _, err := s.eng.WriteRows(ctx, engine.Row{Key: markerKey(a.ID), Value: encodeApproval(&a)}); err != nil {
 			return Approval{}, false, fmt.Errorf("%w: intent %s: %w", ErrUnavailable, a.ID, err)
 		}
+		s.step("intended", &a)
 	}
 	held, err := s.eng.Hold(context.WithoutCancel(ctx), reservation(&a, r.Budget))
 	switch {

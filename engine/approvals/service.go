@@ -28,7 +28,8 @@ type Options struct {
 // testSeams let tests stop the service between the steps of a transition
 // (to take a crash image there).
 type testSeams struct {
-	// step, if set, runs after each durable step: "held" (the reservation
+	// step, if set, runs after each durable step: "intended" (a Request's
+	// intent written, before its reservation), "held" (the reservation
 	// placed, before its PENDING record), "recorded" (a record written),
 	// "executed" (a charge's capture done, before EXECUTED).
 	step func(step string, a Approval)
