@@ -159,3 +159,61 @@ func TestCrashBetweenStepsEndsEachApprovalOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartWithPendingApprovalsExpiresEachOnceOnTime: a crash image with
+// approvals pending, one of two decisions taken, and the service down for
+// ten minutes: one whose expiry passed (and its reservation's grace: the
+// engine expired it first) expires at Open, stamped with its ExpiresAt;
+// one about to expire expires exactly on time; the others wait and
+// execute as if nothing happened.
+func TestRestartWithPendingApprovalsExpiresEachOnceOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		withExpiry := func(id engine.TransferID, expiry time.Duration, roles ...approvals.Role) approvals.Approval {
+			r := request(id, approvals.KindCharge, 1000, roles...)
+			r.Policy.ExpiresIn = expiry
+			return w.request(r)
+		}
+		overdue := withExpiry("apr_overdue", time.Minute, approvals.RoleOwner)
+		soon := withExpiry("apr_soon", 12*time.Minute, approvals.RoleOwner)
+		withExpiry("apr_later", time.Hour, approvals.RoleOwner)
+		withExpiry("apr_two", time.Hour, approvals.RoleOwner, approvals.RoleArbiter)
+		w.decide("apr_two", arbiters(true), approvals.StatePending)
+		image := w.mem.CrashClone(vfs.CrashCloneCfg{})
+		w.step = nil
+		w.close()
+		time.Sleep(10 * time.Minute) // down
+		writes := w.terminalWrites()
+		w.open(image)
+		a := w.get("apr_overdue", approvals.StateExpired)
+		if !a.DecidedAt.Equal(overdue.ExpiresAt) {
+			t.Fatalf("overdue expired at %v, want %v", a.DecidedAt, overdue.ExpiresAt)
+		}
+		w.get("apr_soon", approvals.StatePending)
+		w.balance("alice", funds-3000, 3000, funds)
+		time.Sleep(time.Until(soon.ExpiresAt) - time.Nanosecond)
+		synctest.Wait()
+		w.get("apr_soon", approvals.StatePending)
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if a := w.get("apr_soon", approvals.StateExpired); !a.DecidedAt.Equal(soon.ExpiresAt) {
+			t.Fatalf("soon expired at %v, want %v", a.DecidedAt, soon.ExpiresAt)
+		}
+		w.balance("alice", funds-2000, 2000, funds)
+		w.decide("apr_later", owners(true), approvals.StateExecuted)
+		w.decide("apr_two", owners(true), approvals.StateExecuted) // the arbiter's decision survived
+		w.balance("alice", funds-2000, 0, funds-2000)
+		w.balance("bob", 1980, 0, 1980)
+		w.balance(fees, 20, 0, 20)
+		for _, id := range []engine.TransferID{"apr_overdue", "apr_soon", "apr_later", "apr_two"} {
+			if writes[id] != 1 {
+				t.Fatalf("%s ended %d times, want once", id, writes[id])
+			}
+		}
+		if len(w.markers()) != 0 || w.svc.Pending() != 0 || w.svc.Timers() != 0 {
+			t.Fatalf("markers %v, %d in memory, %d timers; want none", w.markers(), w.svc.Pending(), w.svc.Timers())
+		}
+		w.verify()
+		w.close()
+	})
+}
