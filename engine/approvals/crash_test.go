@@ -34,6 +34,7 @@ func TestCrashBetweenStepsEndsEachApprovalOnce(t *testing.T) {
 		step  string
 		state approvals.State // of the approval at the step; "" for any
 		ends  int             // terminal records written after the restart: 0 if it had ended before the crash
+		down  time.Duration   // between the crash and the restart
 		act   func(w *world)
 		check func(w *world, writes map[engine.TransferID]int)
 	}{
@@ -63,6 +64,21 @@ func TestCrashBetweenStepsEndsEachApprovalOnce(t *testing.T) {
 				w.decide("apr_1", owners(true), approvals.StateExecuted)
 				w.balance("alice", funds-1000, 0, funds-1000)
 				w.balance("bob", 990, 0, 990)
+			},
+		},
+		{
+			name: "reserved, not recorded, down past its expiry", ends: 1, step: "held", down: expiresIn + approvals.ReservationGrace,
+			act: func(w *world) { w.request(request("apr_1", approvals.KindCharge, 1000, approvals.RoleOwner)) },
+			check: func(w *world, _ map[engine.TransferID]int) {
+				a := w.get("apr_1", approvals.StateExpired) // the engine expired its reservation
+				if !a.DecidedAt.Equal(a.ExpiresAt) {
+					w.t.Fatalf("expired at %v, want %v", a.DecidedAt, a.ExpiresAt)
+				}
+				again, replayed, err := w.svc.Request(context.Background(), request("apr_1", approvals.KindCharge, 1000, approvals.RoleOwner))
+				if err != nil || !replayed || again.State != approvals.StateExpired {
+					w.t.Fatalf("retry = %s replayed %v, %v; want the EXPIRED approval", again.State, replayed, err)
+				}
+				w.balance("alice", funds, 0, funds)
 			},
 		},
 		{
@@ -137,6 +153,7 @@ func TestCrashBetweenStepsEndsEachApprovalOnce(t *testing.T) {
 						writes[a.ID]++
 					}
 				}
+				time.Sleep(c.down)
 				w.open(image)
 				c.check(w, writes)
 				if writes["apr_1"] != c.ends {

@@ -109,6 +109,9 @@ func (s *Service) create(ctx context.Context, e *entry, r *Request) (Approval, b
 		if _, derr := s.eng.WriteRows(context.WithoutCancel(ctx), engine.Row{Key: markerKey(a.ID)}); derr != nil {
 			s.logger.Warn("approvals: intent not dropped; the next open does", "approval", a.ID, "error", derr)
 		}
+		if errors.Is(err, engine.ErrIdempotencyConflict) {
+			return Approval{}, false, fmt.Errorf("%w: %w", ErrIDConflict, err)
+		}
 		return Approval{}, false, engineErr("reserve", a.ID, err)
 	}
 	s.step("held", &a)
@@ -119,12 +122,12 @@ func (s *Service) create(ctx context.Context, e *entry, r *Request) (Approval, b
 }
 
 // adopt records the approval a whose reservation is held (placed now, or
-// by an earlier try: its creation time is the hold's), PENDING, and arms
+// by an earlier try), created when the hold was placed, PENDING, and arms
 // its expiry; a reservation the engine already closed (expired while no
 // service owned it) makes it EXPIRED.
 // REQUIRES: e.mu held; e counted.
 func (s *Service) adopt(ctx context.Context, e *entry, a *Approval, held engine.Transfer) error {
-	if held.Replayed {
+	if !held.Created.IsZero() { // the engine's stamp: the reservation's deadline counts from it
 		expiresIn := a.ExpiresAt.Sub(a.CreatedAt)
 		a.CreatedAt = held.Created.UTC()
 		a.ExpiresAt = a.CreatedAt.Add(expiresIn)
