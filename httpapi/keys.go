@@ -31,7 +31,7 @@ type keyJSON struct {
 	RevokedAt   *string          `json:"revokedAt"`
 	RateLimit   access.RateLimit `json:"rateLimit"`
 	Budget      *budgetJSON      `json:"budget"`
-	Approval    *approvalJSON    `json:"approval"` // null: nothing the key does waits for people
+	Approval    *approvalPolicyJSON    `json:"approval"` // null: nothing the key does waits for people
 	Role        string           `json:"role"`     // "standard" or "arbiter"
 }
 
@@ -46,18 +46,18 @@ func keyRoleJSON(role access.KeyRole) string {
 	return string(role)
 }
 
-// approvalJSON is a key's approval policy.
-type approvalJSON struct {
+// approvalPolicyJSON is a key's approval policy.
+type approvalPolicyJSON struct {
 	Above            string   `json:"above"`
 	Approvers        []string `json:"approvers"`
 	ExpiresInSeconds int64    `json:"expiresInSeconds"`
 }
 
-func approvalJSONOf(p *access.ApprovalPolicy) *approvalJSON {
+func approvalJSONOf(p *access.ApprovalPolicy) *approvalPolicyJSON {
 	if p == nil {
 		return nil
 	}
-	return &approvalJSON{Above: p.Above, Approvers: p.Approvers, ExpiresInSeconds: p.ExpiresInSeconds}
+	return &approvalPolicyJSON{Above: p.Above, Approvers: p.Approvers, ExpiresInSeconds: p.ExpiresInSeconds}
 }
 
 // budgetJSON is a key's caps (null: none) and, when the key is read on its

@@ -25,6 +25,7 @@ import (
 	"github.com/tollway/tollway/chain/relay"
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/approvals"
 	"github.com/tollway/tollway/engine/directory"
 	"github.com/tollway/tollway/engine/registry"
 	"github.com/tollway/tollway/engine/usage"
@@ -153,6 +154,7 @@ type Server struct {
 	webhooks    *webhooks.Service    // endpoints and deliveries; opened and closed likewise
 	egress      *egress.Policy       // what gateway upstreams and webhook URLs may connect to
 	settling    sync.WaitGroup       // gateway calls' captures and voids in flight
+	approvals   *approvals.Service   // spends waiting for their approvers
 	keyActors   *actors.Keys
 	hasher      secretHasher
 	guard       *authGuard
@@ -236,8 +238,16 @@ func New(config Config) (*Server, error) {
 	if err == nil {
 		s.x402Metrics = x402metrics.Open(config.Engine, x402metrics.Options{Logger: config.Logger, Now: config.Clock})
 		s.webhooks, err = webhooks.Open(config.Engine, webhooks.Options{Logger: config.Logger, OwnerOf: s.accountOwner,
-			DialContext: s.egress.DialContext, Now: config.Clock, Rows: config.WebhookRows})
+			DialContext: s.egress.DialContext, Now: config.Clock, Rows: joinRows(config.WebhookRows, approvalWebhooks())})
 		if err != nil {
+			s.x402Metrics.Close()
+			s.usage.Close()
+		}
+	}
+	if err == nil {
+		s.approvals, err = approvals.Open(config.Engine, approvals.Options{Logger: config.Logger, Now: config.Clock})
+		if err != nil {
+			s.webhooks.Close()
 			s.x402Metrics.Close()
 			s.usage.Close()
 		}
@@ -278,6 +288,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = s.http.ShutdownWithContext(ctx)
 		s.settling.Wait() // every call answered is settled: its capture is durable
 		s.keyActors.Shutdown()
+		if approvalsErr := s.approvals.Close(); approvalsErr != nil {
+			s.logger.Error("close the approvals", "error", approvalsErr)
+			err = errors.Join(err, approvalsErr)
+		}
 		s.x402Metrics.Close()
 		if webhooksErr := s.webhooks.Close(); webhooksErr != nil {
 			s.logger.Error("close the webhooks", "error", webhooksErr)
