@@ -535,3 +535,61 @@ func TestConcurrentDecisionsSettleToOneOutcome(t *testing.T) {
 	}
 	w.verify()
 }
+
+func TestPendingLimitPerAccount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		defer w.close()
+		for i := range approvals.PendingPerAccountMax {
+			r := request(engine.TransferID(fmt.Sprintf("apr_%d", i)), approvals.KindCharge, 1, approvals.RoleOwner)
+			r.KeyID = fmt.Sprintf("key_%d", i/approvals.PendingPerKeyMax) // each key within its own limit
+			w.request(r)
+		}
+		over := request("apr_over", approvals.KindCharge, 1, approvals.RoleOwner)
+		over.KeyID = "key_fresh"
+		_, _, err := w.svc.Request(context.Background(), over)
+		wantErr(t, "Request past PendingPerAccountMax", err, approvals.ErrLimit)
+		w.balance("alice", funds-approvals.PendingPerAccountMax, approvals.PendingPerAccountMax, funds)
+		// A restart counts them again.
+		w.reopen(w.mem.CrashClone(vfs.CrashCloneCfg{}))
+		_, _, err = w.svc.Request(context.Background(), over)
+		wantErr(t, "Request past PendingPerAccountMax after a restart", err, approvals.ErrLimit)
+		if w.svc.Pending() != approvals.PendingPerAccountMax || w.svc.Timers() != approvals.PendingPerAccountMax {
+			t.Fatalf("%d in memory, %d timers after a restart; want %d", w.svc.Pending(), w.svc.Timers(), approvals.PendingPerAccountMax)
+		}
+	})
+}
+
+// TestConcurrentRetriesReserveOnce sends one request many times at once,
+// as retries racing: one approval, one reservation, the others replayed.
+func TestConcurrentRetriesReserveOnce(t *testing.T) {
+	w := newWorld(t)
+	defer w.close()
+	r := request("apr_1", approvals.KindCharge, 1000, approvals.RoleOwner)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, replayed, err := w.svc.Request(context.Background(), r)
+			if err != nil || a.State != approvals.StatePending {
+				t.Errorf("Request = %s, %v", a.State, err)
+				return
+			}
+			if !replayed {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Fatalf("%d requests created the approval, want 1", fresh)
+	}
+	w.balance("alice", funds-1000, 1000, funds)
+	w.decide("apr_1", owners(true), approvals.StateExecuted)
+	w.balance("bob", 990, 0, 990)
+}
