@@ -211,6 +211,9 @@ func (s *Server) gatewayCall(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if !target.Route.Allows(string(ctx.Method())) {
 		return errMethodNotAllowed
 	}
+	if aboveApproval(grant, target.Route.Price()) {
+		return errApprovalRequired
+	}
 	raw, _ := ctx.UserValue("path").(string)
 	path, err := gateway.ForwardPath(raw)
 	if err != nil {

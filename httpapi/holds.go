@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/approvals"
 )
 
 // Holds over HTTP: POST /v1/holds reserves an amount of the key's account
@@ -66,6 +68,9 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if done || apiErr != nil {
 		return apiErr
 	}
+	if done, apiErr := s.spendAwaitingApproval(ctx, grant, approvals.KindHold, key, request.to, request.amount, request.memo, request.expiresIn); done || apiErr != nil {
+		return apiErr
+	}
 	t, err := s.engine.Hold(ctxOf(ctx), engine.Hold{
 		ID: holdID(grant.account, key), From: engine.AccountID(grant.account), To: engine.AccountID(request.to),
 		Amount: request.amount, Timeout: request.expiresIn, Memo: request.memo, Budget: grant.key.Budget(),
@@ -90,7 +95,15 @@ var errHoldNotFound = notFound("hold")
 // captured any more.
 func (s *Server) partyHold(ctx *fasthttp.RequestCtx, party func(t *engine.Transfer) bool) (engine.Transfer, *apiError) {
 	id := pathID(ctx)
-	if len(id) <= len(prefixHold) || id[:len(prefixHold)] != prefixHold {
+	if strings.HasPrefix(id, approvals.IDPrefix) {
+		// A hold an approval placed is the client's once the approval
+		// executed it; until then it is the approval's reservation,
+		// which no one captures or voids but the approvals.
+		a, err := s.approvals.Get(engine.TransferID(id))
+		if err != nil || a.Kind != approvals.KindHold || a.State != approvals.StateExecuted {
+			return engine.Transfer{}, errHoldNotFound
+		}
+	} else if len(id) <= len(prefixHold) || id[:len(prefixHold)] != prefixHold {
 		return engine.Transfer{}, errHoldNotFound
 	}
 	t, err := s.engine.Transfer(ctxOf(ctx), engine.TransferID(id))

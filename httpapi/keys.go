@@ -17,22 +17,22 @@ import (
 const keyLabelBytesMax = 100
 
 type keyJSON struct {
-	ID          string           `json:"id"`
-	Key         string           `json:"key,omitempty"` // the plaintext: in the creating response only
-	AccountID   string           `json:"accountId"`
-	Label       string           `json:"label"`
-	Kind        string           `json:"kind"`
-	Prefix      string           `json:"prefix"`
-	Last4       string           `json:"last4"`
-	Scopes      []string         `json:"scopes"`
-	Environment string           `json:"environment"`
-	CreatedAt   string           `json:"createdAt"`
-	ExpiresAt   *string          `json:"expiresAt"`
-	RevokedAt   *string          `json:"revokedAt"`
-	RateLimit   access.RateLimit `json:"rateLimit"`
-	Budget      *budgetJSON      `json:"budget"`
-	Approval    *approvalPolicyJSON    `json:"approval"` // null: nothing the key does waits for people
-	Role        string           `json:"role"`     // "standard" or "arbiter"
+	ID          string              `json:"id"`
+	Key         string              `json:"key,omitempty"` // the plaintext: in the creating response only
+	AccountID   string              `json:"accountId"`
+	Label       string              `json:"label"`
+	Kind        string              `json:"kind"`
+	Prefix      string              `json:"prefix"`
+	Last4       string              `json:"last4"`
+	Scopes      []string            `json:"scopes"`
+	Environment string              `json:"environment"`
+	CreatedAt   string              `json:"createdAt"`
+	ExpiresAt   *string             `json:"expiresAt"`
+	RevokedAt   *string             `json:"revokedAt"`
+	RateLimit   access.RateLimit    `json:"rateLimit"`
+	Budget      *budgetJSON         `json:"budget"`
+	Approval    *approvalPolicyJSON `json:"approval"` // null: nothing the key does waits for people
+	Role        string              `json:"role"`     // "standard" or "arbiter"
 }
 
 // keyRoleStandard is how the API spells access.KeyRoleStandard, which is

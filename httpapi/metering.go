@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/engine/approvals"
 )
 
 // BatchChargesMax bounds the charges of one batch request (API.md).
@@ -190,6 +191,9 @@ func (s *Server) charge(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if done || apiErr != nil {
 		return apiErr
 	}
+	if done, apiErr := s.spendAwaitingApproval(ctx, grant, approvals.KindCharge, key, request.to, request.amount, request.memo, 0); done || apiErr != nil {
+		return apiErr
+	}
 	t, err := s.engine.Charge(ctxOf(ctx), engine.Charge{
 		ID: chargeID(grant.account, key), From: engine.AccountID(grant.account),
 		To: engine.AccountID(request.to), Amount: request.amount, Memo: request.memo, Budget: grant.key.Budget(),
@@ -214,6 +218,11 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	})
 	if done || apiErr != nil {
 		return apiErr
+	}
+	for _, request := range requests {
+		if aboveApproval(grant, request.amount) { // refused whole: nothing charged
+			return errApprovalRequired
+		}
 	}
 	charges := make([]engine.Charge, len(requests))
 	for i, request := range requests {

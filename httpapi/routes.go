@@ -62,6 +62,11 @@ func (s *Server) routes() *router.Router {
 	add("POST", "/v1/holds/{id}/capture", s.captureHold)
 	add("POST", "/v1/holds/{id}/void", s.voidHold)
 
+	add("GET", "/v1/approvals", s.listApprovals)
+	add("GET", "/v1/approvals/{id}", s.getApproval)
+	add("POST", "/v1/approvals/{id}/approve", s.decideApproval(true))
+	add("POST", "/v1/approvals/{id}/reject", s.decideApproval(false))
+
 	add("POST", "/v1/sessions", s.openSession)
 	add("GET", "/v1/sessions", s.listSessions)
 	add("GET", "/v1/sessions/{id}", s.getSession)

@@ -68,6 +68,10 @@ func (s *Server) openSession(ctx *fasthttp.RequestCtx, c *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
+	// A session above the key's approval threshold cannot wait for one.
+	if reserved, ok := engine.SessionReservation(request.rate, request.maxSeconds); ok && aboveApproval(grant, reserved) {
+		return errApprovalRequired
+	}
 	done, key, apiErr := s.idempotentKey(ctx, c, grant.account)
 	if done || apiErr != nil {
 		return apiErr
