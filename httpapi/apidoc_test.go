@@ -228,18 +228,17 @@ func (d *apiDoc) render() string {
 }
 
 // webhooks renders the document's webhooks: the events Tollway posts to
-// registered endpoints, each with the schema of its body.
+// registered endpoints, each with the fields of its body.
 func (d *apiDoc) webhooks() {
 	hooks := d.root.obj("webhooks")
 	if len(hooks.keys) == 0 {
 		return
 	}
-	d.printf("\n## Webhook events\n\n%s\n\n| Event | When | Body |\n|---|---|---|\n", d.root.str("x-webhooks-description"))
+	d.printf("\n## Webhook events\n\n%s\n", d.root.str("x-webhooks-description"))
 	for _, name := range hooks.keys {
 		post := hooks.obj(name).obj("post")
-		ref := post.obj("requestBody").obj("content").obj("application/json").obj("schema").str("$ref")
-		schema := path.Base(ref)
-		d.printf("| `%s` | %s | [`%s`](#%s) |\n", name, cell(post.str("description")), schema, strings.ToLower(schema))
+		d.printf("\n### `%s`\n\n%s\n\n", name, post.str("description"))
+		d.fields(post.obj("requestBody").obj("content").obj("application/json").obj("schema"), 2)
 	}
 }
 
