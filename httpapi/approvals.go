@@ -258,7 +258,7 @@ func (s *Server) decideApproval(approve bool) handler {
 	if approve {
 		decision = "approve"
 	}
-	return func(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	return func(ctx *fasthttp.RequestCtx, c *call) *apiError {
 		id := engine.TransferID(pathID(ctx))
 		reason, apiErr := decodeDecision(ctx.PostBody())
 		if apiErr != nil {
@@ -271,6 +271,11 @@ func (s *Server) decideApproval(approve bool) handler {
 		a, err := s.approvals.Get(id)
 		if err != nil || a.Owner != owner {
 			return notFound("approval") // another owner's approval does not exist for this one
+		}
+		// A retry with the Idempotency-Key of a decision whose answer was
+		// lost gets that answer, not 409 already_decided.
+		if done, apiErr := s.idempotent(ctx, c, d.By); done || apiErr != nil {
+			return apiErr
 		}
 		if d.Role == approvals.RoleArbiter && d.By == a.KeyID {
 			return errApprovalOwnKey
