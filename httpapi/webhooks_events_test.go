@@ -98,7 +98,7 @@ func (rc *eventRecorder) event(path, kind string) map[string]any {
 }
 
 // TestWebhooksDeliverEveryEventTypeAsOpenAPISays drives each event the
-// HTTP API causes (the settlement events come from the relayer: see
+// HTTP API causes, approvals included (the settlement events come from the relayer: see
 // cmd/tollway) and checks that each reaches the endpoints of the owners of
 // the accounts it concerns, signed, matching openapi.json's webhooks, in
 // log order, each once.
@@ -140,9 +140,13 @@ func TestWebhooksDeliverEveryEventTypeAsOpenAPISays(t *testing.T) {
 	expect(t, ts.do("POST", "/v1/sessions/"+session+"/start", plainKey, "{}"), 200, "", "")
 	ts.clock.Advance(3 * time.Second)
 	expect(t, ts.do("POST", "/v1/sessions/"+session+"/end", supplierKey, nil), 200, "", "")
+	// A charge held back for the owner's approval, then rejected.
+	_, agent := ts.key(consumer, payer, map[string]any{"approval": map[string]any{"above": "100", "approvers": []string{"owner"}, "expiresInSeconds": 600}})
+	approval := expect(t, ts.do("POST", "/v1/charges", agent, map[string]string{"to": payee, "amount": "200"}), 202, "", "")["approval"].(map[string]any)["id"].(string)
+	expect(t, ts.do("POST", "/v1/approvals/"+approval+"/reject", consumer.access, nil), 200, "", "")
 
 	want := map[string][]string{
-		"/consumer": {"deposit.credited", "key.budget_exhausted", "balance.low", "hold.expired", "session.ended"},
+		"/consumer": {"deposit.credited", "key.budget_exhausted", "balance.low", "hold.expired", "session.ended", "approval.requested", "approval.decided"},
 		"/supplier": {"hold.expired", "session.ended"},
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -160,6 +164,8 @@ func TestWebhooksDeliverEveryEventTypeAsOpenAPISays(t *testing.T) {
 		"balance.low":          {"accountId": payer, "threshold": "5000", "transferId": hold["id"]},
 		"hold.expired":         {"id": hold["id"], "accountId": payer, "payeeAccountId": payee, "amount": "4500"},
 		"session.ended":        {"id": session, "consumerAccountId": payer, "supplierAccountId": payee, "captured": "30"},
+		"approval.requested":   {"id": approval, "state": "PENDING", "amount": "200", "from": payer},
+		"approval.decided":     {"id": approval, "state": "REJECTED", "amount": "200", "from": payer},
 	} {
 		got := rc.event("/consumer", kind)
 		for field, value := range want {
