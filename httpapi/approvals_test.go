@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,6 +92,12 @@ func TestAChargeAboveTheThresholdWaitsForTheOwnerThenExecutesOnce(t *testing.T) 
 	expect(t, ts.do("POST", "/v1/approvals/"+id+"/reject", m.consumer.access, nil), 409, "conflict_error", "already_decided")
 	ts.wantBalance(m.key, "5000", "0")
 
+	// The charge it made reads as a charge, naming its approval.
+	made := expect(t, ts.do("GET", "/v1/charges/"+id, m.key, nil), 200, "", "")
+	if made["amount"] != "4000" || made["fee"] != "40" || made["toAmount"] != "3960" ||
+		fmt.Sprint(made["approval"]) != "map[id:"+id+" state:EXECUTED]" || fmt.Sprint(made["metadata"]) != "map[job:j1]" {
+		t.Fatalf("GET /v1/charges/%s = %v", id, made)
+	}
 	// The approval reads the same to its owner and to a key of the payer.
 	if got := ts.approval(m.key, id); got["state"] != "EXECUTED" {
 		t.Fatalf("GET by a key of the payer = %v", got)
@@ -120,6 +127,8 @@ func TestARejectionOrTheExpiryReleasesTheReservationExactly(t *testing.T) {
 	}
 	rejected, expiring := hold("3000"), hold("2000")
 	ts.wantBalance(m.key, "5000", "5000")
+	expect(t, ts.do("POST", "/v1/approvals/"+rejected+"/reject", m.consumer.access, map[string]string{"reason": strings.Repeat("x", 501)}),
+		400, "invalid_request_error", "validation_failed")
 	got := expect(t, ts.do("POST", "/v1/approvals/"+rejected+"/reject", m.consumer.access, map[string]string{"reason": "too much"}), 200, "", "")
 	if got["state"] != "REJECTED" || got["transferId"] != nil {
 		t.Fatalf("rejected = %v", got)
@@ -158,7 +167,7 @@ func TestAnApprovedHoldIsTheClientsToCapture(t *testing.T) {
 	}
 	ts.wantBalance(m.key, "5000", "5000")
 	captured := expect(t, ts.do("POST", "/v1/holds/"+id+"/capture", m.supplierKey, map[string]string{"amount": "3000"}), 200, "", "")
-	if captured["state"] != "CAPTURED" || captured["captured"] != "3000" {
+	if captured["state"] != "CAPTURED" || captured["captured"] != "3000" || fmt.Sprint(captured["approval"]) != "map[id:"+id+" state:EXECUTED]" {
 		t.Fatalf("capture = %v", captured)
 	}
 	ts.wantBalance(m.key, "7000", "0")

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -9,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/approvals"
 )
 
 // The hot routes (charges and batches) write their JSON by appending, with
@@ -48,6 +50,7 @@ func appendCharge(buf []byte, t *engine.Transfer, withBalance bool, settlementID
 		buf = append(buf, `,"metadata":`...)
 		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata
 	}
+	buf = appendApprovalOf(buf, t.ID)
 	if withBalance {
 		// A charge's answer: the same shape first and on every replay.
 		buf = appendWriteResult(buf, t)
@@ -162,10 +165,23 @@ func appendHold(buf []byte, t *engine.Transfer, withBalance bool, settlementID s
 		buf = append(buf, `,"metadata":`...)
 		buf = append(buf, t.Memo...) // canonical JSON made by readMetadata
 	}
+	buf = appendApprovalOf(buf, t.ID)
 	if withBalance {
 		buf = appendWriteResult(buf, t)
 	}
 	return append(buf, '}')
+}
+
+// appendApprovalOf appends the approval that made a charge or hold, if
+// one did: its id is the approval's, and only an EXECUTED approval's
+// transfer is shown as a charge or a hold.
+func appendApprovalOf(buf []byte, id engine.TransferID) []byte {
+	if !strings.HasPrefix(string(id), approvals.IDPrefix) {
+		return buf
+	}
+	buf = append(buf, `,"approval":{"id":`...)
+	buf = appendString(buf, string(id))
+	return append(buf, `,"state":"EXECUTED"}`...)
 }
 
 func appendTimeField(buf []byte, prefix string, t time.Time) []byte {

@@ -301,7 +301,17 @@ func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return errChargeReadScope
 	}
 	id := pathID(ctx)
-	if !strings.HasPrefix(id, prefixCharge) {
+	kind := engine.TransferCharge
+	switch {
+	case strings.HasPrefix(id, approvals.IDPrefix):
+		// A charge an approval executed: its reservation, captured in
+		// full (the fee locked when it was reserved).
+		a, err := s.approvals.Get(engine.TransferID(id))
+		if err != nil || a.Kind != approvals.KindCharge || a.State != approvals.StateExecuted {
+			return notFound("charge")
+		}
+		kind = engine.TransferHold
+	case !strings.HasPrefix(id, prefixCharge):
 		return notFound("charge")
 	}
 	t, err := s.engine.Transfer(ctxOf(ctx), engine.TransferID(id))
@@ -309,7 +319,7 @@ func (s *Server) getCharge(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return errorOf(err, "charge")
 	}
 	// Another account's charge does not exist, as far as this key knows.
-	if t.Type != engine.TransferCharge || (string(t.From) != grant.account && string(t.To) != grant.account) {
+	if t.Type != kind || (string(t.From) != grant.account && string(t.To) != grant.account) {
 		return notFound("charge")
 	}
 	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendCharge(buf, &t, false, s.settlementOf(t.From, t.To, t.Time)) })
