@@ -296,6 +296,12 @@ func (s *Server) decideApproval(approve bool) handler {
 // the approval and the decision it names.
 func (s *Server) decider(ctx *fasthttp.RequestCtx, id engine.TransferID, decision string) (approvals.Decision, string, *apiError) {
 	if address := ctx.Request.Header.Peek(headerEthereumAddress); address != nil {
+		// Unauthenticated until the signature is checked, and checking
+		// costs a key recovery: the sign-in routes' per-client bucket
+		// bounds it.
+		if apiErr := s.guard.admitClient(ctx, s.now()); apiErr != nil {
+			return approvals.Decision{}, "", apiErr
+		}
 		a, err := s.approvals.Get(id)
 		if err != nil {
 			return approvals.Decision{}, "", notFound("approval")
