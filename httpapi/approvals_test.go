@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollway/tollway/engine/approvals"
 )
 
 // approvalMarket is a market whose consumer is a wallet user (so the
@@ -291,4 +293,25 @@ func TestSpendsThatCannotWaitAreRefusedAboveTheThreshold(t *testing.T) {
 	session["maxDurationSeconds"] = 100 // 1000: at the threshold
 	expect(t, ts.do("POST", "/v1/sessions", m.agent, session), 201, "", "")
 	ts.wantBalance(m.key, "9000", "1000")
+}
+
+// TestPendingApprovalsAreBoundedPerKey: past approvals.PendingPerKeyMax
+// pending on one key, a spend that would wait is 409 limit_exceeded and
+// reserves nothing; deciding one makes room.
+func TestPendingApprovalsAreBoundedPerKey(t *testing.T) {
+	ts := startServer(t)
+	m, _ := ts.approvalMarket("1000000", "owner")
+	var first string
+	for i := range approvals.PendingPerKeyMax {
+		id := expect(t, ts.do("POST", "/v1/charges", m.agent, map[string]any{"to": m.payee, "amount": "1001"}), 202, "", "")["approval"].(map[string]any)["id"].(string)
+		if i == 0 {
+			first = id
+		}
+	}
+	reserved := fmt.Sprint(1001 * approvals.PendingPerKeyMax)
+	expect(t, ts.do("POST", "/v1/charges", m.agent, map[string]any{"to": m.payee, "amount": "1001"}), 409, "conflict_error", "limit_exceeded")
+	ts.wantBalance(m.key, fmt.Sprint(1000000-1001*approvals.PendingPerKeyMax), reserved)
+	expect(t, ts.do("POST", "/v1/approvals/"+first+"/reject", m.consumer.access, nil), 200, "", "")
+	expect(t, ts.do("POST", "/v1/charges", m.agent, map[string]any{"to": m.payee, "amount": "1001"}), 202, "", "")
+	ts.wantBalance(m.key, fmt.Sprint(1000000-1001*approvals.PendingPerKeyMax), reserved)
 }
