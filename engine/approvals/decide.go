@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/ledger"
 )
 
 // Decide records one role's decision on a PENDING approval, durably, and
@@ -27,7 +28,7 @@ func (s *Service) Decide(ctx context.Context, id engine.TransferID, d Decision) 
 	switch {
 	case !d.Role.Valid():
 		return Approval{}, fmt.Errorf("%w: role %q", ErrInvalid, d.Role)
-	case !printable(d.By, DeciderBytesMax):
+	case !ledger.ValidID(d.By, DeciderBytesMax):
 		return Approval{}, fmt.Errorf("%w: decider: want 1-%d printable bytes", ErrInvalid, DeciderBytesMax)
 	case len(d.Reason) > ReasonBytesMax:
 		return Approval{}, fmt.Errorf("%w: reason of %d bytes exceeds %d (ReasonBytesMax)", ErrInvalid, len(d.Reason), ReasonBytesMax)

@@ -193,9 +193,9 @@ func checkRequest(r *Request) error {
 		return invalid("id %q: want %q and up to %d printable bytes", r.ID, IDPrefix, ledger.TransferIDBytesMax)
 	case r.Kind != KindCharge && r.Kind != KindHold:
 		return invalid("kind %q", r.Kind)
-	case !printable(r.KeyID, KeyIDBytesMax):
+	case !ledger.ValidID(r.KeyID, KeyIDBytesMax):
 		return invalid("key id: want 1-%d printable bytes", KeyIDBytesMax)
-	case !printable(r.Owner, OwnerBytesMax):
+	case !ledger.ValidID(r.Owner, OwnerBytesMax):
 		return invalid("owner: want 1-%d printable bytes", OwnerBytesMax)
 	case r.Amount.IsZero():
 		return invalid("amount must be positive")
@@ -207,18 +207,4 @@ func checkRequest(r *Request) error {
 		return invalid("hold timeout %v outside (0, %v]", r.HoldTimeout, time.Duration(ledger.HoldTimeoutMax))
 	}
 	return r.Policy.Validate()
-}
-
-// printable reports whether s has 1 to max bytes, each printable ASCII
-// other than a space (so it never holds the index keys' NUL separator).
-func printable(s string, max int) bool {
-	if len(s) == 0 || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
 }

@@ -204,9 +204,10 @@ func (a *Account) NextDeadline() (int64, bool) {
 	return next, found
 }
 
-// validID reports whether s is a usable identifier: 1..max bytes of
-// printable ASCII without spaces.
-func validID(s string, max int) bool {
+// ValidID reports whether s is a usable identifier: 1..max bytes of
+// printable ASCII without spaces (so it never holds a key's NUL
+// separator).
+func ValidID(s string, max int) bool {
 	if len(s) == 0 || len(s) > max {
 		return false
 	}
@@ -220,14 +221,14 @@ func validID(s string, max int) bool {
 
 // ValidAccountID reports whether id may name a user account.
 func ValidAccountID(id AccountID) bool {
-	return validID(string(id), AccountIDBytesMax) && id[0] != SystemPrefix[0]
+	return ValidID(string(id), AccountIDBytesMax) && id[0] != SystemPrefix[0]
 }
 
 // ValidLedgerID reports whether id may name a ledger.
-func ValidLedgerID(id LedgerID) bool { return validID(string(id), LedgerIDBytesMax) }
+func ValidLedgerID(id LedgerID) bool { return ValidID(string(id), LedgerIDBytesMax) }
 
 // ValidTransferID reports whether id may be an operation's client id.
-func ValidTransferID(id TransferID) bool { return validID(string(id), TransferIDBytesMax) }
+func ValidTransferID(id TransferID) bool { return ValidID(string(id), TransferIDBytesMax) }
 
 // Clone returns a deep copy of a, so two owners never share its holds
 // (nor its spends or withdrawal reservation).

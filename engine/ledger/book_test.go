@@ -143,7 +143,7 @@ func (m *model) predict(c Command, now int64) prediction {
 		e := Event{Type: EventLowBalanceSet, Ledger: a.ledger, Time: now, Account: c.From, Amount: c.Amount}
 		return prediction{applied: []Event{e}, result: e}
 	}
-	if !validID(string(c.ID), TransferIDBytesMax) {
+	if !ValidID(string(c.ID), TransferIDBytesMax) {
 		return prediction{errs: []error{ErrInvalid}}
 	}
 	var decider AccountID

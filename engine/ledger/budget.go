@@ -83,7 +83,7 @@ func checkBudget(a *Account, b *Budget, amount Amount, now int64) error {
 	if b.IsZero() {
 		return nil
 	}
-	if !validID(string(b.Spender), SpenderIDBytesMax) {
+	if !ValidID(string(b.Spender), SpenderIDBytesMax) {
 		return errInvalidSpender
 	}
 	if a.spends[b.Spender] == nil && len(a.spends) >= SpendersPerAccountMax {
