@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/httpapi/console"
 	"github.com/tollway/tollway/httpapi/gateway"
 
 	_ "embed"
@@ -29,6 +30,8 @@ func (s *Server) routes() *router.Router {
 	add("GET", "/v1/config", s.configuration)
 	add("GET", "/metrics", s.metricsPage)
 	add("GET", "/openapi.json", s.openAPI)
+	add("GET", "/console", s.console)
+	add("GET", "/console/{path:*}", s.console)
 
 	add("POST", "/v1/auth/signup", s.signup)
 	add("POST", "/v1/auth/login", s.login)
@@ -217,5 +220,16 @@ func (s *Server) metricsPage(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 
 func (s *Server) openAPI(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	writeBody(ctx, fasthttp.StatusOK, openAPIDocument)
+	return nil
+}
+
+// console serves the web console's page and assets (httpapi/console): not
+// API operations, but routed here so they share request ids, metrics and
+// the error shape of an unknown path.
+func (s *Server) console(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	name, _ := ctx.UserValue("path").(string)
+	if !console.Serve(ctx, name) {
+		return errRouteNotFound
+	}
 	return nil
 }
