@@ -2,7 +2,7 @@
 GO ?= go
 DATA ?= ./data
 
-.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash contracts x402-demo
+.PHONY: run test probe bench bench-tool bench-http bench-baselines fmt vet build crash contracts console x402-demo
 
 build:
 	$(GO) build ./...
@@ -76,6 +76,14 @@ contracts:
 		--pkg contracts --type X402StateReader --out chain/contracts/x402statereader.go
 	$(ABIGEN) --v2 --abi chain/contracts/build/AuthorizationBatcher.abi --bin chain/contracts/build/AuthorizationBatcher.bin \
 		--pkg contracts --type AuthorizationBatcher --out chain/contracts/authorizationbatcher.go
+
+# The web console (httpapi/console): installs the pinned esbuild
+# (httpapi/console/web/package-lock.json) and bundles web/src into
+# content-hashed files in httpapi/console/dist, which the binary embeds.
+# Run after editing web/src and commit the result; TestConsoleBuildIsCurrent
+# checks it. Needs node and npm.
+console:
+	cd httpapi/console/web && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
 # An x402 payment end to end with the reference npm packages: a resource
 # server built with @x402/express on Tollway's facilitator and a client built
