@@ -52,9 +52,9 @@ func TestConsoleE2E(t *testing.T) {
 			return
 		}
 	}
-	shots := os.Getenv("TOLLWAY_SCREENSHOTS")
+	shots, kept := os.Getenv("TOLLWAY_SCREENSHOTS"), "kept"
 	if shots == "" {
-		shots = t.TempDir()
+		shots, kept = t.TempDir(), "removed after the test; set TOLLWAY_SCREENSHOTS=<dir> to keep them"
 	} else if abs, err := filepath.Abs(shots); err == nil {
 		shots = abs // node runs in e2eDir
 	}
@@ -69,9 +69,9 @@ func TestConsoleE2E(t *testing.T) {
 	node.Stdout, node.Stderr = &stdout, &stderr
 	started := time.Now()
 	if err := node.Run(); err != nil {
-		t.Fatalf("node e2e.mjs: %v (after %v; screenshots in %s)\nstdout:\n%s\nstderr:\n%s", err, time.Since(started), shots, stdout.Bytes(), stderr.Bytes())
+		t.Fatalf("node e2e.mjs: %v (after %v; screenshots in %s, %s)\nstdout:\n%s\nstderr:\n%s", err, time.Since(started), shots, kept, stdout.Bytes(), stderr.Bytes())
 	}
-	t.Logf("the browser run took %v; screenshots in %s", time.Since(started).Round(time.Millisecond), shots)
+	t.Logf("the browser run took %v; screenshots in %s (%s)", time.Since(started).Round(time.Millisecond), shots, kept)
 	var got struct {
 		Address   string `json:"address"`
 		AccountID string `json:"accountId"`
