@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -210,16 +209,10 @@ func (s *Server) listApprovals(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	q := approvals.Query{Owner: reader.owner, Account: engine.AccountID(reader.account),
 		State: approvals.State(args.Peek("state")), After: engine.TransferID(args.Peek("cursor"))}
 	fields := map[string]string{}
-	if q.State != "" && !validApprovalState(q.State) {
+	if q.State != "" && !q.State.Valid() {
 		fields["state"] = "must be PENDING, APPROVED, EXECUTED, REJECTED, EXPIRED or FAILED"
 	}
-	if raw := args.Peek("limit"); raw != nil {
-		limit, err := strconv.Atoi(string(raw))
-		if err != nil || limit < 1 || limit > approvals.ListLimitMax {
-			fields["limit"] = "must be 1-" + strconv.Itoa(approvals.ListLimitMax)
-		}
-		q.Limit = limit
-	}
+	q.Limit = readPageLimit(args, fields, 0, approvals.ListLimitMax) // 0: the service's default
 	if len(fields) > 0 {
 		return validation(fields)
 	}
@@ -237,15 +230,6 @@ func (s *Server) listApprovals(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	}
 	s.writeJSON(ctx, fasthttp.StatusOK, out)
 	return nil
-}
-
-func validApprovalState(s approvals.State) bool {
-	switch s {
-	case approvals.StatePending, approvals.StateApproved, approvals.StateExecuted,
-		approvals.StateRejected, approvals.StateExpired, approvals.StateFailed:
-		return true
-	}
-	return false
 }
 
 // ---- deciding

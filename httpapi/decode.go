@@ -9,6 +9,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
 	"github.com/tollway/tollway/engine"
@@ -515,4 +516,18 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// readPageLimit reads a list's "limit" query argument: fallback when it is
+// absent, else an integer from 1 to max; anything else is a field error.
+func readPageLimit(args *fasthttp.Args, fields map[string]string, fallback, max int) int {
+	value := args.Peek("limit")
+	if value == nil {
+		return fallback
+	}
+	n, err := strconv.Atoi(string(value))
+	if err != nil || n < 1 || n > max {
+		fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(max)
+	}
+	return n
 }

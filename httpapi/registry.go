@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -279,16 +278,10 @@ func (s *Server) listResources(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	limit, after := ResourcesPageDefault, ""
+	after := ""
 	fields := map[string]string{}
 	args := ctx.QueryArgs()
-	if value := args.Peek("limit"); value != nil {
-		n, err := strconv.Atoi(string(value))
-		if err != nil || n < 1 || n > ResourcesPageMax {
-			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(ResourcesPageMax)
-		}
-		limit = n
-	}
+	limit := readPageLimit(args, fields, ResourcesPageDefault, ResourcesPageMax)
 	if value := args.Peek("startingAfter"); value != nil {
 		if after = string(value); !strings.HasPrefix(after, prefixResource) || len(after) > 64 {
 			fields["startingAfter"] = "must be a resource id (res_…)"

@@ -192,13 +192,7 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 			fields["state"] = "must be one of REQUESTED, ASSIGNED, LIVE, ENDED, CANCELLED, EXPIRED"
 		}
 	}
-	if limit := args.Peek("limit"); limit != nil {
-		n, err := strconv.Atoi(string(limit))
-		if err != nil || n < 1 || n > engine.SessionsPageMax {
-			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(engine.SessionsPageMax)
-		}
-		q.Limit = n
-	}
+	q.Limit = readPageLimit(args, fields, q.Limit, engine.SessionsPageMax)
 	if after := args.Peek("startingAfter"); after != nil {
 		if !strings.HasPrefix(string(after), prefixSession) || len(after) > 64 {
 			fields["startingAfter"] = "must be a session id (sess_…)"

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -109,14 +108,7 @@ func (s *Server) listSettlements(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	case account == "":
 		fields["account"] = "is required with a user's token: one of your accounts"
 	}
-	limit := SettlementsPageDefault
-	if raw := args.Peek("limit"); raw != nil {
-		n, err := strconv.Atoi(string(raw))
-		if err != nil || n < 1 || n > SettlementsPageMax {
-			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(SettlementsPageMax)
-		}
-		limit = n
-	}
+	limit := readPageLimit(args, fields, SettlementsPageDefault, SettlementsPageMax)
 	after := string(args.Peek("startingAfter"))
 	if _, ok := relay.ParseSettlementID(after); after != "" && !ok {
 		fields["startingAfter"] = "must be a settlement id (stl_…)"

@@ -203,14 +203,7 @@ func (s *Server) listDeliveries(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	}
 	args := ctx.QueryArgs()
 	fields := map[string]string{}
-	limit := DeliveriesPageDefault
-	if value := args.Peek("limit"); value != nil {
-		n, err := strconv.Atoi(string(value))
-		if err != nil || n < 1 || n > webhooks.DeliveriesPageMax {
-			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(webhooks.DeliveriesPageMax)
-		}
-		limit = n
-	}
+	limit := readPageLimit(args, fields, DeliveriesPageDefault, webhooks.DeliveriesPageMax)
 	var before uint64
 	if value := args.Peek("startingAfter"); value != nil {
 		n, err := strconv.ParseUint(strings.TrimPrefix(string(value), prefixDelivery), 10, 64)

@@ -20,7 +20,7 @@ func (s *Service) List(q Query) (Page, error) {
 	}
 	state := indexAll
 	if q.State != "" {
-		if !q.State.valid() {
+		if !q.State.Valid() {
 			return Page{}, fmt.Errorf("%w: state %q", ErrInvalid, q.State)
 		}
 		state = string(q.State)

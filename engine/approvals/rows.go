@@ -64,7 +64,7 @@ func Decode(key, value []byte) (a Approval, ok bool, err error) {
 	if err := json.Unmarshal(value, &a); err != nil {
 		return Approval{}, false, fmt.Errorf("%w: %q: %v", errCorrupt, key, err)
 	}
-	if string(a.ID) != string(key[len(RowPrefix):]) || !a.State.valid() {
+	if string(a.ID) != string(key[len(RowPrefix):]) || !a.State.Valid() {
 		return Approval{}, false, fmt.Errorf("%w: %q holds approval %q in state %q", errCorrupt, key, a.ID, a.State)
 	}
 	return a, true, nil
@@ -87,7 +87,8 @@ func EventOf(a Approval) (string, bool) {
 	return "", false
 }
 
-func (s State) valid() bool { return s == StatePending || s == StateApproved || s.Terminal() }
+// Valid reports whether s is one of the states.
+func (s State) Valid() bool { return s == StatePending || s == StateApproved || s.Terminal() }
 
 func encodeApproval(a *Approval) []byte {
 	value, err := json.Marshal(a)
