@@ -230,7 +230,7 @@ func (s *simulation) sessionOpen(id TransferID) Command {
 	c := Command{Type: CommandSessionOpen, ID: id, From: from, To: s.payee(from), Rate: NewAmount(uint64(1 + s.r.IntN(50))),
 		MaxSeconds: int64(1 + s.r.IntN(30)), Timeout: 1e9 + s.r.Int64N(20e9), FeeBps: s.feeBps()}
 	if s.r.IntN(3) == 0 {
-		c.Budget = s.budget()
+		c.Budget = s.budget(from, amountUint64(c.Rate)*uint64(c.MaxSeconds))
 	}
 	switch n := s.r.IntN(100); {
 	case n < 3:
@@ -268,7 +268,7 @@ func (s *simulation) sessionCommand() (TransferID, SessionCommand) {
 		id = s.clientID()
 	}
 	c := SessionCommand{Type: SessionCommandType(1 + s.r.IntN(4)), By: s.account()}
-	if s.r.IntN(100) == 0 {
+	if s.r.IntN(20) == 0 {
 		c.Type = SessionCommandType(5 + s.r.IntN(250)) // no such transition
 	}
 	session := s.model.sessions[id]
@@ -476,14 +476,27 @@ func (a *modelAccount) spendsOf() map[SpenderID]spending {
 	return spends
 }
 
-// budget returns one of three spenders' budgets, with caps or without.
-func (s *simulation) budget() Budget {
+// budget returns one of three spenders' budgets for a session paid by
+// payer reserving amount, with caps or without. Half the caps set leave
+// room for the amount but not for it twice, so that caps are reached and
+// reported exhausted in every run, not only set.
+func (s *simulation) budget(payer AccountID, amount uint64) Budget {
 	b := Budget{Spender: SpenderID([]string{"key_0", "key_1", "key_2"}[s.r.IntN(3)])}
-	if s.r.IntN(2) == 0 {
-		b.Total = NewAmount(uint64(1 + s.r.IntN(20_000)))
+	var spent modelSpend
+	if a := s.model.accounts[payer]; a != nil && a.spends[b.Spender] != nil {
+		spent = *a.spends[b.Spender]
 	}
-	if s.r.IntN(3) == 0 {
-		b.PerDay = NewAmount(uint64(1 + s.r.IntN(5_000)))
+	capAt := func(spent uint64, upTo int) Amount {
+		if s.r.IntN(2) == 0 {
+			return NewAmount(spent + amount + s.r.Uint64N(amount))
+		}
+		return NewAmount(uint64(1 + s.r.IntN(upTo)))
+	}
+	if s.r.IntN(2) == 0 {
+		b.Total = capAt(spent.total, 20_000)
+	}
+	if s.r.IntN(2) == 0 {
+		b.PerDay = capAt(spent.dayTotal, 5_000)
 	}
 	if s.r.IntN(4) == 0 {
 		b.PerDebit = NewAmount(uint64(1 + s.r.IntN(1_000)))
