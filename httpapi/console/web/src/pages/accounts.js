@@ -1,0 +1,128 @@
+// Accounts: the list, a new account, and an account's keys (mint with
+// scopes, budget, rate limit and approval policy; the secret shown once;
+// rotate; revoke).
+import * as api from "../api.js";
+import { parseUSDC } from "../usdc.js";
+import { accountTabs, balances, busy, field, go, h, invalid, link, page, paginate, say, showError } from "../ui.js";
+
+const SCOPES = ["charges:write", "holds:write", "sessions:write", "sessions:read", "balance:read", "usage:read",
+  "settlements:read", "x402:facilitate", "gateway:call", "approvals:read", "approvals:write", "*"];
+
+export async function accountsPage() {
+  const form = h("form", { novalidate: true },
+    field("Name", "name", { required: true, maxlength: "100" }),
+    field("Environment", "environment", { tag: "select", options: ["test", "live"] }),
+    h("div", { class: "actions" }, h("button", { type: "submit", text: "Create account" })));
+  form.addEventListener("submit", busy(form, async (data) => {
+    const account = await api.call("POST", "/v1/accounts", { name: data.get("name"), environment: data.get("environment") });
+    say(`Account ${account.name} created.`);
+    go(`/accounts/${account.id}`);
+  }));
+  const { data } = await api.call("GET", "/v1/accounts");
+  const list = data.length === 0 ? h("p", { text: "No accounts yet." }) : paginate(data, (items) =>
+    h("ul", { class: "cards" }, items.map((a) => h("li", {},
+      h("h3", {}, link(`/accounts/${a.id}`, a.name)),
+      h("p", { class: "meta", text: `${a.id} · ${a.environment}` }),
+      balances(a.balance)))), "Accounts");
+  page("Accounts", list, h("section", { "aria-labelledby": "new-account" }, h("h2", { id: "new-account", text: "New account" }), form));
+}
+
+// secretBox shows a key's plaintext once, with a copy button and a warning.
+function secretBox(key) {
+  const output = h("input", { id: "secret", readonly: true, value: key.key, class: "secret" });
+  return h("section", { class: "secret-box", role: "alert" },
+    h("h2", { text: `Secret for ${key.label}` }),
+    h("p", { class: "warning", text: "Copy it now: it is shown only this once. Tollway keeps only a hash and cannot show it again." }),
+    h("label", { for: "secret", text: "API key" }), output,
+    h("button", { type: "button", text: "Copy", onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(key.key);
+        say("Copied to the clipboard.");
+      } catch {
+        output.select();
+        say("Copying was refused: the key is selected, copy it by hand.", "error");
+      }
+    } }));
+}
+
+function keyForm(accountId, onMinted) {
+  const scopes = h("fieldset", { class: "scopes", "data-field": "scopes", "aria-describedby": "f-scopes-error" }, h("legend", { text: "Scopes" }),
+    SCOPES.map((s) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "scopes", value: s }), ` ${s}`)),
+    h("span", { id: "f-scopes-error", class: "field-error", "data-error-for": "scopes" }));
+  const form = h("form", { novalidate: true },
+    field("Label", "label", { required: true, maxlength: "100" }),
+    field("Kind", "kind", { tag: "select", options: ["secret", "publishable"] }),
+    scopes,
+    h("fieldset", {}, h("legend", { text: "Budget (USDC, optional)" }),
+      field("Largest charge", "budget.maxPerCharge", { inputmode: "decimal" }),
+      field("Per UTC day", "budget.maxPerDay", { inputmode: "decimal" }),
+      field("In total", "budget.maxTotal", { inputmode: "decimal" })),
+    h("fieldset", {}, h("legend", { text: "Rate limit (optional)" }),
+      field("Requests", "rateLimit.requests", { type: "number", min: "1", inputmode: "numeric" }),
+      field("Per seconds", "rateLimit.perSeconds", { type: "number", min: "1", inputmode: "numeric" })),
+    h("fieldset", {}, h("legend", { text: "Approval policy (optional)" }),
+      field("Spends above (USDC) wait for approval", "approval.above", { inputmode: "decimal" }),
+      field("Approvers", "approval.approvers", { tag: "select", options: ["owner", "owner,arbiter"] }),
+      field("Approval expires after (seconds)", "approval.expiresInSeconds", { type: "number", min: "60", value: "3600", inputmode: "numeric" })),
+    h("div", { class: "actions" }, h("button", { type: "submit", text: "Mint key" })));
+  form.addEventListener("submit", busy(form, async (data) => {
+    const body = { label: data.get("label"), kind: data.get("kind"), scopes: data.getAll("scopes") };
+    const usdc = (name) => {
+      const text = data.get(name).trim();
+      if (text === "") return undefined;
+      const v = parseUSDC(text);
+      if (v === null) throw invalid(name, "a USDC amount with at most 6 decimals");
+      return v;
+    };
+    const budget = { maxPerCharge: usdc("budget.maxPerCharge"), maxPerDay: usdc("budget.maxPerDay"), maxTotal: usdc("budget.maxTotal") };
+    if (Object.values(budget).some((v) => v !== undefined)) body.budget = budget;
+    if (data.get("rateLimit.requests") || data.get("rateLimit.perSeconds")) {
+      body.rateLimit = { requests: Number(data.get("rateLimit.requests")), perSeconds: Number(data.get("rateLimit.perSeconds")) };
+    }
+    const above = usdc("approval.above");
+    if (above !== undefined) {
+      body.approval = { above, approvers: data.get("approval.approvers").split(","), expiresInSeconds: Number(data.get("approval.expiresInSeconds")) };
+    }
+    const key = await api.call("POST", `/v1/accounts/${encodeURIComponent(accountId)}/keys`, body);
+    form.reset();
+    onMinted(key);
+  }));
+  return form;
+}
+
+export async function accountPage(id) {
+  const path = `/v1/accounts/${encodeURIComponent(id)}`;
+  const [account, keys] = await Promise.all([api.call("GET", path), api.call("GET", `${path}/keys`)]);
+  const secret = h("div");
+  const reveal = async (key, message) => {
+    say(message);
+    await accountPage(id);
+    document.getElementById("secret-slot").replaceChildren(secretBox(key));
+    document.getElementById("secret")?.focus();
+  };
+  const keyRow = (k) => h("tr", {},
+    h("td", { text: k.label }), h("td", { text: `${k.prefix}…${k.last4}` }), h("td", { text: k.kind }),
+    h("td", { text: k.scopes.join(", ") }), h("td", { text: k.revokedAt ? `revoked ${k.revokedAt}` : "active" }),
+    h("td", {}, k.revokedAt ? "" : [
+      h("button", { type: "button", text: "Rotate", "aria-label": `Rotate ${k.label}`, onclick: async () => {
+        if (!confirm(`Rotate ${k.label}? The current secret stops working now.`)) return;
+        try { await reveal(await api.call("POST", `/v1/keys/${encodeURIComponent(k.id)}/rotate`), `${k.label} rotated.`); } catch (err) { showError(err); }
+      } }),
+      h("button", { type: "button", class: "danger", text: "Revoke", "aria-label": `Revoke ${k.label}`, onclick: async () => {
+        if (!confirm(`Revoke ${k.label}? This cannot be undone.`)) return;
+        try { await api.call("DELETE", `/v1/keys/${encodeURIComponent(k.id)}`); say(`${k.label} revoked.`); await accountPage(id); } catch (err) { showError(err); }
+      } })]));
+  const table = keys.data.length === 0 ? h("p", { text: "No keys yet." }) : paginate(keys.data, (items) =>
+    h("div", { class: "scroll" }, h("table", {}, h("caption", { text: "API keys" }),
+      h("thead", {}, h("tr", {}, ["Label", "Key", "Kind", "Scopes", "State", "Actions"].map((c) => h("th", { scope: "col", text: c })))),
+      h("tbody", {}, items.map(keyRow)))), "Keys");
+  page(account.name,
+    h("p", { class: "meta", text: `${account.id} · ${account.environment} · ${account.asset}` }),
+    accountTabs(id, ""),
+    balances(account.balance),
+    h("div", { id: "secret-slot" }, secret),
+    h("section", { "aria-labelledby": "keys-h" }, h("h2", { id: "keys-h", text: "Keys" }), table),
+    h("section", { "aria-labelledby": "mint-h" }, h("h2", { id: "mint-h", text: "Mint a key" }),
+      keyForm(id, (key) => reveal(key, `Key ${key.label} minted.`))),
+    h("p", {}, link("/", "← All accounts")));
+}
