@@ -75,7 +75,7 @@ async function drawWallet(id, chain, address, slot) {
     binding = h("p", { text: `Deposits from ${address} credit this account.` });
   }
   const depositForm = h("form", { novalidate: true },
-    field("Amount (USDC)", "amount", { inputmode: "decimal", required: true }),
+    field("Deposit amount (USDC)", "amount", { inputmode: "decimal", required: true }),
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Deposit", disabled: !wallet.sameAddress(bound, address) })));
   depositForm.addEventListener("submit", busy(depositForm, async (data) => {
     const amount = parseUSDC(String(data.get("amount")));
@@ -103,7 +103,7 @@ async function drawWallet(id, chain, address, slot) {
   }));
 
   const withdrawForm = h("form", { novalidate: true },
-    field("Amount (USDC)", "withdraw", { inputmode: "decimal", required: true }),
+    field("Withdrawal amount (USDC)", "withdraw", { inputmode: "decimal", required: true }),
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Request withdrawal" })));
   withdrawForm.addEventListener("submit", busy(withdrawForm, async (data) => {
     const amount = parseUSDC(String(data.get("withdraw")));
