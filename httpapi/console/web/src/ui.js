@@ -153,6 +153,9 @@ export function serverPages(load, render, label, empty = "Nothing yet.") {
       prev.disabled = cursors.length === 1;
       more.disabled = next === null;
     } catch (err) {
+      // The page shown stays; no Next into a page that did not load.
+      more.disabled = true;
+      prev.disabled = cursors.length === 1;
       showError(err);
     }
   }

@@ -51,7 +51,7 @@ export async function approvalsPage(state = "PENDING") {
     if (cursor) q.set("cursor", cursor);
     const r = await api.call("GET", `/v1/approvals?${q}`);
     return { items: r.data, next: r.nextCursor ?? null };
-  }, (items) => h("div", { class: "scroll" }, h("table", {}, h("caption", { text: "Approvals" }),
+  }, (items) => h("div", { class: "scroll" }, h("table", { class: "approvals" }, h("caption", { text: "Approvals" }),
     h("thead", {}, h("tr", {}, ["Approval", "Kind", "Amount", "Payee", "Key", "Reasons", "Expires", "State", "Decide"].map((c) => h("th", { scope: "col", text: c })))),
     h("tbody", {}, items.map(row)))), "Approvals", state === "all" ? "No approvals." : `No ${state} approvals.`);
   const own = api.currentUser()?.address;
