@@ -99,6 +99,7 @@ func TestConsoleE2E(t *testing.T) {
 			Code   string
 		}
 		Shown       map[string]string
+		BindRefused string
 		WalletCalls map[string]int
 		Screenshots int
 	}
@@ -109,9 +110,9 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	t.Logf("e2e summary: %+v", got)
 	if len(got.Charges) != 3 || got.Revoked.Status != 401 || got.Revoked.Code != "key_revoked" || len(got.Shown) != 4 ||
-		got.WalletCalls["eth_sendTransaction"] != 3 || got.WalletCalls["personal_sign"] != 2 {
+		got.WalletCalls["eth_sendTransaction"] != 3 || got.WalletCalls["personal_sign"] != 2 || got.WalletCalls["wallet_switchEthereumChain"] != 1 {
 		t.Fatalf("e2e summary = %+v: want 3 charges, the revoked key's 401 key_revoked, 4 errors shown, "+
-			"3 transactions (approve, deposit, withdrawal request) and 2 signatures (sign-in, approval)", got)
+			"3 transactions (approve, deposit, withdrawal request), 2 signatures (sign-in, approval) and 1 switch to the server's chain", got)
 	}
 
 	// The amounts, exactly: 20 USDC deposited; 1.5 + 2.25 + 0.75 charged
@@ -133,9 +134,13 @@ func TestConsoleE2E(t *testing.T) {
 	if payer.WalletAddress != wallet.Hex() || payer.Balance.Available != "8500000" {
 		t.Fatalf("payer = %+v, want wallet %s, 8500000 available (20 USDC − 10.5 charged − 1 withdrawing)", payer, wallet.Hex())
 	}
-	var payee struct{ Balance balance }
-	if n.mustCall("GET", "/v1/accounts/"+got.Payee, token, nil, &payee); payee.Balance != (balance{"10395000", "0"}) {
-		t.Fatalf("payee balance = %+v, want 10395000 available (10.5 USDC less the 1%% fee), 0 reserved", payee.Balance)
+	var payee struct {
+		WalletAddress *string
+		Balance       balance
+	}
+	if n.mustCall("GET", "/v1/accounts/"+got.Payee, token, nil, &payee); payee.Balance != (balance{"10395000", "0"}) || payee.WalletAddress != nil {
+		t.Fatalf("payee = %+v, want 10395000 available (10.5 USDC less the 1%% fee), 0 reserved, no wallet (the bind was refused: %s)",
+			payee, got.BindRefused)
 	}
 	var approval struct {
 		State      string

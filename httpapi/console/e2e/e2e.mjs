@@ -50,6 +50,7 @@ const transport = http(config.rpcUrl);
 const chainReader = createPublicClient({ chain, transport });
 const chainWriter = createWalletClient({ account, chain, transport });
 const walletCalls = {}; // method -> count, for the summary
+let walletChain = 1; // the wallet starts on another chain: the page must have it switch
 
 // api calls the API from node (not through the page): {status, body, headers}.
 async function api(method, path, token, body, headers = {}) {
@@ -78,7 +79,15 @@ async function answer(method, params) {
     case "eth_accounts":
       return [account.address];
     case "eth_chainId":
-      return `0x${config.chainId.toString(16)}`;
+      return `0x${walletChain.toString(16)}`;
+    case "wallet_switchEthereumChain": {
+      const want = params?.[0]?.chainId;
+      if (typeof want !== "string" || BigInt(want) !== BigInt(config.chainId)) {
+        throw Object.assign(new Error(`unrecognized chain ${want}`), { code: 4902 });
+      }
+      walletChain = config.chainId;
+      return null;
+    }
     case "personal_sign": {
       const [hex, address] = params ?? [];
       if (typeof hex !== "string" || String(address).toLowerCase() !== account.address.toLowerCase()) {
@@ -214,10 +223,21 @@ try {
   expectEqual("the transactions sent", walletCalls.eth_sendTransaction, 2); // approve, deposit
   await shot("deposited");
 
+  // The payee has no wallet: the page offers to bind the connected one,
+  // which the API refuses (a wallet credits one account per environment).
+  await page.goto(`${base}/console/accounts/${payee}/top-up`);
+  await page.getByRole("button", { name: "Connect wallet" }).click();
+  await page.getByText(`No wallet is bound to this account: deposits from ${account.address} credit it once bound.`).waitFor();
+  if (!(await page.getByRole("button", { name: "Deposit" }).isDisabled())) fail("Deposit is enabled for an account the wallet is not bound to");
+  await page.getByRole("button", { name: "Bind this wallet" }).click();
+  const bindRefused = await statusSays(/^Conflict: /);
+  await shot("bind-refused");
+  expectEqual("the payee's wallet after the refused bind", (await must(200, "GET", `/v1/accounts/${payee}`, token)).walletAddress, null);
+
   // The agent charges over HTTP; the usage page counts it exactly.
   const charges = [];
   for (const amount of CHARGES) charges.push((await must(201, "POST", "/v1/charges", key, { to: payee, amount })).id);
-  await page.getByRole("link", { name: "Usage" }).click();
+  await page.goto(`${base}/console/accounts/${payer}/usage`);
   await page.getByRole("heading", { name: "Payer: usage", level: 1 }).waitFor();
   const today = new Date().toISOString().slice(0, 10);
   const rows = async (section) => page.locator(`#usage-${section} tbody tr`).evaluateAll((trs) =>
@@ -248,7 +268,13 @@ try {
   expectEqual("the decision's status line", await statusSays(/^Approval \S+ is /), `Approval ${approvalId} is EXECUTED.`);
   expectEqual("the wallet's signatures for the decision", walletCalls.personal_sign - signaturesBefore, 1);
   await page.getByText(`No PENDING approvals.`).waitFor();
+  expectEqual("the decision shown", await page.locator("#decision-result").textContent(), `${approvalId} is EXECUTED (charge ${approvalId}).`);
   await shot("approval-executed");
+  await page.getByLabel("State").selectOption("EXECUTED");
+  expectEqual("the executed approval's state in the list",
+    await page.locator("tbody tr", { hasText: approvalId }).locator("td").nth(7).textContent(), "EXECUTED");
+  expectEqual("the executed approval's buttons", await page.getByRole("button", { name: `Approve ${approvalId}` }).count(), 0);
+  await shot("approvals-executed");
 
   // Real errors of the API, captured here, and shown by the page.
   const errors = {};
@@ -302,7 +328,7 @@ try {
   if (revoked.status !== 401) fail(`a charge with the revoked key = ${revoked.status} ${revoked.text}, want 401`);
 
   process.stdout.write(JSON.stringify({ address: account.address, payer, payee, key, charges, approvalId,
-    revoked: { status: revoked.status, code: revoked.body.error.code }, shown, walletCalls, screenshots: step }) + "\n");
+    revoked: { status: revoked.status, code: revoked.body.error.code }, shown, bindRefused, walletCalls, screenshots: step }) + "\n");
 } catch (err) {
   log("FAILED:", err.stack ?? err);
   try {

@@ -41,7 +41,7 @@ export async function approvalsPage(state = "PENDING") {
       h("button", { type: "button", class: decision === "reject" ? "danger" : undefined, text: decision === "approve" ? "Approve" : "Reject",
         "aria-label": `${decision === "approve" ? "Approve" : "Reject"} ${a.id}`, onclick: action(async () => {
           const decided = await decide(a.id, decision, reason.value.trim());
-          result.textContent = `${decided.id}: ${decided.state}${decided.transferId ? `, ${decided.transferId}` : ""}`;
+          result.textContent = `${decided.id} is ${decided.state}` + (decided.transferId ? ` (${decided.kind} ${decided.transferId}).` : ".");
           say(`Approval ${decided.id} is ${decided.state}.`);
           await list.refresh();
         }) }))));
