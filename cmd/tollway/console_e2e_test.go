@@ -110,9 +110,9 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	t.Logf("e2e summary: %+v", got)
 	if len(got.Charges) != 3 || got.Revoked.Status != 401 || got.Revoked.Code != "key_revoked" || len(got.Shown) != 4 ||
-		got.WalletCalls["eth_sendTransaction"] != 3 || got.WalletCalls["personal_sign"] != 2 || got.WalletCalls["wallet_switchEthereumChain"] != 1 {
+		got.WalletCalls["eth_sendTransaction"] != 5 || got.WalletCalls["personal_sign"] != 2 || got.WalletCalls["wallet_switchEthereumChain"] != 1 {
 		t.Fatalf("e2e summary = %+v: want 3 charges, the revoked key's 401 key_revoked, 4 errors shown, "+
-			"3 transactions (approve, deposit, withdrawal request), 2 signatures (sign-in, approval) and 1 switch to the server's chain", got)
+			"5 transactions (approve, deposit, approve, reverted deposit, withdrawal request), 2 signatures (sign-in, approval) and 1 switch to the server's chain", got)
 	}
 
 	// The amounts, exactly: 20 USDC deposited; 1.5 + 2.25 + 0.75 charged

@@ -100,7 +100,15 @@ async function answer(method, params) {
       if (String(tx?.from).toLowerCase() !== account.address.toLowerCase()) {
         throw Object.assign(new Error("eth_sendTransaction from another address"), { code: 4100 });
       }
-      return chainWriter.sendTransaction({ to: tx.to, data: tx.data, value: tx.value ? BigInt(tx.value) : undefined });
+      // Like a wallet told to send anyway: a call whose estimate fails
+      // (it would revert) goes with a fixed gas limit, is mined and reverts
+      // in its receipt, which the page must report.
+      const call = { account, to: tx.to, data: tx.data, value: tx.value ? BigInt(tx.value) : undefined };
+      const gas = await chainReader.estimateGas(call).catch((err) => {
+        log(`eth_sendTransaction: the estimate failed (${err.shortMessage ?? err.message}); sending with 500000 gas`);
+        return 500_000n;
+      });
+      return chainWriter.sendTransaction({ ...call, gas });
     }
     case "eth_call":
     case "eth_getTransactionReceipt":
@@ -222,6 +230,16 @@ try {
   expectEqual("the wallet's pool balance after the deposit", await page.locator("#wallet-pool").textContent(), "20.000000 USDC");
   expectEqual("the transactions sent", walletCalls.eth_sendTransaction, 2); // approve, deposit
   await shot("deposited");
+
+  // More than the wallet holds: the allowance is raised, the deposit is
+  // mined and reverts, and the page says so; nothing is credited.
+  await page.getByLabel("Deposit amount (USDC)").fill("1000");
+  await page.getByRole("button", { name: "Deposit" }).click();
+  const reverted = await statusSays(/reverted/);
+  if (!/^Transaction 0x[0-9a-f]{64} reverted \(deposit\(uint256\)\)\.$/.test(reverted)) fail(`the status line says ${reverted}`);
+  expectEqual("the transactions sent", walletCalls.eth_sendTransaction, 4); // and another approve, a deposit that reverted
+  expectEqual("the payer's balance after the reverted deposit", (await must(200, "GET", `/v1/accounts/${payer}`, token)).balance.available, "20000000");
+  await shot("deposit-reverted");
 
   // The payee has no wallet: the page offers to bind the connected one,
   // which the API refuses (a wallet credits one account per environment).
