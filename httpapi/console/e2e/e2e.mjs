@@ -188,6 +188,7 @@ try {
     await page.getByLabel("Environment").selectOption("test");
     const box = page.getByLabel(`Use my wallet ${account.address}`);
     if (useWallet) await box.check(); else await box.uncheck();
+    if (useWallet) await shot("new-account-with-wallet");
     await page.getByRole("button", { name: "Create account" }).click();
     await page.getByRole("heading", { name, level: 1 }).waitFor();
     const id = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
