@@ -11,7 +11,8 @@ let user = null;
 let refreshing = null;
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  // retryAfter: a 429's Retry-After header (seconds, as sent), else "".
+  constructor(status, body, retryAfter = "") {
     const e = body?.error ?? {};
     super(e.message ?? `HTTP ${status}`);
     this.status = status;
@@ -19,6 +20,7 @@ export class ApiError extends Error {
     this.code = e.code ?? "unknown";
     this.fields = e.fields ?? {};
     this.requestId = e.request_id ?? "";
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -37,8 +39,8 @@ export function forget() {
   sessionStorage.removeItem(REFRESH_KEY);
 }
 
-async function send(method, path, body, token) {
-  const headers = { Accept: "application/json" };
+async function send(method, path, body, token, extra = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, {
@@ -55,7 +57,7 @@ async function send(method, path, body, token) {
   } catch {
     parsed = null;
   }
-  if (!response.ok) throw new ApiError(response.status, parsed);
+  if (!response.ok) throw new ApiError(response.status, parsed, response.headers.get("Retry-After") ?? "");
   return parsed;
 }
 
@@ -96,6 +98,12 @@ export async function call(method, path, body) {
     }
     throw err;
   }
+}
+
+// callSigned sends a request authenticated by its headers alone (a
+// wallet's signature of a decision), without the access token.
+export function callSigned(method, path, body, headers) {
+  return send(method, path, body, null, headers);
 }
 
 export async function login(email, password) {

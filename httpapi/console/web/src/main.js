@@ -3,6 +3,9 @@
 import * as api from "./api.js";
 import { accountPage, accountsPage } from "./pages/accounts.js";
 import { signInPage } from "./pages/signin.js";
+import { approvalsPage } from "./pages/approvals.js";
+import { topUpPage } from "./pages/topup.js";
+import { usagePage } from "./pages/usage.js";
 import { go, h, link, render, say, setRoutes, showError } from "./ui.js";
 
 const nav = document.getElementById("nav");
@@ -11,12 +14,15 @@ const nav = document.getElementById("nav");
 const ROUTES = [
   [/^\/$/, accountsPage],
   [/^\/accounts\/([^/]+)$/, accountPage],
+  [/^\/accounts\/([^/]+)\/top-up$/, topUpPage],
+  [/^\/accounts\/([^/]+)\/usage$/, usagePage],
+  [/^\/approvals$/, () => approvalsPage()],
 ];
 
 function drawNav() {
   const u = api.currentUser();
   nav.replaceChildren(...(api.signedIn()
-    ? [link("/", "Accounts"), h("span", { class: "who", text: u?.email ?? u?.walletAddress ?? "" }),
+    ? [link("/", "Accounts"), link("/approvals", "Approvals"), h("span", { class: "who", text: u?.email ?? u?.address ?? "" }),
       h("button", { type: "button", text: "Sign out", onclick: async () => {
         try { await api.logout(); } catch (err) { showError(err); }
         say("Signed out.");

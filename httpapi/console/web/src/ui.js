@@ -27,6 +27,12 @@ export function say(message, kind = "info") {
   status.className = `status ${kind}`;
 }
 
+// STATUS_WORDS open the status line of the API errors people can act on.
+const STATUS_WORDS = {
+  400: "Not valid", 401: "Not signed in", 402: "Payment required", 403: "Not allowed", 404: "Not found",
+  409: "Conflict", 429: "Too many requests", 500: "Server error", 503: "Unavailable",
+};
+
 // showError puts an API error in the status line, as the API worded it, and
 // each field error beside its input (inputs carry data-field="<JSON name>").
 export function showError(err, form) {
@@ -35,7 +41,8 @@ export function showError(err, form) {
     for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
   }
   if (err instanceof api.ApiError) {
-    say(`${err.message} (${err.code}${err.requestId ? `, request ${err.requestId}` : ""})`, "error");
+    say(`${STATUS_WORDS[err.status] ?? `Error ${err.status}`}: ${err.message} (${err.code}${err.requestId ? `, request ${err.requestId}` : ""})` +
+      (err.status === 429 ? ` Retry after ${err.retryAfter || "a few"} seconds.` : ""), "error");
     if (err.status === 401 && !api.signedIn()) return go("/");
     for (const [field, message] of Object.entries(err.fields)) {
       const input = form?.querySelector(`[data-field="${CSS.escape(field)}"]`);
@@ -146,6 +153,9 @@ export function serverPages(load, render, label, empty = "Nothing yet.") {
       prev.disabled = cursors.length === 1;
       more.disabled = next === null;
     } catch (err) {
+      // The page shown stays; no Next into a page that did not load.
+      more.disabled = true;
+      prev.disabled = cursors.length === 1;
       showError(err);
     }
   }

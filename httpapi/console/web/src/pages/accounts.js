@@ -9,12 +9,17 @@ const SCOPES = ["charges:write", "holds:write", "sessions:write", "sessions:read
   "settlements:read", "x402:facilitate", "gateway:call", "approvals:read", "approvals:write", "*"];
 
 export async function accountsPage() {
+  const own = api.currentUser()?.address; // a SIWE user's wallet: the one an account may bind
   const form = h("form", { novalidate: true },
     field("Name", "name", { required: true, maxlength: "100" }),
     field("Environment", "environment", { tag: "select", options: ["test", "live"] }),
+    own ? h("label", { class: "check" }, h("input", { type: "checkbox", name: "useWallet", value: own, "data-field": "walletAddress" }),
+      ` Use my wallet ${own}`, h("span", { class: "field-error", "data-error-for": "walletAddress" })) : null,
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Create account" })));
   form.addEventListener("submit", busy(form, async (data) => {
-    const account = await api.call("POST", "/v1/accounts", { name: data.get("name"), environment: data.get("environment") });
+    const body = { name: data.get("name"), environment: data.get("environment") };
+    if (data.get("useWallet")) body.walletAddress = own;
+    const account = await api.call("POST", "/v1/accounts", body);
     say(`Account ${account.name} created.`);
     go(`/accounts/${account.id}`);
   }));
