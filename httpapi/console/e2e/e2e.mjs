@@ -18,6 +18,7 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { checkA11y } from "./a11y.mjs";
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
@@ -143,7 +144,12 @@ try {
   page.on("console", (m) => log(`page ${m.type()}: ${m.text()}`));
   page.on("pageerror", (err) => log("page error:", err.message));
   page.on("dialog", (d) => d.accept()); // confirm() before a revoke
-  const shot = async (name) => page.screenshot({ path: join(shots, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+  // shot saves a screenshot of the page and checks it with axe-core: every
+  // page the test reaches must be accessible, not only look right.
+  const shot = async (name) => {
+    await page.screenshot({ path: join(shots, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+    await checkA11y(page, name);
+  };
   const status = page.locator("#status");
   const statusSays = async (pattern) => {
     await page.waitForFunction(([source, flags]) => new RegExp(source, flags).test(document.getElementById("status").textContent),
