@@ -2,7 +2,11 @@
 // token signs the user back in after a reload).
 import * as api from "./api.js";
 import { accountPage, accountsPage } from "./pages/accounts.js";
+import { activityPage } from "./pages/activity.js";
+import { routesPage } from "./pages/routes.js";
+import { settlementPage, settlementsPage } from "./pages/settlements.js";
 import { signInPage } from "./pages/signin.js";
+import { webhookPage, webhooksPage } from "./pages/webhooks.js";
 import { go, h, link, render, say, setRoutes, showError } from "./ui.js";
 
 const nav = document.getElementById("nav");
@@ -11,12 +15,19 @@ const nav = document.getElementById("nav");
 const ROUTES = [
   [/^\/$/, accountsPage],
   [/^\/accounts\/([^/]+)$/, accountPage],
+  [/^\/accounts\/([^/]+)\/activity$/, activityPage],
+  [/^\/accounts\/([^/]+)\/settlements$/, settlementsPage],
+  [/^\/accounts\/([^/]+)\/settlements\/([^/]+)$/, settlementPage],
+  [/^\/webhooks$/, () => webhooksPage()],
+  [/^\/webhooks\/([^/]+)$/, webhookPage],
+  [/^\/routes$/, () => routesPage()],
 ];
 
 function drawNav() {
   const u = api.currentUser();
   nav.replaceChildren(...(api.signedIn()
-    ? [link("/", "Accounts"), h("span", { class: "who", text: u?.email ?? u?.walletAddress ?? "" }),
+    ? [link("/", "Accounts"), link("/webhooks", "Webhooks"), link("/routes", "Gateway routes"),
+      h("span", { class: "who", text: u?.email ?? u?.walletAddress ?? "" }),
       h("button", { type: "button", text: "Sign out", onclick: async () => {
         try { await api.logout(); } catch (err) { showError(err); }
         say("Signed out.");
