@@ -164,29 +164,15 @@ func (s *Server) holdSettlement(t *engine.Transfer) string {
 	return s.settlementOf(t.From, t.To, t.Time)
 }
 
-// holdReader authenticates a reader of a hold: an API key with holds:write
-// (the token has a key's shape), or else a user's access JWT. It returns
-// who counts as a party: the key's account, or any account the user owns.
+// holdReader authenticates a reader of a hold: an API key with holds:write,
+// or a user's access JWT (accountReaderOf). It returns who counts as a
+// party: the key's account, or any account the user owns.
 func (s *Server) holdReader(ctx *fasthttp.RequestCtx) (func(t *engine.Transfer) bool, *apiError) {
-	if token, ok := bearer(ctx); !ok || looksLikeKey(token) {
-		grant, apiErr := s.authenticateKey(ctx, access.ScopeHoldsWrite)
-		if apiErr != nil {
-			return nil, apiErr
-		}
-		return keyParty(grant), nil
-	}
-	u, apiErr := s.authenticateUser(ctx)
+	reader, apiErr := s.accountReaderOf(ctx, access.ScopeHoldsWrite)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	return func(t *engine.Transfer) bool {
-		for _, account := range [...]engine.AccountID{t.From, t.To} {
-			if _, err := s.directory.Account(string(account), u.ID); err == nil {
-				return true
-			}
-		}
-		return false
-	}, nil
+	return func(t *engine.Transfer) bool { return reader.reads(t.From) || reader.reads(t.To) }, nil
 }
 
 // decodeCapture reads the body of a capture: an optional amount; an empty

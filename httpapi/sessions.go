@@ -179,14 +179,17 @@ var sessionStates = map[string]engine.SessionState{
 	"ENDED": engine.SessionEnded, "CANCELLED": engine.SessionCancelled, "EXPIRED": engine.SessionExpired,
 }
 
+// listSessions is GET /v1/sessions: the sessions an account takes part in,
+// newest first. A key reads its own account's (`account` may name it); a
+// user's JWT names one of the user's accounts (accountReader).
 func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	grant, apiErr := s.authenticateKey(ctx, access.ScopeSessionsRead)
+	reader, apiErr := s.accountReaderOf(ctx, access.ScopeSessionsRead)
 	if apiErr != nil {
 		return apiErr
 	}
-	q := engine.SessionQuery{Account: engine.AccountID(grant.account), Limit: SessionsPageDefault}
 	fields := map[string]string{}
 	args := ctx.QueryArgs()
+	q := engine.SessionQuery{Account: reader.account(args, fields), Limit: SessionsPageDefault}
 	if state := args.Peek("state"); state != nil {
 		if q.State = sessionStates[string(state)]; q.State == 0 {
 			fields["state"] = "must be one of REQUESTED, ASSIGNED, LIVE, ENDED, CANCELLED, EXPIRED"
@@ -201,6 +204,9 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	}
 	if len(fields) > 0 {
 		return validation(fields)
+	}
+	if apiErr := reader.checkAccount(q.Account); apiErr != nil {
+		return apiErr
 	}
 	page, err := s.engine.Sessions(ctxOf(ctx), q)
 	if errors.Is(err, engine.ErrInvalid) {

@@ -70,44 +70,17 @@ func settlementView(s *relay.Settlement, reader func(engine.AccountID) bool) set
 
 var errNoSettlements = notFound("settlement")
 
-// settlementReader authenticates a reader of settlements: an API key with
-// settlements:read (its account), or a user's access JWT (the accounts
-// the user owns).
-func (s *Server) settlementReader(ctx *fasthttp.RequestCtx) (func(engine.AccountID) bool, string, *apiError) {
-	if token, ok := bearer(ctx); !ok || looksLikeKey(token) {
-		grant, apiErr := s.authenticateKey(ctx, access.ScopeSettlementsRead)
-		if apiErr != nil {
-			return nil, "", apiErr
-		}
-		return func(a engine.AccountID) bool { return string(a) == grant.account }, grant.account, nil
-	}
-	u, apiErr := s.authenticateUser(ctx)
-	if apiErr != nil {
-		return nil, "", apiErr
-	}
-	return func(a engine.AccountID) bool {
-		_, err := s.directory.Account(string(a), u.ID)
-		return err == nil
-	}, "", nil
-}
-
 // listSettlements is GET /v1/settlements?account=…: the batches an account
 // pays or is paid in, newest first. A key reads its own account's (the
 // parameter may name it); a user's JWT names one of the user's accounts.
 func (s *Server) listSettlements(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	reader, keyAccount, apiErr := s.settlementReader(ctx)
+	reader, apiErr := s.accountReaderOf(ctx, access.ScopeSettlementsRead)
 	if apiErr != nil {
 		return apiErr
 	}
 	args := ctx.QueryArgs()
 	fields := map[string]string{}
-	account := string(args.Peek("account"))
-	switch {
-	case account == "" && keyAccount != "":
-		account = keyAccount
-	case account == "":
-		fields["account"] = "is required with a user's token: one of your accounts"
-	}
+	account := reader.account(args, fields)
 	limit := readPageLimit(args, fields, SettlementsPageDefault, SettlementsPageMax)
 	after := string(args.Peek("startingAfter"))
 	if _, ok := relay.ParseSettlementID(after); after != "" && !ok {
@@ -116,8 +89,8 @@ func (s *Server) listSettlements(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if len(fields) > 0 {
 		return validation(fields)
 	}
-	if !reader(engine.AccountID(account)) {
-		return notFound("account") // another's account does not exist, as far as this reader knows
+	if apiErr := reader.checkAccount(account); apiErr != nil {
+		return apiErr
 	}
 	out := struct {
 		Data              []settlementJSON `json:"data"`
@@ -125,11 +98,11 @@ func (s *Server) listSettlements(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		NextStartingAfter *string          `json:"nextStartingAfter"`
 	}{Data: []settlementJSON{}}
 	if s.config.Settlements != nil {
-		page, next, err := s.config.Settlements.List(engine.AccountID(account), after, limit)
+		page, next, err := s.config.Settlements.List(account, after, limit)
 		if err != nil {
 			return errorOf(err, "settlement")
 		}
-		only := func(a engine.AccountID) bool { return string(a) == account }
+		only := func(a engine.AccountID) bool { return a == account }
 		for _, settlement := range page {
 			out.Data = append(out.Data, settlementView(settlement, only))
 		}
@@ -144,7 +117,7 @@ func (s *Server) listSettlements(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 // getSettlement is GET /v1/settlements/{id}: a batch the reader's accounts
 // are in (any other does not exist, as far as the reader knows).
 func (s *Server) getSettlement(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	reader, _, apiErr := s.settlementReader(ctx)
+	reader, apiErr := s.accountReaderOf(ctx, access.ScopeSettlementsRead)
 	if apiErr != nil {
 		return apiErr
 	}
@@ -158,7 +131,7 @@ func (s *Server) getSettlement(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if err != nil {
 		return errorOf(err, "settlement")
 	}
-	view := settlementView(settlement, reader)
+	view := settlementView(settlement, reader.reads)
 	if len(view.Entries) == 0 {
 		return errNoSettlements
 	}

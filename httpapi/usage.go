@@ -49,23 +49,28 @@ func bucketJSON(start time.Time, t usage.Totals) usageBucket {
 var errUsageUnavailable = &apiError{status: http.StatusServiceUnavailable, kind: typeAPI, code: "unavailable",
 	message: "usage totals are not available right now; retry"}
 
-// usageReport answers GET /v1/usage: the key's account's usage per UTC day
-// or month, from committed events only, through the latest acknowledged
-// write (the projection catches up first: a report read after a 201 counts it).
+// usageReport answers GET /v1/usage: an account's usage per UTC day or
+// month, from committed events only, through the latest acknowledged write
+// (the projection catches up first: a report read after a 201 counts it).
+// A key reads its own account's (`account` may name it); a user's JWT
+// names one of the user's accounts (accountReader).
 func (s *Server) usageReport(ctx *fasthttp.RequestCtx, _ *call) *apiError {
-	grant, apiErr := s.authenticateKey(ctx, access.ScopeUsageRead)
+	reader, apiErr := s.accountReaderOf(ctx, access.ScopeUsageRead)
 	if apiErr != nil {
 		return apiErr
 	}
-	from, to, granularity, apiErr := readUsageQuery(ctx.QueryArgs())
+	account, from, to, granularity, apiErr := readUsageQuery(ctx.QueryArgs(), reader)
 	if apiErr != nil {
+		return apiErr
+	}
+	if apiErr := reader.checkAccount(account); apiErr != nil {
 		return apiErr
 	}
 	position := s.engine.Position()
 	if err := s.usage.Wait(ctxOf(ctx), position); err != nil {
 		return s.usageError(err)
 	}
-	buckets, err := s.usage.Days(engine.AccountID(grant.account), usage.DayOf(from), usage.DayOf(to))
+	buckets, err := s.usage.Days(account, usage.DayOf(from), usage.DayOf(to))
 	if err == nil && granularity == granularityMonth {
 		buckets, err = usage.ByMonth(buckets)
 	}
@@ -81,7 +86,7 @@ func (s *Server) usageReport(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		out[i] = bucketJSON(b.Start, b.Totals)
 	}
 	s.writeJSON(ctx, fasthttp.StatusOK, map[string]any{
-		"accountId": grant.account, "granularity": granularity,
+		"accountId": account, "granularity": granularity,
 		"buckets": out, "total": bucketJSON(from, total),
 	})
 	return nil
@@ -111,14 +116,14 @@ func readQueryDate(args *fasthttp.Args, fields map[string]string, name string) t
 	return t
 }
 
-// readUsageQuery reads from, to (UTC dates, to inclusive, at most
-// UsageDaysMax days) and granularity (day by default); any other parameter
-// is refused.
-func readUsageQuery(args *fasthttp.Args) (from, to time.Time, granularity string, apiErr *apiError) {
+// readUsageQuery reads the account (reader.account), from, to (UTC dates,
+// to inclusive, at most UsageDaysMax days) and granularity (day by
+// default); any other parameter is refused.
+func readUsageQuery(args *fasthttp.Args, reader accountReader) (account engine.AccountID, from, to time.Time, granularity string, apiErr *apiError) {
 	fields := make(map[string]string)
 	args.VisitAll(func(key, _ []byte) {
 		switch name := string(key); name {
-		case "from", "to", "granularity":
+		case "account", "from", "to", "granularity":
 			if len(args.PeekMulti(name)) > 1 {
 				fields[name] = "must be given once"
 			}
@@ -129,6 +134,7 @@ func readUsageQuery(args *fasthttp.Args) (from, to time.Time, granularity string
 			fields[name] = "unknown parameter"
 		}
 	})
+	account = reader.account(args, fields)
 	from, to = readQueryDate(args, fields, "from"), readQueryDate(args, fields, "to")
 	granularity = string(args.Peek("granularity"))
 	switch granularity {
@@ -147,7 +153,7 @@ func readUsageQuery(args *fasthttp.Args) (from, to time.Time, granularity string
 		}
 	}
 	if len(fields) > 0 {
-		return time.Time{}, time.Time{}, "", validation(fields)
+		return "", time.Time{}, time.Time{}, "", validation(fields)
 	}
-	return from, to, granularity, nil
+	return account, from, to, granularity, nil
 }

@@ -46,7 +46,7 @@ func TestUsageRejectsBadQueriesAndMissingScope(t *testing.T) {
 		"from=2026-12-02&to=2026-12-01":                    "to",
 		"from=2025-11-30&to=2026-12-01":                    "to", // 367 days
 		"from=2026-12-01&to=2026-12-01&granularity=week":   "granularity",
-		"from=2026-12-01&to=2026-12-01&account=acct_x":     "account",
+		"from=2026-12-01&to=2026-12-01&acct=acct_x":        "acct",
 		"from=2026-12-01&from=2026-12-02&to=2026-12-03":    "from",
 		"from=2026-12-01T00:00:00Z&to=2026-12-01T00:00:00": "from",
 	} {
