@@ -259,9 +259,14 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 	liveSession := session(300, "accept", "start")
 	fx.Sessions[liveSession] = sessionRow("LIVE")
 	fx.Sessions[session(300, "cancel")] = sessionRow("CANCELLED")
-	fx.Sessions[session(1)] = sessionRow("EXPIRED")
+	lapsing := session(1)
+	fx.Sessions[lapsing] = sessionRow("EXPIRED")
 	fx.Sessions[session(300, "accept", "start", "end")] = sessionRow("ENDED")
 	ts.clock.Advance(2 * time.Second) // the 1-second hold and start window lapse
+	// NB: the engine writes a lapse when its timer fires or when a command
+	// reaches the hold or session; a refused one makes it happen now.
+	expect(t, ts.do("POST", "/v1/holds/"+expiring+"/capture", payerKey, map[string]any{}), 409, "conflict_error", "invalid_state")
+	expect(t, ts.do("POST", "/v1/sessions/"+lapsing+"/accept", payeeKey, map[string]any{}), 409, "conflict_error", "invalid_state")
 
 	// The API lists exactly these to alice, in these states: the page is
 	// checked against what the API says.

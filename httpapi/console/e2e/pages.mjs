@@ -69,9 +69,12 @@ try {
     await page.screenshot({ path: join(shots, `${n}-${name}.png`), fullPage: true });
     await page.setViewportSize(PHONE);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const wide = overflow <= 0 ? "" : await page.evaluate(() => Array.from(document.querySelectorAll("main *, header *"))
+      .filter((el) => el.getBoundingClientRect().right > window.innerWidth && !el.closest(".scroll"))
+      .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}`).join(" "));
     await page.screenshot({ path: join(shots, `${n}-${name}-phone.png`), fullPage: true });
     await page.setViewportSize(DESKTOP);
-    expect(overflow <= 0, `${name}: the page is ${overflow}px wider than a 375px phone`);
+    expect(overflow <= 0, `${name}: the page is ${overflow}px wider than a 375px phone: ${wide}`);
   };
   const h1 = (name) => page.getByRole("heading", { name, level: 1 }).waitFor();
   // rows reads a table's body, by its caption, as arrays of cell texts.
@@ -96,8 +99,8 @@ try {
   // Sign in with the email and password the Go test signed up with.
   await page.goto(`${base}/console`);
   await h1("Sign in");
-  await page.getByLabel("Email").fill(fx.email);
-  await page.getByLabel("Password").fill(fx.password);
+  await page.getByLabel("Email", { exact: true }).fill(fx.email);
+  await page.getByLabel("Password", { exact: true }).fill(fx.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await h1("Accounts");
   await page.getByRole("link", { name: fx.payer.name, exact: true }).waitFor();
@@ -109,12 +112,12 @@ try {
   await page.getByText("No endpoints yet.").waitFor();
   await shot("webhooks-empty");
   const hookURL = `${fx.receiver}/hook`;
-  await page.getByLabel("Endpoint URL").fill(hookURL);
-  await page.getByLabel("deposit.credited").check();
-  await page.getByLabel("session.ended").check();
-  await page.getByLabel("Account").selectOption(fx.payer.id);
+  await page.getByLabel("Endpoint URL", { exact: true }).fill(hookURL);
+  await page.getByLabel("deposit.credited", { exact: true }).check();
+  await page.getByLabel("session.ended", { exact: true }).check();
+  await page.getByLabel("Account", { exact: true }).selectOption(fx.payer.id);
   await page.getByRole("button", { name: "Create endpoint" }).click();
-  const webhookSecret = await page.getByLabel("Signing secret").inputValue();
+  const webhookSecret = await page.getByLabel("Signing secret", { exact: true }).inputValue();
   expect(webhookSecret.startsWith("whsec_"), `the signing secret shown is ${webhookSecret}`);
   const hookLink = page.getByRole("link", { name: `Deliveries of ${hookURL}` });
   const webhookId = decodeURIComponent((await hookLink.getAttribute("href")).split("/").pop());
@@ -125,7 +128,7 @@ try {
   // Shown once: after a reload the list is there and the secret is not.
   await page.reload();
   await hookLink.waitFor();
-  expect(await page.getByLabel("Signing secret").count() === 0, "the signing secret is shown again after a reload");
+  expect(await page.getByLabel("Signing secret", { exact: true }).count() === 0, "the signing secret is shown again after a reload");
   await ask("webhook-created", { id: webhookId, url: hookURL, secret: webhookSecret });
   await hookLink.click();
   await h1(`Endpoint ${hookURL}`);
@@ -145,24 +148,24 @@ try {
   await h1("Gateway routes");
   await page.getByText("No routes yet.").waitFor();
   await shot("routes-empty");
-  await page.getByLabel("Slug").fill(fx.slug);
-  await page.getByLabel("Account paid").selectOption(fx.payee.id);
-  await page.getByLabel("Upstream URL").fill("ftp://example.com/api");
-  await page.getByLabel("Price per call (USDC)").fill("0.0015");
+  await page.getByLabel("Slug", { exact: true }).fill(fx.slug);
+  await page.getByLabel("Account paid", { exact: true }).selectOption(fx.payee.id);
+  await page.getByLabel("Upstream URL", { exact: true }).fill("ftp://example.com/api");
+  await page.getByLabel("Price per call (USDC)", { exact: true }).fill("0.0015");
   await page.getByLabel("GET", { exact: true }).check();
   await page.getByLabel("POST", { exact: true }).check();
   await page.getByLabel(/^Timeout/).fill("5000");
   await page.getByRole("button", { name: "Create route" }).click();
   const upstreamError = page.locator("#f-upstream-error");
   await until("the upstream's field error", async () => (await upstreamError.textContent()) !== "");
-  expect(await page.getByLabel("Upstream URL").getAttribute("aria-invalid") === "true", "the upstream input is not marked invalid");
+  expect(await page.getByLabel("Upstream URL", { exact: true }).getAttribute("aria-invalid") === "true", "the upstream input is not marked invalid");
   const otherErrors = await page.locator(".field-error:not(#f-upstream-error)").evaluateAll((els) => els.map((e) => e.textContent).join(""));
   expect(otherErrors === "", `errors beside other fields: ${otherErrors}`);
   log("upstream error:", await upstreamError.textContent());
   await shot("route-field-error");
-  await page.getByLabel("Upstream URL").fill(`${fx.upstream}/api`);
+  await page.getByLabel("Upstream URL", { exact: true }).fill(`${fx.upstream}/api`);
   await page.getByRole("button", { name: "Create route" }).click();
-  const routeSecret = await page.getByLabel("Route secret").inputValue();
+  const routeSecret = await page.getByLabel("Route secret", { exact: true }).inputValue();
   expect(/^gws_[0-9a-f]{64}$/.test(routeSecret), `the route secret shown is ${routeSecret}`);
   const routeRows = await rows("Gateway routes");
   expect(same(routeRows.map((r) => r.slice(0, 7)), [[fx.slug, `${base}/gw/${fx.slug}/…`, `${fx.upstream}/api`, "0.001500 USDC",
@@ -225,15 +228,15 @@ try {
   };
   await until("the activity lists", async () => { await wantActivity(fx.sessions, fx.holds); return true; });
   // A state filter shows only that state, from the first page.
-  await page.getByLabel("Hold state").selectOption("PENDING");
+  await page.getByLabel("Hold state", { exact: true }).selectOption("PENDING");
   const pendingHolds = Object.keys(fx.holds).filter((id) => fx.holds[id].state === "PENDING").sort();
   await until("the PENDING holds", async () => same(Object.keys(byId(await rows("Holds"))).sort(), pendingHolds));
-  await page.getByLabel("Session state").selectOption("LIVE");
+  await page.getByLabel("Session state", { exact: true }).selectOption("LIVE");
   await until("the LIVE sessions", async () => same(Object.keys(byId(await rows("Sessions"))),
     Object.keys(fx.sessions).filter((id) => fx.sessions[id].state === "LIVE")));
   await shot("activity-filtered");
-  await page.getByLabel("Hold state").selectOption("");
-  await page.getByLabel("Session state").selectOption("");
+  await page.getByLabel("Hold state", { exact: true }).selectOption("");
+  await page.getByLabel("Session state", { exact: true }).selectOption("");
   await until("the activity lists again", async () => { await wantActivity(fx.sessions, fx.holds); return true; });
   await shot("activity");
 
