@@ -39,7 +39,8 @@ type pagesAccount struct {
 	Name string `json:"name"`
 }
 
-// activityWant is a session's or hold's row on the payer's activity page.
+// activityWant is a session's or hold's row on the payer's activity page
+// (the counterparty, alice's own account, by its name).
 type activityWant struct {
 	Counterparty string `json:"counterparty"`
 	Direction    string `json:"direction"`
@@ -224,7 +225,7 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 		return post(key, "/v1/holds", map[string]any{"to": to, "amount": amount, "expiresInSeconds": seconds})["id"].(string)
 	}
 	paying := func(state, amount string) activityWant {
-		return activityWant{Counterparty: fx.Payee.ID, Direction: "paying", State: state, Amount: amount}
+		return activityWant{Counterparty: fx.Payee.Name, Direction: "paying", State: state, Amount: amount}
 	}
 	pending := hold(payerKey, fx.Payee.ID, "4000", 3600)
 	fx.Holds[pending] = paying("PENDING", "0.004000 USDC")
@@ -237,7 +238,7 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 	expiring := hold(payerKey, fx.Payee.ID, "1000", 1)
 	fx.Holds[expiring] = paying("EXPIRED", "0.001000 USDC")
 	paid := hold(payeeKey, fx.Payer.ID, "5000", 3600)
-	fx.Holds[paid] = activityWant{Counterparty: fx.Payee.ID, Direction: "paid", State: "PENDING", Amount: "0.005000 USDC"}
+	fx.Holds[paid] = activityWant{Counterparty: fx.Payee.Name, Direction: "paid", State: "PENDING", Amount: "0.005000 USDC"}
 
 	session := func(startWithin int, steps ...string) string {
 		id := post(payerKey, "/v1/sessions", map[string]any{"to": fx.Payee.ID, "ratePerSecond": "100", "maxDurationSeconds": 600,
@@ -252,7 +253,7 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 		return id
 	}
 	sessionRow := func(state string) activityWant {
-		return activityWant{Counterparty: fx.Payee.ID, Direction: "paying", State: state}
+		return activityWant{Counterparty: fx.Payee.Name, Direction: "paying", State: state}
 	}
 	fx.Sessions[session(300)] = sessionRow("REQUESTED")
 	fx.Sessions[session(300, "accept")] = sessionRow("ASSIGNED")

@@ -218,10 +218,10 @@ try {
     expect(same(Object.keys(s).sort(), Object.keys(sessions).sort()), `session rows ${JSON.stringify(s)}`);
     expect(same(Object.keys(hs).sort(), Object.keys(holds).sort()), `hold rows ${JSON.stringify(hs)}`);
     for (const [id, want] of Object.entries(sessions)) {
-      expect(s[id][1] === want.counterparty && s[id][2] === want.direction && s[id][7] === want.state, `session ${id}: ${s[id]}, want ${JSON.stringify(want)}`);
+      expect(s[id][1] === want.state && s[id][2] === want.direction && s[id][3] === want.counterparty, `session ${id}: ${s[id]}, want ${JSON.stringify(want)}`);
     }
     for (const [id, want] of Object.entries(holds)) {
-      expect(hs[id][1] === want.counterparty && hs[id][2] === want.direction && hs[id][3] === want.amount && hs[id][5] === want.state,
+      expect(hs[id][1] === want.state && hs[id][2] === want.direction && hs[id][3] === want.counterparty && hs[id][4] === want.amount,
         `hold ${id}: ${hs[id]}, want ${JSON.stringify(want)}`);
     }
     return { s, hs };
@@ -248,7 +248,7 @@ try {
   const holds = { ...fx.holds, [changed.hold]: { ...fx.holds[changed.hold], state: "CAPTURED" } };
   await until("the captured hold and the ended session", async () => { await wantActivity(sessions, holds); return true; });
   const { s, hs } = await wantActivity(sessions, holds);
-  expect(hs[changed.hold][4] === changed.captured, `captured ${hs[changed.hold][4]}, want ${changed.captured}`);
+  expect(hs[changed.hold][5] === changed.captured, `captured ${hs[changed.hold][5]}, want ${changed.captured}`);
   expect(s[changed.session][6] === changed.charged, `charged ${s[changed.session][6]}, want ${changed.charged}`);
   expect(await page.evaluate(() => window.tollwayNoReload === true), "the page reloaded");
   await shot("activity-live");

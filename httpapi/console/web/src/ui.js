@@ -159,6 +159,8 @@ export function serverPages(load, render, label, empty = "Nothing yet.") {
       prev.disabled = cursors.length === 1;
       more.disabled = next === null;
     } catch (err) {
+      prev.disabled = cursors.length === 1;
+      more.disabled = true; // until a page answers again
       showError(err);
     }
   }

@@ -14,31 +14,35 @@ export const HOLD_STATES = ["PENDING", "CAPTURED", "VOIDED", "EXPIRED"];
 const usdc = (v) => `${formatUSDC(v)} USDC`;
 
 // side says which way money goes for the account shown: it pays (from) or
-// is paid (to), and who the other side is.
-function side(accountId, item) {
+// is paid (to), and who the other side is (by name when it is the user's).
+function side(accountId, names, item) {
   const paying = item.from === accountId;
   const other = paying ? item.to : item.from;
-  return [paying ? "paying" : "paid", link(`/accounts/${encodeURIComponent(other)}/activity`, other)];
+  return [paying ? "paying" : "paid", names.has(other)
+    ? link(`/accounts/${encodeURIComponent(other)}/activity`, names.get(other), { title: other })
+    : h("code", { text: other })];
 }
 
-function sessionRows(accountId) {
-  return (items) => table("Sessions", ["Session", "Counterparty", "Direction", "Rate", "Max duration", "Reserved", "Charged", "State",
-    "Created", "Started", "Ended"], items.map((s) => {
-    const [direction, counterparty] = side(accountId, s);
-    return [h("code", { text: s.id }), counterparty, direction, `${usdc(s.ratePerSecond)}/s`, `${s.maxDurationSeconds} s`,
+const stateCell = (state) => h("span", { class: `state state-${state.toLowerCase()}`, text: state });
+
+// The state comes first after the id: it is what changes, and a wide table
+// scrolls on a narrow screen.
+function sessionRows(accountId, names) {
+  return (items) => table("Sessions", ["Session", "State", "Direction", "Counterparty", "Rate", "Reserved", "Charged", "Created", "Started",
+    "Ended"], items.map((s) => {
+    const [direction, counterparty] = side(accountId, names, s);
+    return [h("code", { text: s.id }), stateCell(s.state), direction, counterparty, `${usdc(s.ratePerSecond)}/s, at most ${s.maxDurationSeconds} s`,
       usdc(s.reserved), s.state === "ENDED" ? `${usdc(s.charged)} (${s.cleanSeconds} s)` : "—",
-      h("span", { class: `state state-${s.state.toLowerCase()}`, text: s.state }), when(s.createdAt), when(s.startedAt), when(s.endedAt)];
+      when(s.createdAt), when(s.startedAt), when(s.endedAt)];
   }));
 }
 
-function holdRows(accountId) {
-  return (items) => table("Holds", ["Hold", "Counterparty", "Direction", "Amount", "Captured", "State", "Created", "Expires", "Closed"],
+function holdRows(accountId, names) {
+  return (items) => table("Holds", ["Hold", "State", "Direction", "Counterparty", "Amount", "Captured", "Created", "Expires", "Closed"],
     items.map((hold) => {
-      const [direction, counterparty] = side(accountId, hold);
-      return [h("code", { text: hold.id }), counterparty, direction, usdc(hold.amount),
-        hold.state === "CAPTURED" ? usdc(hold.captured) : "—",
-        h("span", { class: `state state-${hold.state.toLowerCase()}`, text: hold.state }), when(hold.createdAt), when(hold.expiresAt),
-        when(hold.closedAt)];
+      const [direction, counterparty] = side(accountId, names, hold);
+      return [h("code", { text: hold.id }), stateCell(hold.state), direction, counterparty, usdc(hold.amount),
+        hold.state === "CAPTURED" ? usdc(hold.captured) : "—", when(hold.createdAt), when(hold.expiresAt), when(hold.closedAt)];
     }));
 }
 
@@ -63,9 +67,11 @@ function filtered(kind, states, load, render) {
 }
 
 export async function activityPage(id) {
-  const account = await api.call("GET", `/v1/accounts/${encodeURIComponent(id)}`);
-  const sessions = filtered("sessions", SESSION_STATES, (state) => apiPages("/v1/sessions", { account: id, state }), sessionRows(id));
-  const holds = filtered("holds", HOLD_STATES, (state) => apiPages("/v1/holds", { account: id, state }), holdRows(id));
+  const [account, { data: accounts }] = await Promise.all([api.call("GET", `/v1/accounts/${encodeURIComponent(id)}`),
+    api.call("GET", "/v1/accounts")]);
+  const names = new Map(accounts.map((a) => [a.id, a.name]));
+  const sessions = filtered("sessions", SESSION_STATES, (state) => apiPages("/v1/sessions", { account: id, state }), sessionRows(id, names));
+  const holds = filtered("holds", HOLD_STATES, (state) => apiPages("/v1/holds", { account: id, state }), holdRows(id, names));
   page(`${account.name}: sessions and holds`,
     h("p", { class: "meta", text: `${account.id} · ${account.environment}` }),
     accountTabs(id, "/activity"),
