@@ -52,19 +52,20 @@ export async function webhooksPage(created) {
       })));
 }
 
+// deliveryRows leads with what an operator looks for: when, what, and
+// whether it arrived.
 function deliveryRows(items) {
-  return table("Deliveries", ["Delivery", "Event", "Type", "Attempt", "Outcome", "Response", "Error", "At", "Took"], items.map((d) => [
-    h("code", { text: d.id }), h("code", { text: d.eventId }), d.type, String(d.attempt),
-    h("span", { class: `state state-${d.outcome}`, text: d.outcome }), d.status === null ? "none" : String(d.status), d.error ?? "—",
-    when(d.at), `${d.durationMs} ms`]));
+  return table("Deliveries", ["At", "Type", "Outcome", "Response", "Attempt", "Error", "Took", "Event", "Delivery"], items.map((d) => [
+    when(d.at), d.type, h("span", { class: `state state-${d.outcome}`, text: d.outcome }), d.status === null ? "none" : String(d.status),
+    String(d.attempt), d.error ?? "—", `${d.durationMs} ms`, h("code", { text: d.eventId }), h("code", { text: d.id })]));
 }
 
 export async function webhookPage(id) {
   const w = await api.call("GET", `/v1/webhooks/${encodeURIComponent(id)}`);
   const deliveries = serverPages(apiPages(`/v1/webhooks/${encodeURIComponent(id)}/deliveries`), deliveryRows, "Deliveries",
     "No deliveries yet.");
-  page(`Endpoint ${w.url}`,
-    h("dl", { class: "facts" }, [["Id", h("code", { text: w.id })], ["Events", w.events.join(", ")], ["Account", w.accountId ?? "All my accounts"],
+  page("Webhook endpoint",
+    h("dl", { class: "facts" }, [["URL", h("code", { class: "mono", text: w.url })], ["Id", h("code", { text: w.id })], ["Events", w.events.join(", ")], ["Account", w.accountId ?? "All my accounts"],
       ["Created", when(w.createdAt)]].flatMap(([k, v]) => [h("dt", { text: k }), h("dd", {}, v)])),
     h("section", { "aria-labelledby": "deliveries-h" }, h("h2", { id: "deliveries-h", text: "Delivery log" }),
       h("p", { class: "meta", text: "Newest first; refreshed every 3 seconds while shown." }), deliveries),
