@@ -123,8 +123,9 @@ func (o *op) Barrier() *wal.Entry {
 	return &o.entry
 }
 
-// encode makes the op's log entry: its event's record and the transfer
-// index entry of its client id, if it has one (indexKey).
+// encode makes the op's log entry: its event's record, the transfer index
+// entry of its client id, if it has one (indexKey), and the list rows of a
+// session's opening or a hold's placing (sessionRows, holdRows).
 func (o *op) encode() *wal.Entry {
 	o.logged = true
 	id, indexed := indexKey(&o.event)
@@ -138,8 +139,11 @@ func (o *op) encode() *wal.Entry {
 	record := ledger.AppendEvent(buffer[len(id):], &o.event)
 	o.index[0] = wal.Put{Key: buffer[:len(id):len(id)], Value: record}
 	o.entry = wal.Entry{Record: record, Index: o.index[:], Token: o}
-	if o.event.Type == ledger.EventSessionOpened {
+	switch o.event.Type {
+	case ledger.EventSessionOpened:
 		o.entry.Table = sessionRows(&o.event)
+	case ledger.EventHeld:
+		o.entry.Table = holdRows(&o.event)
 	}
 	return &o.entry
 }

@@ -289,14 +289,16 @@ const (
 
 func sessionRows(e *ledger.Event) []wal.Put {
 	return []wal.Put{
-		{Key: sessionRowKey(e.From, e.Session.Created, e.ID), Value: []byte{}},
-		{Key: sessionRowKey(e.To, e.Session.Created, e.ID), Value: []byte{}},
+		{Key: listRowKey(sessionsPrefix, e.From, e.Session.Created, e.ID), Value: []byte{}},
+		{Key: listRowKey(sessionsPrefix, e.To, e.Session.Created, e.ID), Value: []byte{}},
 	}
 }
 
-func sessionRowKey(account AccountID, created int64, id TransferID) []byte {
-	key := make([]byte, 0, len(sessionsPrefix)+len(account)+1+16+len(id))
-	key = append(key, sessionsPrefix...)
+// listRowKey is the key of an account's row in a list under prefix
+// (sessions, holds): newest first, then by id.
+func listRowKey(prefix string, account AccountID, created int64, id TransferID) []byte {
+	key := make([]byte, 0, len(prefix)+len(account)+1+16+len(id))
+	key = append(key, prefix...)
 	key = append(key, account...)
 	key = append(key, '/')
 	key = fmt.Appendf(key, "%016x", ^uint64(created))
@@ -327,48 +329,73 @@ func (e *Engine) Sessions(ctx context.Context, q SessionQuery) (SessionPage, err
 	if q.Limit < 1 || q.Limit > SessionsPageMax {
 		return SessionPage{}, fmt.Errorf("%w: limit must be 1-%d", ErrInvalid, SessionsPageMax)
 	}
-	prefix := append(append([]byte(sessionsPrefix), q.Account...), '/')
 	var start []byte
 	if q.StartingAfter != "" {
 		after, err := e.Session(ctx, q.StartingAfter)
 		if err != nil || (after.From != q.Account && after.To != q.Account) {
 			return SessionPage{}, fmt.Errorf("%w: starting after an unknown session", ErrInvalid)
 		}
-		start = append(sessionRowKey(q.Account, after.Created.UnixNano(), q.StartingAfter), 0)
+		start = listRowKey(sessionsPrefix, q.Account, after.Created.UnixNano(), q.StartingAfter)
 	}
-	if err := e.enter(); err != nil {
-		return SessionPage{}, err
-	}
-	defer e.leave()
 	var page SessionPage
-	scanned := 0
-	err := e.log.ScanTableFrom(prefix, start, func(key, _ []byte) error {
-		if len(page.Sessions) == q.Limit || scanned == sessionsScanMax {
-			page.More = true
-			return errPageFull
+	full := func() bool { return len(page.Sessions) == q.Limit }
+	more, next, err := e.scanPage(sessionsPrefix, q.Account, start, sessionsScanMax, full, func(last *ledger.Event) error {
+		if !last.Type.IsSession() {
+			return fmt.Errorf("%w: session %q listed but not indexed as one", ErrUnavailable, last.ID)
 		}
-		scanned++
-		id := TransferID(key[len(prefix)+16:])
-		last, found, err := e.lookup(id)
-		if err != nil {
-			return err
-		}
-		if !found || !last.Type.IsSession() {
-			return fmt.Errorf("%w: session %q listed but not indexed", ErrUnavailable, id)
-		}
-		page.Next = id
-		if s := sessionOf(&last); q.State == 0 || s.State == q.State {
+		if s := sessionOf(last); q.State == 0 || s.State == q.State {
 			page.Sessions = append(page.Sessions, s)
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errPageFull) {
+	if err != nil {
 		return SessionPage{}, err
 	}
-	if !page.More {
-		page.Next = ""
-	}
+	page.More, page.Next = more, next
 	return page, nil
+}
+
+// scanPage reads one page of account's list under prefix (sessions,
+// holds): from the row after start (nil: from the first), in key order, it
+// calls take with the latest durable event of each row's id, until full
+// reports the page full or scanMax rows were read. more reports that rows
+// remain; next is then the id of the last row taken, where the next page
+// starts after.
+func (e *Engine) scanPage(prefix string, account AccountID, start []byte, scanMax int, full func() bool,
+	take func(last *ledger.Event) error) (more bool, next TransferID, err error) {
+	listPrefix := append(append([]byte(prefix), account...), '/')
+	if start != nil {
+		start = append(start, 0) // the first key after start's
+	}
+	if err := e.enter(); err != nil {
+		return false, "", err
+	}
+	defer e.leave()
+	scanned := 0
+	err = e.log.ScanTableFrom(listPrefix, start, func(key, _ []byte) error {
+		if full() || scanned == scanMax {
+			more = true
+			return errPageFull
+		}
+		scanned++
+		id := TransferID(key[len(listPrefix)+16:])
+		last, found, err := e.lookup(id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("%w: %q listed but not indexed", ErrUnavailable, id)
+		}
+		next = id
+		return take(&last)
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return false, "", err
+	}
+	if !more {
+		next = ""
+	}
+	return more, next, nil
 }
 
 var errPageFull = errors.New("page full")

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,15 +97,7 @@ var errHoldNotFound = notFound("hold")
 // captured any more.
 func (s *Server) partyHold(ctx *fasthttp.RequestCtx, party func(t *engine.Transfer) bool) (engine.Transfer, *apiError) {
 	id := pathID(ctx)
-	if strings.HasPrefix(id, approvals.IDPrefix) {
-		// A hold an approval placed is the client's once the approval
-		// executed it; until then it is the approval's reservation,
-		// which no one captures or voids but the approvals.
-		a, err := s.approvals.Get(engine.TransferID(id))
-		if err != nil || a.Kind != approvals.KindHold || a.State != approvals.StateExecuted {
-			return engine.Transfer{}, errHoldNotFound
-		}
-	} else if len(id) <= len(prefixHold) || id[:len(prefixHold)] != prefixHold {
+	if !s.clientHold(id) {
 		return engine.Transfer{}, errHoldNotFound
 	}
 	t, err := s.engine.Transfer(ctxOf(ctx), engine.TransferID(id))
@@ -114,6 +108,19 @@ func (s *Server) partyHold(ctx *fasthttp.RequestCtx, party func(t *engine.Transf
 		return engine.Transfer{}, errHoldNotFound
 	}
 	return s.expireDue(ctx, t)
+}
+
+// clientHold reports whether the engine hold id is a client's hold: one
+// placed through POST /v1/holds, or by an approval that executed it as a
+// hold. Until an approval executes, its hold is the approval's reservation,
+// which no one captures or voids but the approvals (and an approved charge
+// is a charge): to a client it is no hold.
+func (s *Server) clientHold(id string) bool {
+	if strings.HasPrefix(id, approvals.IDPrefix) {
+		a, err := s.approvals.Get(engine.TransferID(id))
+		return err == nil && a.Kind == approvals.KindHold && a.State == approvals.StateExecuted
+	}
+	return len(id) > len(prefixHold) && id[:len(prefixHold)] == prefixHold
 }
 
 // expireDue returns t as it stands once its deadline is honoured. The
@@ -153,6 +160,91 @@ func (s *Server) getHold(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return apiErr
 	}
 	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte { return appendHold(buf, &t, false, s.holdSettlement(&t)) })
+	return nil
+}
+
+// HoldsPageDefault is the page size of GET /v1/holds without a limit;
+// engine.HoldsPageMax is the most one page holds.
+const HoldsPageDefault = 20
+
+// holdStateNames are the states a list may filter on, as the API spells
+// them (holdStates inverted).
+var holdStateNames = func() map[string]engine.HoldState {
+	names := make(map[string]engine.HoldState, len(holdStates))
+	for state, name := range holdStates {
+		names[name] = state
+	}
+	return names
+}()
+
+// listHolds is GET /v1/holds: the holds an account is payer or payee of,
+// newest first, each as GET /v1/holds/{id} shows it. A key with
+// holds:write reads its own account's (`account` may name it); a user's
+// JWT names one of the user's accounts (accountReader). Holds placed
+// before the engine indexed them (engine.Holds) are not listed. A page may
+// hold fewer than limit while hasMore: the engine's page also reads
+// approvals' reservations, which are no client's holds (clientHold).
+func (s *Server) listHolds(ctx *fasthttp.RequestCtx, _ *call) *apiError {
+	reader, apiErr := s.accountReaderOf(ctx, access.ScopeHoldsWrite)
+	if apiErr != nil {
+		return apiErr
+	}
+	fields := map[string]string{}
+	args := ctx.QueryArgs()
+	q := engine.HoldQuery{Account: reader.account(args, fields), Limit: HoldsPageDefault}
+	if state := args.Peek("state"); state != nil {
+		if q.State = holdStateNames[string(state)]; q.State == "" {
+			fields["state"] = "must be one of PENDING, CAPTURED, VOIDED, EXPIRED"
+		}
+	}
+	q.Limit = readPageLimit(args, fields, q.Limit, engine.HoldsPageMax)
+	if after := string(args.Peek("startingAfter")); after != "" || args.Has("startingAfter") {
+		if (!strings.HasPrefix(after, prefixHold) && !strings.HasPrefix(after, approvals.IDPrefix)) || len(after) > 64 {
+			fields["startingAfter"] = "must be a hold id (hold_… or apr_…)"
+		}
+		q.StartingAfter = engine.TransferID(after)
+	}
+	if len(fields) > 0 {
+		return validation(fields)
+	}
+	if apiErr := reader.checkAccount(q.Account); apiErr != nil {
+		return apiErr
+	}
+	page, err := s.engine.Holds(ctxOf(ctx), q)
+	if errors.Is(err, engine.ErrInvalid) {
+		return validation(map[string]string{"startingAfter": "must be one of this account's holds"})
+	}
+	if err != nil {
+		return errorOf(err, "hold")
+	}
+	holds := page.Holds[:0]
+	for _, t := range page.Holds {
+		if !s.clientHold(string(t.ID)) {
+			continue
+		}
+		t, apiErr := s.expireDue(ctx, t)
+		if apiErr != nil {
+			return apiErr
+		}
+		if q.State != "" && t.State != q.State {
+			continue // expired as it was read: the engine listed it as due
+		}
+		holds = append(holds, t)
+	}
+	writeAppended(ctx, fasthttp.StatusOK, func(buf []byte) []byte {
+		buf = append(buf, `{"data":[`...)
+		for i := range holds {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendHold(buf, &holds[i], false, s.holdSettlement(&holds[i]))
+		}
+		buf = append(buf, `],"hasMore":`...)
+		buf = strconv.AppendBool(buf, page.More)
+		buf = append(buf, `,"nextStartingAfter":`...)
+		buf = appendNullable(buf, string(page.Next))
+		return append(buf, '}')
+	})
 	return nil
 }
 

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -131,4 +133,149 @@ func TestUsageReadsTheOwnersAccountByJWT(t *testing.T) {
 	if fields, _ := e["fields"].(map[string]any); fields["account"] == nil || fields["to"] == nil {
 		t.Fatalf("error = %v, want account and to named", e)
 	}
+}
+
+// listedHolds returns the raw items of a GET /v1/holds page.
+func listedHolds(t *testing.T, r response) (items []json.RawMessage, more bool, next any) {
+	t.Helper()
+	expect(t, r, 200, "", "")
+	var page struct {
+		Data              []json.RawMessage `json:"data"`
+		HasMore           bool              `json:"hasMore"`
+		NextStartingAfter any               `json:"nextStartingAfter"`
+	}
+	if err := json.Unmarshal(r.body, &page); err != nil {
+		t.Fatalf("holds page %s: %v", r.body, err)
+	}
+	return page.Data, page.HasMore, page.NextStartingAfter
+}
+
+// wantHoldsListed checks a page's holds, in order, each byte for byte as
+// GET /v1/holds/{id} shows it to the same token, and its paging.
+func wantHoldsListed(t *testing.T, ts *testServer, token, query string, ids []string, more bool, next any) {
+	t.Helper()
+	items, gotMore, gotNext := listedHolds(t, ts.do("GET", "/v1/holds?"+query, token, nil))
+	var got []string
+	for _, item := range items {
+		var h struct{ ID string }
+		if err := json.Unmarshal(item, &h); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, h.ID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(ids) || gotMore != more || gotNext != next {
+		t.Fatalf("GET /v1/holds?%s = %v more %v next %v, want %v more %v next %v", query, got, gotMore, gotNext, ids, more, next)
+	}
+	for i, item := range items {
+		one := expect(t, ts.do("GET", "/v1/holds/"+ids[i], token, nil), 200, "", "")
+		var listed map[string]any
+		if err := json.Unmarshal(item, &listed); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(listed, one) {
+			t.Fatalf("listed %s = %v, want GET's %v", ids[i], listed, one)
+		}
+	}
+}
+
+// TestHoldListReadsEitherPartysHoldsByKeyOrJWT: the payer's and the
+// payee's lists, by key and by the owner's JWT, newest first, each hold as
+// GET /v1/holds/{id} shows it; state filters, pages, a hold past its
+// deadline listed EXPIRED, and the reader rules.
+func TestHoldListReadsEitherPartysHoldsByKeyOrJWT(t *testing.T) {
+	ts := startServer(t)
+	m := ts.market("100000")
+	var ids []string // newest last
+	for _, amount := range []string{"100", "200", "300", "400"} {
+		ts.clock.Advance(time.Second)
+		ids = append(ids, ts.placeHold(m, m.key, amount, 3600)["id"].(string))
+	}
+	expect(t, ts.do("POST", "/v1/holds/"+ids[0]+"/capture", m.supplierKey, map[string]string{"amount": "60"}), 200, "", "")
+	expect(t, ts.do("POST", "/v1/holds/"+ids[2]+"/void", m.key, nil), 200, "", "")
+	newest := []string{ids[3], ids[2], ids[1], ids[0]}
+	for _, reader := range []struct{ token, account string }{
+		{m.key, ""}, {m.key, m.payer}, {m.consumer.access, m.payer}, {m.supplierKey, ""}, {m.supplier.access, m.payee},
+	} {
+		query := "account=" + reader.account + "&"
+		if reader.account == "" {
+			query = ""
+		}
+		wantHoldsListed(t, ts, reader.token, query, newest, false, nil)
+		wantHoldsListed(t, ts, reader.token, query+"state=PENDING", []string{ids[3], ids[1]}, false, nil)
+		wantHoldsListed(t, ts, reader.token, query+"state=CAPTURED", []string{ids[0]}, false, nil)
+		wantHoldsListed(t, ts, reader.token, query+"state=VOIDED", []string{ids[2]}, false, nil)
+		wantHoldsListed(t, ts, reader.token, query+"state=EXPIRED", nil, false, nil)
+		wantHoldsListed(t, ts, reader.token, query+"limit=3", newest[:3], true, ids[1])
+		wantHoldsListed(t, ts, reader.token, query+"limit=3&startingAfter="+ids[1], newest[3:], false, nil)
+		wantHoldsListed(t, ts, reader.token, query+"state=PENDING&limit=1", []string{ids[3]}, true, ids[3])
+		wantHoldsListed(t, ts, reader.token, query+"state=PENDING&limit=1&startingAfter="+ids[3], []string{ids[1]}, true, ids[1])
+		wantHoldsListed(t, ts, reader.token, query+"state=PENDING&limit=1&startingAfter="+ids[1], nil, false, nil)
+	}
+	checkAccountRules(t, ts, m, "/v1/holds", "")
+	checkAccountRules(t, ts, m, "/v1/holds", "state=PENDING&limit=1&")
+
+	// A hold past its deadline is never listed PENDING.
+	ts.clock.Advance(time.Second)
+	short := ts.placeHold(m, m.key, "7", 60)["id"].(string)
+	ts.clock.Advance(61 * time.Second)
+	wantHoldsListed(t, ts, m.supplierKey, "state=PENDING", []string{ids[3], ids[1]}, false, nil)
+	wantHoldsListed(t, ts, m.supplier.access, "account="+m.payee+"&state=EXPIRED", []string{short}, false, nil)
+	wantHoldsListed(t, ts, m.key, "limit=1", []string{short}, true, short)
+	if state := expect(t, ts.do("GET", "/v1/holds/"+short, m.key, nil), 200, "", "")["state"]; state != "EXPIRED" {
+		t.Fatalf("hold past its deadline = %v, want EXPIRED", state)
+	}
+
+	for query, field := range map[string]string{
+		"state=OPEN":                    "state",
+		"state=":                        "state",
+		"limit=0":                       "limit",
+		"limit=101":                     "limit",
+		"startingAfter=sess_1":          "startingAfter",
+		"startingAfter=":                "startingAfter",
+		"startingAfter=hold_unknown":    "startingAfter",
+		"startingAfter=" + ids[0] + "x": "startingAfter",
+	} {
+		e := expect(t, ts.do("GET", "/v1/holds?"+query, m.key, nil), 400, "invalid_request_error", "validation_failed")
+		if fields, _ := e["fields"].(map[string]any); fields[field] == nil || len(fields) != 1 {
+			t.Fatalf("GET /v1/holds?%s = %v, want field %s named", query, e, field)
+		}
+	}
+	// Another account's hold is no place to start this account's list from.
+	other := ts.market("1000")
+	otherHold := ts.placeHold(other, other.key, "1", 60)["id"].(string)
+	e := expect(t, ts.do("GET", "/v1/holds?startingAfter="+otherHold, m.key, nil), 400, "invalid_request_error", "validation_failed")
+	if fields, _ := e["fields"].(map[string]any); fields["startingAfter"] == nil {
+		t.Fatalf("startingAfter another's hold = %v, want startingAfter named", e)
+	}
+	_, balanceOnly := ts.key(m.consumer, m.payer, map[string]any{"scopes": []string{"balance:read"}})
+	expect(t, ts.do("GET", "/v1/holds", balanceOnly, nil), 403, "permission_error", "missing_scope")
+}
+
+// TestHoldListShowsApprovalsHoldsOnceExecuted: a hold awaiting approval
+// and a charge's reservation are not listed; a hold its approval executed
+// is, under the approval's id.
+func TestHoldListShowsApprovalsHoldsOnceExecuted(t *testing.T) {
+	ts := startServer(t)
+	m, _ := ts.approvalMarket("100000", "owner")
+	body := func(amount string) map[string]any {
+		return map[string]any{"to": m.payee, "amount": amount, "expiresInSeconds": 600}
+	}
+	approvalOf := func(r response) string {
+		t.Helper()
+		return expect(t, r, 202, "", "")["approval"].(map[string]any)["id"].(string)
+	}
+	ts.clock.Advance(time.Second)
+	plain := ts.placeHold(m.market, m.key, "100", 600)["id"].(string)
+	ts.clock.Advance(time.Second)
+	executed := approvalOf(ts.do("POST", "/v1/holds", m.agent, body("5000")))
+	ts.clock.Advance(time.Second)
+	pending := approvalOf(ts.do("POST", "/v1/holds", m.agent, body("6000")))
+	ts.clock.Advance(time.Second)
+	approvalOf(ts.do("POST", "/v1/charges", m.agent, map[string]string{"to": m.payee, "amount": "7000"}))
+	expect(t, ts.do("POST", "/v1/approvals/"+executed+"/approve", m.consumer.access, nil), 200, "", "")
+	wantHoldsListed(t, ts, m.key, "", []string{executed, plain}, false, nil)
+	wantHoldsListed(t, ts, m.supplier.access, "account="+m.payee, []string{executed, plain}, false, nil)
+	// A page reads the two reservations too: it may hold fewer than limit.
+	wantHoldsListed(t, ts, m.key, "limit=2", nil, true, pending)
+	wantHoldsListed(t, ts, m.key, "limit=2&startingAfter="+pending, []string{executed, plain}, false, nil)
 }

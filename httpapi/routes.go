@@ -61,6 +61,7 @@ func (s *Server) routes() *router.Router {
 	add("GET", "/v1/charges/{id}", s.getCharge)
 
 	add("POST", "/v1/holds", s.createHold)
+	add("GET", "/v1/holds", s.listHolds)
 	add("GET", "/v1/holds/{id}", s.getHold)
 	add("POST", "/v1/holds/{id}/capture", s.captureHold)
 	add("POST", "/v1/holds/{id}/void", s.voidHold)
