@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tollway/tollway/httpapi/console/browsertest"
+	"github.com/tollway/tollway/httpapi/gateway"
 	"github.com/tollway/tollway/httpapi/signature"
 )
 
@@ -168,11 +169,17 @@ func TestConsolePagesE2E(t *testing.T) {
 			if len(seen) != 1 || seen[0].path != "/api/ping" || seen[0].signatureErr != nil {
 				fail("the upstream saw %+v, want /api/ping signed with the secret the page showed", seen)
 			}
-			reply(map[string]bool{"ok": true})
+			// The call was paid through a hold, captured: the activity page
+			// lists it too.
+			call := seen[0].header.Get(gateway.HeaderChargeID)
+			want := activityWant{Counterparty: fx.Payee.Name, Direction: "paying", State: "CAPTURED", Amount: "0.001500 USDC"}
+			fx.Holds[call] = want
+			reply(map[string]any{"ok": true, "hold": call, "want": want})
 		case "route-deleted":
 			expect(t, ts.do("GET", "/v1/routes/"+step.Slug, alice.access, nil), 404, "not_found_error", "not_found")
 			reply(map[string]bool{"ok": true})
 		case "activity-shown":
+			wantListed(t, ts, alice, "/v1/holds?account="+fx.Payer.ID, fx.Holds)
 			reply(live())
 		case "done":
 		default:

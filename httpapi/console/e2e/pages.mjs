@@ -172,7 +172,9 @@ try {
   expect(same(routeRows.map((r) => r.slice(0, 7)), [[fx.slug, `${base}/gw/${fx.slug}/…`, `${fx.upstream}/api`, "0.001500 USDC",
     `${fx.payee.name} ${fx.payee.id}`, "GET, POST", "5000 ms"]]), `route rows ${JSON.stringify(routeRows)}`);
   await shot("route-created");
-  await ask("route-created", { slug: fx.slug, secret: routeSecret });
+  // The Go test called the route: its charge is a hold on the payer.
+  const call = await ask("route-created", { slug: fx.slug, secret: routeSecret });
+  fx.holds[call.hold] = call.want;
   await page.getByRole("button", { name: `Delete ${fx.slug}` }).click();
   await page.getByText("No routes yet.").waitFor();
   await ask("route-deleted", { slug: fx.slug });
