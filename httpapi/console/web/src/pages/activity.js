@@ -11,7 +11,8 @@ const LIVE_MS = 3000;
 export const SESSION_STATES = ["REQUESTED", "ASSIGNED", "LIVE", "ENDED", "CANCELLED", "EXPIRED"];
 export const HOLD_STATES = ["PENDING", "CAPTURED", "VOIDED", "EXPIRED"];
 
-const usdc = (v) => `${formatUSDC(v)} USDC`;
+// An amount stays on one line: "0.000100 USDC" broken in two reads as two.
+const usdc = (v) => h("span", { class: "amount", text: `${formatUSDC(v)} USDC` });
 
 // side says which way money goes for the account shown: it pays (from) or
 // is paid (to), and who the other side is (by name when it is the user's).
@@ -31,8 +32,8 @@ function sessionRows(accountId, names) {
   return (items) => table("Sessions", ["Session", "State", "Direction", "Counterparty", "Rate", "Reserved", "Charged", "Created", "Started",
     "Ended"], items.map((s) => {
     const [direction, counterparty] = side(accountId, names, s);
-    return [h("code", { text: s.id }), stateCell(s.state), direction, counterparty, `${usdc(s.ratePerSecond)}/s, at most ${s.maxDurationSeconds} s`,
-      usdc(s.reserved), s.state === "ENDED" ? `${usdc(s.charged)} (${s.cleanSeconds} s)` : "—",
+    return [h("code", { text: s.id }), stateCell(s.state), direction, counterparty, h("span", {}, usdc(s.ratePerSecond), "/s, at most ", h("span", { class: "amount", text: `${s.maxDurationSeconds} s` })),
+      usdc(s.reserved), s.state === "ENDED" ? h("span", {}, usdc(s.charged), ` (${s.cleanSeconds} s)`) : "—",
       when(s.createdAt), when(s.startedAt), when(s.endedAt)];
   }));
 }
