@@ -201,6 +201,10 @@ type signedDelivery struct {
 	header string
 }
 
+// pagesExtraSessions REQUESTED sessions and the 5 in other states make one
+// more than the console's page of 20.
+const pagesExtraSessions = 16
+
 // fillActivity makes alice (email and password) with two accounts, a
 // payer and a payee, and sessions and holds between them in every state,
 // checks the API lists exactly those, and returns what the payer's page
@@ -214,7 +218,7 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 		return pagesAccount{ID: v["id"].(string), Name: name}
 	}
 	fx.Payer, fx.Payee = account("Alice pays"), account("Alice shop")
-	ts.credit(fx.Payer.ID, "1000000")
+	ts.credit(fx.Payer.ID, "10000000")
 	ts.credit(fx.Payee.ID, "1000000")
 	_, payerKey := ts.key(alice, fx.Payer.ID, nil)
 	_, payeeKey := ts.key(alice, fx.Payee.ID, nil)
@@ -262,7 +266,11 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 	sessionRow := func(state string) activityWant {
 		return activityWant{Counterparty: fx.Payee.Name, Direction: "paying", State: state}
 	}
-	fx.Sessions[session(300)] = sessionRow("REQUESTED")
+	// More sessions than a page holds (20), the oldest first: the page
+	// pages them, and a live refresh keeps the page shown.
+	for range pagesExtraSessions {
+		fx.Sessions[session(300)] = sessionRow("REQUESTED")
+	}
 	fx.Sessions[session(300, "accept")] = sessionRow("ASSIGNED")
 	liveSession := session(300, "accept", "start")
 	fx.Sessions[liveSession] = sessionRow("LIVE")

@@ -215,12 +215,19 @@ try {
   await page.getByRole("link", { name: "Sessions and holds", exact: true }).click();
   await h1(`${fx.payer.name}: sessions and holds`);
   const byId = (r) => Object.fromEntries(r.map((cells) => [cells[0], cells]));
+  // wantActivity checks the first page of each list: PAGE_SIZE rows, or all
+  // when fewer, each one of the Go test's with its counterparty, direction
+  // and state. (The sessions fill more than a page: paging is checked after.)
+  const PAGE_SIZE = 20;
   const wantActivity = async (sessions, holds) => {
     const s = byId(await rows("Sessions"));
     const hs = byId(await rows("Holds"));
-    expect(same(Object.keys(s).sort(), Object.keys(sessions).sort()), `session rows ${JSON.stringify(s)}`);
+    const sessionIds = Object.keys(s);
+    expect(sessionIds.length === Math.min(PAGE_SIZE, Object.keys(sessions).length) && sessionIds.every((id) => id in sessions),
+      `session rows ${JSON.stringify(s)}`);
     expect(same(Object.keys(hs).sort(), Object.keys(holds).sort()), `hold rows ${JSON.stringify(hs)}`);
-    for (const [id, want] of Object.entries(sessions)) {
+    for (const id of sessionIds) {
+      const want = sessions[id];
       expect(s[id][1] === want.state && s[id][2] === want.direction && s[id][3] === want.counterparty, `session ${id}: ${s[id]}, want ${JSON.stringify(want)}`);
     }
     for (const [id, want] of Object.entries(holds)) {
@@ -255,6 +262,28 @@ try {
   expect(s[changed.session][6] === changed.charged, `charged ${s[changed.session][6]}, want ${changed.charged}`);
   expect(await page.evaluate(() => window.tollwayNoReload === true), "the page reloaded");
   await shot("activity-live");
+
+  // Paging: the second page of sessions holds the rest, exactly; a live
+  // refresh reloads that page (startingAfter), and the page stays on it.
+  const sessionPager = page.getByRole("navigation", { name: "Sessions pages" });
+  const firstPage = Object.keys(byId(await rows("Sessions")));
+  await sessionPager.getByRole("button", { name: "Next" }).click();
+  await sessionPager.getByText("Page 2").waitFor();
+  const readSecond = async () => byId(await rows("Sessions"));
+  await until("the second page of sessions", async () => {
+    const shown = await readSecond();
+    return Object.keys(shown).length > 0 && !firstPage.some((id) => id in shown);
+  });
+  const second = await readSecond();
+  expect(same([...firstPage, ...Object.keys(second)].sort(), Object.keys(sessions).sort()), `pages 1 and 2: ${firstPage} + ${Object.keys(second)}`);
+  for (const [id, cells] of Object.entries(second)) expect(cells[1] === sessions[id].state, `session ${id} on page 2: ${cells}`);
+  // Two refreshes of page 2: live() starts one only after the last ended,
+  // so the first has redrawn the page when the second answers.
+  await page.waitForResponse((r) => r.url().includes("/v1/sessions?") && r.url().includes("startingAfter="));
+  await page.waitForResponse((r) => r.url().includes("/v1/sessions?") && r.url().includes("startingAfter="));
+  expect(await sessionPager.getByText("Page 2").count() === 1, "a live refresh left page 2");
+  expect(same(Object.keys(await readSecond()).sort(), Object.keys(second).sort()), "a live refresh changed page 2");
+  await shot("activity-page-2");
 
   process.stdout.write(JSON.stringify({ step: "done" }) + "\n");
 } catch (err) {
