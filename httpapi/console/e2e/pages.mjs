@@ -277,11 +277,17 @@ try {
   const second = await readSecond();
   expect(same([...firstPage, ...Object.keys(second)].sort(), Object.keys(sessions).sort()), `pages 1 and 2: ${firstPage} + ${Object.keys(second)}`);
   for (const [id, cells] of Object.entries(second)) expect(cells[1] === sessions[id].state, `session ${id} on page 2: ${cells}`);
+  // A keyboard user on the table, scrolled sideways, stays there too.
+  const region = page.getByRole("region", { name: "Sessions table" });
+  await region.focus();
+  await region.evaluate((el) => { el.scrollLeft = 120; });
   // Two refreshes of page 2: live() starts one only after the last ended,
   // so the first has redrawn the page when the second answers.
   await page.waitForResponse((r) => r.url().includes("/v1/sessions?") && r.url().includes("startingAfter="));
   await page.waitForResponse((r) => r.url().includes("/v1/sessions?") && r.url().includes("startingAfter="));
   expect(await sessionPager.getByText("Page 2").count() === 1, "a live refresh left page 2");
+  const view = await region.evaluate((el) => ({ focused: document.activeElement === el, left: el.scrollLeft }));
+  expect(view.focused && view.left === 120, `after a live refresh the sessions table has ${JSON.stringify(view)}, want focused, scrolled 120px`);
   expect(same(Object.keys(await readSecond()).sort(), Object.keys(second).sort()), "a live refresh changed page 2");
   await shot("activity-page-2");
 

@@ -136,6 +136,27 @@ export function paginate(items, render, label) {
   return h("div", {}, body, pager(label, prev, info, next));
 }
 
+// keepView runs redraw, which replaces container's content, and keeps what
+// the user had there: the focus (on the element in the same place) and how
+// far each table was scrolled sideways. A live list redraws every few
+// seconds; without this a keyboard user's focus and a phone's scrolled
+// table would jump back each time.
+function keepView(container, redraw) {
+  const place = [];
+  for (let el = document.activeElement; el && el !== container && container.contains(el); el = el.parentElement) {
+    place.unshift(Array.prototype.indexOf.call(el.parentElement.children, el));
+  }
+  const scrolled = Array.from(container.querySelectorAll(".scroll"), (el) => el.scrollLeft);
+  redraw();
+  container.querySelectorAll(".scroll").forEach((el, i) => {
+    if (scrolled[i]) el.scrollLeft = scrolled[i];
+  });
+  if (place.length === 0) return;
+  let target = container;
+  for (const i of place) target = target?.children[i];
+  target?.focus({ preventScroll: true });
+}
+
 // serverPages shows a list the API pages itself. load(cursor) answers
 // {items, next}: next is the cursor of the following page, null on the
 // last. The cursors of the pages seen are kept, so Previous goes back
@@ -154,7 +175,8 @@ export function serverPages(load, render, label, empty = "Nothing yet.") {
       next = page.next ?? null;
       // A filtered page may come back empty with more after it: only an
       // empty first page with nothing after is an empty list.
-      body.replaceChildren(page.items.length === 0 && cursors.length === 1 && next === null ? h("p", { text: empty }) : render(page.items));
+      keepView(body, () => body.replaceChildren(page.items.length === 0 && cursors.length === 1 && next === null
+        ? h("p", { text: empty }) : render(page.items)));
       info.textContent = `Page ${cursors.length}`;
       prev.disabled = cursors.length === 1;
       more.disabled = next === null;
@@ -188,7 +210,7 @@ export function apiPages(path, query = {}) {
 // sideways; it takes focus so the keyboard can scroll it too). rows are
 // arrays of cells: text, or an element.
 export function table(caption, columns, rows) {
-  return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": caption },
+  return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `${caption} table` },
     h("table", {}, h("caption", { text: caption }),
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", text: c })))),
       h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) =>
