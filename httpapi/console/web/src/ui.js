@@ -165,22 +165,30 @@ function keepView(container, redraw) {
 export function serverPages(load, render, label, empty = "Nothing yet.") {
   const cursors = [null];
   let next = null;
+  let drawn = 0;
   const body = h("div");
   const info = h("span", { "aria-live": "polite" });
   const prev = h("button", { type: "button", text: "Previous", onclick: () => { cursors.pop(); draw(); } });
   const more = h("button", { type: "button", text: "Next", onclick: () => { cursors.push(next); draw(); } });
   async function draw() {
+    // Only the latest draw shows: a live refresh answered after the user
+    // went to another page must not put back the page it read.
+    const generation = ++drawn;
     try {
       const page = await load(cursors.at(-1));
+      if (generation !== drawn) return;
       next = page.next ?? null;
       // A filtered page may come back empty with more after it: only an
       // empty first page with nothing after is an empty list.
       keepView(body, () => body.replaceChildren(page.items.length === 0 && cursors.length === 1 && next === null
         ? h("p", { text: empty }) : render(page.items)));
-      info.textContent = `Page ${cursors.length}`;
+      // Set only when it changes: a live refresh must not make a screen
+      // reader announce the page again every few seconds.
+      if (info.textContent !== `Page ${cursors.length}`) info.textContent = `Page ${cursors.length}`;
       prev.disabled = cursors.length === 1;
       more.disabled = next === null;
     } catch (err) {
+      if (generation !== drawn) return;
       prev.disabled = cursors.length === 1;
       more.disabled = true; // until a page answers again
       showError(err);
