@@ -189,8 +189,9 @@ export function serverPages(load, render, label, empty = "Nothing yet.") {
       more.disabled = next === null;
     } catch (err) {
       if (generation !== drawn) return;
+      // The page shown stays; no Next into a page that did not load.
+      more.disabled = true;
       prev.disabled = cursors.length === 1;
-      more.disabled = true; // until a page answers again
       showError(err);
     }
   }
