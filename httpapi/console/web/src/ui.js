@@ -69,10 +69,21 @@ export function invalid(field, message) {
 export function field(label, name, attrs = {}) {
   const id = `f-${name.replaceAll(".", "-")}`;
   const errorId = `${id}-error`;
+  // A select's options are values, or [value, text] pairs.
+  const option = (o) => Array.isArray(o) ? h("option", { value: o[0], text: o[1] }) : h("option", { value: o, text: o });
   const input = attrs.tag === "select"
-    ? h("select", { id, name, "data-field": name, "aria-describedby": errorId }, attrs.options.map((o) => h("option", { value: o, text: o })))
+    ? h("select", { id, name, "data-field": name, "aria-describedby": errorId }, attrs.options.map(option))
     : h("input", { id, name, "data-field": name, "aria-describedby": errorId, ...attrs });
   return h("div", { class: "field" }, h("label", { for: id, text: label }), input,
+    h("span", { id: errorId, class: "field-error", "data-error-for": name }));
+}
+
+// checkboxes is a fieldset of one checkbox per value, all named name, with
+// the error slot of the field name (an array in the API's JSON).
+export function checkboxes(legend, name, values) {
+  const errorId = `f-${name.replaceAll(".", "-")}-error`;
+  return h("fieldset", { class: "checks", "data-field": name, "aria-describedby": errorId }, h("legend", { text: legend }),
+    values.map((v) => h("label", { class: "check" }, h("input", { type: "checkbox", name, value: v }), ` ${v}`)),
     h("span", { id: errorId, class: "field-error", "data-error-for": name }));
 }
 
@@ -132,6 +143,27 @@ export function paginate(items, render, label) {
   return h("div", {}, body, pager(label, prev, info, next));
 }
 
+// keepView runs redraw, which replaces container's content, and keeps what
+// the user had there: the focus (on the element in the same place) and how
+// far each table was scrolled sideways. A live list redraws every few
+// seconds; without this a keyboard user's focus and a phone's scrolled
+// table would jump back each time.
+function keepView(container, redraw) {
+  const place = [];
+  for (let el = document.activeElement; el && el !== container && container.contains(el); el = el.parentElement) {
+    place.unshift(Array.prototype.indexOf.call(el.parentElement.children, el));
+  }
+  const scrolled = Array.from(container.querySelectorAll(".scroll"), (el) => el.scrollLeft);
+  redraw();
+  container.querySelectorAll(".scroll").forEach((el, i) => {
+    if (scrolled[i]) el.scrollLeft = scrolled[i];
+  });
+  if (place.length === 0) return;
+  let target = container;
+  for (const i of place) target = target?.children[i];
+  target?.focus({ preventScroll: true });
+}
+
 // serverPages shows a list the API pages itself. load(cursor) answers
 // {items, next}: next is the cursor of the following page, null on the
 // last. The cursors of the pages seen are kept, so Previous goes back
@@ -140,19 +172,30 @@ export function paginate(items, render, label) {
 export function serverPages(load, render, label, empty = "Nothing yet.") {
   const cursors = [null];
   let next = null;
+  let drawn = 0;
   const body = h("div");
   const info = h("span", { "aria-live": "polite" });
   const prev = h("button", { type: "button", text: "Previous", onclick: () => { cursors.pop(); draw(); } });
   const more = h("button", { type: "button", text: "Next", onclick: () => { cursors.push(next); draw(); } });
   async function draw() {
+    // Only the latest draw shows: a live refresh answered after the user
+    // went to another page must not put back the page it read.
+    const generation = ++drawn;
     try {
       const page = await load(cursors.at(-1));
+      if (generation !== drawn) return;
       next = page.next ?? null;
-      body.replaceChildren(page.items.length === 0 && cursors.length === 1 ? h("p", { text: empty }) : render(page.items));
-      info.textContent = `Page ${cursors.length}`;
+      // A filtered page may come back empty with more after it: only an
+      // empty first page with nothing after is an empty list.
+      keepView(body, () => body.replaceChildren(page.items.length === 0 && cursors.length === 1 && next === null
+        ? h("p", { text: empty }) : render(page.items)));
+      // Set only when it changes: a live refresh must not make a screen
+      // reader announce the page again every few seconds.
+      if (info.textContent !== `Page ${cursors.length}`) info.textContent = `Page ${cursors.length}`;
       prev.disabled = cursors.length === 1;
       more.disabled = next === null;
     } catch (err) {
+      if (generation !== drawn) return;
       // The page shown stays; no Next into a page that did not load.
       more.disabled = true;
       prev.disabled = cursors.length === 1;
@@ -163,6 +206,64 @@ export function serverPages(load, render, label, empty = "Nothing yet.") {
   el.refresh = draw;
   el.ready = draw();
   return el;
+}
+
+// apiPages is serverPages' load for an API list answering {data, hasMore,
+// nextStartingAfter}: path with query (empty values left out), PAGE_SIZE
+// at a time.
+export function apiPages(path, query = {}) {
+  return async (cursor) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v) params.set(k, v);
+    params.set("limit", String(PAGE_SIZE));
+    if (cursor) params.set("startingAfter", cursor);
+    const page = await api.call("GET", `${path}?${params}`);
+    return { items: page.data, next: page.hasMore ? page.nextStartingAfter : null };
+  };
+}
+
+// table is a captioned table in a scroll wrapper (narrow screens scroll it
+// sideways; it takes focus so the keyboard can scroll it too). rows are
+// arrays of cells: text, or an element.
+export function table(caption, columns, rows) {
+  return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `${caption} table` },
+    h("table", {}, h("caption", { text: caption }),
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", text: c })))),
+      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) =>
+        c instanceof Node ? h("td", {}, c) : h("td", { text: c ?? "—" })))))));
+}
+
+// copyButton copies value to the clipboard; when the browser refuses, it
+// selects source (an input holding value) for copying by hand. name tells
+// apart the copy buttons of one page (a secret box has one, named "Copy").
+export function copyButton(value, what, source, name) {
+  return h("button", { type: "button", class: "copy", text: "Copy", "aria-label": name, onclick: async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      say(`Copied the ${what} to the clipboard.`);
+    } catch {
+      source?.select();
+      say(`Copying was refused${source ? `: the ${what} is selected, copy it by hand` : ""}.`, "error");
+    }
+  } });
+}
+
+// mono is a value people compare or copy character by character (hashes,
+// addresses), in full, in a monospace font, with a copy button.
+export function mono(value, what) {
+  if (!value) return h("span", { text: "—" });
+  return h("span", { class: "mono-copy" }, h("code", { class: "mono", text: value }), copyButton(value, what, null, `Copy ${what} ${value}`));
+}
+
+// secretBox shows a secret once (an API key, a webhook's signing secret, a
+// route's secret), with a copy button and a warning. Its input is
+// labelled label, so a page or a test finds it by that name.
+export function secretBox(title, value, label = "Secret") {
+  const output = h("input", { id: "secret", readonly: true, value, class: "secret" });
+  return h("section", { class: "secret-box", role: "alert" },
+    h("h2", { text: title }),
+    h("p", { class: "warning", text: "Copy it now: it is shown only this once. Tollway cannot show it again." }),
+    h("label", { for: "secret", text: label }), output, copyButton(value, label, output));
 }
 
 // Routing: pages register [pattern, render(match)] pairs; go and link
@@ -188,10 +289,18 @@ export function link(path, text, attrs = {}) {
 }
 
 // live calls fn every intervalMs while its page is shown: a page's timers
-// stop when another page renders.
+// stop when another page renders. A call still running (fn may be async)
+// is not overlapped: a slow answer is not overtaken by the next.
 export function live(fn, intervalMs) {
-  const timer = setInterval(() => {
-    if (document.visibilityState === "visible") fn();
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running || document.visibilityState !== "visible") return;
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+    }
   }, intervalMs);
   stopLive.push(() => clearInterval(timer));
 }

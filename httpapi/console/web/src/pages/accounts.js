@@ -3,7 +3,7 @@
 // rotate; revoke).
 import * as api from "../api.js";
 import { parseUSDC } from "../usdc.js";
-import { accountTabs, balances, busy, field, go, h, invalid, link, page, paginate, say, showError } from "../ui.js";
+import { accountTabs, balances, busy, field, go, h, invalid, link, page, paginate, say, secretBox, showError } from "../ui.js";
 
 const SCOPES = ["charges:write", "holds:write", "sessions:write", "sessions:read", "balance:read", "usage:read",
   "settlements:read", "x402:facilitate", "gateway:call", "approvals:read", "approvals:write", "*"];
@@ -30,24 +30,6 @@ export async function accountsPage() {
       h("p", { class: "meta", text: `${a.id} · ${a.environment}` }),
       balances(a.balance)))), "Accounts");
   page("Accounts", list, h("section", { "aria-labelledby": "new-account" }, h("h2", { id: "new-account", text: "New account" }), form));
-}
-
-// secretBox shows a key's plaintext once, with a copy button and a warning.
-function secretBox(key) {
-  const output = h("input", { id: "secret", readonly: true, value: key.key, class: "secret" });
-  return h("section", { class: "secret-box", role: "alert" },
-    h("h2", { text: `Secret for ${key.label}` }),
-    h("p", { class: "warning", text: "Copy it now: it is shown only this once. Tollway keeps only a hash and cannot show it again." }),
-    h("label", { for: "secret", text: "API key" }), output,
-    h("button", { type: "button", text: "Copy", onclick: async () => {
-      try {
-        await navigator.clipboard.writeText(key.key);
-        say("Copied to the clipboard.");
-      } catch {
-        output.select();
-        say("Copying was refused: the key is selected, copy it by hand.", "error");
-      }
-    } }));
 }
 
 function keyForm(accountId, onMinted) {
@@ -102,7 +84,7 @@ export async function accountPage(id) {
   const reveal = async (key, message) => {
     say(message);
     await accountPage(id);
-    document.getElementById("secret-slot").replaceChildren(secretBox(key));
+    document.getElementById("secret-slot").replaceChildren(secretBox(`Secret for ${key.label}`, key.key, "API key"));
     document.getElementById("secret")?.focus();
   };
   const keyRow = (k) => h("tr", {},
