@@ -7,18 +7,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/tollway/tollway/httpapi/console/browsertest"
 )
-
-// e2eDir holds the console's browser test: e2e.mjs and its pinned packages.
-const e2eDir = "../../httpapi/console/e2e"
-
-// chromiumPath is Debian's chromium, the browser e2e.mjs drives.
-const chromiumPath = "/usr/bin/chromium"
 
 // e2eWalletKeyEnv passes the wallet's private key to e2e.mjs (not on its
 // command line, which other users of the machine can read).
@@ -38,36 +32,11 @@ const e2eWalletKeyEnv = "TOLLWAY_E2E_WALLET_KEY"
 // with TOLLWAY_REQUIRE_CHROMIUM=1 it fails instead. Screenshots of each
 // page go to TOLLWAY_SCREENSHOTS, or a temporary directory.
 func TestConsoleE2E(t *testing.T) {
-	stop := t.Skipf
-	if os.Getenv("TOLLWAY_REQUIRE_CHROMIUM") == "1" {
-		stop = t.Fatalf
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		stop("SKIPPED: node is not installed, so the console's browser test cannot run (install node 20+)")
+	run, ok := browsertest.Prepare(t)
+	if !ok {
 		return
 	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		stop("SKIPPED: %s is missing, so the console's browser test cannot run (apt-get install chromium): %v", chromiumPath, err)
-		return
-	}
-	if missing := e2ePackagesMissing(t); missing != "" {
-		npm := exec.Command("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund")
-		npm.Dir = e2eDir
-		if output, err := npm.CombinedOutput(); err != nil {
-			stop("SKIPPED: %s, and npm ci in %s failed, so the console's browser test cannot run: %v\n%s", missing, e2eDir, err, output)
-			return
-		}
-		if missing := e2ePackagesMissing(t); missing != "" {
-			stop("SKIPPED: after npm ci in %s, %s", e2eDir, missing)
-			return
-		}
-	}
-	shots, kept := os.Getenv("TOLLWAY_SCREENSHOTS"), "kept"
-	if shots == "" {
-		shots, kept = t.TempDir(), "removed after the test; set TOLLWAY_SCREENSHOTS=<dir> to keep them"
-	} else if abs, err := filepath.Abs(shots); err == nil {
-		shots = abs // node runs in e2eDir
-	}
+	shots, kept := run.Screenshots, run.Kept
 
 	n := startNode(t, t.TempDir()) // fee 100 bps
 	walletKey := mustKey(t)
@@ -81,7 +50,7 @@ func TestConsoleE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	node := exec.CommandContext(ctx, "node", "e2e.mjs", n.api, shots)
-	node.Dir = e2eDir
+	node.Dir = run.Dir
 	node.Env = append(os.Environ(), e2eWalletKeyEnv+"=0x"+hex.EncodeToString(crypto.FromECDSA(walletKey)))
 	node.WaitDelay = 5 * time.Second // chromium's pipes must not outlive the deadline
 	var stdout, stderr bytes.Buffer
@@ -101,7 +70,6 @@ func TestConsoleE2E(t *testing.T) {
 		Shown       map[string]string
 		BindRefused string
 		WalletCalls map[string]int
-		Screenshots int
 	}
 	decoder := json.NewDecoder(&stdout)
 	decoder.DisallowUnknownFields()
@@ -175,33 +143,4 @@ func TestConsoleE2E(t *testing.T) {
 	if usdc, pool := n.usdcOf(wallet), n.poolOf(wallet); usdc != 80_000000 || pool != 20_000000 {
 		t.Fatalf("the wallet holds %d USDC base units and %d in the pool, want 80000000 and 20000000", usdc, pool)
 	}
-}
-
-// e2ePackagesMissing says which package e2e/package.json pins is not
-// installed at its pinned version, or "" when all are.
-func e2ePackagesMissing(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(e2eDir, "package.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pins struct {
-		DevDependencies map[string]string `json:"devDependencies"`
-	}
-	if err := json.Unmarshal(data, &pins); err != nil {
-		t.Fatalf("%s/package.json: %v", e2eDir, err)
-	}
-	for name, version := range pins.DevDependencies {
-		data, err := os.ReadFile(filepath.Join(e2eDir, "node_modules", name, "package.json"))
-		if err != nil {
-			return name + " is not installed"
-		}
-		var installed struct {
-			Version string `json:"version"`
-		}
-		if err := json.Unmarshal(data, &installed); err != nil || installed.Version != version {
-			return name + " is not installed at " + version
-		}
-	}
-	return ""
 }

@@ -17,8 +17,7 @@
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { checkA11y } from "./a11y.mjs";
+import { launch, shooter } from "./browser.mjs";
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
@@ -130,26 +129,14 @@ async function answer(method, params) {
 
 const profile = mkdtempSync(join(tmpdir(), "tollway-e2e-"));
 let context;
-let step = 0;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 900 },
-  });
+  context = await launch(profile);
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(30_000);
   page.on("console", (m) => log(`page ${m.type()}: ${m.text()}`));
   page.on("pageerror", (err) => log("page error:", err.message));
   page.on("dialog", (d) => d.accept()); // confirm() before a revoke
-  // shot saves a screenshot of the page and checks it with axe-core: every
-  // page the test reaches must be accessible, not only look right.
-  const shot = async (name) => {
-    await page.screenshot({ path: join(shots, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
-    await checkA11y(page, name);
-  };
+  const shot = shooter(page, shots, "wallet");
   const status = page.locator("#status");
   const statusSays = async (pattern) => {
     await page.waitForFunction(([source, flags]) => new RegExp(source, flags).test(document.getElementById("status").textContent),
@@ -353,7 +340,7 @@ try {
   if (revoked.status !== 401) fail(`a charge with the revoked key = ${revoked.status} ${revoked.text}, want 401`);
 
   process.stdout.write(JSON.stringify({ address: account.address, payer, payee, key, charges, approvalId,
-    revoked: { status: revoked.status, code: revoked.body.error.code }, shown, bindRefused, walletCalls, screenshots: step }) + "\n");
+    revoked: { status: revoked.status, code: revoked.body.error.code }, shown, bindRefused, walletCalls }) + "\n");
 } catch (err) {
   log("FAILED:", err.stack ?? err);
   try {

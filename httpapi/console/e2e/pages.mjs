@@ -12,7 +12,7 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { launch, shooter } from "./browser.mjs";
 
 const [base, shots, fixtureJSON] = process.argv.slice(2);
 if (!base || !shots || !fixtureJSON) {
@@ -22,8 +22,6 @@ if (!base || !shots || !fixtureJSON) {
 const fx = JSON.parse(fixtureJSON);
 mkdirSync(shots, { recursive: true });
 const log = (...a) => console.error("pages:", ...a);
-const PHONE = { width: 375, height: 740 };
-const DESKTOP = { width: 1280, height: 900 };
 
 const replies = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
@@ -46,15 +44,8 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 const profile = mkdtempSync(join(tmpdir(), "tollway-pages-"));
 let context;
-let step = 0;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: DESKTOP,
-  });
+  context = await launch(profile);
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on("console", (m) => log(`page ${m.type()}: ${m.text()}`));
@@ -62,20 +53,7 @@ try {
   // Every confirm() (deletes) is answered yes; anything else is a failure.
   page.on("dialog", (d) => (d.type() === "confirm" ? d.accept() : d.dismiss()));
 
-  // shot saves the page at desktop size and at a phone's, where nothing
-  // may overflow sideways: wide tables scroll inside their wrappers.
-  const shot = async (name) => {
-    const n = String(++step).padStart(2, "0");
-    await page.screenshot({ path: join(shots, `${n}-${name}.png`), fullPage: true });
-    await page.setViewportSize(PHONE);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    const wide = overflow <= 0 ? "" : await page.evaluate(() => Array.from(document.querySelectorAll("main *, header *"))
-      .filter((el) => el.getBoundingClientRect().right > window.innerWidth && !el.closest(".scroll"))
-      .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}`).join(" "));
-    await page.screenshot({ path: join(shots, `${n}-${name}-phone.png`), fullPage: true });
-    await page.setViewportSize(DESKTOP);
-    expect(overflow <= 0, `${name}: the page is ${overflow}px wider than a 375px phone: ${wide}`);
-  };
+  const shot = shooter(page, shots, "pages");
   const h1 = (name) => page.getByRole("heading", { name, level: 1 }).waitFor();
   // rows reads a table's body, by its caption, as arrays of cell texts.
   const rows = (caption) => page.locator("table").filter({ has: page.locator(`caption:text-is("${caption}")`) }).locator("tbody tr")
