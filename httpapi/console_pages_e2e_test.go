@@ -252,6 +252,10 @@ func fillActivity(t *testing.T, ts *testServer) (fx pagesFixture, alice user, li
 	fx.Holds[paid] = activityWant{Counterparty: fx.Payee.Name, Direction: "paid", State: "PENDING", Amount: "0.005000 USDC"}
 
 	session := func(startWithin int, steps ...string) string {
+		// A millisecond apart, so that newest first is one order: with
+		// equal times the ids would order them, and the live session
+		// could fall on the second page.
+		ts.clock.Advance(time.Millisecond)
 		id := post(payerKey, "/v1/sessions", map[string]any{"to": fx.Payee.ID, "ratePerSecond": "100", "maxDurationSeconds": 600,
 			"startWithinSeconds": startWithin})["id"].(string)
 		for _, step := range steps {

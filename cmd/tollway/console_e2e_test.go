@@ -135,8 +135,8 @@ func TestConsoleE2E(t *testing.T) {
 	for _, k := range keys.Data {
 		revoked[k.Label] = k.RevokedAt != nil
 	}
-	if len(revoked) != 2 || !revoked["Agent"] || revoked["Limited"] {
-		t.Fatalf("the payer's keys = %+v, want Agent revoked and Limited active", keys.Data)
+	if len(revoked) != 3 || !revoked["Agent"] || revoked["Limited"] || revoked["Arbiter"] {
+		t.Fatalf("the payer's keys = %+v, want Agent revoked, Limited and Arbiter active", keys.Data)
 	}
 	// On chain: the deposit left the wallet for the pool; the payee has no
 	// wallet, so nothing is settled out of the pool yet.

@@ -74,7 +74,7 @@ func TestIndexReferencesOnlyItsOwnHashedAssets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 	seen := map[string]bool{}
 	for _, m := range assetReference.FindAllStringSubmatch(string(index), -1) {
 		ref := m[1]

@@ -210,6 +210,23 @@ try {
   if (!key.startsWith("sk_test_")) fail(`the minted key's secret is ${key}`);
   await shot("key-minted");
 
+  // An arbiter key that expires in 30 days: role and expiry reach the API
+  // as typed (the form's local time, sent as an instant).
+  const expires = new Date(Date.now() + 30 * 86400_000);
+  expires.setSeconds(0, 0);
+  const local = new Date(expires.getTime() - expires.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  await page.getByLabel("Label", { exact: true }).fill("Arbiter");
+  await page.getByLabel("Role").selectOption("arbiter");
+  for (const scope of ["approvals:read", "approvals:write"]) await page.getByLabel(scope, { exact: true }).check();
+  await page.getByLabel("Expires at (optional, your local time)").fill(local);
+  await page.getByRole("button", { name: "Mint key" }).click();
+  await page.getByRole("heading", { name: "Secret for Arbiter" }).waitFor();
+  await page.getByRole("cell", { name: "secret, arbiter", exact: true }).waitFor();
+  const arbiter = (await must(200, "GET", `/v1/accounts/${payer}/keys`, token)).data.find((k) => k.label === "Arbiter");
+  expectEqual("the arbiter key's role", arbiter?.role, "arbiter");
+  expectEqual("the arbiter key's expiry", arbiter && new Date(arbiter.expiresAt).getTime(), expires.getTime());
+  await shot("arbiter-minted");
+
   // Top up through the UI: connect, approve + deposit, the credit seen.
   await page.getByRole("link", { name: "Top up" }).click();
   await page.getByRole("button", { name: "Connect wallet" }).click();

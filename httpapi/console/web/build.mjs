@@ -4,6 +4,7 @@
 // directory and compares). The output depends only on src/ and the pinned
 // esbuild, so the committed dist/ can be checked byte for byte.
 import { readFile, writeFile, rm, mkdir, readdir } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -41,7 +42,13 @@ const script = outputs["src/main.js"];
 const style = outputs["src/style.css"];
 if (!script || !style) throw new Error(`esbuild wrote no main.js or style.css: ${JSON.stringify(outputs)}`);
 
+// The icon, content-hashed like the rest, so browsers stop asking for
+// /favicon.ico (a 404 in every page's log).
+const icon = await readFile(path.join(here, "src", "favicon.svg"));
+const iconName = `favicon-${createHash("sha256").update(icon).digest("base64url").replace(/[^A-Za-z0-9]/g, "").slice(0, 8).toUpperCase()}.svg`;
+await writeFile(path.join(out, iconName), icon);
+
 const template = await readFile(path.join(here, "src", "index.html"), "utf8");
-const html = template.replace("{{style}}", `/console/${style}`).replace("{{script}}", `/console/${script}`);
+const html = template.replace("{{style}}", `/console/${style}`).replace("{{script}}", `/console/${script}`).replace("{{icon}}", `/console/${iconName}`);
 if (html.includes("{{")) throw new Error("src/index.html: a placeholder was left unfilled");
 await writeFile(path.join(out, "index.html"), html);

@@ -3,7 +3,7 @@
 // rotate; revoke).
 import * as api from "../api.js";
 import { parseUSDC } from "../usdc.js";
-import { accountTabs, balances, busy, field, go, h, invalid, link, page, paginate, say, secretBox, showError } from "../ui.js";
+import { accountTabs, balances, busy, checkboxes, field, go, h, invalid, link, page, paginate, say, secretBox, showError, when } from "../ui.js";
 
 const SCOPES = ["charges:write", "holds:write", "sessions:write", "sessions:read", "balance:read", "usage:read",
   "settlements:read", "x402:facilitate", "gateway:call", "approvals:read", "approvals:write", "*"];
@@ -33,13 +33,13 @@ export async function accountsPage() {
 }
 
 function keyForm(accountId, onMinted) {
-  const scopes = h("fieldset", { class: "scopes", "data-field": "scopes", "aria-describedby": "f-scopes-error" }, h("legend", { text: "Scopes" }),
-    SCOPES.map((s) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "scopes", value: s }), ` ${s}`)),
-    h("span", { id: "f-scopes-error", class: "field-error", "data-error-for": "scopes" }));
   const form = h("form", { novalidate: true },
     field("Label", "label", { required: true, maxlength: "100" }),
     field("Kind", "kind", { tag: "select", options: ["secret", "publishable"] }),
-    scopes,
+    field("Role", "role", { tag: "select", options: [["standard", "standard: spends as its scopes allow"],
+      ["arbiter", "arbiter: decides approvals as the second role, spends nothing"]] }),
+    checkboxes("Scopes", "scopes", SCOPES),
+    field("Expires at (optional, your local time)", "expiresAt", { type: "datetime-local" }),
     h("fieldset", {}, h("legend", { text: "Budget (USDC, optional)" }),
       field("Largest charge", "budget.maxPerCharge", { inputmode: "decimal" }),
       field("Per UTC day", "budget.maxPerDay", { inputmode: "decimal" }),
@@ -53,7 +53,12 @@ function keyForm(accountId, onMinted) {
       field("Approval expires after (seconds)", "approval.expiresInSeconds", { type: "number", min: "60", value: "3600", inputmode: "numeric" })),
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Mint key" })));
   form.addEventListener("submit", busy(form, async (data) => {
-    const body = { label: data.get("label"), kind: data.get("kind"), scopes: data.getAll("scopes") };
+    const body = { label: data.get("label"), kind: data.get("kind"), role: data.get("role"), scopes: data.getAll("scopes") };
+    if (data.get("expiresAt")) {
+      const at = new Date(data.get("expiresAt"));
+      if (Number.isNaN(at.getTime())) throw invalid("expiresAt", "a date and time");
+      body.expiresAt = at.toISOString();
+    }
     const usdc = (name) => {
       const text = data.get(name).trim();
       if (text === "") return undefined;
@@ -77,6 +82,13 @@ function keyForm(accountId, onMinted) {
   return form;
 }
 
+// keyState says whether a key works: revoked, expired, expiring, or active.
+function keyState(k) {
+  if (k.revokedAt) return `revoked ${when(k.revokedAt)}`;
+  if (k.expiresAt) return `${new Date(k.expiresAt) <= new Date() ? "expired" : "active, expires"} ${when(k.expiresAt)}`;
+  return "active";
+}
+
 export async function accountPage(id) {
   const path = `/v1/accounts/${encodeURIComponent(id)}`;
   const [account, keys] = await Promise.all([api.call("GET", path), api.call("GET", `${path}/keys`)]);
@@ -88,8 +100,8 @@ export async function accountPage(id) {
     document.getElementById("secret")?.focus();
   };
   const keyRow = (k) => h("tr", {},
-    h("td", { text: k.label }), h("td", { text: `${k.prefix}…${k.last4}` }), h("td", { text: k.kind }),
-    h("td", { text: k.scopes.join(", ") }), h("td", { text: k.revokedAt ? `revoked ${k.revokedAt}` : "active" }),
+    h("td", { text: k.label }), h("td", { text: `${k.prefix}…${k.last4}` }), h("td", { text: k.role === "arbiter" ? `${k.kind}, arbiter` : k.kind }),
+    h("td", { text: k.scopes.join(", ") }), h("td", { text: keyState(k) }),
     h("td", {}, k.revokedAt ? "" : [
       h("button", { type: "button", text: "Rotate", "aria-label": `Rotate ${k.label}`, onclick: async () => {
         if (!confirm(`Rotate ${k.label}? The current secret stops working now.`)) return;
