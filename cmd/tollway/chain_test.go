@@ -35,8 +35,11 @@ import (
 // it over the chain's JSON-RPC.
 func TestServeRunsTheEmbeddedChain(t *testing.T) {
 	adminToken := strings.Repeat("a", 32)
-	text := startServe(t, 4, "--admin-token", adminToken, "--chain-listen", "127.0.0.1:0") // listening, chain, contracts, test wallet
+	text := startServe(t, 5, "--admin-token", adminToken, "--chain-listen", "127.0.0.1:0") // listening, chain, contracts, test wallet, console
 	api := findIn(t, text, `tollway listening on (http://\S+)`)
+	if console := findIn(t, text, `console on (http://\S+)`); console != api+"/console" {
+		t.Fatalf("serve printed the console at %s, want %s/console", console, api)
+	}
 	rpcURL := findIn(t, text, `chain JSON-RPC on (http://\S+) \(chain id 1337\)`)
 	usdcAddress := findIn(t, text, `test USDC (0x[0-9a-fA-F]{40})`)
 	poolAddress := findIn(t, text, `pool (0x[0-9a-fA-F]{40})`)

@@ -530,6 +530,7 @@ func serve(args []string, stdout io.Writer) error {
 	if settlement != nil {
 		settlement.print(stdout)
 	}
+	fmt.Fprintf(stdout, "console on http://%s/console\n", ln.Addr())
 	if c.pprof != "" {
 		if err := servePprof(c.pprof, logger); err != nil {
 			return err
