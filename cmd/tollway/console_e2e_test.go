@@ -61,9 +61,9 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	t.Logf("the browser run took %v; screenshots in %s (%s)", time.Since(started).Round(time.Millisecond), shots, kept)
 	var got struct {
-		Address, Payer, Payee, Key, ApprovalID string
-		Charges                                []string
-		Revoked                                struct {
+		Address, Payer, Payee, Key, ApprovalID, RejectedID string
+		Charges                                            []string
+		Revoked                                            struct {
 			Status int
 			Code   string
 		}
@@ -78,9 +78,9 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	t.Logf("e2e summary: %+v", got)
 	if len(got.Charges) != 3 || got.Revoked.Status != 401 || got.Revoked.Code != "key_revoked" || len(got.Shown) != 4 ||
-		got.WalletCalls["eth_sendTransaction"] != 5 || got.WalletCalls["personal_sign"] != 2 || got.WalletCalls["wallet_switchEthereumChain"] != 1 {
+		got.WalletCalls["eth_sendTransaction"] != 5 || got.WalletCalls["personal_sign"] != 3 || got.WalletCalls["wallet_switchEthereumChain"] != 1 {
 		t.Fatalf("e2e summary = %+v: want 3 charges, the revoked key's 401 key_revoked, 4 errors shown, "+
-			"5 transactions (approve, deposit, approve, reverted deposit, withdrawal request), 2 signatures (sign-in, approval) and 1 switch to the server's chain", got)
+			"5 transactions (approve, deposit, approve, reverted deposit, withdrawal request), 3 signatures (sign-in, approval, rejection) and 1 switch to the server's chain", got)
 	}
 
 	// The amounts, exactly: 20 USDC deposited; 1.5 + 2.25 + 0.75 charged
@@ -123,6 +123,18 @@ func TestConsoleE2E(t *testing.T) {
 	if approval.State != "EXECUTED" || approval.TransferID == "" || approval.Amount != "6000000" || len(approval.Decisions) != 1 ||
 		approval.Decisions[0].Role != "owner" || !approval.Decisions[0].Approved || approval.Decisions[0].By != wallet.Hex() {
 		t.Fatalf("approval = %+v, want EXECUTED once, approved by the owner's wallet %s", approval, wallet.Hex())
+	}
+	var rejected struct {
+		State     string
+		Decisions []struct {
+			Role, By, Reason string
+			Approved         bool
+		}
+	}
+	n.mustCall("GET", "/v1/approvals/"+got.RejectedID, token, nil, &rejected)
+	if rejected.State != "REJECTED" || len(rejected.Decisions) != 1 || rejected.Decisions[0].Approved ||
+		rejected.Decisions[0].By != wallet.Hex() || rejected.Decisions[0].Reason != "too much for one call" {
+		t.Fatalf("the second approval = %+v, want REJECTED once by the owner's wallet, with the reason typed", rejected)
 	}
 	var keys struct {
 		Data []struct {

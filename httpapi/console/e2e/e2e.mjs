@@ -305,6 +305,20 @@ try {
   expectEqual("the executed approval's buttons", await page.getByRole("button", { name: `Approve ${approvalId}` }).count(), 0);
   await shot("approvals-executed");
 
+  // Another one, rejected in the page with a reason, signed by the wallet:
+  // its reservation is released, nothing reaches the payee.
+  const second = await api("POST", "/v1/charges", key, { to: payee, amount: BIG });
+  if (second.status !== 202) fail(`the second big charge = ${second.status} ${second.text}, want 202`);
+  const rejectedId = second.body.approval.id;
+  await page.getByLabel("State").selectOption("PENDING");
+  await page.getByRole("cell", { name: rejectedId, exact: true }).waitFor();
+  await page.getByLabel("Reason for a decision (optional)").fill("too much for one call");
+  await page.getByRole("button", { name: `Reject ${rejectedId}` }).click();
+  expectEqual("the rejection's status line", await statusSays(/^Approval \S+ is /), `Approval ${rejectedId} is REJECTED.`);
+  expectEqual("the wallet's signatures for both decisions", walletCalls.personal_sign - signaturesBefore, 2);
+  await page.getByText(`No PENDING approvals.`).waitFor();
+  await shot("approval-rejected");
+
   // Real errors of the API, captured here, and shown by the page.
   const errors = {};
   const payeeKey = (await must(201, "POST", `/v1/accounts/${payee}/keys`, token, { label: "Payee", kind: "secret", scopes: ["charges:write"] })).key;
@@ -356,7 +370,7 @@ try {
   const revoked = await api("POST", "/v1/charges", key, { to: payee, amount: "1" });
   if (revoked.status !== 401) fail(`a charge with the revoked key = ${revoked.status} ${revoked.text}, want 401`);
 
-  process.stdout.write(JSON.stringify({ address: account.address, payer, payee, key, charges, approvalId,
+  process.stdout.write(JSON.stringify({ address: account.address, payer, payee, key, charges, approvalId, rejectedId,
     revoked: { status: revoked.status, code: revoked.body.error.code }, shown, bindRefused, walletCalls }) + "\n");
 } catch (err) {
   log("FAILED:", err.stack ?? err);
