@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/tollway/tollway/httpapi/console/browsertest"
 )
@@ -25,7 +26,9 @@ const e2eWalletKeyEnv = "TOLLWAY_E2E_WALLET_KEY"
 // Ethereum, a payer account bound to the wallet and a payee account, a key
 // with an approval policy, a top-up (approve + deposit, on chain) credited
 // to the payer, the key's charges in the usage tables, a charge above the
-// threshold approved with the wallet's signature, a withdrawal requested,
+// threshold approved with the wallet's signature and another rejected, a
+// charge to another user's supplier settled on chain and its batch shown
+// with its transaction hash, a withdrawal requested,
 // the key revoked; the API's real 402, 403, 409 and 429 shown in the page.
 // Then this test checks over the API and the chain that every amount is
 // exact. Skipped, loudly, without node, chromium or the pinned packages;
@@ -62,6 +65,7 @@ func TestConsoleE2E(t *testing.T) {
 	t.Logf("the browser run took %v; screenshots in %s (%s)", time.Since(started).Round(time.Millisecond), shots, kept)
 	var got struct {
 		Address, Payer, Payee, Key, ApprovalID, RejectedID string
+		Supplier, SupplierWallet, Settlement, TxHash       string
 		Charges                                            []string
 		Revoked                                            struct {
 			Status int
@@ -84,8 +88,8 @@ func TestConsoleE2E(t *testing.T) {
 	}
 
 	// The amounts, exactly: 20 USDC deposited; 1.5 + 2.25 + 0.75 charged
-	// and 6 approved (fee 1%); 1 USDC asked back, reserved once the
-	// watcher sees the request.
+	// and 6 approved to the payee, 1 to the supplier (fee 1%); 1 USDC
+	// asked back, reserved once the watcher sees the request.
 	token := n.signIn(walletKey)
 	type balance struct{ Available, Reserved string }
 	var payer struct {
@@ -99,8 +103,8 @@ func TestConsoleE2E(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if payer.WalletAddress != wallet.Hex() || payer.Balance.Available != "8500000" {
-		t.Fatalf("payer = %+v, want wallet %s, 8500000 available (20 USDC − 10.5 charged − 1 withdrawing)", payer, wallet.Hex())
+	if payer.WalletAddress != wallet.Hex() || payer.Balance.Available != "7500000" {
+		t.Fatalf("payer = %+v, want wallet %s, 7500000 available (20 USDC − 11.5 charged − 1 withdrawing)", payer, wallet.Hex())
 	}
 	var payee struct {
 		WalletAddress *string
@@ -150,9 +154,19 @@ func TestConsoleE2E(t *testing.T) {
 	if len(revoked) != 3 || !revoked["Agent"] || revoked["Limited"] || revoked["Arbiter"] {
 		t.Fatalf("the payer's keys = %+v, want Agent revoked, Limited and Arbiter active", keys.Data)
 	}
-	// On chain: the deposit left the wallet for the pool; the payee has no
-	// wallet, so nothing is settled out of the pool yet.
-	if usdc, pool := n.usdcOf(wallet), n.poolOf(wallet); usdc != 80_000000 || pool != 20_000000 {
-		t.Fatalf("the wallet holds %d USDC base units and %d in the pool, want 80000000 and 20000000", usdc, pool)
+	// The batch the page showed: confirmed, over the API as on chain. The
+	// deposit left the wallet for the pool; the 1 USDC to the supplier left
+	// the pool for the supplier's wallet (less the fee); the payee has no
+	// wallet, so what it earned stays in the pool.
+	var settlement struct{ State, TxHash string }
+	n.mustCall("GET", "/v1/settlements/"+got.Settlement, token, nil, &settlement)
+	if settlement.State != "CONFIRMED" || settlement.TxHash != got.TxHash {
+		t.Fatalf("settlement %s = %+v, want CONFIRMED in %s", got.Settlement, settlement, got.TxHash)
+	}
+	if usdc, pool := n.usdcOf(wallet), n.poolOf(wallet); usdc != 80_000000 || pool != 19_000000 {
+		t.Fatalf("the wallet holds %d USDC base units and %d in the pool, want 80000000 and 19000000", usdc, pool)
+	}
+	if usdc := n.usdcOf(common.HexToAddress(got.SupplierWallet)); usdc != 990000 {
+		t.Fatalf("the supplier's wallet holds %d USDC base units, want 990000 (1 USDC less the 1%% fee)", usdc)
 	}
 }

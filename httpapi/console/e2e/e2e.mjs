@@ -11,7 +11,9 @@
 // and a payee account, mints a key with an approval policy, tops up through
 // the UI (approve + deposit), charges with the key over HTTP and reads the
 // charges in the usage page's tables, approves a charge above the threshold
-// with the wallet's signature, requests a withdrawal, revokes the key, and
+// with the wallet's signature and rejects another, sees a charge to another
+// user's supplier settled on chain in the Settlements tab, requests a
+// withdrawal, revokes the key, and
 // shows real 402, 403, 409 and 429 answers of the API in the page. It
 // prints a JSON summary on stdout; everything else goes to stderr.
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
@@ -19,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launch, shooter } from "./browser.mjs";
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 const [base, shots] = process.argv.slice(2);
 const walletKey = process.env.TOLLWAY_E2E_WALLET_KEY;
@@ -40,6 +42,7 @@ const CHARGES = ["1500000", "2250000", "750000"]; // 4.5 USDC, fees 45000
 const ABOVE = "5"; // the key's approval threshold, USDC
 const BIG = "6000000"; // a charge above it: waits for approval
 const WITHDRAW = "1";
+const SETTLED = "1000000"; // charged to a supplier with a wallet: settled on chain, fee 10000
 
 const config = await (await fetch(`${base}/v1/config`)).json();
 if (!config.rpcUrl || !config.chainId) fail(`/v1/config names no chain: ${JSON.stringify(config)}`);
@@ -65,10 +68,11 @@ async function must(want, method, path, token, body) {
   return r.body;
 }
 
-// The wallet's own session, for what the test does beside the page.
-async function signIn() {
-  const challenge = await must(200, "POST", "/v1/auth/siwe/challenge", null, { address: account.address });
-  const signature = await account.signMessage({ message: challenge.message });
+// signIn answers a wallet's own session (the page's wallet by default), for
+// what the test does beside the page.
+async function signIn(who = account) {
+  const challenge = await must(200, "POST", "/v1/auth/siwe/challenge", null, { address: who.address });
+  const signature = await who.signMessage({ message: challenge.message });
   return (await must(200, "POST", "/v1/auth/siwe/login", null, { message: challenge.message, signature })).accessToken;
 }
 
@@ -319,6 +323,27 @@ try {
   await page.getByText(`No PENDING approvals.`).waitFor();
   await shot("approval-rejected");
 
+  // A supplier of another user, bound to its own wallet: the relayer
+  // settles a charge to it on chain, and the payer's Settlements tab shows
+  // the batch confirmed, with the transaction's hash.
+  const supplierWallet = privateKeyToAccount(generatePrivateKey());
+  const supplierToken = await signIn(supplierWallet);
+  const supplier = (await must(201, "POST", "/v1/accounts", supplierToken,
+    { name: "Supplier", environment: "test", walletAddress: supplierWallet.address })).id;
+  await must(201, "POST", "/v1/charges", key, { to: supplier, amount: SETTLED });
+  let settlement;
+  for (const deadline = Date.now() + 60_000; ;) {
+    settlement = (await must(200, "GET", `/v1/settlements?account=${payer}`, token)).data.find((b) => b.state === "CONFIRMED");
+    if (settlement) break;
+    if (Date.now() > deadline) fail("no settlement of the payer confirmed within 60 s");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expectEqual("the settlement's entries", settlement.entries, [{ from: account.address, to: supplierWallet.address, amount: SETTLED, fee: "10000", payer, payee: supplier }]);
+  await page.goto(`${base}/console/accounts/${payer}/settlements`);
+  await page.getByRole("heading", { name: "Payer: settlements", level: 1 }).waitFor();
+  await page.getByText(settlement.txHash, { exact: true }).first().waitFor();
+  await shot("settlements");
+
   // Real errors of the API, captured here, and shown by the page.
   const errors = {};
   const payeeKey = (await must(201, "POST", `/v1/accounts/${payee}/keys`, token, { label: "Payee", kind: "secret", scopes: ["charges:write"] })).key;
@@ -371,6 +396,7 @@ try {
   if (revoked.status !== 401) fail(`a charge with the revoked key = ${revoked.status} ${revoked.text}, want 401`);
 
   process.stdout.write(JSON.stringify({ address: account.address, payer, payee, key, charges, approvalId, rejectedId,
+    supplier, supplierWallet: supplierWallet.address, settlement: settlement.id, txHash: settlement.txHash,
     revoked: { status: revoked.status, code: revoked.body.error.code }, shown, bindRefused, walletCalls }) + "\n");
 } catch (err) {
   log("FAILED:", err.stack ?? err);
