@@ -1,6 +1,8 @@
 // How the console's browser tests drive chromium: one launch with the same
 // flags for every script, and one way to take a page's screenshots, which
 // also checks the page (accessibility, and nothing wider than a phone).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { checkA11y } from "./a11y.mjs";
@@ -8,9 +10,33 @@ import { checkA11y } from "./a11y.mjs";
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 375, height: 740 };
 
+// withBrowser runs run(context) in a fresh chromium profile and always
+// cleans up. A failure is logged with its stack, the page as it was then is
+// saved as <shots>/<name>-failure.png, and the process's exit code is 1.
+export async function withBrowser(name, shots, run) {
+  const profile = mkdtempSync(join(tmpdir(), `tollway-${name}-`));
+  let context;
+  try {
+    context = await launch(profile);
+    await run(context);
+  } catch (err) {
+    console.error(`${name}: FAILED:`, err.stack ?? err);
+    try {
+      const page = context?.pages()[0];
+      if (page) await page.screenshot({ path: join(shots, `${name}-failure.png`), fullPage: true });
+    } catch {
+      // The failure is reported already; a missing screenshot must not hide it.
+    }
+    process.exitCode = 1;
+  } finally {
+    await context?.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
 // launch starts Debian's chromium (CHROMIUM overrides the path), headless,
 // with a persistent profile in profileDir, and answers its context.
-export function launch(profileDir) {
+function launch(profileDir) {
   return chromium.launchPersistentContext(profileDir, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,

@@ -16,10 +16,8 @@
 // withdrawal, revokes the key, and
 // shows real 402, 403, 409 and 429 answers of the API in the page. It
 // prints a JSON summary on stdout; everything else goes to stderr.
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { launch, shooter } from "./browser.mjs";
+import { mkdirSync } from "node:fs";
+import { shooter, withBrowser } from "./browser.mjs";
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
@@ -131,10 +129,7 @@ async function answer(method, params) {
   }
 }
 
-const profile = mkdtempSync(join(tmpdir(), "tollway-e2e-"));
-let context;
-try {
-  context = await launch(profile);
+await withBrowser("e2e", shots, async (context) => {
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(30_000);
   page.on("console", (m) => log(`page ${m.type()}: ${m.text()}`));
@@ -398,16 +393,4 @@ try {
   process.stdout.write(JSON.stringify({ address: account.address, payer, payee, key, charges, approvalId, rejectedId,
     supplier, supplierWallet: supplierWallet.address, settlement: settlement.id, txHash: settlement.txHash,
     revoked: { status: revoked.status, code: revoked.body.error.code }, shown, bindRefused, walletCalls }) + "\n");
-} catch (err) {
-  log("FAILED:", err.stack ?? err);
-  try {
-    const page = context?.pages()[0];
-    if (page) await page.screenshot({ path: join(shots, "failure.png"), fullPage: true });
-  } catch {
-    // The failure is reported already; a missing screenshot must not hide it.
-  }
-  process.exitCode = 1;
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-}
+});

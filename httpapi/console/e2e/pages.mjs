@@ -8,11 +8,9 @@
 // when the Go side has something to check or do over the API (a webhook
 // created, a hold to capture), and reads one line from stdin before going
 // on: {"ok": true, …} or {"error": "…"}. Progress goes to stderr.
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { launch, shooter } from "./browser.mjs";
+import { shooter, withBrowser } from "./browser.mjs";
 
 const [base, shots, fixtureJSON] = process.argv.slice(2);
 if (!base || !shots || !fixtureJSON) {
@@ -42,10 +40,7 @@ function expect(ok, message) {
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-const profile = mkdtempSync(join(tmpdir(), "tollway-pages-"));
-let context;
-try {
-  context = await launch(profile);
+await withBrowser("pages", shots, async (context) => {
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on("console", (m) => log(`page ${m.type()}: ${m.text()}`));
@@ -270,17 +265,5 @@ try {
   await shot("activity-page-2");
 
   process.stdout.write(JSON.stringify({ step: "done" }) + "\n");
-} catch (err) {
-  log("FAILED:", err.stack ?? err);
-  try {
-    const page = context?.pages()[0];
-    if (page) await page.screenshot({ path: join(shots, "failure.png"), fullPage: true });
-  } catch {
-    // The failure is reported already; a missing screenshot must not hide it.
-  }
-  process.exitCode = 1;
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  process.stdin.destroy();
-}
+});
+process.stdin.destroy();
