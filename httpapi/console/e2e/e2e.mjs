@@ -226,6 +226,21 @@ await withBrowser("e2e", shots, async (context) => {
   expectEqual("the arbiter key's expiry", arbiter && new Date(arbiter.expiresAt).getTime(), expires.getTime());
   await shot("arbiter-minted");
 
+  // Copy puts the secret on the clipboard; Rotate replaces the key: the old
+  // secret stops working, the new one (shown once, in its place) works.
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  const arbiterSecret = await page.getByLabel("API key").inputValue();
+  await page.getByRole("button", { name: "Copy" }).click();
+  await statusSays(/^Copied the API key to the clipboard\.$/);
+  expectEqual("the clipboard", await page.evaluate(() => navigator.clipboard.readText()), arbiterSecret);
+  await page.getByRole("button", { name: "Rotate Arbiter" }).click();
+  await statusSays(/^Arbiter rotated\.$/);
+  const rotatedSecret = await page.getByLabel("API key").inputValue();
+  if (rotatedSecret === arbiterSecret || !rotatedSecret.startsWith("sk_test_")) fail(`the rotated secret is ${rotatedSecret}`);
+  expectEqual("GET /v1/approvals with the rotated-away secret", (await api("GET", "/v1/approvals", arbiterSecret)).status, 401);
+  expectEqual("GET /v1/approvals with the new secret", (await api("GET", "/v1/approvals", rotatedSecret)).status, 200);
+  await shot("arbiter-rotated");
+
   // Top up through the UI: connect, approve + deposit, the credit seen.
   await page.getByRole("link", { name: "Top up" }).click();
   await page.getByRole("button", { name: "Connect wallet" }).click();
