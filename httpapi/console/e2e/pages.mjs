@@ -72,10 +72,24 @@ await withBrowser("pages", shots, async (context) => {
   // Sign in with the email and password the Go test signed up with.
   await page.goto(`${base}/console`);
   await h1("Sign in");
-  await page.getByLabel("Email", { exact: true }).fill(fx.email);
-  await page.getByLabel("Password", { exact: true }).fill(fx.password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  // With the keyboard alone. A page takes focus on its main region, so a
+  // screen reader starts there and Tab moves within it: to the email field;
+  // Shift+Tab goes back to the skip link. Then the password; Enter submits.
+  const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+  expect(await focused() === "main", `the sign-in page's focus is on ${await focused()}, want main`);
+  await page.keyboard.press("Tab");
+  expect(await focused() === "f-email", `the first Tab stop is ${await focused()}, want the email field`);
+  await page.keyboard.press("Shift+Tab");
+  expect(await focused() === "Skip to content", `Shift+Tab from the email field reaches ${await focused()}, want the skip link`);
+  await page.keyboard.press("Tab");
+  expect(await focused() === "f-email", `Tab from the skip link reaches ${await focused()}, want the email field`);
+  await page.keyboard.type(fx.email);
+  await page.keyboard.press("Tab");
+  expect(await focused() === "f-password", `the third Tab stop is ${await focused()}, want the password field`);
+  await page.keyboard.type(fx.password);
+  await page.keyboard.press("Enter");
   await h1("Accounts");
+  expect(await focused() === "main", `after signing in the focus is on ${await focused()}, want main`);
   await page.getByRole("link", { name: fx.payer.name, exact: true }).waitFor();
   await shot("accounts");
 
