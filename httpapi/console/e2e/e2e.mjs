@@ -277,16 +277,24 @@ await withBrowser("e2e", shots, async (context) => {
   await shot("bind-refused");
   expectEqual("the payee's wallet after the refused bind", (await must(200, "GET", `/v1/accounts/${payee}`, token)).walletAddress, null);
 
-  // The agent charges over HTTP; the usage page counts it exactly.
-  const charges = [];
-  for (const amount of CHARGES) charges.push((await must(201, "POST", "/v1/charges", key, { to: payee, amount })).id);
+  // The agent charges over HTTP; the usage page, empty before, counts the
+  // charges exactly after, in its charts and its tables.
   await page.goto(`${base}/console/accounts/${payer}/usage`);
   await page.getByRole("heading", { name: "Payer: usage", level: 1 }).waitFor();
-  const today = new Date().toISOString().slice(0, 10);
   const rows = async (section) => page.locator(`#usage-${section} tbody tr`).evaluateAll((trs) =>
     trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
   const totals = async (section) => page.locator(`#usage-${section} tfoot tr`).evaluateAll((trs) =>
     trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
+  await page.locator("#usage-day").waitFor();
+  expectEqual("the day chart's columns before any charge", await page.locator("#usage-day svg rect.column").count(), 0);
+  expectEqual("the payer's usage per day before any charge", await rows("day"), []);
+  await shot("usage-before");
+  const charges = [];
+  for (const amount of CHARGES) charges.push((await must(201, "POST", "/v1/charges", key, { to: payee, amount })).id);
+  await page.reload();
+  await page.getByRole("heading", { name: "Payer: usage", level: 1 }).waitFor();
+  await page.locator("#usage-day tbody tr").first().waitFor();
+  const today = new Date().toISOString().slice(0, 10);
   expectEqual("the payer's usage per day", await rows("day"), [[today, "3", "4.500000", "0", "0.000000", "0.045000"]]);
   expectEqual("the payer's usage per month", await rows("month"), [[`${today.slice(0, 8)}01`, "3", "4.500000", "0", "0.000000", "0.045000"]]);
   expectEqual("the payer's usage total", await totals("day"), [["Total", "3", "4.500000", "0", "0.000000", "0.045000"]]);
