@@ -277,12 +277,17 @@ type gatewayCallEnd struct {
 // a crash before the capture is durable leaves it to expire at its
 // deadline, unpaid: the consumer is never charged for a call whose
 // capture Tollway has not recorded. Shutdown waits for the settles in
-// flight (Server.settling), so a clean stop loses none.
+// flight (Server.settling), so a clean stop loses none; a call whose
+// answer ends after Shutdown gave up on its connection is not settled
+// (its hold expires, unpaid), as after a crash.
 func (c *gatewayCallEnd) settle(delivered bool) {
 	s, id, price, succeeded := c.server, c.id, c.price, c.answered && delivered
-	s.settling.Add(1)
+	if !s.settling.begin() {
+		s.logger.Warn("gateway call ended after shutdown: not settled, its hold expires unpaid", "hold", string(id))
+		return
+	}
 	go func() {
-		defer s.settling.Done()
+		defer s.settling.end()
 		s.settleCall(id, price, succeeded)
 	}()
 }

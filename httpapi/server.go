@@ -153,7 +153,7 @@ type Server struct {
 	x402Metrics *x402metrics.Metrics // x402 facilitator metrics; opened and closed likewise
 	webhooks    *webhooks.Service    // endpoints and deliveries; opened and closed likewise
 	egress      *egress.Policy       // what gateway upstreams and webhook URLs may connect to
-	settling    sync.WaitGroup       // gateway calls' captures and voids in flight
+	settling    inflight             // gateway calls' captures and voids in flight
 	approvals   *approvals.Service   // spends waiting for their approvers
 	keyActors   *actors.Keys
 	hasher      secretHasher
@@ -286,7 +286,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Do(func() {
 		s.ready.Store(false)
 		err = s.http.ShutdownWithContext(ctx)
-		s.settling.Wait() // every call answered is settled: its capture is durable
+		s.settling.close() // every call answered is settled: its capture is durable
 		s.keyActors.Shutdown()
 		if approvalsErr := s.approvals.Close(); approvalsErr != nil {
 			s.logger.Error("close the approvals", "error", approvalsErr)
