@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -257,21 +260,46 @@ func (s *Server) decideApproval(approve bool) handler {
 			return notFound("approval") // another owner's approval does not exist for this one
 		}
 		// A retry with the Idempotency-Key of a decision whose answer was
-		// lost gets that answer, not 409 already_decided.
-		if done, apiErr := s.idempotent(ctx, c, d.By); done || apiErr != nil {
+		// lost gets that answer, not 409 already_decided: from the stored
+		// responses, or after a restart from the decision's fingerprint.
+		done, key, apiErr := s.idempotentKey(ctx, c, d.By)
+		if done || apiErr != nil {
 			return apiErr
 		}
 		if d.Role == approvals.RoleArbiter && d.By == a.KeyID {
 			return errApprovalOwnKey
 		}
 		d.Approved, d.Reason, d.At = approve, reason, s.now()
+		if key != "" {
+			d.Request = decisionFingerprint(ctx, key)
+		}
 		a, err = s.approvals.Decide(ctxOf(ctx), id, d)
+		if errors.Is(err, approvals.ErrDecided) && d.Request != "" && slices.ContainsFunc(a.Decisions, func(prior approvals.Decision) bool {
+			return prior.Role == d.Role && prior.By == d.By && prior.Request == d.Request
+		}) {
+			ctx.Response.Header.Set("Idempotent-Replayed", "true")
+			s.writeJSON(ctx, fasthttp.StatusOK, approvalOf(&a)) // the approval in its state now
+			return nil
+		}
 		if err != nil {
 			return approvalError(err, "approval")
 		}
 		s.writeJSON(ctx, fasthttp.StatusOK, approvalOf(&a))
 		return nil
 	}
+}
+
+// decisionFingerprint is a decision's Request: the hash of its
+// Idempotency-Key and of the request (method, path, body), so that only a
+// retry of the same request under the same key matches it.
+func decisionFingerprint(ctx *fasthttp.RequestCtx, key string) string {
+	var request [sha256.Size]byte
+	hashRequest(&request, ctx)
+	h := sha256.New()
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write(request[:])
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // decider authenticates who decides approval id and returns their

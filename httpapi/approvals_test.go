@@ -119,6 +119,44 @@ func TestAChargeAboveTheThresholdWaitsForTheOwnerThenExecutesOnce(t *testing.T) 
 	ts.verify()
 }
 
+// TestADecisionRetriedAfterARestartAnswersAsTheFirst: a decision's answer
+// lost (the client retries with its Idempotency-Key) is answered again,
+// also after a restart emptied the stored responses: the decision keeps
+// its request's fingerprint. Another request, or none, is a second
+// decision: 409.
+func TestADecisionRetriedAfterARestartAnswersAsTheFirst(t *testing.T) {
+	ts := startServer(t)
+	m, _ := ts.approvalMarket("10000", "owner")
+	id := expect(t, ts.do("POST", "/v1/charges", m.agent, map[string]any{"to": m.payee, "amount": "4000"}), 202, "", "")["approval"].(map[string]any)["id"].(string)
+	approve := func(key string, body any) response {
+		return ts.do("POST", "/v1/approvals/"+id+"/approve", m.consumer.access, body, "Idempotency-Key", key)
+	}
+	if got := expect(t, approve("decide-1", map[string]string{"reason": "ok"}), 200, "", ""); got["state"] != "EXECUTED" {
+		t.Fatalf("approve = %v", got)
+	}
+	ts.wantBalance(m.key, "6000", "0")
+	for _, when := range []string{"at once", "after a restart"} {
+		if when != "at once" {
+			ts.restart()
+		}
+		r := approve("decide-1", map[string]string{"reason": "ok"})
+		if got := expect(t, r, 200, "", ""); got["state"] != "EXECUTED" || len(got["decisions"].([]any)) != 1 || r.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("the retry %s = %v %v, want the executed approval, replayed", when, got, r.header)
+		}
+	}
+	// The same key over another request: the stored response knows it as
+	// a reuse; once a restart forgot it, the fingerprint tells.
+	expect(t, approve("decide-1", map[string]string{"reason": "changed"}), 409, "conflict_error", "idempotency_key_reused")
+	ts.restart()
+	expect(t, approve("decide-1", map[string]string{"reason": "changed"}), 409, "conflict_error", "already_decided")
+	expect(t, approve("decide-2", map[string]string{"reason": "ok"}), 409, "conflict_error", "already_decided")
+	expect(t, ts.do("POST", "/v1/approvals/"+id+"/approve", m.consumer.access, map[string]string{"reason": "ok"}), 409, "conflict_error", "already_decided")
+	expect(t, ts.do("POST", "/v1/approvals/"+id+"/reject", m.consumer.access, map[string]string{"reason": "ok"}, "Idempotency-Key", "decide-1"),
+		409, "conflict_error", "already_decided")
+	ts.wantBalance(m.key, "6000", "0")
+	ts.verify()
+}
+
 // TestARejectionOrTheExpiryReleasesTheReservationExactly.
 func TestARejectionOrTheExpiryReleasesTheReservationExactly(t *testing.T) {
 	ts := startServer(t)

@@ -127,6 +127,12 @@ type Decision struct {
 	Approved bool      `json:"approved"`
 	Reason   string    `json:"reason,omitempty"`
 	At       time.Time `json:"at"`
+	// Request fingerprints the request that made the decision (its
+	// Idempotency-Key and content, as the caller derives it), "" without
+	// one: kept with the decision, so that a retry of that request after
+	// a restart, when the caller's stored responses are gone, is known
+	// for the same decision rather than a second one.
+	Request string `json:"request,omitempty"`
 }
 
 // Errors, matched with errors.Is.
