@@ -197,10 +197,14 @@ func (s *Server) getApproval(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	return nil
 }
 
+// approvalListJSON is a page of approvals, shaped as the other lists
+// (data, hasMore, nextStartingAfter). nextCursor repeats nextStartingAfter
+// for the clients of the first version, which paged with cursor.
 type approvalListJSON struct {
-	Data    []approvalJSON `json:"data"`
-	HasMore bool           `json:"hasMore"`
-	Next    *string        `json:"nextCursor"`
+	Data       []approvalJSON `json:"data"`
+	HasMore    bool           `json:"hasMore"`
+	Next       *string        `json:"nextStartingAfter"`
+	NextCursor *string        `json:"nextCursor"`
 }
 
 func (s *Server) listApprovals(ctx *fasthttp.RequestCtx, _ *call) *apiError {
@@ -209,9 +213,16 @@ func (s *Server) listApprovals(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		return apiErr
 	}
 	args := ctx.QueryArgs()
+	after, cursor := args.Peek("startingAfter"), args.Peek("cursor") // cursor: the first version's name
 	q := approvals.Query{Owner: reader.owner, Account: engine.AccountID(reader.account),
-		State: approvals.State(args.Peek("state")), After: engine.TransferID(args.Peek("cursor"))}
+		State: approvals.State(args.Peek("state")), After: engine.TransferID(after)}
 	fields := map[string]string{}
+	switch {
+	case after == nil:
+		q.After = engine.TransferID(cursor)
+	case cursor != nil && !bytes.Equal(after, cursor):
+		fields["cursor"] = "names another approval than startingAfter: give one of them"
+	}
 	if q.State != "" && !q.State.Valid() {
 		fields["state"] = "must be PENDING, APPROVED, EXECUTED, REJECTED, EXPIRED or FAILED"
 	}
@@ -229,7 +240,7 @@ func (s *Server) listApprovals(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	}
 	if page.Next != "" {
 		next := string(page.Next)
-		out.Next = &next
+		out.Next, out.NextCursor = &next, &next
 	}
 	s.writeJSON(ctx, fasthttp.StatusOK, out)
 	return nil

@@ -121,7 +121,7 @@ func checkApprovalsPhase(t *testing.T, ts *testServer, m market, approvals []*cr
 
 	listed := map[string]map[string]any{}
 	for cursor := ""; ; {
-		page := expect(t, ts.do("GET", "/v1/approvals?limit=7&cursor="+url.QueryEscape(cursor), m.consumer.access, nil), 200, "", "")
+		page := expect(t, ts.do("GET", "/v1/approvals?limit=7&startingAfter="+url.QueryEscape(cursor), m.consumer.access, nil), 200, "", "")
 		for _, item := range page["data"].([]any) {
 			v := item.(map[string]any)
 			id := v["id"].(string)
@@ -133,7 +133,7 @@ func checkApprovalsPhase(t *testing.T, ts *testServer, m market, approvals []*cr
 		if page["hasMore"] != true {
 			break
 		}
-		cursor = page["nextCursor"].(string)
+		cursor = page["nextStartingAfter"].(string)
 	}
 	if len(listed) != len(approvals) {
 		t.Fatalf("%s: %d approvals listed, want %d", when, len(listed), len(approvals))

@@ -157,6 +157,36 @@ func TestADecisionRetriedAfterARestartAnswersAsTheFirst(t *testing.T) {
 	ts.verify()
 }
 
+// TestApprovalsPageWithStartingAfterAsTheOtherLists: the list pages with
+// startingAfter / nextStartingAfter like every other list; cursor and
+// nextCursor, the first version's names, still work.
+func TestApprovalsPageWithStartingAfterAsTheOtherLists(t *testing.T) {
+	ts := startServer(t)
+	m, _ := ts.approvalMarket("10000", "owner")
+	var ids []string
+	for range 2 {
+		r := expect(t, ts.do("POST", "/v1/charges", m.agent, map[string]any{"to": m.payee, "amount": "2000"}), 202, "", "")
+		ids = append(ids, r["approval"].(map[string]any)["id"].(string))
+	}
+	first := expect(t, ts.do("GET", "/v1/approvals?limit=1", m.consumer.access, nil), 200, "", "")
+	next, _ := first["nextStartingAfter"].(string)
+	if first["hasMore"] != true || next == "" || first["nextCursor"] != next || len(first["data"].([]any)) != 1 {
+		t.Fatalf("first page = %v", first)
+	}
+	seen := first["data"].([]any)[0].(map[string]any)["id"].(string)
+	for _, query := range []string{"startingAfter=" + next, "cursor=" + next, "startingAfter=" + next + "&cursor=" + next} {
+		second := expect(t, ts.do("GET", "/v1/approvals?limit=1&"+query, m.consumer.access, nil), 200, "", "")
+		data := second["data"].([]any)
+		if len(data) != 1 || data[0].(map[string]any)["id"] == seen || second["hasMore"] != false || second["nextStartingAfter"] != nil {
+			t.Fatalf("second page by %s = %v, want the other of %v, last", query, second, ids)
+		}
+	}
+	r := expect(t, ts.do("GET", "/v1/approvals?startingAfter="+ids[0]+"&cursor="+ids[1], m.consumer.access, nil), 400, "invalid_request_error", "validation_failed")
+	if fields, _ := r["fields"].(map[string]any); fields["cursor"] == nil {
+		t.Fatalf("both names, two approvals = %v, want the cursor field named", r)
+	}
+}
+
 // TestARejectionOrTheExpiryReleasesTheReservationExactly.
 func TestARejectionOrTheExpiryReleasesTheReservationExactly(t *testing.T) {
 	ts := startServer(t)

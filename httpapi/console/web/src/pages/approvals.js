@@ -4,7 +4,7 @@
 // with their session.
 import * as api from "../api.js";
 import { formatUSDC } from "../usdc.js";
-import { action, h, page, say, serverPages, when } from "../ui.js";
+import { action, apiPages, h, page, say, serverPages, when } from "../ui.js";
 import * as wallet from "../wallet.js";
 
 const STATES = ["PENDING", "APPROVED", "EXECUTED", "REJECTED", "EXPIRED", "FAILED", "all"];
@@ -45,13 +45,7 @@ export async function approvalsPage(state = "PENDING") {
           say(`Approval ${decided.id} is ${decided.state}.`);
           await list.refresh();
         }) }))));
-  list = serverPages(async (cursor) => {
-    const q = new URLSearchParams();
-    if (state !== "all") q.set("state", state);
-    if (cursor) q.set("cursor", cursor);
-    const r = await api.call("GET", `/v1/approvals?${q}`);
-    return { items: r.data, next: r.nextCursor ?? null };
-  }, (items) => h("div", { class: "scroll" }, h("table", { class: "approvals" }, h("caption", { text: "Approvals" }),
+  list = serverPages(apiPages("/v1/approvals", { state: state === "all" ? "" : state }), (items) => h("div", { class: "scroll" }, h("table", { class: "approvals" }, h("caption", { text: "Approvals" }),
     h("thead", {}, h("tr", {}, ["Approval", "Kind", "Amount", "Payee", "Key", "Reasons", "Expires", "State", "Decide"].map((c) => h("th", { scope: "col", text: c })))),
     h("tbody", {}, items.map(row)))), "Approvals", state === "all" ? "No approvals." : `No ${state} approvals.`);
   const own = api.currentUser()?.address;
