@@ -19,7 +19,7 @@ func WithCheckpointBacklogEvents(options Options, n int) Options {
 func (e *Engine) Timers() int {
 	e.sweeper.mu.Lock()
 	defer e.sweeper.mu.Unlock()
-	return len(e.sweeper.entries)
+	return e.sweeper.due.Len()
 }
 
 // WithFeedBacklogEvents returns options whose subscriptions queue at most n

@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"container/heap"
 	"sync"
 	"time"
 
 	"github.com/tollway/tollway/actors"
+	"github.com/tollway/tollway/engine/internal/deadline"
 	"github.com/tollway/tollway/engine/ledger"
 )
 
@@ -32,15 +32,14 @@ import (
 type sweeper struct {
 	e        *Engine
 	mu       sync.Mutex
-	due      deadlineHeap
-	entries  map[ledger.TransferID]*deadlineItem
+	due      *deadline.Set[ledger.TransferID, dueWhat] // Unix nanoseconds on the engine's clock
 	wake     chan struct{}
 	stopping chan struct{}
 	stopped  chan struct{}
 }
 
 func newSweeper(e *Engine) *sweeper {
-	return &sweeper{e: e, entries: make(map[ledger.TransferID]*deadlineItem),
+	return &sweeper{e: e, due: deadline.New[ledger.TransferID, dueWhat](),
 		wake: make(chan struct{}, 1), stopping: make(chan struct{}), stopped: make(chan struct{})}
 }
 
@@ -53,16 +52,16 @@ func (s *sweeper) stop() {
 
 // addHold schedules the expiry check of hold id, whose payer is account,
 // at deadline (Unix nanoseconds).
-func (s *sweeper) addHold(id ledger.TransferID, deadline int64, account ledger.AccountID) {
-	s.set(deadlineItem{deadline: deadline, id: id, account: account})
+func (s *sweeper) addHold(id ledger.TransferID, at int64, account ledger.AccountID) {
+	s.set(id, at, dueWhat{account: account})
 }
 
 // addSession schedules the timer of an open session in its current state:
 // the end of its start window, or of its maximum duration once live (which
 // replaces the former).
 func (s *sweeper) addSession(session *ledger.Session) {
-	if deadline, ok := session.Deadline(); ok {
-		s.set(deadlineItem{deadline: deadline, id: session.ID, session: true})
+	if at, ok := session.Deadline(); ok {
+		s.set(session.ID, at, dueWhat{session: true})
 	}
 }
 
@@ -75,34 +74,23 @@ func (s *sweeper) openHold(c *ledger.Command) (payer ledger.AccountID, open bool
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	item := s.entries[c.ID]
-	if item == nil || item.session {
+	what, ok := s.due.Get(c.ID)
+	if !ok || what.session {
 		return "", false
 	}
-	return item.account, true
+	return what.account, true
 }
 
 // remove drops the timer of a hold or session that closed.
 func (s *sweeper) remove(id ledger.TransferID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if item := s.entries[id]; item != nil {
-		heap.Remove(&s.due, item.index)
-		delete(s.entries, id)
-	}
+	s.due.Remove(id)
 }
 
-func (s *sweeper) set(item deadlineItem) {
+func (s *sweeper) set(id ledger.TransferID, at int64, what dueWhat) {
 	s.mu.Lock()
-	if existing := s.entries[item.id]; existing != nil {
-		existing.deadline = item.deadline
-		heap.Fix(&s.due, existing.index)
-	} else {
-		entry := &item
-		s.entries[item.id] = entry
-		heap.Push(&s.due, entry)
-	}
-	first := s.due[0].deadline == item.deadline
+	first := s.due.Put(id, at, what)
 	s.mu.Unlock()
 	if first {
 		select {
@@ -151,48 +139,22 @@ func (s *sweeper) takeDue() (map[ledger.AccountID]struct{}, []ledger.TransferID,
 	defer s.mu.Unlock()
 	accounts := make(map[ledger.AccountID]struct{})
 	var sessions []ledger.TransferID
-	for len(s.due) > 0 && s.due[0].deadline <= now {
-		item := heap.Pop(&s.due).(*deadlineItem)
-		delete(s.entries, item.id)
-		if item.session {
-			sessions = append(sessions, item.id)
+	next, ok := s.due.PopDue(now, func(id ledger.TransferID, what dueWhat) {
+		if what.session {
+			sessions = append(sessions, id)
 		} else {
-			accounts[item.account] = struct{}{}
+			accounts[what.account] = struct{}{}
 		}
-	}
-	if len(s.due) == 0 {
+	})
+	if !ok {
 		return accounts, sessions, sweepWaitMax
 	}
-	return accounts, sessions, min(time.Duration(s.due[0].deadline-now), sweepWaitMax)
+	return accounts, sessions, min(time.Duration(next-now), sweepWaitMax)
 }
 
-// deadlineItem is a hold (id) whose payer (account) to ask for expiries,
-// or a session (id) to ask to fire its timer, at deadline.
-type deadlineItem struct {
-	deadline int64
-	id       ledger.TransferID
-	account  ledger.AccountID
-	session  bool
-	index    int // in the heap, kept by Swap, Push and Pop
-}
-
-type deadlineHeap []*deadlineItem
-
-func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
-func (h deadlineHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *deadlineHeap) Push(x any) {
-	item := x.(*deadlineItem)
-	item.index = len(*h)
-	*h = append(*h, item)
-}
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	item := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return item
+// dueWhat is what a deadline asks for: the payer (account) of a hold to
+// expire what is due, or a session to fire its timer.
+type dueWhat struct {
+	account ledger.AccountID
+	session bool
 }

@@ -1,11 +1,11 @@
 package approvals
 
 import (
-	"container/heap"
 	"sync"
 	"time"
 
 	"github.com/tollway/tollway/engine"
+	"github.com/tollway/tollway/engine/internal/deadline"
 )
 
 // expiryWaitMax bounds the expirer's sleep, so a clock that is not the
@@ -20,21 +20,14 @@ const expiryWaitMax = time.Second
 type expirer struct {
 	s        *Service
 	mu       sync.Mutex
-	due      expiryHeap
-	items    map[engine.TransferID]*expiryItem
+	due      *deadline.Set[engine.TransferID, struct{}] // ExpiresAt in Unix nanoseconds
 	wake     chan struct{}
 	stopping chan struct{}
 	stopped  chan struct{}
 }
 
-type expiryItem struct {
-	at    time.Time
-	id    engine.TransferID
-	index int
-}
-
 func newExpirer(s *Service) *expirer {
-	return &expirer{s: s, items: make(map[engine.TransferID]*expiryItem),
+	return &expirer{s: s, due: deadline.New[engine.TransferID, struct{}](),
 		wake: make(chan struct{}, 1), stopping: make(chan struct{}), stopped: make(chan struct{})}
 }
 
@@ -48,15 +41,7 @@ func (x *expirer) stop() {
 // add arms (or re-arms) id's expiry at at.
 func (x *expirer) add(id engine.TransferID, at time.Time) {
 	x.mu.Lock()
-	if item := x.items[id]; item != nil {
-		item.at = at
-		heap.Fix(&x.due, item.index)
-	} else {
-		item = &expiryItem{at: at, id: id}
-		x.items[id] = item
-		heap.Push(&x.due, item)
-	}
-	first := x.due[0].id == id
+	first := x.due.Put(id, at.UnixNano(), struct{}{})
 	x.mu.Unlock()
 	if first {
 		select {
@@ -69,10 +54,7 @@ func (x *expirer) add(id engine.TransferID, at time.Time) {
 func (x *expirer) remove(id engine.TransferID) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if item := x.items[id]; item != nil {
-		heap.Remove(&x.due, item.index)
-		delete(x.items, id)
-	}
+	x.due.Remove(id)
 }
 
 func (x *expirer) run() {
@@ -101,34 +83,9 @@ func (x *expirer) takeDue() ([]engine.TransferID, time.Duration) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var ids []engine.TransferID
-	for len(x.due) > 0 && !now.Before(x.due[0].at) {
-		item := heap.Pop(&x.due).(*expiryItem)
-		delete(x.items, item.id)
-		ids = append(ids, item.id)
-	}
-	if len(x.due) == 0 {
+	next, ok := x.due.PopDue(now.UnixNano(), func(id engine.TransferID, _ struct{}) { ids = append(ids, id) })
+	if !ok {
 		return ids, expiryWaitMax
 	}
-	return ids, min(x.due[0].at.Sub(now), expiryWaitMax)
-}
-
-type expiryHeap []*expiryItem
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *expiryHeap) Push(v any) {
-	item := v.(*expiryItem)
-	item.index = len(*h)
-	*h = append(*h, item)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	item := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return item
+	return ids, min(time.Duration(next-now.UnixNano()), expiryWaitMax)
 }

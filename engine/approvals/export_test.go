@@ -18,7 +18,7 @@ func (s *Service) Pending() int {
 func (s *Service) Timers() int {
 	s.expirer.mu.Lock()
 	defer s.expirer.mu.Unlock()
-	return len(s.expirer.items)
+	return s.expirer.due.Len()
 }
 
 // MarkerPrefix is the prefix of the rows that name work left after a restart.
