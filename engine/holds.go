@@ -32,12 +32,9 @@ const (
 	holdsScanMax = 1000
 )
 
-func holdRows(e *ledger.Event) []wal.Put {
+func holdRows(dst *[2]wal.Put, e *ledger.Event) []wal.Put {
 	created := e.Deadline - e.Timeout // as transferOf's Created
-	return []wal.Put{
-		{Key: listRowKey(holdsPrefix, e.From, created, e.ID), Value: []byte{}},
-		{Key: listRowKey(holdsPrefix, e.To, created, e.ID), Value: []byte{}},
-	}
+	return listRows(dst, holdsPrefix, e.From, e.To, created, e.ID)
 }
 
 // HoldQuery selects a page of an account's holds.

@@ -39,6 +39,7 @@ type op struct {
 
 	entry wal.Entry
 	index [1]wal.Put
+	rows  [2]wal.Put    // the list rows of a session's opening or a hold's placing
 	done  chan struct{} // nil for expiries, which nobody waits for
 }
 
@@ -141,9 +142,9 @@ func (o *op) encode() *wal.Entry {
 	o.entry = wal.Entry{Record: record, Index: o.index[:], Token: o}
 	switch o.event.Type {
 	case ledger.EventSessionOpened:
-		o.entry.Table = sessionRows(&o.event)
+		o.entry.Table = sessionRows(&o.rows, &o.event)
 	case ledger.EventHeld:
-		o.entry.Table = holdRows(&o.event)
+		o.entry.Table = holdRows(&o.rows, &o.event)
 	}
 	return &o.entry
 }

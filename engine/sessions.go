@@ -287,21 +287,39 @@ const (
 	sessionsScanMax = 1000
 )
 
-func sessionRows(e *ledger.Event) []wal.Put {
-	return []wal.Put{
-		{Key: listRowKey(sessionsPrefix, e.From, e.Session.Created, e.ID), Value: []byte{}},
-		{Key: listRowKey(sessionsPrefix, e.To, e.Session.Created, e.ID), Value: []byte{}},
-	}
+func sessionRows(dst *[2]wal.Put, e *ledger.Event) []wal.Put {
+	return listRows(dst, sessionsPrefix, e.From, e.To, e.Session.Created, e.ID)
+}
+
+// listRows fills dst with the rows of a list under prefix (sessions,
+// holds) that name id for both its parties, keys in one allocation: a
+// hold's placing writes them on its hot path.
+func listRows(dst *[2]wal.Put, prefix string, from, to AccountID, created int64, id TransferID) []wal.Put {
+	size := func(a AccountID) int { return len(prefix) + len(a) + 1 + 16 + len(id) }
+	buffer := make([]byte, 0, size(from)+size(to))
+	buffer = appendListRowKey(buffer, prefix, from, created, id)
+	split := len(buffer)
+	buffer = appendListRowKey(buffer, prefix, to, created, id)
+	dst[0] = wal.Put{Key: buffer[:split:split], Value: []byte{}}
+	dst[1] = wal.Put{Key: buffer[split:], Value: []byte{}}
+	return dst[:]
 }
 
 // listRowKey is the key of an account's row in a list under prefix
 // (sessions, holds): newest first, then by id.
 func listRowKey(prefix string, account AccountID, created int64, id TransferID) []byte {
-	key := make([]byte, 0, len(prefix)+len(account)+1+16+len(id))
+	return appendListRowKey(make([]byte, 0, len(prefix)+len(account)+1+16+len(id)), prefix, account, created, id)
+}
+
+func appendListRowKey(key []byte, prefix string, account AccountID, created int64, id TransferID) []byte {
 	key = append(key, prefix...)
 	key = append(key, account...)
 	key = append(key, '/')
-	key = fmt.Appendf(key, "%016x", ^uint64(created))
+	const digits = "0123456789abcdef"
+	newestFirst := ^uint64(created)
+	for shift := 60; shift >= 0; shift -= 4 { // 16 hex digits, zero-padded
+		key = append(key, digits[newestFirst>>uint(shift)&0xf])
+	}
 	return append(key, id...)
 }
 
