@@ -2,17 +2,14 @@ package httpapi
 
 import (
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 
-	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollway/tollway/engine/approvals"
+	"github.com/tollway/tollway/httpapi/siwe"
 )
 
 // The decisions a wallet signs, as the text of API.md spells them.
@@ -24,13 +21,6 @@ const (
 // approvalIDBytesMax bounds the approval id a signature is checked over:
 // an id is approvals.IDPrefix and idChars characters.
 const approvalIDBytesMax = 64
-
-// Signature layout of personal_sign, as httpapi/siwe reads it.
-const (
-	walletSignatureBytes     = crypto.SignatureLength // r ‖ s ‖ v
-	walletSignatureHexLength = len("0x") + 2*walletSignatureBytes
-	walletLegacyRecoveryBase = 27 // wallets write v as 27 or 28
-)
 
 // errApprovalSignature is why verifyApprovalSignature refuses; the wrapped
 // detail is for logs, not for the client.
@@ -65,16 +55,11 @@ func verifyApprovalSignature(address, signatureHex, approvalID, decision string)
 	if !validApprovalID(approvalID) {
 		return fmt.Errorf("%w: malformed approval id", errApprovalSignature)
 	}
-	sig, err := parseWalletSignature(signatureHex)
-	if err != nil {
-		return err
-	}
 	text := approvalSignedText(approvalID, decision)
-	public, err := crypto.SigToPub(accounts.TextHash([]byte(text)), sig)
+	signer, err := siwe.RecoverSigner(text, signatureHex)
 	if err != nil {
-		return fmt.Errorf("%w: no public key recovers from the signature: %v", errApprovalSignature, err)
+		return fmt.Errorf("%w: %v", errApprovalSignature, err)
 	}
-	signer := crypto.PubkeyToAddress(*public)
 	want := common.HexToAddress(address)
 	if subtle.ConstantTimeCompare(signer[:], want[:]) != 1 {
 		return fmt.Errorf("%w: not signed by %s over %q", errApprovalSignature, want.Hex(), text)
@@ -96,28 +81,4 @@ func validApprovalID(id string) bool {
 		}
 	}
 	return true
-}
-
-// parseWalletSignature decodes signature into r ‖ s ‖ v with v in {0, 1},
-// the form crypto.SigToPub takes, refusing a high s as httpapi/siwe does.
-func parseWalletSignature(signature string) ([]byte, error) {
-	digits, ok := strings.CutPrefix(signature, "0x")
-	if !ok || len(signature) != walletSignatureHexLength {
-		return nil, fmt.Errorf("%w: signature is not 0x and %d hex digits", errApprovalSignature, 2*walletSignatureBytes)
-	}
-	sig, err := hex.DecodeString(digits)
-	if err != nil {
-		return nil, fmt.Errorf("%w: signature is not hex", errApprovalSignature)
-	}
-	v := sig[crypto.RecoveryIDOffset]
-	if v >= walletLegacyRecoveryBase {
-		v -= walletLegacyRecoveryBase
-	}
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:64])
-	if !crypto.ValidateSignatureValues(v, r, s, true) {
-		return nil, fmt.Errorf("%w: v not in {0, 1, 27, 28}, r or s out of range, or a high s", errApprovalSignature)
-	}
-	sig[crypto.RecoveryIDOffset] = v
-	return sig, nil
 }

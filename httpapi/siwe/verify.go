@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
@@ -72,14 +73,36 @@ func Verify(text, signature string, expect Expect) (Message, error) {
 	if err := check(&m, expect); err != nil {
 		return Message{}, err
 	}
-	public, err := crypto.SigToPub(accounts.TextHash([]byte(text)), sig)
+	signer, err := recoverSigner(text, sig)
 	if err != nil {
-		return Message{}, fmt.Errorf("%w: no public key recovers from the signature: %v", ErrSigner, err)
+		return Message{}, err
 	}
-	if signer := crypto.PubkeyToAddress(*public); signer != m.Address {
+	if signer != m.Address {
 		return Message{}, fmt.Errorf("%w: signed by %s, not %s", ErrSigner, signer.Hex(), m.Address.Hex())
 	}
 	return m, nil
+}
+
+// RecoverSigner returns the address whose key made signature, a 0x-prefixed
+// 65-byte personal_sign (EIP-191) signature over text with v 0, 1, 27 or 28
+// and a low s (EIP-2), as Verify reads them: ErrMalformed for a signature
+// not of that form, ErrSigner when no key recovers from it. For other texts
+// a wallet signs (an approval's decision); comparing the signer with who
+// must have signed is the caller's.
+func RecoverSigner(text, signature string) (common.Address, error) {
+	sig, err := parseSignature(signature)
+	if err != nil {
+		return common.Address{}, err
+	}
+	return recoverSigner(text, sig)
+}
+
+func recoverSigner(text string, sig []byte) (common.Address, error) {
+	public, err := crypto.SigToPub(accounts.TextHash([]byte(text)), sig)
+	if err != nil {
+		return common.Address{}, fmt.Errorf("%w: no public key recovers from the signature: %v", ErrSigner, err)
+	}
+	return crypto.PubkeyToAddress(*public), nil
 }
 
 // check compares the parsed message with what the server expects.
