@@ -197,6 +197,9 @@ type streamState struct {
 	ids    ledger.Interner // a stream decodes the same accounts' ids again and again
 	// prefixes are SubscribeOptions.RowPrefixes: which table writes it sends.
 	prefixes [][]byte
+	// reading is set while readLog sends: the events it sends are counted
+	// in Subscription.readBack.
+	reading bool
 }
 
 // send delivers the event at position and moves past it.
@@ -212,6 +215,11 @@ func (st *streamState) sendRows(position uint64, rows []Row) error {
 
 func (st *streamState) sendEvent(ev Event) error {
 	position := ev.Position
+	if st.reading {
+		// Counted before the send, so a consumer that has taken the event
+		// sees it counted.
+		st.s.readBack.Add(1)
+	}
 	select {
 	case st.events <- ev:
 	case <-st.ctx.Done():
@@ -258,6 +266,8 @@ func (st *streamState) deliver(b *feedBatch) error {
 // readLog delivers every durable record from next on, up to Durable() at
 // the call, subscriptionReadMax records per pass.
 func (st *streamState) readLog() error {
+	st.reading = true
+	defer func() { st.reading = false }()
 	for {
 		read := 0
 		err := st.e.log.Read(st.next, func(position uint64, record []byte) error {
@@ -275,7 +285,6 @@ func (st *streamState) readLog() error {
 					return err
 				}
 			}
-			st.s.readBack.Add(1)
 			if read++; read == subscriptionReadMax {
 				return errReadPause
 			}
