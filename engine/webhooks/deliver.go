@@ -107,6 +107,7 @@ var _ [dispatchRowsBytesMax - 2*EndpointsPerOwnerMax*(EventBytesMax+eventRowOver
 // written yet, and the workers to wake once they are.
 type dispatchBatch struct {
 	rows  []engine.Row
+	of    []*endpointState // the endpoint of each row
 	bytes int
 	wake  []*endpointState
 }
@@ -182,18 +183,19 @@ func (s *Service) enqueue(batch *dispatchBatch, m mapped) error {
 			s.logger.Warn("webhooks: outbox full, event dropped", "endpoint", st.ID, "event", m.id)
 			rows := s.logRows(st, &Delivery{EventID: m.id, Type: m.kind, Outcome: OutcomeDropped,
 				Error: "the endpoint's outbox is full", At: s.options.Now().UTC()})
-			batch.add(rows...)
+			batch.add(st, rows...)
 			continue
 		}
-		batch.add(row)
+		batch.add(st, row)
 		batch.wake = append(batch.wake, st)
 	}
 	return nil
 }
 
-func (b *dispatchBatch) add(rows ...engine.Row) {
+func (b *dispatchBatch) add(st *endpointState, rows ...engine.Row) {
 	for _, row := range rows {
 		b.rows = append(b.rows, row)
+		b.of = append(b.of, st)
 		b.bytes += len(row.Key) + len(row.Value)
 	}
 }
@@ -229,7 +231,20 @@ func (s *Service) logRows(st *endpointState, d *Delivery) []engine.Row {
 // write makes the batch durable with the cursor and the retention, then
 // wakes its workers.
 func (s *Service) write(batch *dispatchBatch) error {
-	rows := append(batch.rows, cursorRow(s.cursor), engine.RetainRow(RetentionName, s.cursor))
+	// Under changes, so that a Delete reads its endpoint's rows either
+	// after this write or before it, and then the endpoint is gone from
+	// s.endpoints here and its rows are left out: none outlives it.
+	s.changes.Lock()
+	defer s.changes.Unlock()
+	rows := batch.rows[:0]
+	s.mu.Lock()
+	for i, row := range batch.rows {
+		if st := batch.of[i]; s.endpoints[st.ID] == st {
+			rows = append(rows, row)
+		}
+	}
+	s.mu.Unlock()
+	rows = append(rows, cursorRow(s.cursor), engine.RetainRow(RetentionName, s.cursor))
 	if _, err := s.engine.WriteRows(context.Background(), rows...); err != nil {
 		return fmt.Errorf("webhooks: enqueue through position %d: %w", s.cursor, err)
 	}

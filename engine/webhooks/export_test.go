@@ -6,3 +6,6 @@ package webhooks
 func OutboxPrefix(endpoint string) []byte { return sequencePrefix(outboxPrefix, endpoint) }
 
 const CursorKey = cursorKey
+
+// LogPrefix is the prefix of an endpoint's delivery log rows.
+func LogPrefix(endpoint string) []byte { return sequencePrefix(logPrefix, endpoint) }

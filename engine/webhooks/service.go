@@ -120,7 +120,9 @@ type Service struct {
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the dispatcher has stopped
 
-	changes sync.Mutex // serializes Create and Delete: the per-owner cap holds
+	// changes serializes Create and Delete (the per-owner cap holds), and
+	// the dispatcher's writes with them (write).
+	changes sync.Mutex
 
 	mu        sync.Mutex
 	endpoints map[string]*endpointState
@@ -247,7 +249,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // load reads the endpoints, then the bounds of their outboxes and logs,
 // deleting the rows of endpoints that no longer exist (a Delete that
-// stopped between its writes, or an event enqueued as it ran).
+// stopped between its writes).
 func (s *Service) load() error {
 	err := s.engine.ScanRows([]byte(endpointPrefix), func(key, value []byte) error {
 		var e Endpoint
@@ -489,7 +491,7 @@ func (s *Service) Delete(ctx context.Context, id, owner string) error {
 			return fmt.Errorf("webhooks: delete endpoint %s: %w", id, err)
 		}
 	}
-	// NB: rows an event dispatched meanwhile adds are deleted at the next Open.
+	// The dispatcher writes no row of id after this scan (write).
 	return s.deleteRows(ctx, rows)
 }
 
