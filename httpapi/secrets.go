@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollway/tollway/engine"
 	"github.com/tollway/tollway/engine/access"
+	"github.com/tollway/tollway/wal/atomicfile"
 )
 
 // Secrets are the server's own secrets: what Config needs beside the engine.
@@ -44,10 +45,8 @@ var (
 
 const (
 	// secretsFile, in the data directory, holds the stored secrets as JSON
-	// (byte strings in base64). secretsTemporaryFile is its next version
-	// until the rename.
-	secretsFile          = "secrets"
-	secretsTemporaryFile = "secrets.tmp"
+	// (byte strings in base64), replaced with package atomicfile.
+	secretsFile = "secrets"
 	// secretsFileMode lets only the server's user read the file.
 	secretsFileMode = 0o600
 	// secretsFileBytesMax bounds what is read of the file: two keys of 32
@@ -187,9 +186,8 @@ func readSecretsFile(path string) (stored storedSecrets, found bool, err error) 
 }
 
 // writeSecretsFile replaces the file at path with stored, atomically and
-// durably: a temporary file created secretsFileMode, written and fsynced,
-// renamed over it, and the directory fsynced. A crash leaves the old file
-// or the new one, whole.
+// durably (atomicfile.Replace, mode secretsFileMode): a crash leaves the
+// old file or the new one, whole.
 func writeSecretsFile(path string, stored storedSecrets) (err error) {
 	defer func() {
 		if err != nil {
@@ -200,31 +198,7 @@ func writeSecretsFile(path string, stored storedSecrets) (err error) {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	temporary := filepath.Join(dir, secretsTemporaryFile)
-	if err := os.Remove(temporary); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	// O_EXCL: the file is created with its mode, never reused with another.
-	file, err := os.OpenFile(temporary, os.O_WRONLY|os.O_CREATE|os.O_EXCL, secretsFileMode)
-	if err != nil {
-		return err
-	}
-	_, err = file.Write(append(data, '\n'))
-	if err == nil {
-		err = file.Sync()
-	}
-	if err = errors.Join(err, file.Close()); err != nil {
-		return errors.Join(err, os.Remove(temporary))
-	}
-	if err := os.Rename(temporary, path); err != nil {
-		return err
-	}
-	directory, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(directory.Sync(), directory.Close())
+	return atomicfile.Replace(path, append(data, '\n'), secretsFileMode)
 }
 
 func randomBytes(n int) []byte {

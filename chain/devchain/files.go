@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollway/tollway/wal/atomicfile"
 )
 
 const (
@@ -67,7 +69,7 @@ func LoadOrCreateKey(path string, create bool) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devchain: generate a key: %w", err)
 	}
-	if err := writeFileAtomic(path, []byte(hex.EncodeToString(crypto.FromECDSA(key))+"\n")); err != nil {
+	if err := atomicfile.Replace(path, []byte(hex.EncodeToString(crypto.FromECDSA(key))+"\n"), secretFileMode); err != nil {
 		return nil, fmt.Errorf("devchain: store the key %s: %w", path, err)
 	}
 	return key, nil
@@ -125,40 +127,9 @@ func (m *metaStore) set(key, value string) error {
 	if err != nil {
 		return fmt.Errorf("devchain: encode metadata: %w", err)
 	}
-	if err := writeFileAtomic(m.path, append(data, '\n')); err != nil {
+	if err := atomicfile.Replace(m.path, append(data, '\n'), secretFileMode); err != nil {
 		return fmt.Errorf("devchain: store metadata: %w", err)
 	}
 	m.entries = next
 	return nil
-}
-
-// writeFileAtomic replaces the file at path with data: a temporary file
-// created secretFileMode, written and fsynced, renamed over it, and the
-// directory fsynced. A crash leaves the old file or the new one, whole.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	temporary := path + ".tmp"
-	if err := os.Remove(temporary); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	// O_EXCL: the file is created with its mode, never reused with another.
-	file, err := os.OpenFile(temporary, os.O_WRONLY|os.O_CREATE|os.O_EXCL, secretFileMode)
-	if err != nil {
-		return err
-	}
-	_, err = file.Write(data)
-	if err == nil {
-		err = file.Sync()
-	}
-	if err = errors.Join(err, file.Close()); err != nil {
-		return errors.Join(err, os.Remove(temporary))
-	}
-	if err := os.Rename(temporary, path); err != nil {
-		return err
-	}
-	directory, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(directory.Sync(), directory.Close())
 }
