@@ -518,6 +518,25 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// readStartingAfter reads a list's "startingAfter" query argument: ""
+// when it is absent, else an id of the list's kind (what), with one of
+// prefixes and at most 64 bytes; anything else, empty included, is a
+// field error.
+func readStartingAfter(args *fasthttp.Args, fields map[string]string, what string, prefixes ...string) string {
+	if !args.Has("startingAfter") {
+		return ""
+	}
+	after := string(args.Peek("startingAfter"))
+	valid := false
+	for _, prefix := range prefixes {
+		valid = valid || strings.HasPrefix(after, prefix)
+	}
+	if !valid || len(after) > 64 {
+		fields["startingAfter"] = "must be " + what + " id (" + strings.Join(prefixes, "… or ") + "…)"
+	}
+	return after
+}
+
 // readPageLimit reads a list's "limit" query argument: fallback when it is
 // absent, else an integer from 1 to max; anything else is a field error.
 func readPageLimit(args *fasthttp.Args, fields map[string]string, fallback, max int) int {

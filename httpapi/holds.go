@@ -198,12 +198,7 @@ func (s *Server) listHolds(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		}
 	}
 	q.Limit = readPageLimit(args, fields, q.Limit, engine.HoldsPageMax)
-	if after := string(args.Peek("startingAfter")); after != "" || args.Has("startingAfter") {
-		if (!strings.HasPrefix(after, prefixHold) && !strings.HasPrefix(after, approvals.IDPrefix)) || len(after) > 64 {
-			fields["startingAfter"] = "must be a hold id (hold_… or apr_…)"
-		}
-		q.StartingAfter = engine.TransferID(after)
-	}
+	q.StartingAfter = engine.TransferID(readStartingAfter(args, fields, "a hold", prefixHold, approvals.IDPrefix))
 	if len(fields) > 0 {
 		return validation(fields)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -278,15 +277,10 @@ func (s *Server) listResources(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	after := ""
 	fields := map[string]string{}
 	args := ctx.QueryArgs()
 	limit := readPageLimit(args, fields, ResourcesPageDefault, ResourcesPageMax)
-	if value := args.Peek("startingAfter"); value != nil {
-		if after = string(value); !strings.HasPrefix(after, prefixResource) || len(after) > 64 {
-			fields["startingAfter"] = "must be a resource id (res_…)"
-		}
-	}
+	after := readStartingAfter(args, fields, "a resource", prefixResource)
 	if len(fields) > 0 {
 		return validation(fields)
 	}

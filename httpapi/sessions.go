@@ -196,12 +196,7 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 		}
 	}
 	q.Limit = readPageLimit(args, fields, q.Limit, engine.SessionsPageMax)
-	if after := args.Peek("startingAfter"); after != nil {
-		if !strings.HasPrefix(string(after), prefixSession) || len(after) > 64 {
-			fields["startingAfter"] = "must be a session id (sess_…)"
-		}
-		q.StartingAfter = engine.TransferID(after)
-	}
+	q.StartingAfter = engine.TransferID(readStartingAfter(args, fields, "a session", prefixSession))
 	if len(fields) > 0 {
 		return validation(fields)
 	}
