@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -60,11 +61,15 @@ func TestVerifiedAuthorizationSettlesOnChain(t *testing.T) {
 	}
 }
 
+// TestVerifyAcceptsVZeroOneAndTwentySevenTwentyEight signs until it has
+// met both recovery ids (each signature's is a fair coin: 64 signatures
+// all alike happen once in 2^63 runs), and tries each in both spellings.
 func TestVerifyAcceptsVZeroOneAndTwentySevenTwentyEight(t *testing.T) {
+	const signaturesMax = 64
 	w := newWorld(t)
 	seen := map[byte]bool{}
-	for i := 0; i < 8 && len(seen) < 4; i++ {
-		authorization := w.authorize("v" + string(rune('a'+i)))
+	for i := 0; i < signaturesMax && len(seen) < 4; i++ {
+		authorization := w.authorize(fmt.Sprintf("v%d", i))
 		for _, v := range []byte{authorization.signature[64] - 27, authorization.signature[64]} {
 			authorization.signature[64] = v
 			seen[v] = true
@@ -75,7 +80,7 @@ func TestVerifyAcceptsVZeroOneAndTwentySevenTwentyEight(t *testing.T) {
 	}
 	for _, v := range []byte{0, 1, 27, 28} {
 		if !seen[v] {
-			t.Fatalf("no signature with v=%d was tried in 8 signatures", v)
+			t.Fatalf("no signature with v=%d was tried in %d signatures", v, signaturesMax)
 		}
 	}
 }
