@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -527,14 +528,21 @@ func readStartingAfter(args *fasthttp.Args, fields map[string]string, what strin
 		return ""
 	}
 	after := string(args.Peek("startingAfter"))
-	valid := false
-	for _, prefix := range prefixes {
-		valid = valid || strings.HasPrefix(after, prefix)
-	}
-	if !valid || len(after) > 64 {
+	hasPrefix := func(prefix string) bool { return strings.HasPrefix(after, prefix) }
+	if !slices.ContainsFunc(prefixes, hasPrefix) || len(after) > 64 {
 		fields["startingAfter"] = "must be " + what + " id (" + strings.Join(prefixes, "… or ") + "…)"
 	}
 	return after
+}
+
+// appendPageEnd closes a list's data array and appends the page's
+// hasMore and nextStartingAfter (null when next is "").
+func appendPageEnd(buf []byte, more bool, next string) []byte {
+	buf = append(buf, `],"hasMore":`...)
+	buf = strconv.AppendBool(buf, more)
+	buf = append(buf, `,"nextStartingAfter":`...)
+	buf = appendNullable(buf, next)
+	return append(buf, '}')
 }
 
 // readPageLimit reads a list's "limit" query argument: fallback when it is

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -234,11 +233,7 @@ func (s *Server) listHolds(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 			}
 			buf = appendHold(buf, &holds[i], false, s.holdSettlement(&holds[i]))
 		}
-		buf = append(buf, `],"hasMore":`...)
-		buf = strconv.AppendBool(buf, page.More)
-		buf = append(buf, `,"nextStartingAfter":`...)
-		buf = appendNullable(buf, string(page.Next))
-		return append(buf, '}')
+		return appendPageEnd(buf, page.More, string(page.Next))
 	})
 	return nil
 }

@@ -218,11 +218,7 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx, _ *call) *apiError {
 			}
 			buf = appendSession(buf, &page.Sessions[i], s.sessionSettlement(&page.Sessions[i]))
 		}
-		buf = append(buf, `],"hasMore":`...)
-		buf = strconv.AppendBool(buf, page.More)
-		buf = append(buf, `,"nextStartingAfter":`...)
-		buf = appendNullable(buf, string(page.Next))
-		return append(buf, '}')
+		return appendPageEnd(buf, page.More, string(page.Next))
 	})
 	return nil
 }
